@@ -1,0 +1,37 @@
+# Offline jobs run from a virtualenv this Makefile creates; nothing here needs cloud credentials.
+# The real workflow (pulumi preview/up) is in README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+STACK ?= staging
+
+.PHONY: help venv plan test lint pytest
+
+help:
+	@echo "make plan STACK=<stack>   offline plan of a stack (mock engine) -> build/<stack>/plan.json"
+	@echo "make test                 lint + every offline test"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## create/refresh the virtualenv
+
+plan: $(STAMP) ## offline plan of STACK
+	$(PY) -m offline.plan $(STACK)
+
+lint: $(STAMP) ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) ## the offline test suite only
+	$(PY) -m pytest
+
+test: lint pytest
+
+-include mk/*.mk

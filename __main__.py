@@ -1,0 +1,162 @@
+"""One environment of the platform: GCP foundation, then the in-cluster bootstrap Flux takes over from."""
+
+import pulumi
+
+from components.config import ClusterRole, load_stack_config
+from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
+from components.flux import Flux, FluxArgs, PlatformVars
+from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.kuma import (
+    KUMA_NAMESPACE,
+    MESH_NAME,
+    GlobalPlane,
+    KumaMultiZone,
+    KumaMultiZoneArgs,
+    ZonePlane,
+)
+from components.network import Network, NetworkArgs, SubnetSpec
+from components.project_services import ProjectServices, ProjectServicesArgs
+from components.secrets import Secrets, SecretsArgs
+from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+
+config = load_stack_config()
+
+services = ProjectServices("apis", ProjectServicesArgs(project=config.project))
+
+network = Network(
+    "network",
+    NetworkArgs(
+        project=config.project,
+        name=config.network.name,
+        routing_mode=config.network.routing_mode,
+        subnets=[
+            SubnetSpec(
+                cluster=c.name,
+                region=c.region,
+                nodes=c.ranges.nodes,
+                pods=c.ranges.pods,
+                services=c.ranges.services,
+                control_plane=c.ranges.control_plane,
+            )
+            for c in config.clusters
+        ],
+    ),
+    opts=pulumi.ResourceOptions(depends_on=services.services),
+)
+
+clusters = {
+    c.name: GkeCluster(
+        c.name,
+        GkeClusterArgs(
+            project=config.project,
+            cluster=c,
+            network_self_link=network.network_self_link,
+            subnet_self_link=network.subnets[c.name].self_link,
+            pods_range_name=network.subnets[c.name].pods_range_name,
+            services_range_name=network.subnets[c.name].services_range_name,
+            authorized_networks=config.authorized_networks,
+            labels=config.resource_labels,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
+    )
+    for c in config.clusters
+}
+
+# External Secrets reads Secret Manager as this identity, from every cluster.
+eso_identity = WorkloadIdentity(
+    "external-secrets",
+    WorkloadIdentityArgs(
+        project=config.project,
+        namespace="external-secrets",
+        service_account_name="external-secrets",
+        description="External Secrets Operator (reads exposed Secret Manager entries)",
+        clusters=[c.cluster for c in clusters.values()],
+    ),
+)
+
+secrets = Secrets(
+    "secrets",
+    SecretsArgs(
+        project=config.project,
+        entries=config.secrets,
+        replica_regions=config.secret_replica_regions,
+        labels=config.resource_labels,
+        protected=config.protected,
+        cluster_readers=[eso_identity.member],
+    ),
+    opts=pulumi.ResourceOptions(depends_on=services.services),
+)
+
+# The multi-zone mesh: global control plane on the global cluster, one zone per zone cluster.
+global_cluster = config.global_cluster
+kuma = KumaMultiZone(
+    "kuma",
+    KumaMultiZoneArgs(
+        project=config.project,
+        environment=config.environment,
+        global_plane=GlobalPlane(
+            cluster_name=global_cluster.name,
+            region=global_cluster.region,
+            subnet_self_link=network.subnets[global_cluster.name].self_link,
+            nodes_range=global_cluster.ranges.nodes,
+            provider=clusters[global_cluster.name].provider,
+        ),
+        zones=[
+            ZonePlane(
+                cluster_name=c.name,
+                region=c.region,
+                zone=c.kuma_zone or c.name,
+                provider=clusters[c.name].provider,
+            )
+            for c in config.zone_clusters
+        ],
+        highly_available=config.is_prod,
+        protected=config.protected,
+    ),
+)
+
+# Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
+for c in config.clusters:
+    gke = clusters[c.name]
+    eso = ExternalSecrets(
+        f"{c.name}-external-secrets",
+        ExternalSecretsArgs(
+            project=config.project,
+            cluster_name=c.name,
+            cluster_location=c.region,
+            provider=gke.provider,
+            service_account_annotations=eso_identity.annotations,
+            secret_grants=secrets.grants,
+            highly_available=config.is_prod,
+        ),
+    )
+    Flux(
+        f"{c.name}-flux",
+        FluxArgs(
+            stack=pulumi.get_stack(),
+            provider=gke.provider,
+            repository_url=config.gitops.repository_url,
+            credentials_secret=config.gitops.credentials_secret,
+            secret_store=eso.store_name,
+            eso_release=eso.release,
+            eso_store=eso.store,
+            platform_vars=PlatformVars(
+                environment=config.environment,
+                stage=config.stage.value,
+                project=config.project,
+                region=c.region,
+                cluster_name=c.name,
+                cluster_role=c.role.value,
+                secret_store=eso.store_name,
+                mesh_name=MESH_NAME,
+                kuma_namespace=KUMA_NAMESPACE,
+                kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
+            ),
+        ),
+    )
+
+pulumi.export("project", config.project)
+pulumi.export("clusters", {name: c.dns_endpoint for name, c in clusters.items()})
+pulumi.export("secrets", secrets.secret_names)
+pulumi.export("kumaGlobalKdsAddress", kuma.kds_global_address)

@@ -1,0 +1,558 @@
+"""The stack configuration: one typed, validated model of everything that differs per environment.
+
+`load_stack_config()` reads the Pulumi config of the running stack and validates all of it before
+any resource is registered. Every problem is reported at once, each naming the config key (as you
+would pass it to `pulumi config set --path`) and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PLATFORM_NAMESPACE = "platform"
+
+# Regions Google Cloud served in 2026-11 (cloud.google.com/about/locations). A typo such as
+# "europe-west11" must fail here, not as an API error halfway through `pulumi up`.
+GCP_REGIONS: frozenset[str] = frozenset(
+    {
+        "africa-south1",
+        "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
+        "asia-south1", "asia-south2", "asia-southeast1", "asia-southeast2",
+        "australia-southeast1", "australia-southeast2",
+        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
+        "europe-west1", "europe-west2", "europe-west3", "europe-west4", "europe-west6",
+        "europe-west8", "europe-west9", "europe-west10", "europe-west12",
+        "me-central1", "me-central2", "me-west1",
+        "northamerica-northeast1", "northamerica-northeast2", "northamerica-south1",
+        "southamerica-east1", "southamerica-west1",
+        "us-central1", "us-east1", "us-east4", "us-east5", "us-south1",
+        "us-west1", "us-west2", "us-west3", "us-west4",
+    }
+)  # fmt: skip
+
+# Regions located in EU member states. London (europe-west2) and Zurich (europe-west6) are in
+# Europe but not in the EU, so an EU-residency stack may not use them.
+EU_REGIONS: frozenset[str] = frozenset(
+    {
+        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
+        "europe-west1", "europe-west3", "europe-west4", "europe-west8", "europe-west9",
+        "europe-west10", "europe-west12",
+    }
+)  # fmt: skip
+
+RFC1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+
+
+class StackConfigError(pulumi.RunError):
+    """Raised before any resource is registered; the message lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class _Model(BaseModel):
+    """camelCase keys as in Pulumi.<stack>.yaml; unknown keys are errors, never ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+class Stage(str, Enum):
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class ClusterRole(str, Enum):
+    GLOBAL = "global"
+    ZONE = "zone"
+
+
+class Residency(str, Enum):
+    EU = "eu"
+    ANY = "any"
+
+
+def _check_rfc1035(value: str) -> str:
+    if not RFC1035_LABEL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an RFC 1035 label: 1-63 characters of a-z, 0-9 and '-', "
+            "starting with a letter and not ending with '-'"
+        )
+    return value
+
+
+Rfc1035Name = Annotated[str, AfterValidator(_check_rfc1035)]
+
+
+class ClusterRanges(_Model):
+    nodes: ipaddress.IPv4Network
+    pods: ipaddress.IPv4Network
+    services: ipaddress.IPv4Network
+    control_plane: ipaddress.IPv4Network
+
+    @field_validator("nodes", "pods", "services", "control_plane", mode="before")
+    @classmethod
+    def _strict_cidr(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                ipaddress.IPv4Network(value, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not an IPv4 CIDR with host bits zero ({exc})"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ClusterRanges:
+        if self.control_plane.prefixlen != 28:
+            raise ValueError(
+                f"controlPlane must be a /28 (GKE requires it), got {self.control_plane}"
+            )
+        for key, network, largest in (
+            ("nodes", self.nodes, 29),
+            ("pods", self.pods, 24),
+            ("services", self.services, 27),
+        ):
+            if network.prefixlen > largest:
+                raise ValueError(f"{key} {network} is too small: use /{largest} or larger")
+        for network in (self.nodes, self.pods, self.services, self.control_plane):
+            if not network.is_private:
+                raise ValueError(f"{network} is not a private (RFC 1918/6598) range")
+        return self
+
+    def named(self) -> dict[str, ipaddress.IPv4Network]:
+        return {
+            "nodes": self.nodes,
+            "pods": self.pods,
+            "services": self.services,
+            "controlPlane": self.control_plane,
+        }
+
+
+class NodePool(_Model):
+    name: Rfc1035Name
+    machine_type: str = "e2-standard-4"
+    min_nodes: int = Field(default=1, ge=0, le=1000)
+    max_nodes: int = Field(default=3, ge=1, le=1000)
+    spot: bool = False
+    disk_size_gb: int = Field(default=100, ge=20, le=65536)
+    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] = (
+        "pd-balanced"
+    )
+
+    @field_validator("machine_type")
+    @classmethod
+    def _machine_type(cls, value: str) -> str:
+        if not MACHINE_TYPE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a machine type such as 'e2-standard-4'")
+        return value
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> NodePool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"minNodes ({self.min_nodes}) must be <= maxNodes ({self.max_nodes})"
+            )
+        return self
+
+
+class Cluster(_Model):
+    name: Annotated[Rfc1035Name, Field(max_length=40)]  # GKE allows at most 40 characters
+    role: ClusterRole
+    region: str
+    ranges: ClusterRanges
+    node_pools: list[NodePool] = Field(min_length=1)
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    kuma_zone: Rfc1035Name | None = None
+
+    @field_validator("region")
+    @classmethod
+    def _region_exists(cls, value: str) -> str:
+        if value not in GCP_REGIONS:
+            raise ValueError(f"{value!r} is not a Google Cloud region (e.g. 'europe-west1')")
+        return value
+
+    @model_validator(mode="after")
+    def _zone_name_by_role(self) -> Cluster:
+        if self.role is ClusterRole.ZONE and self.kuma_zone is None:
+            raise ValueError("kumaZone is required for a cluster with role 'zone'")
+        if self.role is ClusterRole.GLOBAL and self.kuma_zone is not None:
+            raise ValueError(
+                "kumaZone must not be set on the 'global' cluster (the Kuma chart refuses "
+                "a zone name on a global control plane)"
+            )
+        pool_names = [pool.name for pool in self.node_pools]
+        duplicates = sorted({n for n in pool_names if pool_names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"node pool names must be unique, repeated: {duplicates}")
+        return self
+
+
+class AuthorizedNetwork(_Model):
+    display_name: str = Field(min_length=1, max_length=100)
+    cidr: ipaddress.IPv4Network
+
+    @field_validator("cidr")
+    @classmethod
+    def _not_open(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if value.prefixlen == 0:
+            raise ValueError("0.0.0.0/0 would open the control plane to the internet")
+        return value
+
+
+class GeneratedValue(_Model):
+    """A value made by pulumi-random at create time; stored in state only as a secret."""
+
+    length: int = Field(default=32, ge=16, le=4096)
+    special: bool = False
+    override_special: str | None = Field(default=None, min_length=1)
+
+
+class ExternalValue(_Model):
+    """Created empty: an operator adds the value out of band (docs/configuration.md)."""
+
+    description: str = Field(min_length=1)
+
+
+class SecretEntry(_Model):
+    id: str
+    generated: GeneratedValue | None = None
+    external: ExternalValue | None = None
+    # Whether the cluster's External Secrets identity may read this entry.
+    expose_to_clusters: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not SECRET_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Secret Manager id: 1-255 characters of A-Z, a-z, 0-9, '-', '_'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretEntry:
+        if (self.generated is None) == (self.external is None):
+            raise ValueError("set exactly one of 'generated' or 'external'")
+        return self
+
+
+class Network(_Model):
+    name: Rfc1035Name = "platform"
+    routing_mode: Literal["REGIONAL", "GLOBAL"] = "GLOBAL"
+
+
+class GitOps(_Model):
+    """Where Flux pulls this repository from; credentials come from Secret Manager."""
+
+    repository_url: str = Field(pattern=r"^(https://|ssh://)\S+$")
+    credentials_secret: str
+
+
+class PlatformConfig(_Model):
+    """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
+
+    project: str
+    region: str
+    environment: Rfc1035Name
+    stage: Stage
+    residency: Residency = Residency.ANY
+    allowed_regions: list[str] = Field(min_length=1)
+    network: Network = Network()
+    clusters: list[Cluster] = Field(min_length=2)
+    authorized_networks: list[AuthorizedNetwork] = Field(default_factory=list)
+    secret_replica_regions: list[str] = Field(min_length=1)
+    secrets: list[SecretEntry] = Field(default_factory=list)
+    gitops: GitOps
+    labels: dict[str, str] = Field(default_factory=dict)
+    protect: bool | None = None
+
+    @field_validator("project")
+    @classmethod
+    def _project_id(cls, value: str) -> str:
+        if not GCP_PROJECT_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a GCP project id: 6-30 characters of a-z, 0-9 and '-', "
+                "starting with a letter"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in GCP_REGIONS:
+            raise ValueError(f"{value!r} is not a Google Cloud region (e.g. 'europe-west1')")
+        return value
+
+    @field_validator("allowed_regions", "secret_replica_regions")
+    @classmethod
+    def _regions(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in GCP_REGIONS]
+        if unknown:
+            raise ValueError(f"not Google Cloud regions: {unknown}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"regions are listed twice: {values}")
+        return values
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            if not LABEL_KEY.fullmatch(key):
+                raise ValueError(
+                    f"label key {key!r}: 1-63 characters of a-z, 0-9, '_' and '-', "
+                    "starting with a letter"
+                )
+            if not LABEL_VALUE.fullmatch(value):
+                raise ValueError(
+                    f"label {key}={value!r}: values are 0-63 characters of a-z, 0-9, '_' and '-'"
+                )
+        return labels
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> PlatformConfig:
+        problems = [*_topology_problems(self), *_location_problems(self)]
+        problems += _secret_problems(self)
+        if self.stage is Stage.PROD and self.protect is False:
+            problems.append(
+                "protect: a prod stack is always protected; to decommission it, run "
+                "`pulumi state unprotect --all -s <stack>` on purpose instead"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # Derived facts the components use. Computed here so that every component agrees.
+    @property
+    def is_prod(self) -> bool:
+        return self.stage is Stage.PROD
+
+    @property
+    def protected(self) -> bool:
+        """Pulumi `protect` and GKE deletion protection: on for prod unless set explicitly."""
+        return self.is_prod if self.protect is None else self.protect
+
+    @cached_property
+    def global_cluster(self) -> Cluster:
+        return next(c for c in self.clusters if c.role is ClusterRole.GLOBAL)
+
+    @cached_property
+    def zone_clusters(self) -> list[Cluster]:
+        return [c for c in self.clusters if c.role is ClusterRole.ZONE]
+
+    @cached_property
+    def regions_in_use(self) -> list[str]:
+        """Regions holding clusters, in first-use order (one Cloud Router + NAT each)."""
+        return list(dict.fromkeys(c.region for c in self.clusters))
+
+    @cached_property
+    def resource_labels(self) -> dict[str, str]:
+        return {
+            **self.labels,
+            "environment": self.environment,
+            "stage": self.stage.value,
+            "managed-by": "pulumi",
+        }
+
+    def secret(self, secret_id: str) -> SecretEntry:
+        return next(s for s in self.secrets if s.id == secret_id)
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
+
+
+def _topology_problems(config: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    roles = [c.role for c in config.clusters]
+    if roles.count(ClusterRole.GLOBAL) != 1:
+        problems.append(
+            f"clusters: exactly one cluster must have role 'global' (found {roles.count(ClusterRole.GLOBAL)})"
+        )
+    if roles.count(ClusterRole.ZONE) < 1:
+        problems.append("clusters: at least one cluster must have role 'zone'")
+    for name in _duplicates(c.name for c in config.clusters):
+        problems.append(f"clusters: cluster name {name!r} is used twice; names must be unique")
+    zones = [c.kuma_zone for c in config.clusters if c.kuma_zone]
+    for zone in _duplicates(zones):
+        problems.append(f"clusters: kumaZone {zone!r} is used twice; zone names must be unique")
+
+    ranges = [
+        (f"clusters[{i}].ranges.{key}", network)
+        for i, cluster in enumerate(config.clusters)
+        for key, network in cluster.ranges.named().items()
+    ]
+    for a in range(len(ranges)):
+        for b in range(a + 1, len(ranges)):
+            (key_a, net_a), (key_b, net_b) = ranges[a], ranges[b]
+            if net_a.overlaps(net_b):
+                problems.append(
+                    f"{key_b}: {net_b} overlaps {key_a} {net_a}; every range must be disjoint"
+                )
+    return problems
+
+
+def _location_problems(config: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    allowed = set(config.allowed_regions)
+    if config.residency is Residency.EU:
+        outside = [r for r in config.allowed_regions if r not in EU_REGIONS]
+        if outside:
+            problems.append(
+                f"allowedRegions: {outside} are outside the EU; residency 'eu' accepts only "
+                f"{sorted(EU_REGIONS)}"
+            )
+    if config.region not in allowed:
+        problems.append(
+            f"gcp:region: {config.region!r} is not in allowedRegions {config.allowed_regions}"
+        )
+    for i, cluster in enumerate(config.clusters):
+        if cluster.region not in allowed:
+            problems.append(
+                f"clusters[{i}].region: {cluster.region!r} is not in allowedRegions "
+                f"{config.allowed_regions}"
+            )
+    for region in config.secret_replica_regions:
+        if region not in allowed:
+            problems.append(
+                f"secretReplicaRegions: {region!r} is not in allowedRegions {config.allowed_regions}"
+            )
+    return problems
+
+
+def _secret_problems(config: PlatformConfig) -> list[str]:
+    problems = [
+        f"secrets: id {secret_id!r} is used twice; Secret Manager ids must be unique"
+        for secret_id in _duplicates(s.id for s in config.secrets)
+    ]
+    by_id = {s.id: s for s in config.secrets}
+    credentials = by_id.get(config.gitops.credentials_secret)
+    if credentials is None:
+        problems.append(
+            f"gitops.credentialsSecret: {config.gitops.credentials_secret!r} is not one of "
+            f"secrets[].id {sorted(by_id)}"
+        )
+    elif credentials.external is None or not credentials.expose_to_clusters:
+        problems.append(
+            f"gitops.credentialsSecret: secret {credentials.id!r} must be 'external' (git "
+            "credentials never pass through Pulumi state) with exposeToClusters: true"
+        )
+    return problems
+
+
+def _key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into the key a user passes to `pulumi config set --path`."""
+    if not loc:
+        return f"{namespace}:"
+    head, *rest = loc
+    key = "gcp" if head in ("project", "region") else namespace
+    path = f"{key}:{head}"
+    for part in rest:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _problem(error: Mapping[str, Any], namespace: str) -> str:
+    # Drop pydantic's union/validator bookkeeping segments from the location.
+    loc = tuple(
+        part
+        for part in error["loc"]
+        if not (isinstance(part, str) and (part.startswith("function-") or "[" in part))
+    )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    kind = error["type"]
+    if kind == "missing":
+        return f"{_key_path(namespace, loc)}: required key is missing"
+    if kind == "extra_forbidden":
+        return (
+            f"{_key_path(namespace, loc)}: unknown key (a typo? see docs/configuration.md "
+            "for the accepted keys)"
+        )
+    if kind == "enum" or kind == "literal_error":
+        return f"{_key_path(namespace, loc)}: {message}"
+    # Cross-field checks already name their keys relative to the namespace.
+    if not loc:
+        return "\n".join(
+            p if p.startswith("gcp:") else f"{namespace}:{p}" for p in message.split("\n")
+        )
+    return f"{_key_path(namespace, loc)}: {message}"
+
+
+def parse_platform_config(raw: Mapping[str, Any], namespace: str = PLATFORM_NAMESPACE) -> PlatformConfig:
+    """Validate a plain mapping (camelCase keys, `project`/`region` from the gcp namespace)."""
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            problems.extend(_problem(error, namespace).split("\n"))
+        raise StackConfigError(problems) from None
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
+    """Every `<namespace>:*` key of the running stack, plus gcp:project and gcp:region."""
+    from pulumi.runtime import config as runtime_config
+
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, value in everything.items():
+        ns, _, key = full_key.partition(":")
+        if ns == namespace:
+            raw[key] = _decode(value)
+    for key in ("project", "region"):
+        value = runtime_config.get_config(f"gcp:{key}")
+        if value is not None:
+            raw[key] = value
+    return raw
+
+
+def load_stack_config() -> PlatformConfig:
+    """Read and validate the running stack's config; raises StackConfigError listing every problem."""
+    return parse_platform_config(read_raw_config())

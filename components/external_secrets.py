@@ -1,0 +1,103 @@
+"""External Secrets Operator on one cluster and the ClusterSecretStore backed by Secret Manager."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import custom_resource, helm_release, namespace
+from components.versions import EXTERNAL_SECRETS_CHART_REPO, EXTERNAL_SECRETS_CHART_VERSION
+
+ESO_NAMESPACE = "external-secrets"
+ESO_SERVICE_ACCOUNT = "external-secrets"
+CLUSTER_SECRET_STORE = "gcp-secret-manager"
+
+
+@dataclass(frozen=True)
+class ExternalSecretsArgs:
+    project: str
+    cluster_name: str
+    cluster_location: str
+    provider: k8s.Provider
+    # `iam.gke.io/gcp-service-account` from the WorkloadIdentity component.
+    service_account_annotations: pulumi.Input[Mapping[str, str]]
+    # The per-secret IAM grants: the store must not go Ready before it may read.
+    secret_grants: Sequence[pulumi.Resource]
+    highly_available: bool
+
+
+def eso_values(annotations: Mapping[str, str], highly_available: bool) -> dict[str, object]:
+    replicas = 2 if highly_available else 1
+    return {
+        "installCRDs": True,
+        "replicaCount": replicas,
+        "serviceAccount": {
+            "create": True,
+            "name": ESO_SERVICE_ACCOUNT,
+            "annotations": dict(annotations),
+        },
+        "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
+        "webhook": {"replicaCount": replicas},
+        "certController": {"replicaCount": replicas},
+    }
+
+
+def cluster_secret_store_spec(project: str, cluster_name: str, cluster_location: str) -> dict[str, object]:
+    return {
+        "provider": {
+            "gcpsm": {
+                "projectID": project,
+                "auth": {
+                    "workloadIdentity": {
+                        "clusterLocation": cluster_location,
+                        "clusterName": cluster_name,
+                        "clusterProjectID": project,
+                        "serviceAccountRef": {
+                            "name": ESO_SERVICE_ACCOUNT,
+                            "namespace": ESO_NAMESPACE,
+                        },
+                    }
+                },
+            }
+        }
+    }
+
+
+class ExternalSecrets(pulumi.ComponentResource):
+    store_name: str
+    release: k8s.helm.v3.Release
+    store: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:k8s:ExternalSecrets", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns = namespace(ESO_NAMESPACE, f"{name}-ns", on_cluster)
+        self.release = helm_release(
+            f"{name}-eso",
+            release_name="external-secrets",
+            chart="external-secrets",
+            version=EXTERNAL_SECRETS_CHART_VERSION,
+            repo=EXTERNAL_SECRETS_CHART_REPO,
+            namespace=ns,
+            values=pulumi.Output.from_input(args.service_account_annotations).apply(
+                lambda a: eso_values(a, args.highly_available)
+            ),
+            opts=on_cluster,
+        )
+        self.store_name = CLUSTER_SECRET_STORE
+        self.store = custom_resource(
+            f"{name}-store",
+            api_version="external-secrets.io/v1",
+            kind="ClusterSecretStore",
+            name=CLUSTER_SECRET_STORE,
+            spec=cluster_secret_store_spec(args.project, args.cluster_name, args.cluster_location),
+            crd_release=self.release,
+            depends_on=args.secret_grants,
+            opts=on_cluster,
+        )
+        self.register_outputs({"storeName": self.store_name})

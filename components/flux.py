@@ -1,0 +1,195 @@
+"""Flux on one cluster: flux-operator, a FluxInstance syncing this repository, and the facts Flux
+overlays substitute (`platform-vars`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_release, namespace
+from components.versions import (
+    FLUX_DISTRIBUTION_REGISTRY,
+    FLUX_DISTRIBUTION_VERSION,
+    FLUX_OPERATOR_CHART,
+    FLUX_OPERATOR_CHART_VERSION,
+)
+
+FLUX_NAMESPACE = "flux-system"
+FLUX_INSTANCE = "flux"
+PLATFORM_VARS = "platform-vars"
+GIT_CREDENTIALS = "flux-git-credentials"
+SYNC_REF = "refs/heads/main"
+FLUX_COMPONENTS = (
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+)
+# Flux reconciles a Kustomization as soon as a ConfigMap it substitutes from, carrying this
+# label, changes (instead of waiting for the next interval).
+WATCH_LABEL = {"reconcile.fluxcd.io/watch": "Enabled"}
+
+
+@dataclass(frozen=True)
+class PlatformVars:
+    """The facts Pulumi hands to Flux overlays; keys are what `${VAR}` may name in k8s/."""
+
+    environment: str
+    stage: str
+    project: str
+    region: str
+    cluster_name: str
+    cluster_role: str
+    secret_store: str
+    mesh_name: str
+    kuma_namespace: str
+    kuma_zone: str | None
+
+    def data(self) -> dict[str, str]:
+        data = {
+            "ENVIRONMENT": self.environment,
+            "STAGE": self.stage,
+            "GCP_PROJECT": self.project,
+            "GCP_REGION": self.region,
+            "CLUSTER_NAME": self.cluster_name,
+            "CLUSTER_ROLE": self.cluster_role,
+            "SECRET_STORE": self.secret_store,
+            "MESH_NAME": self.mesh_name,
+            "KUMA_NAMESPACE": self.kuma_namespace,
+        }
+        if self.kuma_zone is not None:
+            data["KUMA_ZONE"] = self.kuma_zone
+        return data
+
+
+@dataclass(frozen=True)
+class FluxArgs:
+    stack: str
+    provider: k8s.Provider
+    repository_url: str
+    # Secret Manager entry (external value) holding the git credentials as JSON
+    # {"username": ..., "password": ...}; ESO copies it into flux-system.
+    credentials_secret: str
+    secret_store: str
+    eso_release: pulumi.Resource
+    eso_store: pulumi.Resource
+    platform_vars: PlatformVars
+
+
+def sync_path(stack: str, role: str) -> str:
+    return f"k8s/clusters/{stack}/{role}"
+
+
+def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
+    # The root Kustomization `flux-system` that the operator generates gets substituteFrom, so the
+    # Kustomizations in k8s/clusters/<stack>/<role> can use ${VAR} from platform-vars.
+    substitute_patch = [
+        {
+            "op": "add",
+            "path": "/spec/postBuild",
+            "value": {"substituteFrom": [{"kind": "ConfigMap", "name": PLATFORM_VARS}]},
+        }
+    ]
+    return {
+        "distribution": {
+            "version": FLUX_DISTRIBUTION_VERSION,
+            "registry": FLUX_DISTRIBUTION_REGISTRY,
+        },
+        "components": list(FLUX_COMPONENTS),
+        "cluster": {"type": "gcp", "networkPolicy": True, "domain": "cluster.local"},
+        "sync": {
+            "kind": "GitRepository",
+            "url": args.repository_url,
+            "ref": SYNC_REF,
+            "path": sync_path(args.stack, args.platform_vars.cluster_role),
+            "pullSecret": GIT_CREDENTIALS,
+        },
+        "kustomize": {
+            "patches": [
+                {
+                    "target": {"kind": "Kustomization", "name": FLUX_NAMESPACE},
+                    "patch": json.dumps(substitute_patch),
+                }
+            ]
+        },
+    }
+
+
+def git_credentials_spec(credentials_secret: str, secret_store: str) -> dict[str, object]:
+    return {
+        "refreshInterval": "1h",
+        "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+        "target": {"name": GIT_CREDENTIALS, "creationPolicy": "Owner"},
+        "dataFrom": [{"extract": {"key": credentials_secret}}],
+    }
+
+
+class Flux(pulumi.ComponentResource):
+    instance: k8s.apiextensions.CustomResource
+    platform_vars: k8s.core.v1.ConfigMap
+
+    def __init__(
+        self, name: str, args: FluxArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:k8s:Flux", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster)
+        operator = helm_release(
+            f"{name}-operator",
+            release_name="flux-operator",
+            chart=FLUX_OPERATOR_CHART,
+            version=FLUX_OPERATOR_CHART_VERSION,
+            namespace=ns,
+            values={
+                "installCRDs": True,
+                "priorityClassName": "system-cluster-critical",
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"cpu": "1000m", "memory": "512Mi"},
+                },
+            },
+            opts=on_cluster,
+        )
+        self.platform_vars = k8s.core.v1.ConfigMap(
+            f"{name}-platform-vars",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=PLATFORM_VARS,
+                namespace=FLUX_NAMESPACE,
+                labels={**MANAGED_BY_LABELS, **WATCH_LABEL},
+            ),
+            data=args.platform_vars.data(),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[ns])),
+        )
+        credentials = custom_resource(
+            f"{name}-git-credentials",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            name=GIT_CREDENTIALS,
+            namespace=FLUX_NAMESPACE,
+            spec=git_credentials_spec(args.credentials_secret, args.secret_store),
+            crd_release=args.eso_release,
+            depends_on=[ns, args.eso_store],
+            opts=on_cluster,
+        )
+        # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied):
+        # protected, and left in the cluster if removed from the program.
+        self.instance = custom_resource(
+            f"{name}-instance",
+            api_version="fluxcd.controlplane.io/v1",
+            kind="FluxInstance",
+            name=FLUX_INSTANCE,
+            namespace=FLUX_NAMESPACE,
+            spec=flux_instance_spec(args),
+            crd_release=operator,
+            depends_on=[credentials, self.platform_vars],
+            opts=pulumi.ResourceOptions.merge(
+                on_cluster, pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+            ),
+        )
+        self.register_outputs(
+            {"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)}
+        )

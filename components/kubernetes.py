@@ -1,0 +1,83 @@
+"""Small builders shared by the in-cluster components (not components themselves)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "pulumi"}
+
+
+def namespace(
+    name: str,
+    resource_name: str,
+    opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
+) -> k8s.core.v1.Namespace:
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={**MANAGED_BY_LABELS, **(labels or {})}),
+        opts=opts,
+    )
+
+
+def helm_release(
+    resource_name: str,
+    *,
+    chart: str,
+    version: str,
+    namespace: k8s.core.v1.Namespace,
+    values: pulumi.Input[Mapping[str, Any]],
+    opts: pulumi.ResourceOptions,
+    repo: str | None = None,
+    release_name: str | None = None,
+) -> k8s.helm.v3.Release:
+    """A Helm release that installs CRDs and waits for readiness; `atomic` rolls back a failed
+    upgrade instead of leaving a half-applied control plane."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        k8s.helm.v3.ReleaseArgs(
+            name=release_name or resource_name,
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+            namespace=namespace.metadata.name,
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=600,
+            max_history=5,
+        ),
+        opts=opts,
+    )
+
+
+def custom_resource(
+    resource_name: str,
+    *,
+    api_version: str,
+    kind: str,
+    name: str,
+    spec: Mapping[str, Any],
+    crd_release: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+    namespace: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.apiextensions.CustomResource:
+    """A custom resource that explicitly waits for the Helm release installing its CRD."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=api_version,
+        kind=kind,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels={**MANAGED_BY_LABELS, **(labels or {})}
+        ),
+        spec=dict(spec),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[crd_release, *depends_on])
+        ),
+    )

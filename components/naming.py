@@ -1,0 +1,27 @@
+"""Name derivations shared by components, so every component spells a derived name the same way."""
+
+import hashlib
+
+SERVICE_ACCOUNT_ID_MAX = 30
+
+
+def service_account_id(*parts: str) -> str:
+    """A GCP service-account id (6-30 chars) from readable parts, shortened with a stable hash."""
+    candidate = "-".join(parts)
+    if len(candidate) <= SERVICE_ACCOUNT_ID_MAX:
+        return candidate
+    digest = hashlib.sha256(candidate.encode()).hexdigest()[:6]
+    return f"{candidate[: SERVICE_ACCOUNT_ID_MAX - 7].rstrip('-')}-{digest}"
+
+
+def pods_range_name(cluster: str) -> str:
+    return f"{cluster}-pods"
+
+
+def services_range_name(cluster: str) -> str:
+    return f"{cluster}-services"
+
+
+def workload_pool(project: str) -> str:
+    """The project's Workload Identity pool; every GKE cluster of the project shares it."""
+    return f"{project}.svc.id.goog"

@@ -1,0 +1,138 @@
+"""The VPC of one environment: a subnet per cluster, NAT per region, control-plane webhook firewall."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.naming import pods_range_name, services_range_name
+
+# Admission webhooks the control plane must reach on the nodes: Kuma's injector/validator (5443)
+# and the 8443/9443 ports ESO, flux-operator and most other controllers use.
+WEBHOOK_PORTS: tuple[str, ...] = ("5443", "8443", "9443")
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    """One cluster's slice of the network."""
+
+    cluster: str
+    region: str
+    nodes: ipaddress.IPv4Network
+    pods: ipaddress.IPv4Network
+    services: ipaddress.IPv4Network
+    control_plane: ipaddress.IPv4Network
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    project: str
+    name: str
+    routing_mode: str
+    subnets: Sequence[SubnetSpec]
+
+
+@dataclass(frozen=True)
+class SubnetOutputs:
+    """What a cluster needs from the network."""
+
+    self_link: pulumi.Output[str]
+    pods_range_name: str
+    services_range_name: str
+
+
+class Network(pulumi.ComponentResource):
+    network_self_link: pulumi.Output[str]
+    subnets: dict[str, SubnetOutputs]
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:gcp:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vpc = gcp.compute.Network(
+            args.name,
+            project=args.project,
+            name=args.name,
+            auto_create_subnetworks=False,
+            routing_mode=args.routing_mode,
+            delete_default_routes_on_create=False,
+            opts=child,
+        )
+        self.network_self_link = vpc.self_link
+
+        self.subnets = {}
+        for spec in args.subnets:
+            subnet = gcp.compute.Subnetwork(
+                spec.cluster,
+                project=args.project,
+                name=spec.cluster,
+                region=spec.region,
+                network=vpc.id,
+                ip_cidr_range=str(spec.nodes),
+                private_ip_google_access=True,
+                secondary_ip_ranges=[
+                    gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                        range_name=pods_range_name(spec.cluster), ip_cidr_range=str(spec.pods)
+                    ),
+                    gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                        range_name=services_range_name(spec.cluster),
+                        ip_cidr_range=str(spec.services),
+                    ),
+                ],
+                log_config=gcp.compute.SubnetworkLogConfigArgs(
+                    aggregation_interval="INTERVAL_10_MIN", flow_sampling=0.1
+                ),
+                opts=child,
+            )
+            self.subnets[spec.cluster] = SubnetOutputs(
+                self_link=subnet.self_link,
+                pods_range_name=pods_range_name(spec.cluster),
+                services_range_name=services_range_name(spec.cluster),
+            )
+            gcp.compute.Firewall(
+                f"{spec.cluster}-webhooks",
+                project=args.project,
+                name=f"{spec.cluster}-control-plane-webhooks",
+                network=vpc.id,
+                direction="INGRESS",
+                description=f"GKE control plane of {spec.cluster} to admission webhooks",
+                source_ranges=[str(spec.control_plane)],
+                destination_ranges=[str(spec.nodes), str(spec.pods)],
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(WEBHOOK_PORTS))],
+                opts=child,
+            )
+
+        # Private nodes have no external IPs: Cloud NAT lets them pull from ghcr.io and docker.io.
+        for region in dict.fromkeys(spec.region for spec in args.subnets):
+            router = gcp.compute.Router(
+                f"nat-router-{region}",
+                project=args.project,
+                name=f"{args.name}-{region}",
+                region=region,
+                network=vpc.id,
+                opts=child,
+            )
+            gcp.compute.RouterNat(
+                f"nat-{region}",
+                project=args.project,
+                name=f"{args.name}-{region}",
+                router=router.name,
+                region=region,
+                nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "networkSelfLink": self.network_self_link,
+                "subnets": {k: v.self_link for k, v in self.subnets.items()},
+            }
+        )

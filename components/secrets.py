@@ -1,0 +1,89 @@
+"""Secret Manager entries of the stack, their generated values, and per-secret read grants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_random as random
+
+from components.config import SecretEntry
+
+SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
+
+
+@dataclass(frozen=True)
+class SecretsArgs:
+    project: str
+    entries: Sequence[SecretEntry]
+    replica_regions: Sequence[str]
+    labels: Mapping[str, str]
+    protected: bool
+    # Identities (IAM members) allowed to read every entry marked exposeToClusters.
+    cluster_readers: Sequence[pulumi.Input[str]]
+
+
+class Secrets(pulumi.ComponentResource):
+    """Entries are user-managed replicas in the configured regions only, retained when removed from
+    the program (a secret's value cannot be recreated), and protected in prod."""
+
+    secret_names: dict[str, pulumi.Output[str]]
+    grants: list[gcp.secretmanager.SecretIamMember]
+
+    def __init__(
+        self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:gcp:Secrets", name, None, opts)
+        self.secret_names = {}
+        self.grants = []
+        for entry in args.entries:
+            secret = gcp.secretmanager.Secret(
+                entry.id,
+                project=args.project,
+                secret_id=entry.id,
+                labels={**args.labels, "source": "generated" if entry.generated else "external"},
+                replication=gcp.secretmanager.SecretReplicationArgs(
+                    user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                        replicas=[
+                            gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(location=r)
+                            for r in args.replica_regions
+                        ]
+                    )
+                ),
+                deletion_protection=args.protected,
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.protected, retain_on_delete=True
+                ),
+            )
+            self.secret_names[entry.id] = secret.name
+            if entry.generated is not None:
+                value = random.RandomPassword(
+                    entry.id,
+                    length=entry.generated.length,
+                    special=entry.generated.special,
+                    override_special=entry.generated.override_special,
+                    opts=pulumi.ResourceOptions(parent=self, protect=args.protected),
+                )
+                gcp.secretmanager.SecretVersion(
+                    entry.id,
+                    secret=secret.id,
+                    # Write-only: the value goes to Secret Manager, not into this version's state.
+                    secret_data_wo=pulumi.Output.secret(value.result),
+                    secret_data_wo_version="1",
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                )
+            if entry.expose_to_clusters:
+                self.grants += [
+                    gcp.secretmanager.SecretIamMember(
+                        f"{entry.id}-reader-{index}",
+                        project=args.project,
+                        secret_id=secret.id,
+                        role=SECRET_ACCESSOR_ROLE,
+                        member=reader,
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
+                    for index, reader in enumerate(args.cluster_readers)
+                ]
+        self.register_outputs({"secrets": self.secret_names})

@@ -1,0 +1,24 @@
+"""Every pinned version the program installs, in one place.
+
+Renovate's custom managers (renovate.json) match the `# renovate:` comments below, so a version
+bump is one line here plus a refresh of the committed references (`make refresh-refs`).
+"""
+
+from typing import Final
+
+# renovate: datasource=helm depName=kuma registryUrl=https://kumahq.github.io/charts
+KUMA_CHART_VERSION: Final = "2.13.10"
+KUMA_CHART_REPO: Final = "https://kumahq.github.io/charts"
+
+# renovate: datasource=helm depName=external-secrets registryUrl=https://charts.external-secrets.io
+EXTERNAL_SECRETS_CHART_VERSION: Final = "2.9.0"
+EXTERNAL_SECRETS_CHART_REPO: Final = "https://charts.external-secrets.io"
+
+# renovate: datasource=docker depName=ghcr.io/controlplaneio-fluxcd/charts/flux-operator
+FLUX_OPERATOR_CHART_VERSION: Final = "0.58.1"
+FLUX_OPERATOR_CHART: Final = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
+
+# FluxInstance distribution: a semver range the operator resolves to the newest 2.9 patch.
+# renovate: datasource=github-releases depName=fluxcd/flux2 extractVersion=^v(?<version>\d+\.\d+)
+FLUX_DISTRIBUTION_VERSION: Final = "2.9.x"
+FLUX_DISTRIBUTION_REGISTRY: Final = "ghcr.io/fluxcd"

@@ -1,0 +1,454 @@
+"""Run the Pulumi program for a stack under Pulumi's mock engine and capture every registration.
+
+The real engine is replaced by `RecordingMonitor`, a subclass of the SDK's `MockMonitor` that keeps
+the whole RegisterResource request (type, name, inputs, parent, dependencies, options, provider,
+which inputs are secret). `make plan`, `make diff`, the policy pack's offline runs and the tests all
+use `plan_stack()`, so they see exactly what `pulumi preview` would send to the providers.
+
+What the mocks cannot know (ids, emails, endpoints the cloud assigns) is filled in by `PlatformMocks`
+with deterministic, realistically shaped values.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import hashlib
+import json
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_NAME = "gcp-platform"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+# Signatures of the Pulumi wire format (pulumi/runtime/rpc.py).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+DELETE = object()
+"""Use as a value in `plan_stack(overrides=...)` to remove a config key."""
+
+@dataclass(frozen=True)
+class Registration:
+    """One RegisterResource call, as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict[str, Any]
+    secret_paths: list[str]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    replace_on_changes: list[str]
+    additional_secret_outputs: list[str]
+    deleted_with: str
+    import_id: str
+    version: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider_urn(self) -> str:
+        """The provider reference is `urn::id`; the URN part identifies the provider."""
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+    def is_secret(self, path: str) -> bool:
+        """True when `path` (dotted) or one of its ancestors was sent as a Pulumi secret."""
+        return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in self.secret_paths)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """Look up a dotted input path such as `privateClusterConfig.enablePrivateNodes`."""
+        node: Any = self.inputs
+        for part in path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return default
+        return node
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    config: dict[str, Any]
+    registrations: list[Registration]
+    stack_outputs: dict[str, Any]
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    # -- queries used by the tests, the policy pack and the CLI ----------------------------------
+    @property
+    def resources(self) -> list[Registration]:
+        """Everything but the root stack."""
+        return [r for r in self.registrations if r.type != STACK_TYPE]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.type == type_ and r.name == name]
+        if len(matches) != 1:
+            known = sorted(r.name for r in self.of_type(type_))
+            raise KeyError(f"{len(matches)} x {type_} named {name!r}; known: {known}")
+        return matches[0]
+
+    def children(self, parent: Registration) -> list[Registration]:
+        return [r for r in self.registrations if r.parent == parent.urn]
+
+    def ancestors(self, resource: Registration) -> Iterator[Registration]:
+        index = self.by_urn()
+        current = index.get(resource.parent)
+        while current is not None:
+            yield current
+            current = index.get(current.parent)
+
+    def depends_on(self, resource: Registration, other: Registration) -> bool:
+        """True when `resource` waits for `other`, directly or through its dependency graph.
+
+        Pulumi waits for every resource in `dependencies` and, for a component dependency, for
+        every resource under that component; parents are not waited for.
+        """
+        graph = self.dependency_graph()
+        seen: set[str] = set()
+        stack = [resource.urn]
+        while stack:
+            urn = stack.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            if urn == other.urn and urn != resource.urn:
+                return True
+            stack.extend(graph.get(urn, ()))
+        return False
+
+    def dependency_graph(self) -> dict[str, set[str]]:
+        """urn -> the urns it waits for (explicit and input dependencies, components expanded,
+        and the provider it is created with)."""
+        cached: dict[str, set[str]] | None = getattr(self, "_graph", None)
+        if cached is not None:
+            return cached
+        descendants: dict[str, set[str]] = {r.urn: set() for r in self.registrations}
+        for r in self.registrations:
+            for ancestor in self.ancestors(r):
+                descendants[ancestor.urn].add(r.urn)
+        graph: dict[str, set[str]] = {}
+        for r in self.registrations:
+            edges: set[str] = set(r.dependencies)
+            for urns in r.property_dependencies.values():
+                edges.update(urns)
+            if r.provider_urn:
+                edges.add(r.provider_urn)
+            expanded = set(edges)
+            for urn in edges:
+                expanded |= descendants.get(urn, set())
+            graph[r.urn] = expanded
+        self._graph = graph
+        return graph
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "project": self.project,
+            "config": self.config,
+            "error": self.error,
+            "warnings": self.warnings,
+            "stackOutputs": self.stack_outputs,
+            "registrations": [asdict(r) for r in self.registrations],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(
+            stack=data["stack"],
+            project=data["project"],
+            config=data["config"],
+            registrations=[Registration(**r) for r in data["registrations"]],
+            stack_outputs=data["stackOutputs"],
+            error=data["error"],
+            warnings=list(data["warnings"]),
+        )
+
+# -- stack config ----------------------------------------------------------------------------------
+def stack_config(stack: str, repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """Project-level defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml, as the CLI does."""
+    project_file = yaml.safe_load((repo / "Pulumi.yaml").read_text())
+    stack_path = repo / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in repo.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {stack_path.name}; stacks: {known}")
+    stack_file = yaml.safe_load(stack_path.read_text()) or {}
+    config: dict[str, Any] = {}
+    for key, declaration in (project_file.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            config[key] = declaration["default"]
+    config.update(stack_file.get("config") or {})
+    return config
+
+def _to_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """The engine hands structured values to the program as JSON text, scalars as strings."""
+    engine: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise ValueError(f"{key}: encrypted config cannot be read offline")
+        if isinstance(value, str):
+            engine[key] = value
+        elif isinstance(value, bool):
+            engine[key] = "true" if value else "false"
+        else:
+            engine[key] = json.dumps(value)
+    return engine
+
+def apply_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of `config` with `ns:key` values replaced (or removed with DELETE)."""
+    result = copy.deepcopy(dict(config))
+    for key, value in overrides.items():
+        if value is DELETE:
+            result.pop(key, None)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+# -- wire-format decoding --------------------------------------------------------------------------
+def _decode(value: Any, path: str, secrets: list[str]) -> Any:
+    """Turn a MessageToDict'd struct into plain data, recording the paths of secret values."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG:
+            secrets.append(path)
+            return _decode(value.get("value"), path, [])
+        if sig == _RESOURCE_SIG:
+            return {"$ref": value.get("urn"), "id": value.get("id")}
+        return {k: _decode(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if value == _UNKNOWN:
+        return "<computed>"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+def _struct_to_dict(struct: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(struct, preserving_proto_field_name=True)
+
+# -- the mocks -------------------------------------------------------------------------------------
+def _short_hash(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
+
+def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str) -> dict[str, Any]:
+    """Realistic values for what the cloud would assign, derived only from the inputs."""
+    proj = str(inputs.get("project", project))
+    if type_ == "gcp:serviceaccount/account:Account":
+        email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
+        return {"email": email, "member": f"serviceAccount:{email}", "name": f"projects/{proj}/serviceAccounts/{email}"}
+    if type_ == "gcp:compute/network:Network":
+        return {"selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/global/networks/{inputs['name']}"}
+    if type_ == "gcp:compute/subnetwork:Subnetwork":
+        return {
+            "selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/regions/{inputs['region']}/subnetworks/{inputs['name']}"
+        }
+    if type_ == "gcp:container/cluster:Cluster":
+        location = str(inputs["location"])
+        endpoint = f"gke-{_short_hash(proj, str(inputs['name']), length=32)}-123456789012.{location}.gke.goog"
+        endpoints = copy.deepcopy(inputs.get("controlPlaneEndpointsConfig") or {})
+        endpoints.setdefault("dnsEndpointConfig", {})["endpoint"] = endpoint
+        return {
+            "endpoint": "172.16.0.2",
+            "controlPlaneEndpointsConfig": endpoints,
+            "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
+            "selfLink": f"https://container.googleapis.com/v1/projects/{proj}/locations/{location}/clusters/{inputs['name']}",
+        }
+    if type_ == "gcp:secretmanager/secret:Secret":
+        return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
+    if type_ == "gcp:compute/address:Address":
+        return {"address": inputs.get("address", "10.0.0.100")}
+    if type_ == "random:index/randomPassword:RandomPassword":
+        return {"result": "mock-" + _short_hash(name, length=int(inputs.get("length", 16)) - 5)}
+    if type_ == "tls:index/privateKey:PrivateKey":
+        return {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n-----END PRIVATE KEY-----\n", "publicKeyPem": "mock-public"}
+    if type_ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+        return {"certPem": FAKE_CA_PEM}
+    if type_ == "tls:index/certRequest:CertRequest":
+        return {"certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"}
+    return {}
+
+def _make_mocks(project: str) -> Any:
+    import pulumi
+
+    class PlatformMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            state = {**args.inputs, **_computed_outputs(args.typ, args.name, args.inputs, project)}
+            return f"{args.name}-id", state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            raise RuntimeError(
+                f"the program called {args.token}: invokes are not allowed, they break "
+                "previews of an empty project (derive the value or read it from a resource)"
+            )
+
+    return PlatformMocks()
+
+def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            secrets: list[str] = []
+            inputs = _decode(_struct_to_dict(request.object), "", secrets)
+            state = self.resources.get(response.urn)
+            registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=bool(request.custom),
+                    parent=request.parent,
+                    inputs=inputs,
+                    secret_paths=sorted(secrets),
+                    dependencies=sorted(request.dependencies),
+                    property_dependencies={
+                        k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())
+                    },
+                    provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    ignore_changes=list(request.ignoreChanges),
+                    replace_on_changes=list(request.replaceOnChanges),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    deleted_with=request.deletedWith,
+                    import_id=request.importId,
+                    version=request.version,
+                    outputs=_jsonable(state.state) if state else {},
+                )
+            )
+            return response
+
+    return RecordingMonitor(mocks)
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+# -- running the program ---------------------------------------------------------------------------
+class PlanFailed(Exception):
+    """The program raised; `plan` holds what was registered before it did."""
+
+    def __init__(self, plan: Plan, error: BaseException) -> None:
+        self.plan = plan
+        self.error = error
+        super().__init__(str(error))
+
+def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) -> Plan:
+    import logging
+
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import mocks as runtime_mocks
+    from pulumi.runtime.settings import SETTINGS
+    from pulumi.runtime.sync_await import _sync_await
+
+    registrations: list[Registration] = []
+    warnings: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+
+    logger = logging.getLogger(f"offline-plan-{stack}")
+    logger.propagate = False
+    logger.handlers = [_Collect()]
+
+    mocks = _make_mocks(str(config.get("gcp:project", "project")))
+    runtime_config.set_all_config(_to_engine_config(config), [])
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT_NAME, stack=stack, preview=preview, logger=logger,
+        monitor=_make_monitor(mocks, registrations),
+    )  # fmt: skip
+    outputs: dict[str, Any] = {}
+
+    def program_main() -> None:
+        original_export = pulumi.export
+
+        def capture(name: str, value: Any) -> None:
+            pulumi.Output.from_input(value).apply(lambda v: outputs.__setitem__(name, _jsonable(v)))
+            original_export(name, value)
+
+        pulumi.export = capture  # type: ignore[assignment]
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            pulumi.export = original_export  # type: ignore[assignment]
+
+    error: BaseException | None = None
+    sys.path.insert(0, str(program.parent))
+    try:
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+        _sync_await(runtime_mocks.run_pulumi_func(program_main))
+    except Exception as exc:  # noqa: BLE001 - reported through PlanFailed
+        error = exc
+    finally:
+        sys.path.remove(str(program.parent))
+    plan = Plan(
+        stack=stack,
+        project=PROJECT_NAME,
+        config=_jsonable(dict(config)),
+        registrations=registrations,
+        stack_outputs=outputs,
+        error=None if error is None else f"{type(error).__name__}: {error}",
+        warnings=warnings,
+    )
+    if error is not None:
+        raise PlanFailed(plan, error)
+    return plan
+
+def plan_stack(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    repo: Path = REPO_ROOT,
+    preview: bool = True,
+) -> Plan:
+    """Run the program of `repo` for `stack` (its Pulumi.<stack>.yaml, or `config` when given,
+    with `overrides` applied) and return every registration. Raises PlanFailed on error.
+
+    Each run happens in a fresh context, so runs are independent and may happen in any order.
+    """
+    base = dict(config) if config is not None else stack_config(stack, repo)
+    effective = apply_overrides(base, overrides or {})
+    context = contextvars.Context()
+    return context.run(_run, stack, effective, repo / "__main__.py", preview)
+
+def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Plan:
+    """Like plan_stack, but returns the (partial) plan with `error` set instead of raising."""
+    try:
+        return plan_stack(stack, overrides, **kwargs)
+    except PlanFailed as failed:
+        return failed.plan
+
+def stacks(repo: Path = REPO_ROOT) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in repo.glob("Pulumi.*.yaml"))

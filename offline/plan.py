@@ -1,0 +1,108 @@
+"""`make plan STACK=x`: run the program offline and print what `pulumi up` would create.
+
+Prints the resource tree (component -> children, type and name), counts per type, and every
+problem found; writes the full registration to build/<stack>/plan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
+
+ProblemFinder = Callable[[Plan], Iterable[str]]
+
+
+def _finders() -> list[ProblemFinder]:
+    """Checks that turn a plan into problems; the policy rules and estimates plug in here."""
+    from offline import problems
+
+    return list(problems.FINDERS)
+
+
+def render_tree(plan: Plan) -> list[str]:
+    children: dict[str, list[Registration]] = {}
+    for r in plan.registrations:
+        children.setdefault(r.parent, []).append(r)
+    lines: list[str] = []
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = children.get(parent, [])
+        for i, r in enumerate(kids):
+            last = i == len(kids) - 1
+            flags = "".join(
+                f" [{flag}]"
+                for flag, on in (("protect", r.protect), ("retain", r.retain_on_delete))
+                if on
+            )
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{r.type}  {r.name}{flags}")
+            walk(r.urn, prefix + ("   " if last else "│  "))
+
+    roots = [r for r in plan.registrations if r.type == STACK_TYPE]
+    for root in roots:
+        lines.append(f"{root.type}  {root.name}")
+        walk(root.urn, "")
+    return lines
+
+
+def render_counts(plan: Plan) -> list[str]:
+    counts = Counter(r.type for r in plan.resources)
+    width = max((len(t) for t in counts), default=0)
+    return [f"{count:4d}  {type_:<{width}}" for type_, count in sorted(counts.items())] + [
+        f"{sum(counts.values()):4d}  resources in total"
+    ]
+
+
+def write_plan(plan: Plan, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "plan.json"
+    path.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, default=None, help="default build/<stack>")
+    parser.add_argument("--quiet", action="store_true", help="summary only, no tree")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    try:
+        plan = plan_stack(args.stack)
+    except PlanFailed as failed:
+        print(f"plan of {args.stack} failed: {failed.error}", file=sys.stderr)
+        write_plan(failed.plan, args.out or REPO_ROOT / "build" / args.stack)
+        return 2
+    except FileNotFoundError as missing:
+        print(missing, file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+
+    if not args.quiet:
+        print("\n".join(render_tree(plan)))
+        print()
+    print(f"Resources of stack {args.stack} by type:")
+    print("\n".join(render_counts(plan)))
+    print()
+    problems = [p for finder in _finders() for p in finder(plan)]
+    problems += [f"warning from the program: {w}" for w in plan.warnings]
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        print("\n".join(f"  - {p}" for p in problems))
+    else:
+        print("No problems found.")
+    path = write_plan(plan, args.out or REPO_ROOT / "build" / args.stack)
+    print(f"\nFull registration written to {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}"
+          f" (planned in {elapsed:.2f}s, offline, mock engine)")  # fmt: skip
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
