@@ -1,4 +1,4 @@
-"""One environment of the platform: GCP foundation, then the in-cluster bootstrap Flux takes over from."""
+"""One environment: the GCP foundation, then the in-cluster bootstrap that Flux takes over from."""
 
 import pulumi
 

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 PLATFORM_NAMESPACE = "platform"
+# Model fields read from the gcp provider's namespace (gcp:project, gcp:region).
+GCP_KEYS = ("project", "region")
 
 # Regions Google Cloud served in 2026-11 (cloud.google.com/about/locations). A typo such as
 # "europe-west11" must fail here, not as an API error halfway through `pulumi up`.
@@ -58,6 +60,14 @@ EU_REGIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+# RFC 1918 private ranges and the RFC 6598 shared range (GKE accepts both for its ranges).
+# `IPv4Network.is_private` is not this: it also accepts loopback, link-local, 0.0.0.0/8 and
+# 240.0.0.0/4 (none usable for a VPC) and rejects 100.64.0.0/10.
+PRIVATE_RANGES: tuple[ipaddress.IPv4Network, ...] = tuple(
+    ipaddress.IPv4Network(r)
+    for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
 RFC1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -71,9 +81,19 @@ class StackConfigError(pulumi.RunError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class KeyedConfigError(ValueError):
+    """Problems found by a model-level check, each naming a key relative to that model.
+
+    `parse_platform_config` appends the key to the model's own location, so a user sees
+    `platform:clusters[1].kumaZone: ...` rather than just `platform:clusters[1]: ...`.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{key}: {message}" for key, message in problems))
 
 
 class _Model(BaseModel):
@@ -88,17 +108,17 @@ class _Model(BaseModel):
     )
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     STAGING = "staging"
     PROD = "prod"
 
 
-class ClusterRole(str, Enum):
+class ClusterRole(StrEnum):
     GLOBAL = "global"
     ZONE = "zone"
 
 
-class Residency(str, Enum):
+class Residency(StrEnum):
     EU = "eu"
     ANY = "any"
 
@@ -135,9 +155,10 @@ class ClusterRanges(_Model):
 
     @model_validator(mode="after")
     def _sizes(self) -> ClusterRanges:
+        problems: list[tuple[str, str]] = []
         if self.control_plane.prefixlen != 28:
-            raise ValueError(
-                f"controlPlane must be a /28 (GKE requires it), got {self.control_plane}"
+            problems.append(
+                ("controlPlane", f"must be a /28 (GKE requires it), got {self.control_plane}")
             )
         for key, network, largest in (
             ("nodes", self.nodes, 29),
@@ -145,10 +166,12 @@ class ClusterRanges(_Model):
             ("services", self.services, 27),
         ):
             if network.prefixlen > largest:
-                raise ValueError(f"{key} {network} is too small: use /{largest} or larger")
-        for network in (self.nodes, self.pods, self.services, self.control_plane):
-            if not network.is_private:
-                raise ValueError(f"{network} is not a private (RFC 1918/6598) range")
+                problems.append((key, f"{network} is too small: use /{largest} or larger"))
+        for key, network in self.named().items():
+            if not any(network.subnet_of(private) for private in PRIVATE_RANGES):
+                problems.append((key, f"{network} is not a private (RFC 1918/6598) range"))
+        if problems:
+            raise KeyedConfigError(problems)
         return self
 
     def named(self) -> dict[str, ipaddress.IPv4Network]:
@@ -167,9 +190,7 @@ class NodePool(_Model):
     max_nodes: int = Field(default=3, ge=1, le=1000)
     spot: bool = False
     disk_size_gb: int = Field(default=100, ge=20, le=65536)
-    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] = (
-        "pd-balanced"
-    )
+    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"] = "pd-balanced"
 
     @field_validator("machine_type")
     @classmethod
@@ -181,8 +202,8 @@ class NodePool(_Model):
     @model_validator(mode="after")
     def _min_le_max(self) -> NodePool:
         if self.min_nodes > self.max_nodes:
-            raise ValueError(
-                f"minNodes ({self.min_nodes}) must be <= maxNodes ({self.max_nodes})"
+            raise KeyedConfigError(
+                [("minNodes", f"{self.min_nodes} must be <= maxNodes ({self.max_nodes})")]
             )
         return self
 
@@ -205,17 +226,27 @@ class Cluster(_Model):
 
     @model_validator(mode="after")
     def _zone_name_by_role(self) -> Cluster:
+        problems: list[tuple[str, str]] = []
         if self.role is ClusterRole.ZONE and self.kuma_zone is None:
-            raise ValueError("kumaZone is required for a cluster with role 'zone'")
+            problems.append(
+                ("kumaZone", "required for a cluster with role 'zone' (an RFC 1035 label)")
+            )
         if self.role is ClusterRole.GLOBAL and self.kuma_zone is not None:
-            raise ValueError(
-                "kumaZone must not be set on the 'global' cluster (the Kuma chart refuses "
-                "a zone name on a global control plane)"
+            problems.append(
+                (
+                    "kumaZone",
+                    "must not be set on the 'global' cluster (the Kuma chart refuses "
+                    "a zone name on a global control plane)",
+                )
             )
         pool_names = [pool.name for pool in self.node_pools]
         duplicates = sorted({n for n in pool_names if pool_names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"node pool names must be unique, repeated: {duplicates}")
+            problems.append(
+                ("nodePools", f"node pool names must be unique, repeated: {duplicates}")
+            )
+        if problems:
+            raise KeyedConfigError(problems)
         return self
 
 
@@ -404,7 +435,8 @@ def _topology_problems(config: PlatformConfig) -> list[str]:
     roles = [c.role for c in config.clusters]
     if roles.count(ClusterRole.GLOBAL) != 1:
         problems.append(
-            f"clusters: exactly one cluster must have role 'global' (found {roles.count(ClusterRole.GLOBAL)})"
+            "clusters: exactly one cluster must have role 'global' "
+            f"(found {roles.count(ClusterRole.GLOBAL)})"
         )
     if roles.count(ClusterRole.ZONE) < 1:
         problems.append("clusters: at least one cluster must have role 'zone'")
@@ -452,7 +484,8 @@ def _location_problems(config: PlatformConfig) -> list[str]:
     for region in config.secret_replica_regions:
         if region not in allowed:
             problems.append(
-                f"secretReplicaRegions: {region!r} is not in allowedRegions {config.allowed_regions}"
+                f"secretReplicaRegions: {region!r} is not in allowedRegions "
+                f"{config.allowed_regions}"
             )
     return problems
 
@@ -482,8 +515,11 @@ def _key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
     if not loc:
         return f"{namespace}:"
     head, *rest = loc
-    key = "gcp" if head in ("project", "region") else namespace
-    path = f"{key}:{head}"
+    if isinstance(head, str) and ":" in head:  # already a full key, see read_raw_config
+        path = head
+    else:
+        key = "gcp" if head in GCP_KEYS else namespace
+        path = f"{key}:{head}"
     for part in rest:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
@@ -505,8 +541,12 @@ def _problem(error: Mapping[str, Any], namespace: str) -> str:
             f"{_key_path(namespace, loc)}: unknown key (a typo? see docs/configuration.md "
             "for the accepted keys)"
         )
-    if kind == "enum" or kind == "literal_error":
+    if kind in {"enum", "literal_error"}:
         return f"{_key_path(namespace, loc)}: {message}"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyedConfigError):
+        base = _key_path(namespace, loc) + "." if loc else f"{namespace}:"
+        return "\n".join(f"{base}{key}: {text}" for key, text in cause.problems)
     # Cross-field checks already name their keys relative to the namespace.
     if not loc:
         return "\n".join(
@@ -515,7 +555,9 @@ def _problem(error: Mapping[str, Any], namespace: str) -> str:
     return f"{_key_path(namespace, loc)}: {message}"
 
 
-def parse_platform_config(raw: Mapping[str, Any], namespace: str = PLATFORM_NAMESPACE) -> PlatformConfig:
+def parse_platform_config(
+    raw: Mapping[str, Any], namespace: str = PLATFORM_NAMESPACE
+) -> PlatformConfig:
     """Validate a plain mapping (camelCase keys, `project`/`region` from the gcp namespace)."""
     try:
         return PlatformConfig.model_validate(raw)
@@ -545,8 +587,10 @@ def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
     for full_key, value in everything.items():
         ns, _, key = full_key.partition(":")
         if ns == namespace:
-            raw[key] = _decode(value)
-    for key in ("project", "region"):
+            # project/region are read from gcp:*; `platform:project` is an unknown key, not a
+            # silently ignored (or silently used) synonym, so keep its full name for the error.
+            raw[full_key if key in GCP_KEYS else key] = _decode(value)
+    for key in GCP_KEYS:
         value = runtime_config.get_config(f"gcp:{key}")
         if value is not None:
             raw[key] = value
@@ -554,5 +598,5 @@ def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
 
 
 def load_stack_config() -> PlatformConfig:
-    """Read and validate the running stack's config; raises StackConfigError listing every problem."""
+    """Read and validate the running stack's config; StackConfigError lists every problem."""
     return parse_platform_config(read_raw_config())

@@ -45,7 +45,9 @@ def eso_values(annotations: Mapping[str, str], highly_available: bool) -> dict[s
     }
 
 
-def cluster_secret_store_spec(project: str, cluster_name: str, cluster_location: str) -> dict[str, object]:
+def cluster_secret_store_spec(
+    project: str, cluster_name: str, cluster_location: str
+) -> dict[str, object]:
     return {
         "provider": {
             "gcpsm": {

@@ -4,7 +4,6 @@ overlays substitute (`platform-vars`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -190,6 +189,4 @@ class Flux(pulumi.ComponentResource):
                 on_cluster, pulumi.ResourceOptions(protect=True, retain_on_delete=True)
             ),
         )
-        self.register_outputs(
-            {"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)}
-        )
+        self.register_outputs({"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)})

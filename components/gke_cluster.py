@@ -232,7 +232,9 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
 
-def _cluster_node_config(service_account: pulumi.Output[str]) -> gcp.container.ClusterNodeConfigArgs:
+def _cluster_node_config(
+    service_account: pulumi.Output[str],
+) -> gcp.container.ClusterNodeConfigArgs:
     return gcp.container.ClusterNodeConfigArgs(
         service_account=service_account,
         oauth_scopes=list(NODE_OAUTH_SCOPES),
@@ -247,7 +249,9 @@ def _cluster_node_config(service_account: pulumi.Output[str]) -> gcp.container.C
 
 
 def _dns_endpoint(config: gcp.container.outputs.ClusterControlPlaneEndpointsConfig | None) -> str:
-    endpoint = config.dns_endpoint_config.endpoint if config and config.dns_endpoint_config else None
+    endpoint = (
+        config.dns_endpoint_config.endpoint if config and config.dns_endpoint_config else None
+    )
     if not endpoint:
         raise ValueError("the cluster reported no DNS endpoint; is dnsEndpointConfig enabled?")
     return endpoint

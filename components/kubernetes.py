@@ -19,7 +19,9 @@ def namespace(
 ) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(
         resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={**MANAGED_BY_LABELS, **(labels or {})}),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, labels={**MANAGED_BY_LABELS, **(labels or {})}
+        ),
         opts=opts,
     )
 

@@ -205,14 +205,18 @@ class KumaMultiZone(pulumi.ComponentResource):
 
         # Global control plane.
         on_global = pulumi.ResourceOptions(parent=self, provider=glob.provider)
-        global_ns = namespace(KUMA_NAMESPACE, f"{glob.cluster_name}-kuma-ns", on_global, SYSTEM_NAMESPACE_LABELS)
+        global_ns = namespace(
+            KUMA_NAMESPACE, f"{glob.cluster_name}-kuma-ns", on_global, SYSTEM_NAMESPACE_LABELS
+        )
         server_secret = k8s.core.v1.Secret(
             f"{glob.cluster_name}-kds-server-tls",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=KDS_SERVER_SECRET, namespace=global_ns.metadata.name),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=KDS_SERVER_SECRET, namespace=global_ns.metadata.name
+            ),
             type="kubernetes.io/tls",
             string_data={
                 "tls.crt": server_cert.cert_pem,
-                "tls.key": pulumi.Output.secret(server_key.private_key_pem),
+                "tls.key": server_key.private_key_pem.apply(pulumi.Output.secret),
                 "ca.crt": ca_cert.cert_pem,
             },
             opts=on_global,
@@ -236,10 +240,14 @@ class KumaMultiZone(pulumi.ComponentResource):
         self.zone_releases = {}
         for zone in args.zones:
             on_zone = pulumi.ResourceOptions(parent=self, provider=zone.provider)
-            zone_ns = namespace(KUMA_NAMESPACE, f"{zone.cluster_name}-kuma-ns", on_zone, SYSTEM_NAMESPACE_LABELS)
+            zone_ns = namespace(
+                KUMA_NAMESPACE, f"{zone.cluster_name}-kuma-ns", on_zone, SYSTEM_NAMESPACE_LABELS
+            )
             ca_secret = k8s.core.v1.Secret(
                 f"{zone.cluster_name}-kds-ca",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=KDS_CA_SECRET, namespace=zone_ns.metadata.name),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=KDS_CA_SECRET, namespace=zone_ns.metadata.name
+                ),
                 type="Opaque",
                 string_data={"ca.crt": ca_cert.cert_pem},
                 opts=on_zone,
@@ -268,6 +276,4 @@ class KumaMultiZone(pulumi.ComponentResource):
                 on_global, pulumi.ResourceOptions(protect=args.protected)
             ),
         )
-        self.register_outputs(
-            {"kdsGlobalAddress": self.kds_global_address, "mesh": MESH_NAME}
-        )
+        self.register_outputs({"kdsGlobalAddress": self.kds_global_address, "mesh": MESH_NAME})

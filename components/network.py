@@ -1,4 +1,4 @@
-"""The VPC of one environment: a subnet per cluster, NAT per region, control-plane webhook firewall."""
+"""The VPC of one environment: a subnet per cluster, NAT per region, webhook firewall rules."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ class Secrets(pulumi.ComponentResource):
                     entry.id,
                     secret=secret.id,
                     # Write-only: the value goes to Secret Manager, not into this version's state.
-                    secret_data_wo=pulumi.Output.secret(value.result),
+                    secret_data_wo=value.result.apply(pulumi.Output.secret),
                     secret_data_wo_version="1",
                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
                 )

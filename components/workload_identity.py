@@ -1,4 +1,4 @@
-"""A workload's Google identity: a Google service account a Kubernetes service account may act as."""
+"""A workload's Google identity: a Google service account a Kubernetes account may act as."""
 
 from __future__ import annotations
 
@@ -61,9 +61,5 @@ class WorkloadIdentity(pulumi.ComponentResource):
         )
         self.email = account.email
         self.member = account.member
-        self.annotations = account.email.apply(
-            lambda email: {WORKLOAD_IDENTITY_ANNOTATION: email}
-        )
-        self.register_outputs(
-            {"email": self.email, "kubernetesMember": self.kubernetes_member}
-        )
+        self.annotations = account.email.apply(lambda email: {WORKLOAD_IDENTITY_ANNOTATION: email})
+        self.register_outputs({"email": self.email, "kubernetesMember": self.kubernetes_member})

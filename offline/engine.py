@@ -5,8 +5,8 @@ the whole RegisterResource request (type, name, inputs, parent, dependencies, op
 which inputs are secret). `make plan`, `make diff`, the policy pack's offline runs and the tests all
 use `plan_stack()`, so they see exactly what `pulumi preview` would send to the providers.
 
-What the mocks cannot know (ids, emails, endpoints the cloud assigns) is filled in by `PlatformMocks`
-with deterministic, realistically shaped values.
+What the mocks cannot know (ids, emails, endpoints the cloud assigns) is filled in by
+`PlatformMocks` with deterministic, realistically shaped values.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 DELETE = object()
 """Use as a value in `plan_stack(overrides=...)` to remove a config key."""
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -69,7 +70,10 @@ class Registration:
 
     def is_secret(self, path: str) -> bool:
         """True when `path` (dotted) or one of its ancestors was sent as a Pulumi secret."""
-        return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in self.secret_paths)
+        return any(
+            path == p or path.startswith(p + ".") or path.startswith(p + "[")
+            for p in self.secret_paths
+        )
 
     def get(self, path: str, default: Any = None) -> Any:
         """Look up a dotted input path such as `privateClusterConfig.enablePrivateNodes`."""
@@ -80,6 +84,7 @@ class Registration:
             else:
                 return default
         return node
+
 
 @dataclass
 class Plan:
@@ -186,6 +191,7 @@ class Plan:
             warnings=list(data["warnings"]),
         )
 
+
 # -- stack config ----------------------------------------------------------------------------------
 def stack_config(stack: str, repo: Path = REPO_ROOT) -> dict[str, Any]:
     """Project-level defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml, as the CLI does."""
@@ -202,6 +208,7 @@ def stack_config(stack: str, repo: Path = REPO_ROOT) -> dict[str, Any]:
     config.update(stack_file.get("config") or {})
     return config
 
+
 def _to_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
     """The engine hands structured values to the program as JSON text, scalars as strings."""
     engine: dict[str, str] = {}
@@ -216,6 +223,7 @@ def _to_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
             engine[key] = json.dumps(value)
     return engine
 
+
 def apply_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of `config` with `ns:key` values replaced (or removed with DELETE)."""
     result = copy.deepcopy(dict(config))
@@ -225,6 +233,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
         else:
             result[key] = copy.deepcopy(value)
     return result
+
 
 # -- wire-format decoding --------------------------------------------------------------------------
 def _decode(value: Any, path: str, secrets: list[str]) -> Any:
@@ -245,32 +254,46 @@ def _decode(value: Any, path: str, secrets: list[str]) -> Any:
         return int(value)
     return value
 
+
 def _struct_to_dict(struct: Any) -> dict[str, Any]:
     from google.protobuf import json_format
 
-    return json_format.MessageToDict(struct, preserving_proto_field_name=True)
+    decoded: dict[str, Any] = json_format.MessageToDict(struct, preserving_proto_field_name=True)
+    return decoded
+
 
 # -- the mocks -------------------------------------------------------------------------------------
 def _short_hash(*parts: str, length: int = 8) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
+
 FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
 
-def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str) -> dict[str, Any]:
+
+def _computed_outputs(
+    type_: str, name: str, inputs: Mapping[str, Any], project: str
+) -> dict[str, Any]:
     """Realistic values for what the cloud would assign, derived only from the inputs."""
     proj = str(inputs.get("project", project))
     if type_ == "gcp:serviceaccount/account:Account":
         email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
-        return {"email": email, "member": f"serviceAccount:{email}", "name": f"projects/{proj}/serviceAccounts/{email}"}
+        return {
+            "email": email,
+            "member": f"serviceAccount:{email}",
+            "name": f"projects/{proj}/serviceAccounts/{email}",
+        }
     if type_ == "gcp:compute/network:Network":
-        return {"selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/global/networks/{inputs['name']}"}
+        return {
+            "selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/global/networks/{inputs['name']}"
+        }
     if type_ == "gcp:compute/subnetwork:Subnetwork":
         return {
             "selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/regions/{inputs['region']}/subnetworks/{inputs['name']}"
         }
     if type_ == "gcp:container/cluster:Cluster":
         location = str(inputs["location"])
-        endpoint = f"gke-{_short_hash(proj, str(inputs['name']), length=32)}-123456789012.{location}.gke.goog"
+        cluster_hash = _short_hash(proj, str(inputs["name"]), length=32)
+        endpoint = f"gke-{cluster_hash}-123456789012.{location}.gke.goog"
         endpoints = copy.deepcopy(inputs.get("controlPlaneEndpointsConfig") or {})
         endpoints.setdefault("dnsEndpointConfig", {})["endpoint"] = endpoint
         return {
@@ -286,22 +309,36 @@ def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any], project:
     if type_ == "random:index/randomPassword:RandomPassword":
         return {"result": "mock-" + _short_hash(name, length=int(inputs.get("length", 16)) - 5)}
     if type_ == "tls:index/privateKey:PrivateKey":
-        return {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n-----END PRIVATE KEY-----\n", "publicKeyPem": "mock-public"}
-    if type_ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+        return {
+            "privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n-----END PRIVATE KEY-----\n",
+            "publicKeyPem": "mock-public",
+        }
+    if type_ in (
+        "tls:index/selfSignedCert:SelfSignedCert",
+        "tls:index/locallySignedCert:LocallySignedCert",
+    ):
         return {"certPem": FAKE_CA_PEM}
     if type_ == "tls:index/certRequest:CertRequest":
-        return {"certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"}
+        return {
+            "certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n"
+            "-----END CERTIFICATE REQUEST-----\n"
+        }
     return {}
+
 
 def _make_mocks(project: str) -> Any:
     import pulumi
 
     class PlatformMocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        def new_resource(
+            self, args: pulumi.runtime.MockResourceArgs
+        ) -> tuple[str | None, dict[str, Any]]:
             state = {**args.inputs, **_computed_outputs(args.typ, args.name, args.inputs, project)}
             return f"{args.name}-id", state
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        def call(
+            self, args: pulumi.runtime.MockCallArgs
+        ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             raise RuntimeError(
                 f"the program called {args.token}: invokes are not allowed, they break "
                 "previews of an empty project (derive the value or read it from a resource)"
@@ -309,12 +346,13 @@ def _make_mocks(project: str) -> Any:
 
     return PlatformMocks()
 
+
 def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
     from pulumi.runtime.mocks import MockMonitor
 
     class RecordingMonitor(MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             secrets: list[str] = []
             inputs = _decode(_struct_to_dict(request.object), "", secrets)
             state = self.resources.get(response.urn)
@@ -348,8 +386,10 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
 
     return RecordingMonitor(mocks)
 
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
 
 # -- running the program ---------------------------------------------------------------------------
 class PlanFailed(Exception):
@@ -360,13 +400,14 @@ class PlanFailed(Exception):
         self.error = error
         super().__init__(str(error))
 
+
 def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) -> Plan:
     import logging
 
     import pulumi
     from pulumi.runtime import config as runtime_config
-    from pulumi.runtime import mocks as runtime_mocks
     from pulumi.runtime.settings import SETTINGS
+    from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
     registrations: list[Registration] = []
@@ -396,19 +437,19 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
             pulumi.Output.from_input(value).apply(lambda v: outputs.__setitem__(name, _jsonable(v)))
             original_export(name, value)
 
-        pulumi.export = capture  # type: ignore[assignment]
+        pulumi.export = capture
         try:
             runpy.run_path(str(program), run_name="__main__")
         finally:
-            pulumi.export = original_export  # type: ignore[assignment]
+            pulumi.export = original_export
 
     error: BaseException | None = None
     sys.path.insert(0, str(program.parent))
     try:
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
-        _sync_await(runtime_mocks.run_pulumi_func(program_main))
-    except Exception as exc:  # noqa: BLE001 - reported through PlanFailed
+        _sync_await(run_pulumi_func(program_main))
+    except Exception as exc:
         error = exc
     finally:
         sys.path.remove(str(program.parent))
@@ -424,6 +465,7 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
     if error is not None:
         raise PlanFailed(plan, error)
     return plan
+
 
 def plan_stack(
     stack: str,
@@ -443,12 +485,14 @@ def plan_stack(
     context = contextvars.Context()
     return context.run(_run, stack, effective, repo / "__main__.py", preview)
 
+
 def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Plan:
     """Like plan_stack, but returns the (partial) plan with `error` set instead of raising."""
     try:
         return plan_stack(stack, overrides, **kwargs)
     except PlanFailed as failed:
         return failed.plan
+
 
 def stacks(repo: Path = REPO_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in repo.glob("Pulumi.*.yaml"))

@@ -99,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("No problems found.")
     path = write_plan(plan, args.out or REPO_ROOT / "build" / args.stack)
-    print(f"\nFull registration written to {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}"
-          f" (planned in {elapsed:.2f}s, offline, mock engine)")  # fmt: skip
+    shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    print(
+        f"\nFull registration written to {shown} (planned in {elapsed:.2f}s, offline, mock engine)"
+    )
     return 1 if problems else 0
 
 

@@ -1,0 +1,309 @@
+"""The GCP layer of every stack, as the mock engine sees it: topology, cluster and pool settings,
+locations, dependencies, and protection by stage."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from components.config import EU_REGIONS
+from components.gke_cluster import NODE_SERVICE_ACCOUNT_ROLES
+from components.network import WEBHOOK_PORTS
+from components.project_services import REQUIRED_APIS
+from offline.engine import Plan, Registration, plan_stack
+from tests.support import STACKS, plan_of
+
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+SUBNET = "gcp:compute/subnetwork:Subnetwork"
+
+
+def clusters_config(plan: Plan) -> list[dict[str, Any]]:
+    clusters: list[dict[str, Any]] = plan.config["platform:clusters"]
+    return clusters
+
+
+def is_prod(plan: Plan) -> bool:
+    return bool(plan.config["platform:stage"] == "prod")
+
+
+def test_both_environments_exist():
+    assert {"staging", "prod-eu"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+class TestTopology:
+    def test_one_cluster_and_subnet_per_configured_cluster(self, stack):
+        plan = plan_of(stack)
+        names = [c["name"] for c in clusters_config(plan)]
+        assert sorted(r.inputs["name"] for r in plan.of_type(CLUSTER)) == sorted(names)
+        assert sorted(r.inputs["name"] for r in plan.of_type(SUBNET)) == sorted(names)
+
+    def test_subnets_carry_the_configured_ranges(self, stack):
+        plan = plan_of(stack)
+        for cluster in clusters_config(plan):
+            subnet = plan.one(SUBNET, cluster["name"])
+            assert subnet.inputs["ipCidrRange"] == cluster["ranges"]["nodes"]
+            assert subnet.inputs["region"] == cluster["region"]
+            assert subnet.inputs["privateIpGoogleAccess"] is True
+            secondary = {
+                s["rangeName"]: s["ipCidrRange"] for s in subnet.inputs["secondaryIpRanges"]
+            }
+            assert secondary == {
+                f"{cluster['name']}-pods": cluster["ranges"]["pods"],
+                f"{cluster['name']}-services": cluster["ranges"]["services"],
+            }
+
+    def test_custom_mode_vpc(self, stack):
+        [vpc] = plan_of(stack).of_type("gcp:compute/network:Network")
+        assert vpc.inputs["autoCreateSubnetworks"] is False
+
+    def test_router_and_nat_per_region_in_use(self, stack):
+        plan = plan_of(stack)
+        regions = {c["region"] for c in clusters_config(plan)}
+        routers = plan.of_type("gcp:compute/router:Router")
+        nats = plan.of_type("gcp:compute/routerNat:RouterNat")
+        assert sorted(r.inputs["region"] for r in routers) == sorted(regions)
+        assert sorted(n.inputs["region"] for n in nats) == sorted(regions)
+        for nat in nats:
+            assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+    def test_webhook_firewall_from_each_control_plane(self, stack):
+        plan = plan_of(stack)
+        firewalls = plan.of_type("gcp:compute/firewall:Firewall")
+        for cluster in clusters_config(plan):
+            [rule] = [f for f in firewalls if f.name == f"{cluster['name']}-webhooks"]
+            assert rule.inputs["sourceRanges"] == [cluster["ranges"]["controlPlane"]]
+            assert cluster["ranges"]["nodes"] in rule.inputs["destinationRanges"]
+            [allow] = rule.inputs["allows"]
+            assert allow["protocol"] == "tcp"
+            assert set(allow["ports"]) == set(WEBHOOK_PORTS) == {"5443", "8443", "9443"}
+
+    def test_required_apis_never_disabled(self, stack):
+        services = plan_of(stack).of_type("gcp:projects/service:Service")
+        assert {s.inputs["service"] for s in services} == set(REQUIRED_APIS)
+        for service in services:
+            assert service.inputs["disableOnDestroy"] is False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+class TestClusters:
+    def test_private_nodes_and_dns_endpoint(self, stack):
+        for cluster in plan_of(stack).of_type(CLUSTER):
+            private = cluster.inputs["privateClusterConfig"]
+            assert private["enablePrivateNodes"] is True
+            assert private["enablePrivateEndpoint"] is True
+            dns = cluster.inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]
+            assert dns["allowExternalTraffic"] is True
+
+    def test_control_plane_range_and_authorized_networks(self, stack):
+        plan = plan_of(stack)
+        expected_networks = [n["cidr"] for n in plan.config["platform:authorizedNetworks"]]
+        for spec in clusters_config(plan):
+            cluster = plan.one(CLUSTER, spec["name"])
+            private = cluster.inputs["privateClusterConfig"]
+            assert private["masterIpv4CidrBlock"] == spec["ranges"]["controlPlane"]
+            authorized = cluster.inputs["masterAuthorizedNetworksConfig"]
+            assert [b["cidrBlock"] for b in authorized["cidrBlocks"]] == expected_networks
+            assert authorized["gcpPublicCidrsAccessEnabled"] is False
+
+    def test_hardening(self, stack):
+        plan = plan_of(stack)
+        project = plan.config["gcp:project"]
+        for cluster in plan.of_type(CLUSTER):
+            assert cluster.inputs["datapathProvider"] == "ADVANCED_DATAPATH"
+            assert cluster.inputs["enableShieldedNodes"] is True
+            assert (
+                cluster.inputs["workloadIdentityConfig"]["workloadPool"] == f"{project}.svc.id.goog"
+            )
+            assert cluster.inputs["removeDefaultNodePool"] is True
+            assert cluster.inputs["networkingMode"] == "VPC_NATIVE"
+            assert cluster.inputs["releaseChannel"]["channel"] in {"RAPID", "REGULAR", "STABLE"}
+
+    def test_node_pools_match_config(self, stack):
+        plan = plan_of(stack)
+        for spec in clusters_config(plan):
+            pools = [p for p in plan.of_type(NODE_POOL) if p.name.startswith(f"{spec['name']}-")]
+            assert sorted(p.inputs["name"] for p in pools) == sorted(
+                n["name"] for n in spec["nodePools"]
+            )
+            for pool_spec in spec["nodePools"]:
+                pool = plan.one(NODE_POOL, f"{spec['name']}-{pool_spec['name']}")
+                scaling = pool.inputs["autoscaling"]
+                assert scaling["totalMinNodeCount"] == pool_spec.get("minNodes", 1)
+                assert scaling["totalMaxNodeCount"] == pool_spec.get("maxNodes", 3)
+                node = pool.inputs["nodeConfig"]
+                assert node["machineType"] == pool_spec.get("machineType", "e2-standard-4")
+                assert node.get("spot", False) == pool_spec.get("spot", False)
+
+    def test_every_pool_hardened(self, stack):
+        for pool in plan_of(stack).of_type(NODE_POOL):
+            node = pool.inputs["nodeConfig"]
+            assert node["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
+            assert node["shieldedInstanceConfig"] == {
+                "enableSecureBoot": True,
+                "enableIntegrityMonitoring": True,
+            }
+            assert node["metadata"]["disable-legacy-endpoints"] == "true"
+            assert pool.inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
+
+    def test_nodes_run_as_dedicated_least_privilege_identity(self, stack):
+        plan = plan_of(stack)
+        accounts = {
+            a.outputs["email"]: a for a in plan.of_type("gcp:serviceaccount/account:Account")
+        }
+        for pool in plan.of_type(NODE_POOL):
+            email = pool.inputs["nodeConfig"]["serviceAccount"]
+            assert email in accounts, "nodes must not run as the default compute account"
+            assert not email.endswith("-compute@developer.gserviceaccount.com")
+        node_members = {
+            r.inputs["member"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+        }
+        assert all(m.startswith("serviceAccount:") and "-nodes@" in m for m in node_members)
+        assert {r.inputs["role"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")} == set(
+            NODE_SERVICE_ACCOUNT_ROLES
+        )
+
+    def test_kubernetes_provider_per_cluster_with_exec_auth(self, stack):
+        plan = plan_of(stack)
+        providers = {p.name: p for p in plan.of_type("pulumi:providers:kubernetes")}
+        for spec in clusters_config(plan):
+            provider = providers[f"{spec['name']}-k8s"]
+            kubeconfig = provider.inputs["kubeconfig"]
+            assert "gke-gcloud-auth-plugin" in kubeconfig
+            assert "token" not in kubeconfig, "a token in the kubeconfig changes every run"
+            assert ".gke.goog" in kubeconfig, "the DNS-based endpoint is what CI reaches"
+
+
+def test_kubernetes_provider_identity_is_stable_across_previews():
+    """Two previews of the same stack send byte-identical provider inputs, so the engine never
+    proposes replacing the provider (and everything deployed through it)."""
+    first = {p.name: p.inputs for p in plan_stack("staging").of_type("pulumi:providers:kubernetes")}
+    second = {
+        p.name: p.inputs for p in plan_stack("staging").of_type("pulumi:providers:kubernetes")
+    }
+    assert first == second
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_workload_identity_binding_waits_for_every_cluster(stack):
+    plan = plan_of(stack)
+    [binding] = plan.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+    assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
+    project = plan.config["gcp:project"]
+    assert binding.inputs["member"] == (
+        f"serviceAccount:{project}.svc.id.goog[external-secrets/external-secrets]"
+    )
+    for cluster in plan.of_type(CLUSTER):
+        assert cluster.urn in binding.dependencies
+        assert plan.depends_on(binding, cluster)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_service_account_keys(stack):
+    types = {r.type for r in plan_of(stack).registrations}
+    assert "gcp:serviceaccount/key:Key" not in types
+    assert "gcp:storage/hmacKey:HmacKey" not in types
+
+
+@pytest.mark.parametrize("stack", STACKS)
+class TestProtection:
+    STATEFUL = (CLUSTER, NODE_POOL, "gcp:secretmanager/secret:Secret")
+
+    def test_protect_and_deletion_protection_follow_the_stage(self, stack):
+        plan = plan_of(stack)
+        for resource in (r for t in self.STATEFUL for r in plan.of_type(t)):
+            assert resource.protect is is_prod(plan), resource.urn
+        for cluster in plan.of_type(CLUSTER):
+            assert cluster.inputs["deletionProtection"] is is_prod(plan)
+        for secret in plan.of_type("gcp:secretmanager/secret:Secret"):
+            assert secret.inputs["deletionProtection"] is is_prod(plan)
+
+    def test_secrets_retained_on_delete_in_every_stage(self, stack):
+        plan = plan_of(stack)
+        for secret in plan.of_type("gcp:secretmanager/secret:Secret"):
+            assert secret.retain_on_delete
+
+
+def test_staging_can_opt_into_protection():
+    plan = plan_stack("staging", {"platform:protect": True})
+    assert all(c.protect for c in plan.of_type(CLUSTER))
+    assert all(c.inputs["deletionProtection"] for c in plan.of_type(CLUSTER))
+
+
+def _locations(resource: Registration) -> list[str]:
+    found = [str(resource.inputs[k]) for k in ("region", "location") if k in resource.inputs]
+    replication = resource.inputs.get("replication", {}).get("userManaged", {})
+    found += [r["location"] for r in replication.get("replicas", [])]
+    return found
+
+
+def test_prod_eu_keeps_every_location_and_replica_in_the_eu():
+    plan = plan_of("prod-eu")
+    allowed = set(plan.config["platform:allowedRegions"])
+    located = [r for r in plan.resources if _locations(r)]
+    assert len(located) > 10
+    for resource in located:
+        for location in _locations(resource):
+            assert location in EU_REGIONS and location in allowed, (resource.urn, location)
+    for secret in plan.of_type("gcp:secretmanager/secret:Secret"):
+        assert "auto" not in secret.inputs["replication"], "automatic replication leaves the EU"
+
+
+def test_prod_eu_has_two_zones_in_two_eu_regions():
+    zones = [c for c in clusters_config(plan_of("prod-eu")) if c["role"] == "zone"]
+    assert len(zones) == 2
+    assert len({z["region"] for z in zones}) == 2
+
+
+# -- disaster recovery by config: the same stack rebuilt in other regions --------------------
+REGION_MOVE = {"europe-west1": "europe-west9", "europe-west4": "europe-west3"}
+
+
+def _moved_config(stack: str) -> dict[str, object]:
+    from offline.engine import stack_config
+
+    config = stack_config(stack)
+    moved_clusters = [
+        {**c, "region": REGION_MOVE.get(c["region"], c["region"])}
+        for c in config["platform:clusters"]
+    ]
+    return {
+        "gcp:region": REGION_MOVE[config["gcp:region"]],
+        "platform:clusters": moved_clusters,
+        "platform:allowedRegions": sorted(
+            {*REGION_MOVE.values(), *config["platform:allowedRegions"]}
+        ),
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_region_move_plans_cleanly_and_every_location_moves(stack):
+    original = plan_of(stack)
+    moved = plan_stack(stack, _moved_config(stack))
+    assert moved.error is None
+    # Same resources (routers and NATs are named after their region, so compare by type).
+    assert Counter(r.type for r in moved.resources) == Counter(r.type for r in original.resources)
+    old_regions = set(REGION_MOVE)
+    for resource in moved.resources:
+        if resource.type.startswith("gcp:secretmanager/"):
+            continue  # replicas are data: they stay where the config puts them (two regions)
+        for location in _locations(resource):
+            assert location not in old_regions, (resource.urn, location)
+    for cluster in moved.of_type(CLUSTER):
+        assert cluster.inputs["location"] in REGION_MOVE.values()
+    # The KDS address and everything derived from it stay consistent after the move.
+    [address] = moved.of_type("gcp:compute/address:Address")
+    assert address.inputs["region"] in REGION_MOVE.values()
+
+
+def test_kds_address_is_inside_the_global_subnet():
+    plan = plan_of("prod-eu")
+    [address] = plan.of_type("gcp:compute/address:Address")
+    global_spec = next(c for c in clusters_config(plan) if c["role"] == "global")
+    assert ipaddress.ip_address(address.inputs["address"]) in ipaddress.ip_network(
+        global_spec["ranges"]["nodes"]
+    )
