@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 STACK ?= staging
 
-.PHONY: help venv plan test lint pytest
+.PHONY: help venv plan test lint pytest diff import-file
 
 help:
 	@echo "make plan STACK=<stack>   offline plan of a stack (mock engine) -> build/<stack>/plan.json"
@@ -33,5 +33,12 @@ pytest: $(STAMP) ## the offline test suite only
 	$(PY) -m pytest
 
 test: lint pytest
+
+BASE ?= origin/main
+diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/diff.{txt,md}
+	$(PY) -m offline.diff $(STACK) --base $(BASE)
+
+import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resources (state lost)
+	$(PY) -m offline.import_file $(STACK)
 
 -include mk/*.mk

@@ -40,8 +40,8 @@ network = Network(
             )
             for c in config.clusters
         ],
+        depends_on=services.services,
     ),
-    opts=pulumi.ResourceOptions(depends_on=services.services),
 )
 
 clusters = {
@@ -72,6 +72,7 @@ eso_identity = WorkloadIdentity(
         service_account_name="external-secrets",
         description="External Secrets Operator (reads exposed Secret Manager entries)",
         clusters=[c.cluster for c in clusters.values()],
+        depends_on=services.services,
     ),
 )
 
@@ -84,8 +85,8 @@ secrets = Secrets(
         labels=config.resource_labels,
         protected=config.protected,
         cluster_readers=[eso_identity.member],
+        depends_on=services.services,
     ),
-    opts=pulumi.ResourceOptions(depends_on=services.services),
 )
 
 # The multi-zone mesh: global control plane on the global cluster, one zone per zone cluster.

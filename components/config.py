@@ -135,6 +135,15 @@ def _check_rfc1035(value: str) -> str:
 Rfc1035Name = Annotated[str, AfterValidator(_check_rfc1035)]
 
 
+def _check_cluster_name(value: str) -> str:
+    if len(value) > 40:
+        raise ValueError(f"{value!r} has {len(value)} characters: use at most 40 (GKE limit)")
+    return value
+
+
+ClusterName = Annotated[Rfc1035Name, AfterValidator(_check_cluster_name)]
+
+
 class ClusterRanges(_Model):
     nodes: ipaddress.IPv4Network
     pods: ipaddress.IPv4Network
@@ -209,7 +218,7 @@ class NodePool(_Model):
 
 
 class Cluster(_Model):
-    name: Annotated[Rfc1035Name, Field(max_length=40)]  # GKE allows at most 40 characters
+    name: ClusterName
     role: ClusterRole
     region: str
     ranges: ClusterRanges

@@ -91,7 +91,7 @@ class GkeCluster(pulumi.ComponentResource):
             project=args.project,
             account_id=service_account_id(spec.name, "nodes"),
             display_name=f"GKE nodes of {spec.name}",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self.node_service_account_email = node_identity.email
         node_role_grants = [

@@ -34,6 +34,8 @@ class NetworkArgs:
     name: str
     routing_mode: str
     subnets: Sequence[SubnetSpec]
+    # Typically the project's API enablement: children do not inherit a component's dependsOn.
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Network(pulumi.ComponentResource):
             auto_create_subnetworks=False,
             routing_mode=args.routing_mode,
             delete_default_routes_on_create=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self.network_self_link = vpc.self_link
 

@@ -23,6 +23,7 @@ class SecretsArgs:
     protected: bool
     # Identities (IAM members) allowed to read every entry marked exposeToClusters.
     cluster_readers: Sequence[pulumi.Input[str]]
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class Secrets(pulumi.ComponentResource):
@@ -54,7 +55,10 @@ class Secrets(pulumi.ComponentResource):
                 ),
                 deletion_protection=args.protected,
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=args.protected, retain_on_delete=True
+                    parent=self,
+                    protect=args.protected,
+                    retain_on_delete=True,
+                    depends_on=list(args.depends_on),
                 ),
             )
             self.secret_names[entry.id] = secret.name

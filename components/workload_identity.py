@@ -22,6 +22,7 @@ class WorkloadIdentityArgs:
     # The clusters running the workload. The project's identity pool exists only once a cluster
     # with Workload Identity does, so the IAM binding must wait for them.
     clusters: Sequence[pulumi.Resource]
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -46,7 +47,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             project=args.project,
             account_id=service_account_id(name),
             display_name=args.description,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self.kubernetes_member = (
             f"serviceAccount:{workload_pool(args.project)}"

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from offline import resource_ids
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "gcp-platform"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -326,6 +328,17 @@ def _computed_outputs(
     return {}
 
 
+def _mock_id(type_: str, name: str, inputs: Mapping[str, Any], project: str) -> str:
+    """The id the provider would return, in its real format where that is derivable."""
+    if type_.startswith("gcp:"):
+        derived = resource_ids.gcp_id(type_, inputs, project)
+    elif type_.startswith("kubernetes:"):
+        derived = resource_ids.kubernetes_id(inputs)
+    else:
+        derived = None
+    return derived or f"{name}-id"
+
+
 def _make_mocks(project: str) -> Any:
     import pulumi
 
@@ -334,7 +347,7 @@ def _make_mocks(project: str) -> Any:
             self, args: pulumi.runtime.MockResourceArgs
         ) -> tuple[str | None, dict[str, Any]]:
             state = {**args.inputs, **_computed_outputs(args.typ, args.name, args.inputs, project)}
-            return f"{args.name}-id", state
+            return _mock_id(args.typ, args.name, args.inputs, project), state
 
         def call(
             self, args: pulumi.runtime.MockCallArgs

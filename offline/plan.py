@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from offline import estimate
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
 ProblemFinder = Callable[[Plan], Iterable[str]]
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
     print(f"Resources of stack {args.stack} by type:")
     print("\n".join(render_counts(plan)))
+    print()
+    print("\n".join(estimate.render(estimate.critical_path(plan))))
     print()
     problems = [p for finder in _finders() for p in finder(plan)]
     problems += [f"warning from the program: {w}" for w in plan.warnings]

@@ -307,3 +307,26 @@ def test_kds_address_is_inside_the_global_subnet():
     assert ipaddress.ip_address(address.inputs["address"]) in ipaddress.ip_network(
         global_spec["ranges"]["nodes"]
     )
+
+
+API_OF_TYPE_PREFIX = {
+    "gcp:compute/": "compute.googleapis.com",
+    "gcp:container/": "container.googleapis.com",
+    "gcp:secretmanager/": "secretmanager.googleapis.com",
+    "gcp:serviceaccount/": "iam.googleapis.com",
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_gcp_resource_waits_for_its_api(stack):
+    """On an empty project a resource created before its API is enabled fails. A component's
+    dependsOn is not inherited by its children, so each component must pass it down."""
+    plan = plan_of(stack)
+    services = {s.inputs["service"]: s for s in plan.of_type("gcp:projects/service:Service")}
+    checked = 0
+    for resource in plan.resources:
+        api = next((a for p, a in API_OF_TYPE_PREFIX.items() if resource.type.startswith(p)), None)
+        if api is not None:
+            checked += 1
+            assert plan.depends_on(resource, services[api]), f"{resource.type} {resource.name}"
+    assert checked > 20
