@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 STACK ?= staging
+.DEFAULT_GOAL := help
+
+# Targets of the offline tools and their extra environments (checkov, actionlint, references).
+include $(sort $(wildcard mk/*.mk))
 
 .PHONY: help venv plan test lint pytest diff import-file
 
@@ -29,7 +33,7 @@ lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) ## the offline test suite only
+pytest: $(STAMP) checkov-venv ## the offline test suite only
 	$(PY) -m pytest
 
 test: lint pytest
@@ -41,4 +45,3 @@ diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/di
 import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resources (state lost)
 	$(PY) -m offline.import_file $(STACK)
 
--include mk/*.mk

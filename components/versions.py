@@ -19,6 +19,6 @@ FLUX_OPERATOR_CHART_VERSION: Final = "0.58.1"
 FLUX_OPERATOR_CHART: Final = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
 
 # FluxInstance distribution: a semver range the operator resolves to the newest 2.9 patch.
-# renovate: datasource=github-releases depName=fluxcd/flux2 extractVersion=^v(?<version>\d+\.\d+)
+# renovate: datasource=github-releases depName=fluxcd/flux2 extractVersion=^v(?<version>\d+\.\d+)\.\d+$
 FLUX_DISTRIBUTION_VERSION: Final = "2.9.x"
 FLUX_DISTRIBUTION_REGISTRY: Final = "ghcr.io/fluxcd"

@@ -49,6 +49,9 @@ REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
     "gcp:projects/service:Service": ("service", "project"),
     "random:index/randomPassword:RandomPassword": ("length", "special", "overrideSpecial"),
     "kubernetes:helm.sh/v3:Release": ("name", "namespace"),
+    # pulumi-kubernetes DiffConfig replaces the provider when the kubeconfig's server changes;
+    # ours holds nothing else that varies.
+    "pulumi:providers:kubernetes": ("kubeconfig",),
     "tls:index/privateKey:PrivateKey": ("algorithm", "ecdsaCurve", "rsaBits"),
     "tls:index/selfSignedCert:SelfSignedCert": ("privateKeyPem", "subject", "isCaCertificate"),
     "tls:index/certRequest:CertRequest": ("privateKeyPem", "subject", "ipAddresses", "dnsNames"),
@@ -71,9 +74,13 @@ STATEFUL_TYPES = frozenset(
 
 def flatten(value: Any, path: str = "") -> dict[str, Any]:
     if isinstance(value, Mapping) and value:
-        return {k: v for key, item in value.items() for k, v in flatten(item, _join(path, key)).items()}
+        return {
+            k: v for key, item in value.items() for k, v in flatten(item, _join(path, key)).items()
+        }
     if isinstance(value, list) and value:
-        return {k: v for i, item in enumerate(value) for k, v in flatten(item, f"{path}[{i}]").items()}
+        return {
+            k: v for i, item in enumerate(value) for k, v in flatten(item, f"{path}[{i}]").items()
+        }
     return {path: value}
 
 
@@ -172,7 +179,9 @@ def _replaced_lines(diff: StackDiff) -> Iterator[str]:
 def render_text(diff: StackDiff, base_ref: str) -> str:
     lines = [f"Offline diff of stack {diff.stack} against {base_ref}:"]
     if diff.base_error:
-        lines.append(f"  (base could not be planned: {diff.base_error}; all resources shown as added)")
+        lines.append(
+            f"  (base could not be planned: {diff.base_error}; all resources shown as added)"
+        )
     critical = [c for c in diff.replaced if c.critical]
     if critical:
         lines.append(f"!! {len(critical)} protected or stateful resource(s) would be REPLACED:")
@@ -194,8 +203,13 @@ def render_markdown(diff: StackDiff, base_ref: str) -> str:
     out = [f"### Offline plan diff: `{diff.stack}` vs `{base_ref}`", ""]
     critical = [c for c in diff.replaced if c.critical]
     if critical:
-        out += [f"> [!CAUTION]\n> {len(critical)} protected or stateful resource(s) would be replaced:"]
-        out += [f"> - `{c.resource.type}` **{c.resource.name}**: {', '.join(c.replacing) or c.reason}" for c in critical]
+        out += [
+            f"> [!CAUTION]\n> {len(critical)} protected or stateful resource(s) would be replaced:"
+        ]
+        out += [
+            f"> - `{c.resource.type}` **{c.resource.name}**: {', '.join(c.replacing) or c.reason}"
+            for c in critical
+        ]
         out.append("")
     counts = (len(diff.added), len(diff.updated), len(diff.replaced), len(diff.removed))
     out += [
@@ -209,12 +223,21 @@ def render_markdown(diff: StackDiff, base_ref: str) -> str:
     rows += [("create", r, "") for r in diff.added]
     rows += [("update", c.resource, ", ".join(c.changed)) for c in diff.updated]
     if rows:
-        out += ["<details><summary>Resources</summary>", "", "| op | type | name | inputs |", "|---|---|---|---|"]
+        out += [
+            "<details><summary>Resources</summary>",
+            "",
+            "| op | type | name | inputs |",
+            "|---|---|---|---|",
+        ]
         out += [f"| {op} | `{r.type}` | {r.name} | {detail} |" for op, r, detail in rows]
         out += ["", "</details>"]
     else:
         out.append("No changes.")
-    out += ["", "_Computed offline with the mock engine (no cloud credentials); `pulumi preview` is authoritative._"]
+    out += [
+        "",
+        "_Computed offline with the mock engine (no cloud credentials); "
+        "`pulumi preview` is authoritative._",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -222,7 +245,10 @@ def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:
     """Plan `stack` as of git `ref`, with that revision's own program and planner."""
     with tempfile.TemporaryDirectory(prefix="plan-base-") as tmp:
         worktree = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree), ref], check=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree), ref],
+            check=True,
+        )
         try:
             out = Path(tmp) / "out"
             subprocess.run(
@@ -234,7 +260,10 @@ def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:
                 raise FileNotFoundError(f"{ref} has no offline plan for stack {stack}")
             return Plan.from_json(json.loads(plan_file.read_text()))
         finally:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], check=False)
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)],
+                check=False,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -470,7 +470,8 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
         stack=stack,
         project=PROJECT_NAME,
         config=_jsonable(dict(config)),
-        registrations=registrations,
+        # Registration order depends on async scheduling; sorted, plans are reproducible.
+        registrations=sorted(registrations, key=lambda r: r.urn),
         stack_outputs=outputs,
         error=None if error is None else f"{type(error).__name__}: {error}",
         warnings=warnings,

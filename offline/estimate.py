@@ -36,7 +36,9 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:container/nodePool:NodePool": Latency(
         240, "docs: node pool creation ~3-5 min (VMs in 3 zones)"
     ),
-    "gcp:serviceaccount/account:Account": Latency(10, "docs: IAM changes are eventually consistent"),
+    "gcp:serviceaccount/account:Account": Latency(
+        10, "docs: IAM changes are eventually consistent"
+    ),
     "gcp:serviceaccount/iAMMember:IAMMember": Latency(10, "provider: read-modify-write of policy"),
     "gcp:projects/iAMMember:IAMMember": Latency(15, "provider: project policy read-modify-write"),
     "gcp:secretmanager/secret:Secret": Latency(3, "docs: synchronous API call"),
@@ -115,9 +117,7 @@ def render(estimate: Estimate) -> list[str]:
     minutes = estimate.total_seconds / 60
     lines = [f"Estimated `pulumi up` from an empty project: {minutes:.0f} min (critical path):"]
     for resource, finished in estimate.chain:
-        figure = latency(resource)
-        lines.append(
-            f"  {finished / 60:6.1f} min  +{figure.seconds:>5.0f}s  {resource.type}  {resource.name}"
-        )
+        step = f"+{latency(resource).seconds:>5.0f}s  {resource.type}  {resource.name}"
+        lines.append(f"  {finished / 60:6.1f} min  {step}")
     lines.append("  (latency model and sources: offline/estimate.py, docs/operations.md)")
     return lines

@@ -384,7 +384,9 @@ def check_selectors(docs: Sequence[Doc]) -> list[str]:
         selector = ((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         labels = _meta((dep.get("spec") or {}).get("template") or {}).get("labels") or {}
         if not selector or not _subset(selector, labels):
-            problems.append(f"{_ident(dep)}: selector {selector} does not match pod labels {labels}")
+            problems.append(
+                f"{_ident(dep)}: selector {selector} does not match pod labels {labels}"
+            )
         behind = [
             s
             for s in services
@@ -488,7 +490,8 @@ def _group(api_version: Any) -> str:
 
 
 def check_collisions(docs: Sequence[Doc]) -> list[str]:
-    """No object twice (same group/kind/namespace/name), no Secret written by two ExternalSecrets."""
+    """No object twice (same group/kind/namespace/name); no Secret written by two
+    ExternalSecrets."""
     keys = Counter(
         (_group(d.get("apiVersion")), d.get("kind"), _ns(d), _meta(d).get("name")) for d in docs
     )
@@ -594,7 +597,10 @@ def check_external_secrets(docs: Sequence[Doc], facts: StackFacts) -> list[str]:
     problems: list[str] = []
     for doc in (d for d in docs if d.get("kind") == "ExternalSecret"):
         store = (doc.get("spec") or {}).get("secretStoreRef") or {}
-        if store.get("kind") != "ClusterSecretStore" or store.get("name") not in facts.secret_stores:
+        if (
+            store.get("kind") != "ClusterSecretStore"
+            or store.get("name") not in facts.secret_stores
+        ):
             problems.append(
                 f"{_ident(doc)}: secretStoreRef {store} is not the program's ClusterSecretStore"
                 f" ({', '.join(sorted(facts.secret_stores))})"
@@ -658,13 +664,29 @@ def to_yaml(docs: Iterable[Doc], normalize: bool = False) -> str:
     return yaml.safe_dump_all(ordered, sort_keys=normalize, explicit_start=True)
 
 
+def drift_summary(left: ClusterRender, right: ClusterRender) -> str:
+    """Which objects exist on one side only, and which differ (hash suffixes masked)."""
+    a = {_ident(d): _normalized(d) for d in left.docs}
+    b = {_ident(d): _normalized(d) for d in right.docs}
+    a = {_HASH_SUFFIX.sub("-<hash>", k): v for k, v in a.items()}
+    b = {_HASH_SUFFIX.sub("-<hash>", k): v for k, v in b.items()}
+    lines = [f"only in {left.cluster.stack}: {k}" for k in sorted(a.keys() - b.keys())]
+    lines += [f"only in {right.cluster.stack}: {k}" for k in sorted(b.keys() - a.keys())]
+    lines += [f"differs: {k}" for k in sorted(a.keys() & b.keys()) if a[k] != b[k]]
+    return "\n".join(lines)
+
+
 def render_diff(left: ClusterRender, right: ClusterRender) -> str:
     """Unified diff of two clusters' renders (documents sorted, hash suffixes masked)."""
     a = to_yaml(left.docs, normalize=True).splitlines(keepends=True)
     b = to_yaml(right.docs, normalize=True).splitlines(keepends=True)
     return "".join(
-        difflib.unified_diff(a, b, f"{left.cluster.stack}/{left.cluster.name}",
-                             f"{right.cluster.stack}/{right.cluster.name}")
+        difflib.unified_diff(
+            a,
+            b,
+            f"{left.cluster.stack}/{left.cluster.name}",
+            f"{right.cluster.stack}/{right.cluster.name}",
+        )
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ def _import_names(plan: Plan) -> dict[str, str]:
     """Each entry needs a unique key (`name`); the resource's own name goes in `logicalName`."""
     counts = Counter(r.name for r in plan.resources)
     return {
-        r.urn: r.name if counts[r.name] == 1 else f"{r.name}--{r.type.rsplit(':', 1)[-1].lower()}"
+        r.urn: r.name
+        if counts[r.name] == 1
+        else f"{r.name}--{re.sub(r'[^a-z0-9]+', '-', r.type.lower())}"
         for r in plan.resources
     }
 
@@ -88,7 +91,9 @@ def build(plan: Plan) -> ImportDocuments:
     for resource in plan.resources:
         if not resource.custom:
             gcp.append(_entry(resource, names, component=True, remote=False))
-        elif resource.type.startswith("gcp:") and (ident := gcp_id(resource.type, resource.inputs, project)):
+        elif resource.type.startswith("gcp:") and (
+            ident := gcp_id(resource.type, resource.inputs, project)
+        ):
             gcp.append(_entry(resource, names, id=ident))
         elif resource.type.startswith("kubernetes:") and (ident := kubernetes_id(resource.inputs)):
             provider_name = index[resource.provider_urn].name
@@ -112,7 +117,11 @@ def build(plan: Plan) -> ImportDocuments:
 
 def write(documents: ImportDocuments, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "import-gcp.json", out_dir / "import-kubernetes.json", out_dir / "manual.txt"]
+    paths = [
+        out_dir / "import-gcp.json",
+        out_dir / "import-kubernetes.json",
+        out_dir / "manual.txt",
+    ]
     paths[0].write_text(json.dumps(documents.gcp, indent=2) + "\n")
     paths[1].write_text(json.dumps(documents.kubernetes, indent=2) + "\n")
     paths[2].write_text("\n".join(documents.manual) + "\n")

@@ -26,7 +26,9 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"projects/{p}/regions/{i['region']}/subnetworks/{i['name']}"
     ),
     "gcp:compute/firewall:Firewall": lambda i, p: f"projects/{p}/global/firewalls/{i['name']}",
-    "gcp:compute/router:Router": lambda i, p: f"projects/{p}/regions/{i['region']}/routers/{i['name']}",
+    "gcp:compute/router:Router": lambda i, p: (
+        f"projects/{p}/regions/{i['region']}/routers/{i['name']}"
+    ),
     "gcp:compute/routerNat:RouterNat": (
         lambda i, p: f"projects/{p}/regions/{i['region']}/routers/{i['router']}/{i['name']}"
     ),
@@ -37,8 +39,9 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"projects/{p}/locations/{i['location']}/clusters/{i['name']}"
     ),
     "gcp:container/nodePool:NodePool": (
-        lambda i, p: f"projects/{p}/locations/{i['location']}/clusters/{i['cluster']}"
-        f"/nodePools/{i['name']}"
+        lambda i, p: (
+            f"projects/{p}/locations/{i['location']}/clusters/{i['cluster']}/nodePools/{i['name']}"
+        )
     ),
     "gcp:serviceaccount/account:Account": (
         lambda i, p: f"projects/{p}/serviceAccounts/{_account_email(i, p)}"
@@ -52,6 +55,7 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
 }
+
 
 def gcp_id(type_: str, inputs: Inputs, project: str) -> str | None:
     """The provider id of a GCP resource, or None when it is not derivable from inputs."""

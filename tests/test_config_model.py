@@ -1,0 +1,577 @@
+"""The stack-config model: the real stacks, derived facts, the config read path, and fuzzing.
+
+Fuzzing calls `parse_platform_config` directly (no program run) and is deterministic
+(`derandomize=True`, no example database), so CI sees the same examples every run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import ipaddress
+import json
+import string
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from components.config import (
+    EU_REGIONS,
+    GCP_REGIONS,
+    ClusterRole,
+    PlatformConfig,
+    Residency,
+    StackConfigError,
+    Stage,
+    load_stack_config,
+    parse_platform_config,
+    read_raw_config,
+)
+from offline.engine import stacks
+from tests.config_cases import PathPart, base_config, key_path, raw_of
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+STG = "staging"
+PROD = "prod-eu"
+T = TypeVar("T")
+
+
+def parse(raw: dict[str, Any]) -> PlatformConfig:
+    return parse_platform_config(copy.deepcopy(raw))
+
+
+def problems(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(StackConfigError) as error:
+        parse(raw)
+    assert error.value.problems, "a StackConfigError must list its problems"
+    return error.value.problems
+
+
+# -- the real stacks ---------------------------------------------------------------------------
+def test_both_real_stacks_are_known() -> None:
+    assert {STG, PROD} <= set(stacks())
+
+
+@pytest.mark.parametrize("stack", [STG, PROD])
+def test_real_stack_parses(stack: str) -> None:
+    config = parse(raw_of(stack))
+    assert config.environment == stack
+    assert config.residency is Residency.EU
+    assert set(config.allowed_regions) <= EU_REGIONS
+    assert config.global_cluster.role is ClusterRole.GLOBAL
+    assert config.global_cluster.kuma_zone is None
+    assert all(c.kuma_zone for c in config.zone_clusters)
+    assert config.secret(config.gitops.credentials_secret).external is not None
+
+
+def test_staging_facts() -> None:
+    config = parse(raw_of(STG))
+    assert config.stage is Stage.STAGING
+    assert not config.is_prod
+    assert config.protected is False
+    assert config.project == "acme-platform-staging"
+    assert config.region == "europe-west1"
+    assert config.global_cluster.name == "stg-global"
+    assert [c.name for c in config.zone_clusters] == ["stg-zone-ew1"]
+    assert config.regions_in_use == ["europe-west1"]
+    assert config.resource_labels == {
+        "team": "platform",
+        "cost-center": "cc-4120",
+        "environment": "staging",
+        "stage": "staging",
+        "managed-by": "pulumi",
+    }
+    # Defaults filled in for keys the stack file leaves out.
+    assert config.network.routing_mode == "GLOBAL"
+    assert config.clusters[0].node_pools[0].disk_type == "pd-balanced"
+    assert config.clusters[1].node_pools[0].disk_size_gb == 100
+
+
+def test_prod_facts() -> None:
+    config = parse(raw_of(PROD))
+    assert config.stage is Stage.PROD
+    assert config.is_prod
+    assert config.protected is True
+    assert config.global_cluster.name == "prod-global"
+    assert [c.name for c in config.zone_clusters] == ["prod-zone-ew1", "prod-zone-ew4"]
+    assert [c.kuma_zone for c in config.zone_clusters] == ["prod-ew1", "prod-ew4"]
+    assert config.regions_in_use == ["europe-west1", "europe-west4"]
+    assert config.resource_labels["environment"] == "prod-eu"
+    assert config.resource_labels["stage"] == "prod"
+    assert config.resource_labels["managed-by"] == "pulumi"
+    assert config.resource_labels["cost-center"] == "cc-4100"
+
+
+@pytest.mark.parametrize(
+    ("stack", "protect", "expected"),
+    [
+        (STG, None, False),
+        (STG, True, True),
+        (STG, False, False),
+        (PROD, None, True),
+        (PROD, True, True),
+    ],
+)
+def test_protected_by_stage_unless_explicit(stack: str, protect: bool | None, expected: bool):
+    raw = raw_of(stack)
+    raw["protect"] = protect
+    assert parse(raw).protected is expected
+
+
+def test_prod_cannot_be_unprotected() -> None:
+    raw = raw_of(PROD)
+    raw["protect"] = False
+    assert problems(raw) == [
+        "platform:protect: a prod stack is always protected; to decommission it, run "
+        "`pulumi state unprotect --all -s <stack>` on purpose instead"
+    ]
+
+
+def test_resource_labels_cannot_be_overridden_by_user_labels() -> None:
+    raw = raw_of(STG)
+    raw["labels"] = {"stage": "prod", "managed-by": "terraform", "team": "x"}
+    labels = parse(raw).resource_labels
+    assert labels == {
+        "stage": "staging",
+        "managed-by": "pulumi",
+        "team": "x",
+        "environment": "staging",
+    }
+
+
+def test_model_is_frozen() -> None:
+    config = parse(raw_of(STG))
+    with pytest.raises(ValueError, match="frozen"):
+        config.stage = Stage.PROD
+
+
+@pytest.mark.parametrize("stack", [STG, PROD])
+def test_real_stack_round_trips(stack: str) -> None:
+    config = parse(raw_of(stack))
+    assert parse(config.model_dump(by_alias=True)) == config
+    assert parse(json.loads(config.model_dump_json(by_alias=True))) == config
+
+
+# -- the config read path ----------------------------------------------------------------------
+def engine_config(config: dict[str, Any]) -> dict[str, str]:
+    """What the Pulumi engine hands the program: structured values as JSON text."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def in_fresh_context(config: dict[str, str], read: Callable[[], T]) -> T:
+    """Set the runtime config in a private context, so no global state leaks between tests."""
+    from pulumi.runtime.config import set_all_config
+
+    def run() -> T:
+        set_all_config(config, [])
+        return read()
+
+    return contextvars.Context().run(run)
+
+
+@pytest.mark.parametrize("stack", [STG, PROD])
+def test_read_raw_config_decodes_structured_values(stack: str) -> None:
+    config = base_config(stack)
+    raw = in_fresh_context(engine_config(config), read_raw_config)
+    assert raw == raw_of(stack)
+    assert isinstance(raw["clusters"], list)
+    assert raw["clusters"][0]["ranges"]["controlPlane"].endswith("/28")
+    assert raw["labels"]["team"] == "platform"
+    assert raw["stage"] == config["platform:stage"]
+    assert raw["project"] == config["gcp:project"]
+    assert "gcp:project" not in raw
+
+
+@pytest.mark.parametrize("stack", [STG, PROD])
+def test_load_stack_config_equals_parse_of_the_stack_file(stack: str) -> None:
+    loaded = in_fresh_context(engine_config(base_config(stack)), load_stack_config)
+    assert loaded == parse(raw_of(stack))
+
+
+def test_read_raw_config_scalars() -> None:
+    config = base_config(STG)
+    config["platform:protect"] = True  # the engine sends "true"
+    config["platform:environment"] = "staging"  # plain text is not JSON: stays a string
+    config["other:clusters"] = []  # another namespace is not read
+    raw = in_fresh_context(engine_config(config), read_raw_config)
+    assert raw["protect"] is True
+    assert raw["environment"] == "staging"
+    assert in_fresh_context(engine_config(config), load_stack_config).protected is True
+
+
+def test_project_and_region_under_platform_are_unknown_keys() -> None:
+    """`platform:region` is not a synonym of gcp:region: reported, not silently dropped or used."""
+    config = base_config(STG)
+    config["platform:region"] = "europe-west4"
+    del config["gcp:region"]
+    raw = in_fresh_context(engine_config(config), read_raw_config)
+    assert raw["platform:region"] == "europe-west4"
+    assert "region" not in raw
+    with pytest.raises(StackConfigError) as error:
+        in_fresh_context(engine_config(config), load_stack_config)
+    assert sorted(error.value.problems) == [
+        "gcp:region: required key is missing",
+        "platform:region: unknown key (a typo? see docs/configuration.md for the accepted keys)",
+    ]
+
+
+def test_unknown_platform_key_from_the_engine_is_rejected() -> None:
+    config = base_config(PROD)
+    config["platform:clustres"] = config["platform:clusters"]
+    with pytest.raises(StackConfigError) as error:
+        in_fresh_context(engine_config(config), load_stack_config)
+    assert error.value.problems == [
+        "platform:clustres: unknown key (a typo? see docs/configuration.md for the accepted keys)"
+    ]
+
+
+def test_runtime_config_does_not_leak_out_of_the_context() -> None:
+    from pulumi.runtime.config import CONFIG
+
+    before = dict(CONFIG.get())
+    in_fresh_context(engine_config(base_config(STG)), read_raw_config)
+    assert dict(CONFIG.get()) == before
+
+
+# -- strategies --------------------------------------------------------------------------------
+EU = sorted(EU_REGIONS)
+NETWORK_10 = ipaddress.IPv4Network("10.0.0.0/8")
+NETWORK_172 = ipaddress.IPv4Network("172.16.0.0/12")
+SIZES = {"nodes": (14, 29), "pods": (14, 24), "services": (14, 27)}  # (largest, smallest) prefix
+RANGE_KEYS = ("nodes", "pods", "services", "controlPlane")
+
+names = st.from_regex(r"[a-z]([-a-z0-9]{0,18}[a-z0-9])?", fullmatch=True)
+secret_ids = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
+label_keys = st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True)
+label_values = st.from_regex(r"[a-z0-9_-]{0,20}", fullmatch=True)
+projects = st.from_regex(r"[a-z][-a-z0-9]{4,20}[a-z0-9]", fullmatch=True)
+
+
+@st.composite
+def cluster_ranges(draw: st.DrawFn, block: ipaddress.IPv4Network, cp_index: int) -> dict[str, str]:
+    """nodes/pods/services carved from separate /14s of a cluster's own /12, plus a /28."""
+    quarters = list(block.subnets(new_prefix=14))
+    ranges: dict[str, str] = {}
+    for quarter, (key, (largest, smallest)) in zip(quarters, SIZES.items(), strict=False):
+        prefix = draw(st.integers(largest, smallest))
+        index = draw(st.integers(0, 2 ** (prefix - quarter.prefixlen) - 1))
+        ranges[key] = str(
+            ipaddress.IPv4Network(
+                (int(quarter.network_address) + index * 2 ** (32 - prefix), prefix)
+            )
+        )
+    ranges["controlPlane"] = str(
+        ipaddress.IPv4Network((int(NETWORK_172.network_address) + cp_index * 16, 28))
+    )
+    return ranges
+
+
+@st.composite
+def node_pools(draw: st.DrawFn) -> list[dict[str, Any]]:
+    pool_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
+    pools = []
+    for name in pool_names:
+        max_nodes = draw(st.integers(1, 50))
+        pool: dict[str, Any] = {
+            "name": name,
+            "minNodes": draw(st.integers(0, max_nodes)),
+            "maxNodes": max_nodes,
+        }
+        if draw(st.booleans()):
+            pool["machineType"] = draw(
+                st.sampled_from(["e2-standard-4", "n2-highmem-8", "t2d-standard-2"])
+            )
+        if draw(st.booleans()):
+            pool["spot"] = draw(st.booleans())
+        pools.append(pool)
+    return pools
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid raw config: 2-4 clusters (one global), disjoint CIDRs, EU regions, valid secrets."""
+    residency = draw(st.sampled_from(["eu", "any"]))
+    region_pool = EU if residency == "eu" else sorted(GCP_REGIONS)
+    allowed = draw(st.lists(st.sampled_from(region_pool), min_size=1, max_size=4, unique=True))
+    count = draw(st.integers(2, 4))
+    cluster_names = draw(st.lists(names, min_size=count, max_size=count, unique=True))
+    zone_names = draw(st.lists(names, min_size=count - 1, max_size=count - 1, unique=True))
+    blocks = draw(st.lists(st.integers(0, 15), min_size=count, max_size=count, unique=True))
+    cp_indexes = draw(st.lists(st.integers(0, 4095), min_size=count, max_size=count, unique=True))
+    clusters = []
+    for i in range(count):
+        cluster: dict[str, Any] = {
+            "name": cluster_names[i],
+            "role": "global" if i == 0 else "zone",
+            "region": draw(st.sampled_from(allowed)),
+            "ranges": draw(
+                cluster_ranges(list(NETWORK_10.subnets(new_prefix=12))[blocks[i]], cp_indexes[i])
+            ),
+            "nodePools": draw(node_pools()),
+        }
+        if i:
+            cluster["kumaZone"] = zone_names[i - 1]
+        if draw(st.booleans()):
+            cluster["releaseChannel"] = draw(st.sampled_from(["RAPID", "REGULAR", "STABLE"]))
+        clusters.append(cluster)
+    # The global cluster need not come first.
+    clusters = draw(st.permutations(clusters))
+    credentials = draw(secret_ids)
+    other_ids = draw(
+        st.lists(secret_ids.filter(lambda s: s != credentials), max_size=3, unique=True)
+    )
+    secrets: list[dict[str, Any]] = [
+        {"id": credentials, "exposeToClusters": True, "external": {"description": "git token"}}
+    ]
+    for secret_id in other_ids:
+        generated: dict[str, Any] = {"length": draw(st.integers(16, 128))}
+        if draw(st.booleans()):
+            generated["special"] = True
+        secrets.append(
+            {"id": secret_id, "exposeToClusters": draw(st.booleans()), "generated": generated}
+        )
+    secrets = draw(st.permutations(secrets))
+    stage = draw(st.sampled_from(["staging", "prod"]))
+    raw: dict[str, Any] = {
+        "project": draw(projects),
+        "region": draw(st.sampled_from(allowed)),
+        "environment": draw(names),
+        "stage": stage,
+        "residency": residency,
+        "allowedRegions": allowed,
+        "secretReplicaRegions": draw(
+            st.lists(st.sampled_from(allowed), min_size=1, max_size=len(allowed), unique=True)
+        ),
+        "clusters": clusters,
+        "secrets": secrets,
+        "gitops": {
+            "repositoryUrl": "https://github.com/acme/x.git",
+            "credentialsSecret": credentials,
+        },
+        "labels": draw(st.dictionaries(label_keys, label_values, max_size=4)),
+        "authorizedNetworks": [{"displayName": "vpn", "cidr": "192.168.0.0/24"}],
+    }
+    protect = draw(st.sampled_from([None, True] if stage == "prod" else [None, True, False]))
+    if protect is not None:
+        raw["protect"] = protect
+    return raw
+
+
+# -- (a) valid configs parse and round-trip ----------------------------------------------------
+@FUZZ
+@given(valid_configs())
+def test_generated_valid_configs_parse_and_round_trip(raw: dict[str, Any]) -> None:
+    config = parse(raw)
+    assert parse(config.model_dump(by_alias=True)) == config
+    assert parse(json.loads(config.model_dump_json(by_alias=True))) == config
+    assert config.global_cluster.role is ClusterRole.GLOBAL
+    assert len(config.zone_clusters) == len(config.clusters) - 1
+    assert set(config.regions_in_use) <= set(config.allowed_regions)
+    assert config.protected is (raw.get("protect", raw["stage"] == "prod"))
+    assert config.resource_labels["managed-by"] == "pulumi"
+
+
+# -- (b) arbitrary mutations fail only with StackConfigError, naming keys -----------------------
+def _all_models() -> Iterator[type[BaseModel]]:
+    import components.config as module
+
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
+            yield value
+
+
+KNOWN_KEYS = frozenset(
+    key
+    for model in _all_models()
+    for name, field in model.model_fields.items()
+    for key in (name, field.alias)
+    if key
+)
+
+
+def mapping_paths(node: Any, path: tuple[PathPart, ...] = ()) -> Iterator[tuple[PathPart, ...]]:
+    """Paths of every key of every model mapping (labels are free-form, not model keys)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key)
+            if key != "labels":
+                yield from mapping_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from mapping_paths(value, (*path, i))
+
+
+def leaf_paths(node: Any, path: tuple[PathPart, ...] = ()) -> Iterator[tuple[PathPart, ...]]:
+    if path:
+        yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaf_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from leaf_paths(value, (*path, i))
+
+
+def get_at(node: Any, path: tuple[PathPart, ...]) -> Any:
+    for part in path:
+        node = node[part]
+    return node
+
+
+def typo(data: st.DataObject, key: str) -> str:
+    kind = data.draw(st.sampled_from(["drop", "double", "swap-case", "suffix", "prefix"]))
+    i = data.draw(st.integers(0, len(key) - 1))
+    if kind == "drop" and len(key) > 1:
+        return key[:i] + key[i + 1 :]
+    if kind == "double":
+        return key[:i] + key[i] + key[i:]
+    if kind == "swap-case":
+        return key[:i] + key[i].swapcase() + key[i + 1 :]
+    if kind == "prefix":
+        return data.draw(st.sampled_from(string.ascii_lowercase)) + key
+    return key + data.draw(st.sampled_from(["s", "_", "X", "1"]))
+
+
+def assert_well_formed(found: list[str]) -> None:
+    assert found
+    for problem in found:
+        assert problem.startswith(("platform:", "gcp:")), problem
+        key, sep, message = problem.partition(": ")
+        assert sep and key and message.strip(), problem
+        assert "\n" not in problem
+
+
+def try_parse(raw: dict[str, Any]) -> list[str] | None:
+    """None when the config parses; its problems when it does not; anything else propagates."""
+    try:
+        parse(raw)
+    except StackConfigError as error:
+        assert_well_formed(error.problems)
+        return error.problems
+    return None
+
+
+@FUZZ
+@given(valid_configs(), st.data())
+def test_a_typo_at_any_depth_is_reported_as_an_unknown_key(
+    raw: dict[str, Any], data: st.DataObject
+):
+    path = data.draw(st.sampled_from(list(mapping_paths(raw))))
+    *parent_path, key = path
+    assert isinstance(key, str)
+    new_key = typo(data, key)
+    parent = get_at(raw, tuple(parent_path))
+    assume(new_key not in KNOWN_KEYS and new_key not in parent)
+    parent[new_key] = parent.pop(key)
+    found = try_parse(raw)
+    assert found is not None, f"the typo {key!r} -> {new_key!r} was silently accepted"
+    assert f"{key_path((*parent_path, new_key))}: unknown key" in " | ".join(found)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(st.sampled_from([STG, PROD]) | valid_configs(), st.data())
+def test_random_mutations_only_ever_raise_stack_config_error(raw: Any, data: st.DataObject):
+    if isinstance(raw, str):
+        raw = raw_of(raw)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(list(leaf_paths(raw))))
+        *parent_path, last = path
+        parent = get_at(raw, tuple(parent_path))
+        if data.draw(st.booleans()) and isinstance(parent, dict):
+            del parent[last]
+        else:
+            parent[last] = data.draw(json_values)
+    try_parse(raw)  # parses, or StackConfigError with well-formed problems; nothing else
+
+
+region_strings = (
+    st.sampled_from(sorted(GCP_REGIONS))
+    | st.from_regex(r"(europe|us|asia|eu|mars)-(west|east|central|north)[0-9]{1,2}", fullmatch=True)
+    | st.text(alphabet=string.ascii_lowercase + string.digits + "- ", max_size=20)
+)
+
+
+def region_slots(raw: dict[str, Any]) -> list[tuple[PathPart, ...]]:
+    slots: list[tuple[PathPart, ...]] = [("region",)]
+    slots += [("clusters", i, "region") for i in range(len(raw["clusters"]))]
+    slots += [("allowedRegions", i) for i in range(len(raw["allowedRegions"]))]
+    slots += [("secretReplicaRegions", i) for i in range(len(raw["secretReplicaRegions"]))]
+    return slots
+
+
+@FUZZ
+@given(valid_configs(), st.data())
+def test_random_region_strings(raw: dict[str, Any], data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(region_slots(raw)))
+    region = data.draw(region_strings)
+    *parent_path, last = path
+    get_at(raw, tuple(parent_path))[last] = region
+    found = try_parse(raw)
+    key = key_path(tuple(parent_path) if isinstance(last, int) else path)
+    if region.strip() not in GCP_REGIONS:
+        assert found is not None, f"{region!r} accepted as a region"
+        assert any(p.startswith(f"{key}: ") and "region" in p for p in found), found
+    elif path[0] != "allowedRegions" and region.strip() not in raw["allowedRegions"]:
+        assert found is not None, f"{region!r} accepted outside allowedRegions"
+        assert f"{key}: {region.strip()!r} is not in allowedRegions" in " | ".join(found)
+
+
+# -- (c) overlapping ranges are reported naming both keys --------------------------------------
+def overlapping(
+    network: ipaddress.IPv4Network, key: str, data: st.DataObject
+) -> ipaddress.IPv4Network:
+    """A network valid for `key`'s size rule that overlaps `network`."""
+    largest, smallest = SIZES.get(key, (28, 28))
+    prefix = data.draw(st.integers(max(largest, 12), smallest))
+    if prefix <= network.prefixlen:
+        return network.supernet(new_prefix=prefix)
+    subnets = 2 ** (prefix - network.prefixlen)
+    index = data.draw(st.integers(0, subnets - 1))
+    return ipaddress.IPv4Network(
+        (int(network.network_address) + index * 2 ** (32 - prefix), prefix)
+    )
+
+
+@FUZZ
+@given(valid_configs(), st.data())
+def test_overlapping_ranges_are_reported_naming_both_keys(raw: dict[str, Any], data: st.DataObject):
+    slots = [(i, key) for i in range(len(raw["clusters"])) for key in RANGE_KEYS]
+    (i, key_a), (j, key_b) = data.draw(
+        st.lists(st.sampled_from(slots), min_size=2, max_size=2, unique=True)
+    )
+    net_a = ipaddress.IPv4Network(raw["clusters"][i]["ranges"][key_a])
+    net_b = overlapping(net_a, key_b, data)
+    raw["clusters"][j]["ranges"][key_b] = str(net_b)
+    found = try_parse(raw)
+    assert found is not None, f"{net_b} overlaps {net_a} but was accepted"
+    a, b = f"clusters[{i}].ranges.{key_a}", f"clusters[{j}].ranges.{key_b}"
+    assert any(
+        (p.startswith(f"platform:{b}: ") and f"overlaps {a} {net_a}" in p)
+        or (p.startswith(f"platform:{a}: ") and f"overlaps {b} {net_b}" in p)
+        for p in found
+    ), found
+    assert all("every range must be disjoint" in p for p in found), found

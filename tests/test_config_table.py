@@ -1,0 +1,719 @@
+"""ISSUE 2: malformed stack configs fail before any resource is registered, naming the key.
+
+Each case mutates the real staging or prod-eu config a little, runs the WHOLE program under the
+mock engine (`try_plan`) and asserts that
+  - the run failed with a StackConfigError,
+  - every expected problem is reported, starting with the exact key a user would pass to
+    `pulumi config set --path` and saying what would be accepted,
+  - nothing else is reported (the mutation's problems, all of them, and only them),
+  - no resource other than the root Stack was registered.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import StackConfigError
+from offline.engine import STACK_TYPE, Plan, PlanFailed, plan_stack, try_plan
+from tests.config_cases import (
+    Mutation,
+    append_at,
+    combine,
+    delete_at,
+    overrides_for,
+    rename_at,
+    set_at,
+)
+
+ERROR_PREFIX = "StackConfigError: invalid stack configuration:\n"
+STG = "staging"
+PROD = "prod-eu"
+
+Expected = tuple[str, str]  # (exact key, fragment of the message saying what is accepted)
+
+
+def expect(key: str, fragment: str) -> Expected:
+    return key, fragment
+
+
+def case(case_id: str, stack: str, mutation: Mutation, *expected: Expected) -> object:
+    return pytest.param(stack, mutation, expected, id=f"{stack}-{case_id}")
+
+
+def problems_of(plan: Plan) -> list[str]:
+    """The problems listed by the StackConfigError the program failed with."""
+    assert plan.error is not None, "the program ran to completion with a malformed config"
+    assert plan.error.startswith(ERROR_PREFIX), plan.error
+    lines = plan.error.removeprefix(ERROR_PREFIX).split("\n")
+    assert all(line.startswith("  - ") for line in lines), plan.error
+    return [line.removeprefix("  - ") for line in lines]
+
+
+def assert_reported(problems: list[str], expected: tuple[Expected, ...]) -> None:
+    unmatched = list(problems)
+    for key, fragment in expected:
+        matches = [p for p in unmatched if p.startswith(f"{key}: ") and fragment in p]
+        assert matches, f"no problem '{key}: ...{fragment}...' in:\n" + "\n".join(problems)
+        unmatched.remove(matches[0])
+    assert not unmatched, "unexpected problems:\n" + "\n".join(unmatched)
+
+
+def assert_nothing_registered(plan: Plan) -> None:
+    assert [r.type for r in plan.registrations] == [STACK_TYPE]
+    assert plan.resources == []
+
+
+EXTERNAL = {"description": "set by an operator"}
+LONDON, ZURICH, FRANKFURT = "europe-west2", "europe-west6", "europe-west3"
+
+CASES = [
+    # -- missing required keys ---------------------------------------------------------------
+    case(
+        "missing-gcp-project",
+        STG,
+        delete_at("gcp:project"),
+        expect("gcp:project", "required key is missing"),
+    ),
+    case(
+        "missing-gcp-region",
+        PROD,
+        delete_at("gcp:region"),
+        expect("gcp:region", "required key is missing"),
+    ),
+    case(
+        "missing-clusters",
+        STG,
+        delete_at("platform:clusters"),
+        expect("platform:clusters", "required key is missing"),
+    ),
+    case(
+        "missing-gitops",
+        PROD,
+        delete_at("platform:gitops"),
+        expect("platform:gitops", "required key is missing"),
+    ),
+    case(
+        "missing-stage",
+        PROD,
+        delete_at("platform:stage"),
+        expect("platform:stage", "required key is missing"),
+    ),
+    case(
+        "missing-environment",
+        STG,
+        delete_at("platform:environment"),
+        expect("platform:environment", "required key is missing"),
+    ),
+    case(
+        "missing-secret-replica-regions",
+        STG,
+        delete_at("platform:secretReplicaRegions"),
+        expect("platform:secretReplicaRegions", "required key is missing"),
+    ),
+    case(
+        "missing-nested-range",
+        PROD,
+        delete_at("platform:clusters[2].ranges.pods"),
+        expect("platform:clusters[2].ranges.pods", "required key is missing"),
+    ),
+    case(
+        "missing-pool-name",
+        STG,
+        delete_at("platform:clusters[0].nodePools[0].name"),
+        expect("platform:clusters[0].nodePools[0].name", "required key is missing"),
+    ),
+    # -- topology: exactly one global cluster, at least one zone -------------------------------
+    case(
+        "two-globals-no-zone",
+        STG,
+        combine(
+            set_at("platform:clusters[1].role", "global"),
+            delete_at("platform:clusters[1].kumaZone"),
+        ),
+        expect("platform:clusters", "exactly one cluster must have role 'global' (found 2)"),
+        expect("platform:clusters", "at least one cluster must have role 'zone'"),
+    ),
+    case(
+        "two-globals",
+        PROD,
+        combine(
+            set_at("platform:clusters[2].role", "global"),
+            delete_at("platform:clusters[2].kumaZone"),
+        ),
+        expect("platform:clusters", "exactly one cluster must have role 'global' (found 2)"),
+    ),
+    case(
+        "no-global",
+        PROD,
+        combine(
+            set_at("platform:clusters[0].role", "zone"),
+            set_at("platform:clusters[0].kumaZone", "prod-global"),
+        ),
+        expect("platform:clusters", "exactly one cluster must have role 'global' (found 0)"),
+    ),
+    case(
+        "single-cluster",
+        STG,
+        delete_at("platform:clusters[1]"),
+        expect("platform:clusters", "at least 2 items"),
+    ),
+    case(
+        "unknown-role",
+        STG,
+        set_at("platform:clusters[1].role", "primary"),
+        expect("platform:clusters[1].role", "'global' or 'zone'"),
+    ),
+    # -- names ---------------------------------------------------------------------------------
+    case(
+        "duplicate-cluster-name",
+        STG,
+        set_at("platform:clusters[1].name", "stg-global"),
+        expect(
+            "platform:clusters", "cluster name 'stg-global' is used twice; names must be unique"
+        ),
+    ),
+    case(
+        "duplicate-cluster-name",
+        PROD,
+        set_at("platform:clusters[2].name", "prod-zone-ew1"),
+        expect("platform:clusters", "'prod-zone-ew1' is used twice; names must be unique"),
+    ),
+    case(
+        "duplicate-kuma-zone",
+        PROD,
+        set_at("platform:clusters[2].kumaZone", "prod-ew1"),
+        expect("platform:clusters", "kumaZone 'prod-ew1' is used twice; zone names must be unique"),
+    ),
+    case(
+        "kuma-zone-not-rfc1035",
+        STG,
+        set_at("platform:clusters[1].kumaZone", "Stg_EW1"),
+        expect("platform:clusters[1].kumaZone", "not an RFC 1035 label: 1-63 characters"),
+    ),
+    case(
+        "kuma-zone-64-chars",
+        PROD,
+        set_at("platform:clusters[1].kumaZone", "z" * 64),
+        expect("platform:clusters[1].kumaZone", "not an RFC 1035 label: 1-63 characters"),
+    ),
+    case(
+        "kuma-zone-trailing-dash",
+        PROD,
+        set_at("platform:clusters[2].kumaZone", "prod-ew4-"),
+        expect("platform:clusters[2].kumaZone", "not ending with '-'"),
+    ),
+    case(
+        "cluster-name-uppercase",
+        STG,
+        set_at("platform:clusters[0].name", "Stg-Global"),
+        expect("platform:clusters[0].name", "not an RFC 1035 label"),
+    ),
+    case(
+        "cluster-name-41-chars",
+        PROD,
+        set_at("platform:clusters[0].name", "p" * 41),
+        expect("platform:clusters[0].name", "use at most 40 (GKE limit)"),
+    ),
+    case(
+        "environment-not-rfc1035",
+        STG,
+        set_at("platform:environment", "Staging"),
+        expect("platform:environment", "not an RFC 1035 label"),
+    ),
+    # -- kumaZone by role ----------------------------------------------------------------------
+    case(
+        "zone-without-kuma-zone",
+        STG,
+        delete_at("platform:clusters[1].kumaZone"),
+        expect("platform:clusters[1].kumaZone", "required for a cluster with role 'zone'"),
+    ),
+    case(
+        "zone-without-kuma-zone",
+        PROD,
+        delete_at("platform:clusters[2].kumaZone"),
+        expect("platform:clusters[2].kumaZone", "required for a cluster with role 'zone'"),
+    ),
+    case(
+        "global-with-kuma-zone",
+        STG,
+        set_at("platform:clusters[0].kumaZone", "stg-global"),
+        expect("platform:clusters[0].kumaZone", "must not be set on the 'global' cluster"),
+    ),
+    case(
+        "global-with-kuma-zone",
+        PROD,
+        set_at("platform:clusters[0].kumaZone", "prod-global"),
+        expect("platform:clusters[0].kumaZone", "must not be set on the 'global' cluster"),
+    ),
+    # -- CIDRs ---------------------------------------------------------------------------------
+    case(
+        "cidr-prefix-33",
+        STG,
+        set_at("platform:clusters[0].ranges.nodes", "10.10.0.0/33"),
+        expect("platform:clusters[0].ranges.nodes", "not an IPv4 CIDR with host bits zero"),
+    ),
+    case(
+        "cidr-host-bits",
+        PROD,
+        set_at("platform:clusters[1].ranges.nodes", "10.120.0.1/20"),
+        expect("platform:clusters[1].ranges.nodes", "not an IPv4 CIDR with host bits zero"),
+    ),
+    case(
+        "cidr-not-an-address",
+        PROD,
+        set_at("platform:clusters[2].ranges.services", "ten.dot.zero/20"),
+        expect("platform:clusters[2].ranges.services", "not an IPv4 CIDR"),
+    ),
+    case(
+        "overlap-across-clusters",
+        STG,
+        set_at("platform:clusters[1].ranges.pods", "10.11.0.0/18"),
+        expect(
+            "platform:clusters[1].ranges.pods",
+            "overlaps clusters[0].ranges.pods 10.11.0.0/18; every range must be disjoint",
+        ),
+    ),
+    case(
+        "overlap-within-cluster",
+        PROD,
+        set_at("platform:clusters[2].ranges.services", "10.130.4.0/24"),
+        expect(
+            "platform:clusters[2].ranges.services",
+            "overlaps clusters[2].ranges.nodes 10.130.0.0/20; every range must be disjoint",
+        ),
+    ),
+    case(
+        "overlap-control-planes",
+        PROD,
+        set_at("platform:clusters[2].ranges.controlPlane", "172.16.1.16/28"),
+        expect(
+            "platform:clusters[2].ranges.controlPlane",
+            "overlaps clusters[1].ranges.controlPlane 172.16.1.16/28",
+        ),
+    ),
+    case(
+        "overlap-node-range-contains-pods",
+        STG,
+        set_at("platform:clusters[1].ranges.nodes", "10.8.0.0/13"),
+        expect("platform:clusters[1].ranges.nodes", "overlaps clusters[0].ranges.nodes"),
+        expect("platform:clusters[1].ranges.nodes", "overlaps clusters[0].ranges.pods"),
+        expect("platform:clusters[1].ranges.nodes", "overlaps clusters[0].ranges.services"),
+    ),
+    case(
+        "control-plane-27",
+        STG,
+        set_at("platform:clusters[0].ranges.controlPlane", "172.16.0.32/27"),
+        expect("platform:clusters[0].ranges.controlPlane", "must be a /28 (GKE requires it)"),
+    ),
+    case(
+        "control-plane-29",
+        PROD,
+        set_at("platform:clusters[1].ranges.controlPlane", "172.16.1.16/29"),
+        expect("platform:clusters[1].ranges.controlPlane", "must be a /28 (GKE requires it)"),
+    ),
+    case(
+        "pods-too-small",
+        STG,
+        set_at("platform:clusters[1].ranges.pods", "10.21.0.0/25"),
+        expect("platform:clusters[1].ranges.pods", "too small: use /24 or larger"),
+    ),
+    case(
+        "public-range",
+        PROD,
+        set_at("platform:clusters[1].ranges.pods", "8.8.0.0/16"),
+        expect("platform:clusters[1].ranges.pods", "not a private (RFC 1918/6598) range"),
+    ),
+    case(
+        "loopback-range",
+        STG,
+        set_at("platform:clusters[0].ranges.services", "127.0.0.0/22"),
+        expect("platform:clusters[0].ranges.services", "not a private (RFC 1918/6598) range"),
+    ),
+    case(
+        "authorized-network-open-to-internet",
+        PROD,
+        set_at("platform:authorizedNetworks[1].cidr", "0.0.0.0/0"),
+        expect("platform:authorizedNetworks[1].cidr", "would open the control plane"),
+    ),
+    # -- regions -------------------------------------------------------------------------------
+    case(
+        "cluster-region-typo",
+        STG,
+        set_at("platform:clusters[1].region", "europe-west11"),
+        expect("platform:clusters[1].region", "not a Google Cloud region (e.g. 'europe-west1')"),
+    ),
+    case(
+        "gcp-region-typo",
+        PROD,
+        set_at("gcp:region", "eu-west1"),
+        expect("gcp:region", "not a Google Cloud region (e.g. 'europe-west1')"),
+    ),
+    case(
+        "allowed-region-typo",
+        STG,
+        append_at("platform:allowedRegions", "europe-west99"),
+        expect("platform:allowedRegions", "not Google Cloud regions: ['europe-west99']"),
+    ),
+    case(
+        "cluster-outside-allowed-regions",
+        PROD,
+        set_at("platform:clusters[2].region", "europe-west9"),
+        expect("platform:clusters[2].region", "is not in allowedRegions"),
+    ),
+    case(
+        "cluster-outside-allowed-regions",
+        STG,
+        set_at("platform:clusters[1].region", FRANKFURT),
+        expect("platform:clusters[1].region", "is not in allowedRegions"),
+    ),
+    case(
+        "gcp-region-outside-allowed-regions",
+        STG,
+        set_at("gcp:region", FRANKFURT),
+        expect("gcp:region", "'europe-west3' is not in allowedRegions"),
+    ),
+    case(
+        "eu-residency-london",
+        PROD,
+        append_at("platform:allowedRegions", LONDON),
+        expect("platform:allowedRegions", "outside the EU; residency 'eu' accepts only"),
+    ),
+    case(
+        "eu-residency-zurich",
+        STG,
+        append_at("platform:allowedRegions", ZURICH),
+        expect("platform:allowedRegions", "['europe-west6'] are outside the EU"),
+    ),
+    case(
+        "eu-residency-us-cluster",
+        PROD,
+        combine(
+            append_at("platform:allowedRegions", "us-central1"),
+            set_at("platform:clusters[2].region", "us-central1"),
+        ),
+        expect("platform:allowedRegions", "['us-central1'] are outside the EU"),
+    ),
+    case(
+        "secret-replica-outside-allowed",
+        STG,
+        append_at("platform:secretReplicaRegions", FRANKFURT),
+        expect("platform:secretReplicaRegions", "'europe-west3' is not in allowedRegions"),
+    ),
+    case(
+        "secret-replica-listed-twice",
+        PROD,
+        append_at("platform:secretReplicaRegions", "europe-west1"),
+        expect("platform:secretReplicaRegions", "regions are listed twice"),
+    ),
+    case(
+        "residency-unknown",
+        STG,
+        set_at("platform:residency", "EU"),
+        expect("platform:residency", "'eu' or 'any'"),
+    ),
+    # -- node pools ----------------------------------------------------------------------------
+    case(
+        "pool-min-above-max",
+        STG,
+        set_at("platform:clusters[1].nodePools[0].minNodes", 5),
+        expect("platform:clusters[1].nodePools[0].minNodes", "5 must be <= maxNodes (4)"),
+    ),
+    case(
+        "pool-min-above-max",
+        PROD,
+        set_at("platform:clusters[1].nodePools[1].minNodes", 11),
+        expect("platform:clusters[1].nodePools[1].minNodes", "11 must be <= maxNodes (10)"),
+    ),
+    case(
+        "pool-max-zero",
+        PROD,
+        set_at("platform:clusters[0].nodePools[0].maxNodes", 0),
+        expect("platform:clusters[0].nodePools[0].maxNodes", "greater than or equal to 1"),
+    ),
+    case(
+        "pool-min-negative",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].minNodes", -1),
+        expect("platform:clusters[0].nodePools[0].minNodes", "greater than or equal to 0"),
+    ),
+    case(
+        "duplicate-pool-names",
+        PROD,
+        set_at("platform:clusters[1].nodePools[1].name", "workloads"),
+        expect("platform:clusters[1].nodePools", "node pool names must be unique"),
+    ),
+    case(
+        "pool-name-not-rfc1035",
+        STG,
+        set_at("platform:clusters[1].nodePools[0].name", "Workloads"),
+        expect("platform:clusters[1].nodePools[0].name", "not an RFC 1035 label"),
+    ),
+    case(
+        "no-node-pools",
+        PROD,
+        set_at("platform:clusters[0].nodePools", []),
+        expect("platform:clusters[0].nodePools", "at least 1 item"),
+    ),
+    case(
+        "machine-type",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].machineType", "e2_standard"),
+        expect("platform:clusters[0].nodePools[0].machineType", "such as 'e2-standard-4'"),
+    ),
+    case(
+        "release-channel",
+        PROD,
+        set_at("platform:clusters[1].releaseChannel", "BETA"),
+        expect("platform:clusters[1].releaseChannel", "'RAPID', 'REGULAR' or 'STABLE'"),
+    ),
+    # -- Secret Manager ------------------------------------------------------------------------
+    case(
+        "secret-id-invalid-characters",
+        STG,
+        set_at("platform:secrets[1].id", "catalog.db/password"),
+        expect("platform:secrets[1].id", "1-255 characters of A-Z, a-z, 0-9, '-', '_'"),
+    ),
+    case(
+        "secret-id-too-long",
+        PROD,
+        set_at("platform:secrets[3].id", "k" * 256),
+        expect("platform:secrets[3].id", "not a Secret Manager id"),
+    ),
+    case(
+        "secret-generated-and-external",
+        STG,
+        set_at("platform:secrets[1].external", EXTERNAL),
+        expect("platform:secrets[1]", "set exactly one of 'generated' or 'external'"),
+    ),
+    case(
+        "secret-neither-source",
+        PROD,
+        delete_at("platform:secrets[2].generated"),
+        expect("platform:secrets[2]", "set exactly one of 'generated' or 'external'"),
+    ),
+    case(
+        "duplicate-secret-id",
+        STG,
+        set_at("platform:secrets[2].id", "catalog-db-password"),
+        expect("platform:secrets", "'catalog-db-password' is used twice"),
+    ),
+    case(
+        "generated-too-short",
+        PROD,
+        set_at("platform:secrets[1].generated.length", 8),
+        expect("platform:secrets[1].generated.length", "greater than or equal to 16"),
+    ),
+    case(
+        "gitops-credentials-unknown-secret",
+        STG,
+        set_at("platform:gitops.credentialsSecret", "flux-git-creds"),
+        expect("platform:gitops.credentialsSecret", "is not one of secrets[].id"),
+    ),
+    case(
+        "gitops-credentials-generated",
+        PROD,
+        set_at("platform:gitops.credentialsSecret", "catalog-db-password"),
+        expect("platform:gitops.credentialsSecret", "must be 'external'"),
+    ),
+    case(
+        "gitops-credentials-not-exposed",
+        STG,
+        set_at("platform:secrets[0].exposeToClusters", False),
+        expect("platform:gitops.credentialsSecret", "with exposeToClusters: true"),
+    ),
+    case(
+        "gitops-url-scheme",
+        PROD,
+        set_at("platform:gitops.repositoryUrl", "git@github.com:acme/gcp-platform.git"),
+        expect("platform:gitops.repositoryUrl", "^(https://|ssh://)"),
+    ),
+    # -- stage / protect -----------------------------------------------------------------------
+    case(
+        "prod-unprotected",
+        PROD,
+        set_at("platform:protect", False),
+        expect("platform:protect", "a prod stack is always protected"),
+    ),
+    case(
+        "stage-unknown",
+        STG,
+        set_at("platform:stage", "production"),
+        expect("platform:stage", "'staging' or 'prod'"),
+    ),
+    case(
+        "gcp-project-id",
+        PROD,
+        set_at("gcp:project", "Acme_Prod"),
+        expect("gcp:project", "not a GCP project id: 6-30 characters"),
+    ),
+    # -- labels --------------------------------------------------------------------------------
+    case(
+        "label-key-uppercase",
+        STG,
+        set_at("platform:labels.Team", "platform"),
+        expect("platform:labels", "label key 'Team': 1-63 characters of a-z"),
+    ),
+    case(
+        "label-value-space",
+        PROD,
+        set_at("platform:labels.team", "Platform Team"),
+        expect("platform:labels", "values are 0-63 characters of a-z, 0-9"),
+    ),
+    case(
+        "label-value-64-chars",
+        STG,
+        set_at("platform:labels.cost-center", "c" * 64),
+        expect("platform:labels", "values are 0-63 characters"),
+    ),
+    # -- unknown keys: a typo is never silently ignored ----------------------------------------
+    case(
+        "typo-top-level-clustres",
+        STG,
+        rename_at("platform:clusters", "clustres"),
+        expect("platform:clustres", "unknown key (a typo?"),
+        expect("platform:clusters", "required key is missing"),
+    ),
+    case(
+        "unknown-top-level-key",
+        PROD,
+        set_at("platform:enableMesh", True),
+        expect("platform:enableMesh", "unknown key (a typo?"),
+    ),
+    case(
+        "typo-pool-minNode",
+        PROD,
+        rename_at("platform:clusters[1].nodePools[0].minNodes", "minNode"),
+        expect("platform:clusters[1].nodePools[0].minNode", "unknown key (a typo?"),
+    ),
+    case(
+        "typo-pool-minNode",
+        STG,
+        rename_at("platform:clusters[0].nodePools[0].minNodes", "minNode"),
+        expect("platform:clusters[0].nodePools[0].minNode", "unknown key (a typo?"),
+    ),
+    case(
+        "typo-ranges-controlplane",
+        STG,
+        rename_at("platform:clusters[1].ranges.controlPlane", "controlplane"),
+        expect("platform:clusters[1].ranges.controlplane", "unknown key"),
+        expect("platform:clusters[1].ranges.controlPlane", "required key is missing"),
+    ),
+    case(
+        "typo-cluster-kumazone",
+        PROD,
+        rename_at("platform:clusters[2].kumaZone", "kumazone"),
+        expect("platform:clusters[2].kumazone", "unknown key"),
+    ),
+    case(
+        "typo-secret-exposeToCluster",
+        STG,
+        rename_at("platform:secrets[2].exposeToClusters", "exposeToCluster"),
+        expect("platform:secrets[2].exposeToCluster", "unknown key"),
+    ),
+    case(
+        "typo-gitops-repositoryURL",
+        PROD,
+        rename_at("platform:gitops.repositoryUrl", "repositoryURL"),
+        expect("platform:gitops.repositoryURL", "unknown key"),
+        expect("platform:gitops.repositoryUrl", "required key is missing"),
+    ),
+    case(
+        "typo-network-routingmode",
+        STG,
+        set_at("platform:network.routingmode", "GLOBAL"),
+        expect("platform:network.routingmode", "unknown key"),
+    ),
+    case(
+        "region-under-platform-namespace",
+        STG,
+        set_at("platform:region", "europe-west1"),
+        expect("platform:region", "unknown key"),
+    ),
+    case(
+        "region-under-platform-namespace-only",
+        PROD,
+        rename_at("gcp:region", "platform:region"),
+        expect("platform:region", "unknown key"),
+        expect("gcp:region", "required key is missing"),
+    ),
+    # -- several independent problems are reported at once ------------------------------------
+    case(
+        "three-independent-problems",
+        STG,
+        combine(
+            set_at("gcp:region", "mars-central1"),
+            set_at("platform:clusters[1].nodePools[0].minNodes", 9),
+            set_at("platform:secrets[1].id", "bad id!"),
+        ),
+        expect("gcp:region", "not a Google Cloud region"),
+        expect("platform:clusters[1].nodePools[0].minNodes", "must be <= maxNodes"),
+        expect("platform:secrets[1].id", "not a Secret Manager id"),
+    ),
+    case(
+        "three-cross-field-problems",
+        PROD,
+        combine(
+            set_at("platform:protect", False),
+            set_at("platform:clusters[2].ranges.pods", "10.121.0.0/16"),
+            append_at("platform:secretReplicaRegions", "europe-west9"),
+        ),
+        expect("platform:protect", "always protected"),
+        expect("platform:clusters[2].ranges.pods", "overlaps clusters[1].ranges.pods"),
+        expect("platform:secretReplicaRegions", "is not in allowedRegions"),
+    ),
+    case(
+        "problems-in-every-cluster",
+        PROD,
+        combine(
+            set_at("platform:clusters[0].ranges.controlPlane", "172.16.1.0/27"),
+            delete_at("platform:clusters[1].kumaZone"),
+            set_at("platform:clusters[2].nodePools[0].minNodes", 20),
+        ),
+        expect("platform:clusters[0].ranges.controlPlane", "must be a /28"),
+        expect("platform:clusters[1].kumaZone", "required"),
+        expect("platform:clusters[2].nodePools[0].minNodes", "must be <= maxNodes (10)"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "mutation", "expected"), CASES)
+def test_malformed_config_fails_before_any_resource(
+    stack: str, mutation: Mutation, expected: tuple[Expected, ...]
+) -> None:
+    plan = try_plan(stack, overrides_for(stack, mutation))
+    assert_reported(problems_of(plan), expected)
+    assert_nothing_registered(plan)
+
+
+def test_table_is_large_and_ids_are_unique() -> None:
+    ids = [param.id for param in CASES]  # type: ignore[attr-defined]
+    assert len(ids) >= 45
+    assert len(set(ids)) == len(ids)
+    assert {param.values[0] for param in CASES} == {STG, PROD}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        rename_at("platform:clusters", "clustres"),
+        set_at("platform:clusters[1].nodePools[0].minNodes", 5),
+        delete_at("gcp:project"),
+    ],
+    ids=["unknown-key", "min-above-max", "missing-key"],
+)
+def test_the_error_is_a_stack_config_error_with_the_problems(mutation: Mutation) -> None:
+    """What `try_plan` reports as text is a StackConfigError (a pulumi.RunError) with .problems."""
+    with pytest.raises(PlanFailed) as failed:
+        plan_stack(STG, overrides_for(STG, mutation))
+    error = failed.value.error
+    assert isinstance(error, StackConfigError)
+    assert error.problems == problems_of(failed.value.plan)
+    assert_nothing_registered(failed.value.plan)
+
+
+@pytest.mark.parametrize("stack", [STG, PROD])
+def test_the_real_stacks_are_valid(stack: str) -> None:
+    """The baseline every case mutates: unmodified, the program runs and registers resources."""
+    plan = try_plan(stack, overrides_for(stack, combine()))
+    assert plan.error is None
+    assert plan.resources

