@@ -11,7 +11,7 @@ STACK ?= staging
 # Targets of the offline tools and their extra environments (checkov, actionlint, references).
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help venv plan test lint pytest diff import-file
+.PHONY: help venv plan test lint pytest diff import-file bench
 
 help:
 	@echo "make plan STACK=<stack>   offline plan of a stack (mock engine) -> build/<stack>/plan.json"
@@ -33,7 +33,7 @@ lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) checkov-venv ## the offline test suite only
+pytest: $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	$(PY) -m pytest
 
 test: lint pytest
@@ -45,3 +45,6 @@ diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/di
 import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resources (state lost)
 	$(PY) -m offline.import_file $(STACK)
 
+
+bench: $(STAMP) ## benchmarks of the offline checks (docs/performance.md)
+	$(PY) -m offline.bench

@@ -6,12 +6,15 @@ SERVICE_ACCOUNT_ID_MAX = 30
 
 
 def service_account_id(*parts: str) -> str:
-    """A GCP service-account id (6-30 chars) from readable parts, shortened with a stable hash."""
+    """A GCP service-account id (6-30 chars) from readable parts. Too long, the leading parts are
+    cut and a stable hash added; the last part (what the account is for) is always kept."""
     candidate = "-".join(parts)
     if len(candidate) <= SERVICE_ACCOUNT_ID_MAX:
         return candidate
+    *head, purpose = parts
     digest = hashlib.sha256(candidate.encode()).hexdigest()[:6]
-    return f"{candidate[: SERVICE_ACCOUNT_ID_MAX - 7].rstrip('-')}-{digest}"
+    room = SERVICE_ACCOUNT_ID_MAX - len(purpose) - len(digest) - 2
+    return f"{'-'.join(head)[:room].rstrip('-')}-{digest}-{purpose}"
 
 
 def pods_range_name(cluster: str) -> str:

@@ -15,4 +15,12 @@ def unprotected_retained_secrets(plan: Plan) -> Iterable[str]:
             yield f"{r.type} {r.name}: not retained on delete"
 
 
-FINDERS: list[Callable[[Plan], Iterable[str]]] = [unprotected_retained_secrets]
+def policy_violations(plan: Plan) -> Iterable[str]:
+    """Every rule of the policy pack (policy/rules.py), including the offline-only ones:
+    `policy <rule>: <type> <name>: <message>`."""
+    from policy.plan_checks import violations
+
+    return [str(v) for v in violations(plan)]
+
+
+FINDERS: list[Callable[[Plan], Iterable[str]]] = [unprotected_retained_secrets, policy_violations]

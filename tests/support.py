@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from offline.engine import Plan, plan_stack, stacks
 
@@ -10,10 +11,11 @@ STACKS = stacks()
 
 
 @functools.cache
+def _plan_json(stack: str) -> str:
+    return json.dumps(plan_stack(stack).to_json())
+
+
 def plan_of(stack: str) -> Plan:
-    """The offline plan of a real stack. Treat as read-only: it is shared between tests."""
-    return plan_stack(stack)
-
-
-def config_value(plan: Plan, key: str) -> object:
-    return plan.config[key]
+    """The offline plan of a real stack, planned once; every call returns a fresh copy, so a
+    test that edits it cannot change what other tests see (tests run in any order)."""
+    return Plan.from_json(json.loads(_plan_json(stack)))

@@ -1,0 +1,24 @@
+"""The CrossGuard pack: `pulumi preview -s <stack> --policy-pack policy
+--policy-pack-config policy/config/<stack>.json` (docs/policy.md).
+
+Pulumi runs this file with `runpy.run_path("policy")`, which puts policy/ (not the repository) on
+sys.path; the repository root is added so that the modules import as `policy.*` both here and in
+the offline tests. Constructing PolicyPack starts the analyzer's gRPC server and blocks forever, so
+nothing imports this file: the tests use policy.crossguard.policies() directly.
+"""
+
+import sys
+from pathlib import Path
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from policy.crossguard import PACK_NAME, policies
+
+PolicyPack(
+    name=PACK_NAME,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=policies(),
+    description="Platform invariants of the GKE platform (DESIGN section 6).",
+)
