@@ -64,8 +64,8 @@ def synthetic_zones(zones: int) -> dict[str, Any]:
     global_cluster = next(c for c in config["platform:clusters"] if c["role"] == "global")
     template = next(c for c in config["platform:clusters"] if c["role"] == "zone")
     regions = config["platform:allowedRegions"]
-    blocks = ipaddress.ip_network("10.64.0.0/10").subnets(new_prefix=16)
-    control_planes = ipaddress.ip_network("172.17.0.0/24").subnets(new_prefix=28)
+    blocks = ipaddress.IPv4Network("10.64.0.0/10").subnets(new_prefix=16)
+    control_planes = ipaddress.IPv4Network("172.17.0.0/24").subnets(new_prefix=28)
     clusters = [global_cluster]
     for i in range(zones):
         block = next(blocks)

@@ -429,7 +429,7 @@ async def _run_to_completion(program: Callable[[], None]) -> None:
     failure: BaseException | None = None
     try:
         program()
-    except BaseException as exc:  # noqa: BLE001 - re-raised once the runtime is quiet
+    except BaseException as exc:  # re-raised once the runtime is quiet
         failure = exc
     rpcs = SETTINGS.rpc_manager
     while True:
