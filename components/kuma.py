@@ -7,7 +7,7 @@ Mesh.mtls / routing.zoneEgress, no standalone ZoneIngress/ZoneEgress) is one cha
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +137,27 @@ def mesh_spec() -> dict[str, Any]:
     }
 
 
+def _system_namespace_with_secret(
+    cluster_name: str,
+    *,
+    secret_resource_name: str,
+    secret_name: str,
+    secret_type: str,
+    data: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Secret]:
+    """The Kuma system namespace of a cluster (never injected) and the KDS TLS secret in it."""
+    system = namespace(KUMA_NAMESPACE, f"{cluster_name}-kuma-ns", opts, SYSTEM_NAMESPACE_LABELS)
+    secret = k8s.core.v1.Secret(
+        secret_resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=system.metadata.name),
+        type=secret_type,
+        string_data=dict(data),
+        opts=opts,
+    )
+    return system, secret
+
+
 class KumaMultiZone(pulumi.ComponentResource):
     kds_address: str
     kds_global_address: str
@@ -205,16 +226,12 @@ class KumaMultiZone(pulumi.ComponentResource):
 
         # Global control plane.
         on_global = pulumi.ResourceOptions(parent=self, provider=glob.provider)
-        global_ns = namespace(
-            KUMA_NAMESPACE, f"{glob.cluster_name}-kuma-ns", on_global, SYSTEM_NAMESPACE_LABELS
-        )
-        server_secret = k8s.core.v1.Secret(
-            f"{glob.cluster_name}-kds-server-tls",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=KDS_SERVER_SECRET, namespace=global_ns.metadata.name
-            ),
-            type="kubernetes.io/tls",
-            string_data={
+        global_ns, server_secret = _system_namespace_with_secret(
+            glob.cluster_name,
+            secret_resource_name=f"{glob.cluster_name}-kds-server-tls",
+            secret_name=KDS_SERVER_SECRET,
+            secret_type="kubernetes.io/tls",
+            data={
                 "tls.crt": server_cert.cert_pem,
                 "tls.key": server_key.private_key_pem.apply(pulumi.Output.secret),
                 "ca.crt": ca_cert.cert_pem,
@@ -240,16 +257,12 @@ class KumaMultiZone(pulumi.ComponentResource):
         self.zone_releases = {}
         for zone in args.zones:
             on_zone = pulumi.ResourceOptions(parent=self, provider=zone.provider)
-            zone_ns = namespace(
-                KUMA_NAMESPACE, f"{zone.cluster_name}-kuma-ns", on_zone, SYSTEM_NAMESPACE_LABELS
-            )
-            ca_secret = k8s.core.v1.Secret(
-                f"{zone.cluster_name}-kds-ca",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=KDS_CA_SECRET, namespace=zone_ns.metadata.name
-                ),
-                type="Opaque",
-                string_data={"ca.crt": ca_cert.cert_pem},
+            zone_ns, ca_secret = _system_namespace_with_secret(
+                zone.cluster_name,
+                secret_resource_name=f"{zone.cluster_name}-kds-ca",
+                secret_name=KDS_CA_SECRET,
+                secret_type="Opaque",
+                data={"ca.crt": ca_cert.cert_pem},
                 opts=on_zone,
             )
             self.zone_releases[zone.cluster_name] = helm_release(
