@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -382,13 +382,7 @@ class PlatformConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_field(self) -> PlatformConfig:
-        problems = [*_topology_problems(self), *_location_problems(self)]
-        problems += _secret_problems(self)
-        if self.stage is Stage.PROD and self.protect is False:
-            problems.append(
-                "protect: a prod stack is always protected; to decommission it, run "
-                "`pulumi state unprotect --all -s <stack>` on purpose instead"
-            )
+        problems = cross_field_problems(self.model_dump(mode="json", by_alias=True))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -439,26 +433,57 @@ def _duplicates(values: Iterable[str]) -> list[str]:
     return repeated
 
 
-def _topology_problems(config: PlatformConfig) -> list[str]:
+def _networks(value: Any) -> Iterator[tuple[str, ipaddress.IPv4Network]]:
+    """The parseable ranges of one raw cluster, by key (unparseable ones are field errors)."""
+    ranges = value.get("ranges") if isinstance(value, Mapping) else None
+    for key, text in (ranges.items() if isinstance(ranges, Mapping) else ()):
+        try:
+            yield key, ipaddress.IPv4Network(str(text), strict=True)
+        except ValueError:
+            continue
+
+
+def _strings(value: Any) -> list[str]:
+    """The string items of a raw list (anything else is a field error reported elsewhere)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _string(mapping: Mapping[str, Any], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _clusters(raw: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    clusters = raw.get("clusters")
+    if not isinstance(clusters, list):
+        return []
+    return [(i, c) for i, c in enumerate(clusters) if isinstance(c, Mapping)]
+
+
+def _topology_problems(raw: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
-    roles = [c.role for c in config.clusters]
-    if roles.count(ClusterRole.GLOBAL) != 1:
-        problems.append(
-            "clusters: exactly one cluster must have role 'global' "
-            f"(found {roles.count(ClusterRole.GLOBAL)})"
-        )
-    if roles.count(ClusterRole.ZONE) < 1:
-        problems.append("clusters: at least one cluster must have role 'zone'")
-    for name in _duplicates(c.name for c in config.clusters):
+    clusters = _clusters(raw)
+    roles = [_string(c, "role") for _, c in clusters]
+    # Counting roles means something only once every role is a valid one.
+    if clusters and all(role in {r.value for r in ClusterRole} for role in roles):
+        if roles.count(ClusterRole.GLOBAL) != 1:
+            problems.append(
+                "clusters: exactly one cluster must have role 'global' "
+                f"(found {roles.count(ClusterRole.GLOBAL)})"
+            )
+        if roles.count(ClusterRole.ZONE) < 1:
+            problems.append("clusters: at least one cluster must have role 'zone'")
+    names = [name for _, c in clusters if (name := _string(c, "name"))]
+    for name in _duplicates(names):
         problems.append(f"clusters: cluster name {name!r} is used twice; names must be unique")
-    zones = [c.kuma_zone for c in config.clusters if c.kuma_zone]
+    zones = [zone for _, c in clusters if (zone := _string(c, "kumaZone"))]
     for zone in _duplicates(zones):
         problems.append(f"clusters: kumaZone {zone!r} is used twice; zone names must be unique")
 
     ranges = [
         (f"clusters[{i}].ranges.{key}", network)
-        for i, cluster in enumerate(config.clusters)
-        for key, network in cluster.ranges.named().items()
+        for i, cluster in clusters
+        for key, network in _networks(cluster)
     ]
     for a in range(len(ranges)):
         for b in range(a + 1, len(ranges)):
@@ -470,53 +495,82 @@ def _topology_problems(config: PlatformConfig) -> list[str]:
     return problems
 
 
-def _location_problems(config: PlatformConfig) -> list[str]:
+def _location_problems(raw: Mapping[str, Any]) -> list[str]:
+    if not isinstance(raw.get("allowedRegions"), list):
+        return []
+    allowed_regions = _strings(raw["allowedRegions"])
     problems: list[str] = []
-    allowed = set(config.allowed_regions)
-    if config.residency is Residency.EU:
-        outside = [r for r in config.allowed_regions if r not in EU_REGIONS]
+    allowed = set(allowed_regions)
+    if raw.get("residency") == Residency.EU.value:
+        outside = [r for r in allowed_regions if r not in EU_REGIONS]
         if outside:
             problems.append(
                 f"allowedRegions: {outside} are outside the EU; residency 'eu' accepts only "
                 f"{sorted(EU_REGIONS)}"
             )
-    if config.region not in allowed:
-        problems.append(
-            f"gcp:region: {config.region!r} is not in allowedRegions {config.allowed_regions}"
-        )
-    for i, cluster in enumerate(config.clusters):
-        if cluster.region not in allowed:
+    region = _string(raw, "region")
+    if region is not None and region not in allowed:
+        problems.append(f"gcp:region: {region!r} is not in allowedRegions {allowed_regions}")
+    for i, cluster in _clusters(raw):
+        cluster_region = _string(cluster, "region")
+        if cluster_region is not None and cluster_region not in allowed:
             problems.append(
-                f"clusters[{i}].region: {cluster.region!r} is not in allowedRegions "
-                f"{config.allowed_regions}"
+                f"clusters[{i}].region: {cluster_region!r} is not in allowedRegions "
+                f"{allowed_regions}"
             )
-    for region in config.secret_replica_regions:
-        if region not in allowed:
+    for replica in _strings(raw.get("secretReplicaRegions")):
+        if replica not in allowed:
             problems.append(
-                f"secretReplicaRegions: {region!r} is not in allowedRegions "
-                f"{config.allowed_regions}"
+                f"secretReplicaRegions: {replica!r} is not in allowedRegions {allowed_regions}"
             )
     return problems
 
 
-def _secret_problems(config: PlatformConfig) -> list[str]:
+def _secret_problems(raw: Mapping[str, Any]) -> list[str]:
+    secrets = raw.get("secrets", [])
+    entries = [s for s in secrets if isinstance(s, Mapping)] if isinstance(secrets, list) else []
+    ids = [i for s in entries if (i := _string(s, "id"))]
     problems = [
         f"secrets: id {secret_id!r} is used twice; Secret Manager ids must be unique"
-        for secret_id in _duplicates(s.id for s in config.secrets)
+        for secret_id in _duplicates(ids)
     ]
-    by_id = {s.id: s for s in config.secrets}
-    credentials = by_id.get(config.gitops.credentials_secret)
+    gitops = raw.get("gitops")
+    wanted = _string(gitops, "credentialsSecret") if isinstance(gitops, Mapping) else None
+    if wanted is None:
+        return problems
+    by_id = {i: s for s in entries if (i := _string(s, "id"))}
+    credentials = by_id.get(wanted)
     if credentials is None:
         problems.append(
-            f"gitops.credentialsSecret: {config.gitops.credentials_secret!r} is not one of "
-            f"secrets[].id {sorted(by_id)}"
+            f"gitops.credentialsSecret: {wanted!r} is not one of secrets[].id {sorted(by_id)}"
         )
-    elif credentials.external is None or not credentials.expose_to_clusters:
+    elif credentials.get("external") is None or credentials.get("exposeToClusters") is not True:
         problems.append(
-            f"gitops.credentialsSecret: secret {credentials.id!r} must be 'external' (git "
+            f"gitops.credentialsSecret: secret {wanted!r} must be 'external' (git "
             "credentials never pass through Pulumi state) with exposeToClusters: true"
         )
     return problems
+
+
+def _protection_problems(raw: Mapping[str, Any]) -> list[str]:
+    if raw.get("stage") == Stage.PROD.value and raw.get("protect") is False:
+        return [
+            "protect: a prod stack is always protected; to decommission it, run "
+            "`pulumi state unprotect --all -s <stack>` on purpose instead"
+        ]
+    return []
+
+
+def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Checks across keys, on the raw camelCase mapping so that they also run when some fields
+    are invalid (every problem is reported at once). Keys are relative to the namespace, except
+    `gcp:` ones."""
+    return [
+        *_topology_problems(raw),
+        *_location_problems(raw),
+        *_secret_problems(raw),
+        *_protection_problems(raw),
+    ]
 
 
 def _key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
@@ -574,7 +628,26 @@ def parse_platform_config(
         problems: list[str] = []
         for error in exc.errors():
             problems.extend(_problem(error, namespace).split("\n"))
+        # The model checks across fields only once every field is valid: run those checks on the
+        # raw input too, leaving out those about a key that already has a problem (an overlap
+        # with a range of the wrong size may vanish once the size is fixed).
+        reported = [_reported_key(p) for p in problems]
+        for problem in cross_field_problems(raw):
+            full = problem if problem.startswith("gcp:") else f"{namespace}:{problem}"
+            key = _reported_key(full)
+            mentioned = {f"{namespace}:{word}" for word in full.split()}
+            if not any(_within(key, other) or other in mentioned for other in reported):
+                problems.append(full)
         raise StackConfigError(problems) from None
+
+
+def _reported_key(problem: str) -> str:
+    return problem.split(": ", 1)[0]
+
+
+def _within(key: str, other: str) -> bool:
+    """`key` is `other` or lies inside it (`a.b` is within `a`, `a[1].c` within `a[1]`)."""
+    return key == other or key.startswith((f"{other}.", f"{other}["))
 
 
 def _decode(value: Any) -> Any:

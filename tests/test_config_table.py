@@ -662,6 +662,20 @@ CASES = [
         expect("platform:secretReplicaRegions", "is not in allowedRegions"),
     ),
     case(
+        "field-and-cross-field-problems-together",
+        STG,
+        combine(
+            rename_at("platform:clusters[0].nodePools[0].minNodes", "minNode"),
+            set_at("platform:clusters[1].ranges.pods", "10.11.0.0/18"),
+            set_at("gcp:region", "europe-west3"),
+            set_at("platform:gitops.credentialsSecret", "catalog-db-password"),
+        ),
+        expect("platform:clusters[0].nodePools[0].minNode", "unknown key"),
+        expect("platform:clusters[1].ranges.pods", "overlaps clusters[0].ranges.pods"),
+        expect("gcp:region", "is not in allowedRegions"),
+        expect("platform:gitops.credentialsSecret", "must be 'external'"),
+    ),
+    case(
         "problems-in-every-cluster",
         PROD,
         combine(
