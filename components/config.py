@@ -436,7 +436,7 @@ def _duplicates(values: Iterable[str]) -> list[str]:
 def _networks(value: Any) -> Iterator[tuple[str, ipaddress.IPv4Network]]:
     """The parseable ranges of one raw cluster, by key (unparseable ones are field errors)."""
     ranges = value.get("ranges") if isinstance(value, Mapping) else None
-    for key, text in (ranges.items() if isinstance(ranges, Mapping) else ()):
+    for key, text in ranges.items() if isinstance(ranges, Mapping) else ():
         try:
             yield key, ipaddress.IPv4Network(str(text), strict=True)
         except ValueError:
