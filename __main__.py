@@ -109,6 +109,7 @@ kuma = KumaMultiZone(
                 region=c.region,
                 zone=c.kuma_zone or c.name,
                 provider=clusters[c.name].provider,
+                source_ranges=[str(c.ranges.nodes), str(c.ranges.pods)],
             )
             for c in config.zone_clusters
         ],
@@ -128,7 +129,7 @@ for c in config.clusters:
             cluster_location=c.region,
             provider=gke.provider,
             service_account_annotations=eso_identity.annotations,
-            secret_grants=secrets.grants,
+            read_access=[eso_identity.binding, *secrets.grants],
             highly_available=config.is_prod,
         ),
     )

@@ -24,8 +24,9 @@ class ExternalSecretsArgs:
     provider: k8s.Provider
     # `iam.gke.io/gcp-service-account` from the WorkloadIdentity component.
     service_account_annotations: pulumi.Input[Mapping[str, str]]
-    # The per-secret IAM grants: the store must not go Ready before it may read.
-    secret_grants: Sequence[pulumi.Resource]
+    # The Workload Identity binding and the per-secret grants: the store must not go Ready
+    # before its identity may read.
+    read_access: Sequence[pulumi.Resource]
     highly_available: bool
 
 
@@ -34,14 +35,18 @@ def eso_values(annotations: Mapping[str, str], highly_available: bool) -> dict[s
     return {
         "installCRDs": True,
         "replicaCount": replicas,
+        # Two controllers without leader election would both reconcile every ExternalSecret.
+        "leaderElect": highly_available,
         "serviceAccount": {
             "create": True,
             "name": ESO_SERVICE_ACCOUNT,
             "annotations": dict(annotations),
         },
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
+        # The webhook is stateless; the cert controller only rotates the webhook's certificate
+        # and has no leader election in the chart: one replica.
         "webhook": {"replicaCount": replicas},
-        "certController": {"replicaCount": replicas},
+        "certController": {"replicaCount": 1},
     }
 
 
@@ -99,7 +104,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             name=CLUSTER_SECRET_STORE,
             spec=cluster_secret_store_spec(args.project, args.cluster_name, args.cluster_location),
             crd_release=self.release,
-            depends_on=args.secret_grants,
+            depends_on=args.read_access,
             opts=on_cluster,
         )
         self.register_outputs({"storeName": self.store_name})

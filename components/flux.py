@@ -143,9 +143,10 @@ class Flux(pulumi.ComponentResource):
             chart=FLUX_OPERATOR_CHART,
             version=FLUX_OPERATOR_CHART_VERSION,
             namespace=ns,
+            # No system-cluster-critical priority class: GKE admits pods of that class only in
+            # namespaces with a matching ResourceQuota, which flux-system has only once Flux runs.
             values={
                 "installCRDs": True,
-                "priorityClassName": "system-cluster-critical",
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "64Mi"},
                     "limits": {"cpu": "1000m", "memory": "512Mi"},

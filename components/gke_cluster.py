@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ from components.naming import service_account_id, workload_pool
 # predefined role for exactly that replaces the default compute account's Editor.
 NODE_SERVICE_ACCOUNT_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+# Regional pools spread over the region's zones: three in every region we allow.
+ZONES_PER_REGION = 3
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 gcp_public_cidrs_access_enabled=False,
+                # Authorized networks apply to the private endpoint too, not only the public one.
+                private_endpoint_enforcement_enabled=True,
                 cidr_blocks=[
                     gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
                         cidr_block=str(net.cidr), display_name=net.display_name
@@ -165,8 +170,13 @@ class GkeCluster(pulumi.ComponentResource):
             ),
         )
 
+        # The autoscaler owns the node count after creation; a changed initial count would
+        # otherwise replace the pool.
+        pool_opts = pulumi.ResourceOptions.merge(
+            stateful, pulumi.ResourceOptions(ignore_changes=["initialNodeCount"])
+        )
         self.node_pools = [
-            self._node_pool(args, pool, node_identity.email, stateful) for pool in spec.node_pools
+            self._node_pool(args, pool, node_identity.email, pool_opts) for pool in spec.node_pools
         ]
 
         self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(_dns_endpoint)
@@ -201,6 +211,9 @@ class GkeCluster(pulumi.ComponentResource):
             name=pool.name,
             cluster=self.cluster.name,
             location=spec.region,
+            # Per zone. Without it the pool starts empty, and the first Helm installs would wait
+            # on a scale-up from zero inside their timeout.
+            initial_node_count=math.ceil(pool.min_nodes / ZONES_PER_REGION),
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=pool.min_nodes,
                 total_max_node_count=pool.max_nodes,

@@ -6,6 +6,7 @@ Mesh.mtls / routing.zoneEgress, no standalone ZoneIngress/ZoneEgress) is one cha
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class ZonePlane:
     region: str
     zone: str
     provider: k8s.Provider
+    # Where the zone control plane connects from (its node and pod ranges): only these may
+    # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
+    source_ranges: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,30 @@ def _availability(highly_available: bool) -> dict[str, Any]:
     }
 
 
-def global_values(address: str, cross_region: bool, highly_available: bool) -> dict[str, Any]:
+def global_values(
+    address: str,
+    *,
+    cross_region: bool,
+    highly_available: bool,
+    zone_source_ranges: Sequence[str],
+    server_cert_pem: str,
+) -> dict[str, Any]:
     annotations = {**INTERNAL_LB, **(GLOBAL_ACCESS if cross_region else {})}
     return {
         "controlPlane": {
             "mode": "global",
             **_availability(highly_available),
+            # Kuma 2.13 reads its KDS certificate at start only, and the chart restarts the
+            # control plane only for secrets it generates: a renewed certificate rolls the pods.
+            "podAnnotations": {
+                "checksum/kds-server-tls": hashlib.sha256(server_cert_pem.encode()).hexdigest()
+            },
             # Our Mesh is created by this program; the chart's default one would collide.
             "defaults": {"skipMeshCreation": True},
             "globalZoneSyncService": {
                 "type": "LoadBalancer",
                 "loadBalancerIP": address,
+                "loadBalancerSourceRanges": list(zone_source_ranges),
                 "annotations": annotations,
                 "port": KDS_PORT,
             },
@@ -246,7 +263,15 @@ class KumaMultiZone(pulumi.ComponentResource):
             version=KUMA_CHART_VERSION,
             repo=KUMA_CHART_REPO,
             namespace=global_ns,
-            values=global_values(address, cross_region, args.highly_available),
+            values=server_cert.cert_pem.apply(
+                lambda pem: global_values(
+                    address,
+                    cross_region=cross_region,
+                    highly_available=args.highly_available,
+                    zone_source_ranges=[r for z in args.zones for r in z.source_ranges],
+                    server_cert_pem=pem,
+                )
+            ),
             opts=pulumi.ResourceOptions.merge(
                 on_global, pulumi.ResourceOptions(depends_on=[server_secret, reserved])
             ),

@@ -12,7 +12,8 @@ import pulumi_gcp as gcp
 from components.naming import pods_range_name, services_range_name
 
 # Admission webhooks the control plane must reach on the nodes: Kuma's injector/validator (5443)
-# and the 8443/9443 ports ESO, flux-operator and most other controllers use.
+# and 8443/9443, the ports most controller-runtime webhooks use (for add-ons Flux installs later;
+# ESO's webhook listens on 10250, which GKE's own control-plane rule already opens).
 WEBHOOK_PORTS: tuple[str, ...] = ("5443", "8443", "9443")
 
 

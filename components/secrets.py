@@ -73,9 +73,10 @@ class Secrets(pulumi.ComponentResource):
                 gcp.secretmanager.SecretVersion(
                     entry.id,
                     secret=secret.id,
-                    # Write-only: the value goes to Secret Manager, not into this version's state.
-                    secret_data_wo=value.result.apply(pulumi.Output.secret),
-                    secret_data_wo_version="1",
+                    # A Pulumi secret (encrypted in state, like the RandomPassword it comes from).
+                    # Not the write-only input: the bridge keeps it in state all the same, and a
+                    # new value would only reach Secret Manager with a bumped version counter.
+                    secret_data=value.result.apply(pulumi.Output.secret),
                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
                 )
             if entry.expose_to_clusters:

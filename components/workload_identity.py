@@ -37,6 +37,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
     member: pulumi.Output[str]
     kubernetes_member: str
     annotations: pulumi.Output[dict[str, str]]
+    binding: gcp.serviceaccount.IAMMember
 
     def __init__(
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
@@ -53,7 +54,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             f"serviceAccount:{workload_pool(args.project)}"
             f"[{args.namespace}/{args.service_account_name}]"
         )
-        gcp.serviceaccount.IAMMember(
+        self.binding = gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity-user",
             service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",

@@ -402,7 +402,7 @@ def test_private_keys_only_as_pulumi_secrets(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_generated_secret_values_are_pulumi_secrets(stack):
     for version in plan_of(stack).of_type("gcp:secretmanager/secretVersion:SecretVersion"):
-        assert version.is_secret("secretDataWo")
+        assert version.is_secret("secretData")
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -211,7 +211,7 @@ CASES = [
          "not a Pulumi", options={"secret_paths": []}, pick="kds-server-tls",
          in_crossguard=False),
     Case("secrets-are-secret", "version-data-in-clear", "prod-eu", rules.SM_SECRET_VERSION,
-         "secretDataWo", options={"secret_paths": []}, in_crossguard=False),
+         "secretData", options={"secret_paths": []}, in_crossguard=False),
 ]  # fmt: skip
 
 
