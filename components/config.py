@@ -618,12 +618,24 @@ def _problem(error: Mapping[str, Any], namespace: str) -> str:
     return f"{_key_path(namespace, loc)}: {message}"
 
 
+def _stack_problems(raw: Mapping[str, Any], stack: str | None) -> list[str]:
+    environment = raw.get("environment")
+    if stack is None or environment == stack:
+        return []
+    # Flux syncs k8s/clusters/<stack>/<role>, whose apps path is k8s/clusters/${ENVIRONMENT}/apps.
+    return [
+        f"environment: {environment!r} must equal the stack name {stack!r} (the GitOps tree of "
+        f"the stack is k8s/clusters/{stack}/)"
+    ]
+
+
 def parse_platform_config(
-    raw: Mapping[str, Any], namespace: str = PLATFORM_NAMESPACE
+    raw: Mapping[str, Any], namespace: str = PLATFORM_NAMESPACE, stack: str | None = None
 ) -> PlatformConfig:
-    """Validate a plain mapping (camelCase keys, `project`/`region` from the gcp namespace)."""
+    """Validate a plain mapping (camelCase keys, `project`/`region` from the gcp namespace);
+    with `stack`, also that the environment is named after it."""
     try:
-        return PlatformConfig.model_validate(raw)
+        config = PlatformConfig.model_validate(raw)
     except ValidationError as exc:
         problems: list[str] = []
         for error in exc.errors():
@@ -632,13 +644,17 @@ def parse_platform_config(
         # raw input too, leaving out those about a key that already has a problem (an overlap
         # with a range of the wrong size may vanish once the size is fixed).
         reported = [_reported_key(p) for p in problems]
-        for problem in cross_field_problems(raw):
+        for problem in [*cross_field_problems(raw), *_stack_problems(raw, stack)]:
             full = problem if problem.startswith("gcp:") else f"{namespace}:{problem}"
             key = _reported_key(full)
             mentioned = {f"{namespace}:{word}" for word in full.split()}
             if not any(_within(key, other) or other in mentioned for other in reported):
                 problems.append(full)
         raise StackConfigError(problems) from None
+    mismatch = _stack_problems(raw, stack)
+    if mismatch:
+        raise StackConfigError([f"{namespace}:{p}" for p in mismatch])
+    return config
 
 
 def _reported_key(problem: str) -> str:
@@ -681,4 +697,4 @@ def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
 
 def load_stack_config() -> PlatformConfig:
     """Read and validate the running stack's config; StackConfigError lists every problem."""
-    return parse_platform_config(read_raw_config())
+    return parse_platform_config(read_raw_config(), stack=pulumi.get_stack())

@@ -151,6 +151,9 @@ def mesh_spec() -> dict[str, Any]:
             ],
         },
         "routing": {"zoneEgress": True},
+        # Kuma would create default MeshTimeout/MeshRetry/MeshCircuitBreaker policies that sort
+        # after ours and override them: the defaults live in k8s/mesh instead.
+        "skipCreatingInitialPolicies": ["*"],
     }
 
 

@@ -200,6 +200,7 @@ def test_the_mesh(stack):
     [mesh] = plan.of_type("kubernetes:kuma.io/v1alpha1:Mesh")
     spec = mesh.inputs["spec"]
     assert spec["routing"]["zoneEgress"] is True
+    assert spec["skipCreatingInitialPolicies"] == ["*"], "our defaults live in k8s/mesh"
     assert spec["mtls"]["enabledBackend"] in [b["name"] for b in spec["mtls"]["backends"]]
     assert mesh.protect is (plan.config["platform:stage"] == "prod")
 

@@ -170,12 +170,19 @@ def engine_config(config: dict[str, Any]) -> dict[str, str]:
 
 
 def in_fresh_context(config: dict[str, str], read: Callable[[], T]) -> T:
-    """Set the runtime config in a private context, so no global state leaks between tests."""
+    """Set the runtime config (and the stack name, which must match the environment) in a
+    private context, restoring the stack name after, so no global state leaks between tests."""
     from pulumi.runtime.config import set_all_config
+    from pulumi.runtime.settings import _set_stack, get_stack
 
     def run() -> T:
         set_all_config(config, [])
-        return read()
+        previous = get_stack()
+        _set_stack(config.get("platform:environment", previous))
+        try:
+            return read()
+        finally:
+            _set_stack(previous)
 
     return contextvars.Context().run(run)
 

@@ -220,6 +220,12 @@ CASES = [
         set_at("platform:environment", "Staging"),
         expect("platform:environment", "not an RFC 1035 label"),
     ),
+    case(
+        "environment-not-the-stack-name",
+        PROD,
+        set_at("platform:environment", "prod-us"),
+        expect("platform:environment", "must equal the stack name 'prod-eu'"),
+    ),
     # -- kumaZone by role ----------------------------------------------------------------------
     case(
         "zone-without-kuma-zone",
