@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
-from offline.k8s_validation import validate_manifest
+from offline.k8s_validation import kuma_policy_problems, validate_manifest
 
 Doc = dict[str, Any]
 
@@ -45,6 +46,8 @@ SUBSTITUTE_DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 KUBECTL = "kubectl"
+KUSTOMIZATION_FILE = "kustomization.yaml"
+ESO_GROUP = "external-secrets.io"
 
 
 class RenderError(RuntimeError):
@@ -227,6 +230,8 @@ def flux_kustomization_problems(ks: Mapping[str, Any], repo: Path = REPO_ROOT) -
     path = str(spec.get("path") or "")
     if "${" in path or not path or not (repo / path).is_dir():
         problems.append(f"{who}: spec.path {path!r} is not a folder of this repository")
+    elif not (repo / path / KUSTOMIZATION_FILE).is_file():
+        problems.append(f"{who}: spec.path {path!r} has no {KUSTOMIZATION_FILE}")
     sources = (spec.get("postBuild") or {}).get("substituteFrom") or []
     if {"kind": "ConfigMap", "name": PLATFORM_VARS} not in [
         {"kind": s.get("kind"), "name": s.get("name")} for s in sources
@@ -278,6 +283,9 @@ class StackFacts:
     cluster_readable: frozenset[str]  # the entries ESO may read (secretAccessor grants)
     mesh_names: frozenset[str]
     secret_stores: frozenset[str]  # ClusterSecretStore names
+    # (cluster, namespace, Deployment) of each Kuma control plane: Helm release `<r>` of chart
+    # `kuma` runs the Deployment `<r>-control-plane` (the chart's naming).
+    kuma_control_planes: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def _cluster_of(registration_provider: str) -> str:
@@ -322,21 +330,39 @@ def stack_facts_from_plan(plan: Plan) -> StackFacts:
             r.inputs["metadata"]["name"]
             for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
         ),
+        kuma_control_planes=frozenset(
+            (
+                _cluster_of(r.provider_urn),
+                r.inputs["namespace"],
+                f"{r.inputs['name']}-control-plane",
+            )
+            for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+            if r.inputs.get("chart") == "kuma"
+        ),
     )
 
 
 @cache
-def stack_facts(stack: str) -> StackFacts:
-    """The facts of `stack` from the offline plan (computed once per process)."""
+def _stack_facts(stack: str) -> StackFacts:
     return stack_facts_from_plan(plan_stack(stack))
 
 
+def stack_facts(stack: str) -> StackFacts:
+    """The facts of `stack` from the offline plan (computed once per process; every call returns
+    a deep copy, so a caller that edits it cannot change what the next one sees)."""
+    return copy.deepcopy(_stack_facts(stack))
+
+
 @cache
-def rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
-    """Every cluster of `stack`, rendered as Flux would (computed once per process). Clusters
-    render in parallel: each kustomize build is its own process."""
+def _rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return tuple(pool.map(render_cluster, stack_facts(stack).clusters))
+        return tuple(pool.map(render_cluster, _stack_facts(stack).clusters))
+
+
+def rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
+    """Every cluster of `stack`, rendered as Flux would (computed once per process, in parallel:
+    each kustomize build is its own process). Every call returns a deep copy."""
+    return copy.deepcopy(_rendered_stack(stack))
 
 
 # --------------------------------------------------------------------------- generic checks
@@ -523,13 +549,69 @@ def _is_kuma_policy(doc: Mapping[str, Any]) -> bool:
 
 
 def check_kuma_policy_shape(docs: Sequence[Doc]) -> list[str]:
-    """No Kuma policy mixes `rules` (inbound) with `to`/`from` (Kuma rejects it, the CRD not)."""
+    """What Kuma's validator rejects although the CRD accepts it: `rules` mixed with `to`/`from`,
+    targetRef kinds per position, `rules`/`from` on gateway targets and `to` on sidecar targets
+    (offline.k8s_validation.kuma_policy_problems, with the Kuma sources it encodes)."""
+    return [
+        f"{_ident(doc)}: {problem}"
+        for doc in filter(_is_kuma_policy, docs)
+        for problem in kuma_policy_problems(str(doc.get("kind")), doc.get("spec"))
+    ]
+
+
+def _scale_target(hpa: Mapping[str, Any]) -> tuple[str, str, str]:
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    return str(ref.get("kind")), _ns(hpa), str(ref.get("name"))
+
+
+def check_autoscaled_replicas(docs: Sequence[Doc]) -> list[str]:
+    """Every HPA scales an object of the render, and no Deployment scaled by an HPA sets
+    spec.replicas: each apply would reset the HPA's count to the manifest's (HPA minReplicas
+    carries the intent)."""
+    objects = {(str(d.get("kind")), _ns(d), str(_meta(d).get("name"))): d for d in docs}
     problems: list[str] = []
-    for doc in filter(_is_kuma_policy, docs):
-        spec = doc.get("spec") or {}
-        mixed = [k for k in ("to", "from") if k in spec]
-        if "rules" in spec and mixed:
-            problems.append(f"{_ident(doc)}: spec.rules mixed with spec.{'/'.join(mixed)}")
+    for hpa in (d for d in docs if d.get("kind") == "HorizontalPodAutoscaler"):
+        kind, ns, name = _scale_target(hpa)
+        target = objects.get((kind, ns, name))
+        if target is None:
+            problems.append(f"{_ident(hpa)}: scaleTargetRef {kind}/{ns}/{name} is not rendered")
+        elif "replicas" in (target.get("spec") or {}):
+            problems.append(
+                f"{_ident(target)}: sets spec.replicas although {_ident(hpa)} scales it"
+                " (leave the count to the HPA's minReplicas)"
+            )
+    return problems
+
+
+_CLUSTER_DNS = re.compile(r"^(?P<svc>[a-z0-9-]+)\.(?P<ns>[a-z0-9-]+)\.svc(?:\.cluster\.local)?$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+
+
+def _service_ports(svc: Mapping[str, Any]) -> set[int]:
+    return {int(p["port"]) for p in (svc.get("spec") or {}).get("ports") or [] if "port" in p}
+
+
+def check_service_urls(docs: Sequence[Doc]) -> list[str]:
+    """Every in-cluster URL (`<service>.<namespace>.svc[.cluster.local]`) in a ConfigMap names a
+    Service of the render and one of its ports."""
+    services = {(_ns(d), str(_meta(d).get("name"))): d for d in docs if d.get("kind") == "Service"}
+    problems: list[str] = []
+    for cm in (d for d in docs if d.get("kind") == "ConfigMap"):
+        for key, value in sorted((cm.get("data") or {}).items()):
+            if not isinstance(value, str) or not _URL.match(value):
+                continue
+            url = urlsplit(value)
+            host = _CLUSTER_DNS.match(url.hostname or "")
+            if host is None:
+                continue
+            port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+            svc = services.get((host["ns"], host["svc"]))
+            if svc is None:
+                problems.append(
+                    f"{_ident(cm)}: {key}={value}: no Service {host['ns']}/{host['svc']}"
+                )
+            elif port not in _service_ports(svc):
+                problems.append(f"{_ident(cm)}: {key}={value}: {_ident(svc)} has no port {port}")
     return problems
 
 
@@ -574,6 +656,8 @@ GENERIC_CHECKS: dict[str, Check] = {
     "references": check_references,
     "collisions": check_collisions,
     "kuma-policy-shape": check_kuma_policy_shape,
+    "autoscaled-replicas": check_autoscaled_replicas,
+    "service-urls": check_service_urls,
     "images": check_images,
 }
 
@@ -638,13 +722,168 @@ def check_mesh_membership(
     return problems
 
 
+def _flux_kustomizations(docs: Iterable[Doc]) -> list[Doc]:
+    return [d for d in docs if _is_flux_kustomization(d)]
+
+
+# The root Kustomization: the FluxInstance (components/flux.py) creates it, not the tree.
+ROOT_KUSTOMIZATION = "flux-system"
+
+
+def check_depends_on(docs: Sequence[Doc]) -> list[str]:
+    """Every `dependsOn` of a Flux Kustomization names one the cluster gets (Flux would wait
+    forever otherwise)."""
+    known = {str(_meta(d).get("name")) for d in _flux_kustomizations(docs)} | {ROOT_KUSTOMIZATION}
+    return [
+        f"{_ident(ks)}: dependsOn {dep.get('name')!r} is no Flux Kustomization of this cluster"
+        for ks in _flux_kustomizations(docs)
+        for dep in (ks.get("spec") or {}).get("dependsOn") or []
+        if dep.get("name") not in known
+    ]
+
+
+def check_health_checks(docs: Sequence[Doc], facts: StackFacts, cluster: str) -> list[str]:
+    """Every health-check target exists: an object of the render, the program's
+    ClusterSecretStore, or this cluster's Kuma control-plane Deployment."""
+    rendered = {(str(d.get("kind")), _ns(d), str(_meta(d).get("name"))) for d in docs}
+    program = {("ClusterSecretStore", "", name) for name in facts.secret_stores}
+    program |= {
+        ("Deployment", ns, name) for c, ns, name in facts.kuma_control_planes if c == cluster
+    }
+    return [
+        f"{_ident(ks)}: health check {check.get('kind')}/"
+        f"{check.get('namespace') + '/' if check.get('namespace') else ''}{check.get('name')}"
+        " is neither rendered nor created by the program on this cluster"
+        for ks in _flux_kustomizations(docs)
+        for check in (ks.get("spec") or {}).get("healthChecks") or []
+        if (str(check.get("kind")), str(check.get("namespace") or ""), str(check.get("name")))
+        not in rendered | program
+    ]
+
+
+def _eso_kinds_waited_for(ks: Mapping[str, Any], output: Sequence[Doc]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of the ESO objects Flux checks the health of for `ks`: its healthChecks,
+    and with `wait: true` every object it applies."""
+    spec = ks.get("spec") or {}
+    checked = [dict(c) for c in spec.get("healthChecks") or []]
+    if spec.get("wait") is True:
+        checked += output
+    return {
+        (str(c.get("apiVersion")), str(c.get("kind")))
+        for c in checked
+        if _group(c.get("apiVersion")) == ESO_GROUP
+    }
+
+
+def check_eso_health_exprs(render: ClusterRender) -> list[str]:
+    """kstatus ignores ESO's Ready condition: every ESO kind a Flux Kustomization waits for has a
+    healthCheckExprs entry with `current` and `failed` expressions."""
+    outputs = {out.kustomization: out.docs for out in render.outputs}
+    problems: list[str] = []
+    for ks in _flux_kustomizations(render.docs):
+        spec = ks.get("spec") or {}
+        exprs = {
+            (str(e.get("apiVersion")), str(e.get("kind")))
+            for e in spec.get("healthCheckExprs") or []
+            if e.get("current") and e.get("failed")
+        }
+        output = outputs.get(str(_meta(ks).get("name")), ())
+        for api_version, kind in sorted(_eso_kinds_waited_for(ks, output) - exprs):
+            problems.append(
+                f"{_ident(ks)}: waits for {api_version} {kind} without a healthCheckExprs entry"
+                " (current and failed): kstatus would only check that it exists"
+            )
+    return problems
+
+
 def cross_layer_problems(render: ClusterRender, facts: StackFacts) -> list[str]:
     vars_ = render.cluster.platform_vars
     return [
         *check_variables(render.referenced_vars, vars_),
         *check_external_secrets(render.docs, facts),
         *check_mesh_membership(render.docs, facts.mesh_names, vars_.get("KUMA_NAMESPACE", "")),
+        *check_depends_on(render.docs),
+        *check_health_checks(render.docs, facts, render.cluster.name),
+        *check_eso_health_exprs(render),
     ]
+
+
+# --------------------------------------------------------------------------- mesh permissions
+
+
+@dataclass(frozen=True)
+class MeshWorkload:
+    """A meshed Deployment and the tags its data plane proxies carry (pod labels, namespace,
+    zone), which MeshSubset `tags` and Dataplane `labels` select on."""
+
+    name: str
+    tags: Mapping[str, str]
+
+
+def mesh_workloads(render: ClusterRender) -> list[MeshWorkload]:
+    zone = render.cluster.platform_vars.get("KUMA_ZONE", "")
+    return [
+        MeshWorkload(
+            name=_ident(doc),
+            tags={
+                **(_meta(pod).get("labels") or {}),
+                "k8s.kuma.io/namespace": _ns(doc),
+                "kuma.io/zone": zone,
+            },
+        )
+        for doc, pod in workloads(render.docs)
+        if doc.get("kind") == "Deployment"
+    ]
+
+
+# How specific a targetRef is (Kuma orders policies and their entries by it; more specific wins).
+_SPECIFICITY = {"Mesh": 0, "MeshSubset": 1, "Dataplane": 2}
+
+
+def _target_selects(ref: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
+    kind = ref.get("kind")
+    if kind == "Mesh":
+        return True
+    if kind == "MeshSubset":
+        return _subset(ref.get("tags") or {}, tags)
+    if kind == "Dataplane" and "labels" in ref:
+        return _subset(ref["labels"], tags)
+    raise ValueError(f"targetRef {dict(ref)} is not modelled offline")
+
+
+def _specificity(ref: Mapping[str, Any]) -> tuple[int, int]:
+    selectors = ref.get("tags") or ref.get("labels") or {}
+    return _SPECIFICITY[str(ref.get("kind"))], len(selectors)
+
+
+def traffic_permissions(
+    policies: Sequence[Doc], mesh: Sequence[MeshWorkload]
+) -> dict[tuple[str, str], str]:
+    """The effective MeshTrafficPermission action for every (client, server) pair of distinct
+    workloads: among the `from` entries of the policies whose top-level targetRef selects the
+    server and whose `from` targetRef selects the client, the most specific `from` wins, then the
+    most specific top-level targetRef, then the policy name (later overrides earlier); no match:
+    Deny (mTLS on, nothing allowed)."""
+    entries = [
+        (doc.get("spec", {}).get("targetRef") or {"kind": "Mesh"}, entry, _meta(doc).get("name"))
+        for doc in policies
+        if doc.get("kind") == "MeshTrafficPermission"
+        for entry in doc.get("spec", {}).get("from") or []
+    ]
+    matrix: dict[tuple[str, str], str] = {}
+    for server in mesh:
+        for client in mesh:
+            if client is server:
+                continue
+            matching = [
+                ((_specificity(entry["targetRef"]), _specificity(top), str(name)), entry)
+                for top, entry, name in entries
+                if _target_selects(top, server.tags)
+                and _target_selects(entry["targetRef"], client.tags)
+            ]
+            best = max(matching, key=lambda m: m[0], default=None)
+            matrix[client.name, server.name] = str(best[1]["default"]["action"]) if best else "Deny"
+    return matrix
 
 
 # --------------------------------------------------------------------------- diff and output

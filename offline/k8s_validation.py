@@ -22,6 +22,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,10 @@ from referencing import Registry, Resource
 __all__ = [
     "CHARTS",
     "KUBERNETES_VERSION",
+    "KUMA_POLICY_RULES",
     "committed_sources",
+    "includes_gateways",
+    "kuma_policy_problems",
     "unknown_values_keys",
     "validate_manifest",
 ]
@@ -335,13 +339,195 @@ def _check_mesh_spec(prefix: str, spec: Any) -> list[str]:
     return errors
 
 
-def _check_kuma_policy(prefix: str, spec: Any) -> list[str]:
-    # DESIGN.md section 5: a policy may not mix `rules` with `to`/`from`; the CRD does not
-    # catch it (Kuma's admission webhook does).
-    if isinstance(spec, Mapping) and "rules" in spec and ("to" in spec or "from" in spec):
-        mixed = "/".join(k for k in ("to", "from") if k in spec)
-        return [f"{prefix}: spec.rules: may not be combined with spec.{mixed}"]
-    return []
+# --------------------------------------------------------------------------- Kuma policy semantics
+
+# The policy CRDs accept every targetRef kind everywhere; Kuma's admission webhook then runs each
+# policy's Go validator. What it enforces for the policies this repository uses is encoded below,
+# for the "system" policy role (policies in the Kuma system namespace, where ours live), from
+# kumahq/kuma (2.x line, module path github.com/kumahq/kuma, before the 3.0 `/v3` rewrite):
+#   pkg/plugins/policies/<policy>/api/v1alpha1/validator.go
+#   api/common/v1alpha1/targetref.go (IncludesGateways)
+# Version notes (Kuma 2.13): `rules` exists for MeshTimeout/MeshCircuitBreaker/MeshRateLimit
+# (2.10), MeshTrafficPermission and MeshFaultInjection (2.13); `from` is deprecated in 2.14 and
+# removed in 3.0 (DESIGN.md section 4).
+
+_TOP_KINDS = frozenset(
+    {"Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshServiceSubset", "Dataplane"}
+)
+_OUTBOUND_KINDS = frozenset({"Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService"})
+_NONE: frozenset[str] = frozenset()
+
+
+class _Inbound:
+    """When a policy's inbound sections (`rules`, `from`) are rejected."""
+
+    NEVER = "never"
+    GATEWAY_KINDS = "gateway-kinds"  # top-level kind MeshGateway or MeshHTTPRoute
+    INCLUDES_GATEWAYS = "includes-gateways"  # common_api.IncludesGateways(top-level targetRef)
+
+
+@dataclass(frozen=True)
+class KumaPolicyRules:
+    """What Kuma's validator accepts for one policy kind. An empty kind set: the section does not
+    exist for that policy (the committed CRD schema reports it as unknown)."""
+
+    top: frozenset[str]
+    to: frozenset[str]
+    from_: frozenset[str]
+    inbound_rejected: str = _Inbound.NEVER
+    to_only_with_gateways: bool = False  # `to` only when the top-level target includes gateways
+    needs: tuple[str, ...] = ()  # at least one of these sections must be set
+    source: str = ""
+
+
+KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
+    # validateTo: to-kinds Mesh, MeshService, MeshExternalService, MeshMultiZoneService,
+    # MeshHTTPRoute; validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
+    "MeshTimeout": KumaPolicyRules(
+        top=_TOP_KINDS | {"MeshHTTPRoute"},
+        to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
+        from_=frozenset({"Mesh"}),
+        inbound_rejected=_Inbound.GATEWAY_KINDS,
+        needs=("to", "from", "rules"),
+        source="meshtimeout/api/v1alpha1/validator.go",
+    ),
+    # Outbound only: `to` needs at least one item.
+    "MeshRetry": KumaPolicyRules(
+        top=_TOP_KINDS | {"MeshHTTPRoute"},
+        to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
+        from_=_NONE,
+        needs=("to",),
+        source="meshretry/api/v1alpha1/validator.go",
+    ),
+    "MeshCircuitBreaker": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=_OUTBOUND_KINDS,
+        from_=frozenset({"Mesh"}),
+        needs=("to", "from", "rules"),
+        source="meshcircuitbreaker/api/v1alpha1/validator.go",
+    ),
+    # validateRules/validateFrom: MustNotBeDefined "when the scope includes a Gateway, select only
+    # proxyType Sidecar or select only gateways and use spec.to"; validateTo: MustNotBeDefined
+    # unless IncludesGateways; to/from kinds: Mesh only.
+    "MeshRateLimit": KumaPolicyRules(
+        top=_TOP_KINDS | {"MeshHTTPRoute"},
+        to=frozenset({"Mesh"}),
+        from_=frozenset({"Mesh"}),
+        inbound_rejected=_Inbound.INCLUDES_GATEWAYS,
+        to_only_with_gateways=True,
+        source="meshratelimit/api/v1alpha1/validator.go",
+    ),
+    # No gateway restriction; from-kinds Mesh, MeshSubset, MeshService, MeshServiceSubset;
+    # "at least one of 'from' or 'rules' has to be defined".
+    "MeshTrafficPermission": KumaPolicyRules(
+        top=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"}),
+        to=_NONE,
+        from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
+        needs=("from", "rules"),
+        source="meshtrafficpermission/api/v1alpha1/validator.go",
+    ),
+    # validateFrom: MustNotBeDefined if IncludesGateways; validateTo: MustNotBeDefined unless
+    # IncludesGateways, to-kind Mesh only (a sidecar gets faults on its inbound, through `from`).
+    "MeshFaultInjection": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=frozenset({"Mesh"}),
+        from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
+        inbound_rejected=_Inbound.INCLUDES_GATEWAYS,
+        to_only_with_gateways=True,
+        source="meshfaultinjection/api/v1alpha1/validator.go",
+    ),
+}
+
+
+def includes_gateways(target: Mapping[str, Any]) -> bool:
+    """common_api.IncludesGateways: a Mesh/MeshSubset target whose proxyTypes is empty or lists
+    Gateway, or a MeshHTTPRoute; a MeshGateway target is a gateway by definition."""
+    kind = target.get("kind")
+    proxy_types = target.get("proxyTypes") or []
+    if kind in ("Mesh", "MeshSubset"):
+        return not proxy_types or "Gateway" in proxy_types
+    return kind in ("MeshHTTPRoute", "MeshGateway")
+
+
+# Fields a targetRef of a kind may not carry (mesh.ValidateTargetRef).
+_REF_FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "Mesh": ("name", "tags", "labels"),
+    "MeshSubset": ("name", "labels"),
+    "Dataplane": ("tags",),
+}
+
+
+def _ref_problems(path: str, ref: Any, allowed: frozenset[str]) -> list[str]:
+    """mesh.ValidateTargetRef, the parts that matter here: the kind, and the fields each kind
+    takes (Mesh: none; MeshSubset: tags; Dataplane: labels or name)."""
+    if not isinstance(ref, Mapping):
+        return [f"{path}: must be defined"]
+    kind = str(ref.get("kind"))
+    if kind not in allowed:
+        accepted = ", ".join(sorted(allowed))
+        return [f"{path}.kind: {kind!r} is not supported here (Kuma accepts {accepted})"]
+    return [
+        f"{path}.{key}: must not be set with kind {kind}"
+        for key in _REF_FORBIDDEN.get(kind, ())
+        if key in ref
+    ]
+
+
+def _sections(spec: Mapping[str, Any]) -> dict[str, list[Any]]:
+    return {
+        key: spec[key]
+        for key in ("to", "from", "rules")
+        if isinstance(spec.get(key), list) and spec[key]
+    }
+
+
+def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
+    """What Kuma's admission webhook rejects in a targetRef policy that its CRD accepts, as
+    ``"<path>: <message>"``: `rules` mixed with `to`/`from` (every policy, DESIGN.md section 5),
+    and for the kinds of :data:`KUMA_POLICY_RULES` the targetRef kinds per position and the
+    sections a gateway / sidecar target may use."""
+    if not isinstance(spec, Mapping):
+        return []
+    sections = _sections(spec)
+    problems: list[str] = []
+    if "rules" in sections and ("to" in sections or "from" in sections):
+        mixed = "/".join(k for k in ("to", "from") if k in sections)
+        problems.append(f"spec.rules: may not be combined with spec.{mixed}")
+    rules = KUMA_POLICY_RULES.get(kind)
+    if rules is None:
+        return problems
+    top = spec.get("targetRef") or {"kind": "Mesh"}  # Kuma's default for an absent targetRef
+    problems += _ref_problems("spec.targetRef", top, rules.top)
+    if rules.needs and not any(k in sections for k in rules.needs):
+        problems.append(f"spec: at least one of {', '.join(rules.needs)} has to be defined")
+    gateways = isinstance(top, Mapping) and includes_gateways(top)
+    rejected = {
+        _Inbound.NEVER: False,
+        _Inbound.GATEWAY_KINDS: isinstance(top, Mapping)
+        and top.get("kind") in ("MeshGateway", "MeshHTTPRoute"),
+        _Inbound.INCLUDES_GATEWAYS: gateways,
+    }[rules.inbound_rejected]
+    for key in ("rules", "from"):
+        if key in sections and rejected:
+            problems.append(
+                f"spec.{key}: must not be defined when spec.targetRef includes gateways"
+                " (select proxyTypes: [Sidecar], or target gateways only and use spec.to)"
+            )
+    if "to" in sections and rules.to_only_with_gateways and not gateways:
+        problems.append(
+            "spec.to: must not be defined when spec.targetRef selects sidecars only"
+            " (configure their inbound traffic with spec.from/spec.rules)"
+        )
+    for key, allowed in (("to", rules.to), ("from", rules.from_)):
+        for index, entry in enumerate(sections.get(key, [])):
+            ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
+            if allowed:
+                problems += _ref_problems(f"spec.{key}[{index}].targetRef", ref, allowed)
+    return problems
+
+
+def _check_kuma_policy(prefix: str, kind: str, spec: Any) -> list[str]:
+    return [f"{prefix}: {problem}" for problem in kuma_policy_problems(kind, spec)]
 
 
 # --------------------------------------------------------------------------- manifests
@@ -369,7 +555,7 @@ def _validate_custom_resource(
         if kind == "Mesh":
             errors += _check_mesh_spec(prefix, doc.get("spec"))
         else:
-            errors += _check_kuma_policy(prefix, doc.get("spec"))
+            errors += _check_kuma_policy(prefix, kind, doc.get("spec"))
     return errors
 
 

@@ -5,7 +5,9 @@ virtualenv (.venv-checkov, made by `make checkov-venv`: it pins old dependencies
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,75 @@ CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 CONFIG = REPO_ROOT / "k8s" / ".checkov.yaml"
 
 
+SKIP_ANNOTATION = re.compile(r"^checkov\.io/skip\d+$")
+SKIP_VALUE = re.compile(r"^(?P<id>CKV2?_[A-Z0-9]+_\d+)=(?P<reason>.*)$")
+
+
+def skip_problems(docs: Iterable[dict[str, Any]]) -> list[str]:
+    """Every `checkov.io/skipN` annotation is `<check id>=<reason>` with a non-empty reason."""
+    problems: list[str] = []
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        for key, value in sorted((meta.get("annotations") or {}).items()):
+            if not SKIP_ANNOTATION.match(key):
+                continue
+            match = SKIP_VALUE.match(str(value))
+            if match is None or not match["reason"].strip():
+                problems.append(
+                    f"{doc.get('kind')}/{meta.get('name')}: {key}: {value!r} has no reason"
+                )
+    return problems
+
+
+def config_skip_problems(text: str) -> list[str]:
+    """Every `skip-check` entry of a checkov config carries a `# reason` comment on its line."""
+    problems: list[str] = []
+    in_skips = False
+    for line in text.splitlines():
+        if re.match(r"^skip-check\s*:", line):
+            in_skips = True
+            inline = line.split(":", 1)[1].split("#", 1)[0].strip()
+            if inline not in ("", "[]"):
+                problems.append(
+                    f"{line.strip()!r}: list skipped checks one per line, with a reason"
+                )
+            continue
+        if in_skips and re.match(r"^\s+-", line):
+            entry, _, reason = line.partition("#")
+            if not reason.strip():
+                problems.append(f"skip-check {entry.strip(' -')!r} has no `# reason` comment")
+        elif in_skips and line.strip() and not line.lstrip().startswith("#"):
+            in_skips = False
+    return problems
+
+
+def test_every_skip_annotation_has_a_reason() -> None:
+    docs = [d for stack in stacks() for r in gitops.rendered_stack(stack) for d in r.docs]
+    assert any("checkov.io/skip1" in (d["metadata"].get("annotations") or {}) for d in docs)
+    assert skip_problems(docs) == []
+
+
+def test_a_skip_without_reason_is_reported() -> None:
+    annotations = {
+        "checkov.io/skip1": "CKV_K8S_38= ",
+        "checkov.io/skip2": "CKV_K8S_15",
+    }
+    doc = {"kind": "Deployment", "metadata": {"name": "a", "annotations": annotations}}
+    assert skip_problems([doc]) == [
+        "Deployment/a: checkov.io/skip1: 'CKV_K8S_38= ' has no reason",
+        "Deployment/a: checkov.io/skip2: 'CKV_K8S_15' has no reason",
+    ]
+
+
+def test_checkov_config_skips_nothing_without_a_reason() -> None:
+    assert config_skip_problems(CONFIG.read_text(encoding="utf-8")) == []
+    bad = "framework:\n  - kubernetes\nskip-check:\n  - CKV_K8S_1  # why\n  - CKV_K8S_2\nquiet: true\n"
+    assert config_skip_problems(bad) == ["skip-check 'CKV_K8S_2' has no `# reason` comment"]
+    assert config_skip_problems("skip-check: [CKV_K8S_1]\n") == [
+        "'skip-check: [CKV_K8S_1]': list skipped checks one per line, with a reason"
+    ]
+
+
 def _reports(output: str) -> list[dict[str, Any]]:
     data = json.loads(output)
     return data if isinstance(data, list) else [data]
@@ -27,9 +98,22 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} is missing: run `make checkov-venv` first")
     for stack in stacks():
-        gitops.write_stack(stack, tmp_path)
+        gitops.write_stack(stack, tmp_path / "render")
+    # The committed config, but not quiet: the report must list the skipped checks too.
+    config = tmp_path / "checkov.yaml"
+    text = CONFIG.read_text(encoding="utf-8")
+    assert "quiet: true\n" in text
+    config.write_text(text.replace("quiet: true\n", "quiet: false\n"), encoding="utf-8")
     proc = subprocess.run(
-        [str(CHECKOV), "--config-file", str(CONFIG), "--directory", str(tmp_path), "-o", "json"],
+        [
+            str(CHECKOV),
+            "--config-file",
+            str(config),
+            "--directory",
+            str(tmp_path / "render"),
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -44,5 +128,13 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
         for c in r["results"].get("failed_checks", [])
     ]
     assert not failures, "\n".join(failures)
+    skipped = [c for r in reports for c in r["results"].get("skipped_checks", [])]
+    assert skipped, "the manifests' skip annotations were not seen"
+    unexplained = [
+        f"{c['check_id']} {c['resource']}"
+        for c in skipped
+        if not str((c.get("check_result") or {}).get("suppress_comment") or "").strip()
+    ]
+    assert not unexplained, unexplained
     assert all(s["parsing_errors"] == 0 for s in summary.values()), summary
     assert proc.returncode == 0, proc.stderr

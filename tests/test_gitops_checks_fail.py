@@ -4,6 +4,8 @@ and the substitution behaves like Flux's."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +100,8 @@ FACTS = gitops.StackFacts(
         gitops.check_collisions,
         gitops.check_images,
         gitops.check_kuma_policy_shape,
+        gitops.check_autoscaled_replicas,
+        gitops.check_service_urls,
     ],
 )
 def test_the_good_fixture_passes(check: gitops.Check) -> None:
@@ -127,9 +131,11 @@ def test_resources_report_missing_limits() -> None:
 
 def test_references_report_missing_configmaps_and_secrets() -> None:
     docs = [_deployment()]  # nothing it references exists
-    problems = gitops.check_references(docs)
-    assert len(problems) == 3, problems
-    assert {p.split(": ")[1].split(" ")[0] for p in problems} == {"ConfigMap", "Secret"}
+    assert gitops.check_references(docs) == [
+        "Deployment/shop/app: ConfigMap 'app-config' does not exist in 'shop'",
+        "Deployment/shop/app: Secret 'creds' does not exist in 'shop'",
+        "Deployment/shop/app: Secret 'tls' does not exist in 'shop'",
+    ]
 
 
 def test_references_accept_a_secret_written_by_an_external_secret_only_by_target_name() -> None:
@@ -178,17 +184,166 @@ def _policy(**spec: Any) -> Doc:
 def test_kuma_policy_shape_reports_rules_mixed_with_to() -> None:
     mixed = _policy(rules=[{"default": {}}], to=[{"targetRef": {"kind": "Mesh"}}])
     assert gitops.check_kuma_policy_shape([mixed]) == [
-        "MeshTimeout/kuma-system/t: spec.rules mixed with spec.to"
+        "MeshTimeout/kuma-system/t: spec.rules: may not be combined with spec.to"
     ]
     assert gitops.check_kuma_policy_shape([_policy(rules=[{"default": {}}])]) == []
+
+
+MESH: Doc = {"kind": "Mesh"}
+SIDECARS: Doc = {"kind": "Mesh", "proxyTypes": ["Sidecar"]}
+CATALOG: Doc = {"kind": "Dataplane", "labels": {"app": "catalog"}}
+FROM_MESH = [{"targetRef": MESH, "default": {}}]
+TO_MESH = [{"targetRef": MESH, "default": {}}]
+RULES: list[Doc] = [{"default": {}}]
+
+
+def _kuma(kind: str, target: Doc, **sections: Any) -> Doc:
+    doc = _policy(**sections)
+    doc["kind"] = kind
+    doc["spec"]["targetRef"] = target
+    return doc
+
+
+# One case per rule of offline.k8s_validation.KUMA_POLICY_RULES that the check enforces.
+KUMA_REJECTS = [
+    pytest.param(
+        _kuma("MeshRateLimit", MESH, rules=RULES),
+        "spec.rules: must not be defined when spec.targetRef includes gateways",
+        id="rate-limit-rules-on-gateways",
+    ),
+    pytest.param(
+        _kuma("MeshRateLimit", {"kind": "Mesh", "proxyTypes": ["Sidecar", "Gateway"]}, rules=RULES),
+        "spec.rules: must not be defined when spec.targetRef includes gateways",
+        id="rate-limit-rules-proxy-types-with-gateway",
+    ),
+    pytest.param(
+        _kuma("MeshFaultInjection", MESH, **{"from": FROM_MESH}),
+        "spec.from: must not be defined when spec.targetRef includes gateways",
+        id="fault-injection-from-on-gateways",
+    ),
+    pytest.param(
+        _kuma("MeshFaultInjection", CATALOG, to=TO_MESH),
+        "spec.to: must not be defined when spec.targetRef selects sidecars only",
+        id="fault-injection-to-on-sidecars",
+    ),
+    pytest.param(
+        _kuma("MeshRateLimit", SIDECARS, to=TO_MESH),
+        "spec.to: must not be defined when spec.targetRef selects sidecars only",
+        id="rate-limit-to-on-sidecars",
+    ),
+    pytest.param(
+        _kuma("MeshTimeout", {"kind": "MeshHTTPRoute", "name": "r"}, **{"from": FROM_MESH}),
+        "spec.from: must not be defined when spec.targetRef includes gateways",
+        id="timeout-from-on-route",
+    ),
+    pytest.param(
+        _kuma("MeshTrafficPermission", {"kind": "MeshGateway", "name": "g"}, **{"from": FROM_MESH}),
+        "spec.targetRef.kind: 'MeshGateway' is not supported here",
+        id="top-level-kind",
+    ),
+    pytest.param(
+        _kuma(
+            "MeshRateLimit",
+            SIDECARS,
+            **{"from": [{"targetRef": {"kind": "MeshSubset", "tags": {"a": "b"}}, "default": {}}]},
+        ),
+        "spec.from[0].targetRef.kind: 'MeshSubset' is not supported here (Kuma accepts Mesh)",
+        id="from-kind",
+    ),
+    pytest.param(
+        _kuma("MeshRetry", MESH, to=[{"targetRef": CATALOG, "default": {}}]),
+        "spec.to[0].targetRef.kind: 'Dataplane' is not supported here",
+        id="to-kind",
+    ),
+    pytest.param(
+        _kuma("MeshTimeout", {"kind": "Mesh", "tags": {"a": "b"}}, to=TO_MESH),
+        "spec.targetRef.tags: must not be set with kind Mesh",
+        id="mesh-with-tags",
+    ),
+    pytest.param(
+        _kuma("MeshTimeout", {"kind": "Dataplane", "tags": {"a": "b"}}, to=TO_MESH),
+        "spec.targetRef.tags: must not be set with kind Dataplane",
+        id="dataplane-with-tags",
+    ),
+    pytest.param(
+        _kuma("MeshTrafficPermission", CATALOG),
+        "spec: at least one of from, rules has to be defined",
+        id="permission-without-from-or-rules",
+    ),
+    pytest.param(
+        _kuma("MeshRetry", MESH),
+        "spec: at least one of to has to be defined",
+        id="retry-without-to",
+    ),
+]
+
+
+@pytest.mark.parametrize(("doc", "message"), KUMA_REJECTS)
+def test_kuma_semantics_report_what_kuma_rejects(doc: Doc, message: str) -> None:
+    problems = gitops.check_kuma_policy_shape([doc])
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{doc['kind']}/kuma-system/t: {message}"), problems
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        _kuma("MeshRateLimit", SIDECARS, rules=RULES),
+        _kuma("MeshRateLimit", MESH, to=TO_MESH),  # gateways: outbound `to`
+        _kuma("MeshFaultInjection", CATALOG, **{"from": FROM_MESH}),
+        _kuma("MeshTrafficPermission", MESH, **{"from": FROM_MESH}),  # no gateway restriction
+        _kuma("MeshTimeout", MESH, to=TO_MESH, **{"from": FROM_MESH}),
+        _kuma("MeshHealthCheck", MESH, to=TO_MESH),  # not modelled: the generic rules only
+    ],
+)
+def test_kuma_semantics_accept_what_kuma_accepts(doc: Doc) -> None:
+    assert gitops.check_kuma_policy_shape([doc]) == []
+
+
+def _hpa(target: str) -> Doc:
+    doc = _object("HorizontalPodAutoscaler", "app", "autoscaling/v2")
+    doc["spec"] = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target}
+    }
+    return doc
+
+
+def test_autoscaled_replicas_report_replicas_and_missing_targets() -> None:
+    dep = _deployment()
+    assert gitops.check_autoscaled_replicas([dep, _hpa("app")]) == []
+    dep["spec"]["replicas"] = 2
+    assert gitops.check_autoscaled_replicas([dep, _hpa("app"), _hpa("gone")]) == [
+        "Deployment/shop/app: sets spec.replicas although HorizontalPodAutoscaler/shop/app scales"
+        " it (leave the count to the HPA's minReplicas)",
+        "HorizontalPodAutoscaler/shop/app: scaleTargetRef Deployment/shop/gone is not rendered",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://app.shop.svc.cluster.local:80/", None),
+        ("http://app.shop.svc/x", None),  # default port 80
+        ("https://example.com/", None),  # not in-cluster
+        ("http://app.shop.svc.cluster.local:8080/", "Service/shop/app has no port 8080"),
+        ("http://other.shop.svc.cluster.local:80/", "no Service shop/other"),
+    ],
+)
+def test_service_urls_must_resolve(url: str, problem: str | None) -> None:
+    cm = _object("ConfigMap", "app-config")
+    cm["data"] = {"UPSTREAM_URL": url, "LOG_LEVEL": "info"}
+    expected = [f"ConfigMap/shop/app-config: UPSTREAM_URL={url}: {problem}"] if problem else []
+    assert gitops.check_service_urls([cm, _service({"app": "shop"})]) == expected
 
 
 def test_mesh_membership_reports_wrong_mesh_and_namespace() -> None:
     policy = _policy(to=[])
     policy["metadata"]["labels"]["kuma.io/mesh"] = "other"
     policy["metadata"]["namespace"] = "shop"
-    problems = gitops.check_mesh_membership([policy], {"default"}, "kuma-system")
-    assert len(problems) == 2, problems
+    assert gitops.check_mesh_membership([policy], {"default"}, "kuma-system") == [
+        "MeshTimeout/shop/t: kuma.io/mesh 'other' names no Mesh of the program",
+        "MeshTimeout/shop/t: namespace 'shop' is not 'kuma-system'",
+    ]
 
 
 def test_external_secrets_report_unknown_unreadable_keys_and_other_stores() -> None:
@@ -239,8 +394,168 @@ def test_flux_kustomization_rules() -> None:
     assert gitops.flux_kustomization_problems(_flux_ks()) == []
     bad = _flux_ks(prune=False, path="./k8s/nowhere", postBuild={})
     bad["spec"]["sourceRef"]["name"] = "elsewhere"
-    problems = gitops.flux_kustomization_problems(bad)
-    assert len(problems) == 4, problems
+    assert gitops.flux_kustomization_problems(bad) == [
+        "Kustomization/shop/apps: spec.prune must be true",
+        "Kustomization/shop/apps: sourceRef must be GitRepository flux-system, got"
+        " {'kind': 'GitRepository', 'name': 'elsewhere'}",
+        "Kustomization/shop/apps: spec.path './k8s/nowhere' is not a folder of this repository",
+        "Kustomization/shop/apps: postBuild.substituteFrom must include ConfigMap platform-vars",
+    ]
+
+
+def test_flux_path_without_a_kustomization_file_is_reported() -> None:
+    assert gitops.flux_kustomization_problems(_flux_ks(path="./k8s/mesh")) == [
+        "Kustomization/shop/apps: spec.path './k8s/mesh' has no kustomization.yaml"
+    ]
+
+
+def test_depends_on_must_name_a_kustomization_of_the_cluster() -> None:
+    infra = _flux_ks()
+    infra["metadata"]["name"] = "infrastructure"
+    apps = _flux_ks(dependsOn=[{"name": "infrastructure"}, {"name": "infra"}])
+    assert gitops.check_depends_on([infra, apps]) == [
+        "Kustomization/shop/apps: dependsOn 'infra' is no Flux Kustomization of this cluster"
+    ]
+
+
+KUMA_CP = {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "kuma-system"}
+STORE = {"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore"}
+READY = "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')"
+NOT_READY = "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'False')"
+STORE_EXPR = {**STORE, "current": READY, "failed": NOT_READY}
+
+
+def test_health_checks_must_target_what_exists() -> None:
+    facts = dataclasses.replace(
+        FACTS, kuma_control_planes=frozenset({("c1", "kuma-system", "kuma-control-plane")})
+    )
+    good = _flux_ks(
+        healthChecks=[
+            {**STORE, "name": "gcp-secret-manager"},
+            {**KUMA_CP, "name": "kuma-control-plane"},
+        ]
+    )
+    assert gitops.check_health_checks([good], facts, "c1") == []
+    bad = _flux_ks(healthChecks=[{**STORE, "name": "gcp"}, {**KUMA_CP, "name": "kuma"}])
+    assert gitops.check_health_checks([bad], facts, "c1") == [
+        "Kustomization/shop/apps: health check ClusterSecretStore/gcp is neither rendered nor"
+        " created by the program on this cluster",
+        "Kustomization/shop/apps: health check Deployment/kuma-system/kuma is neither rendered nor"
+        " created by the program on this cluster",
+    ]
+    # the control plane of another cluster does not count
+    assert len(gitops.check_health_checks([good], facts, "c2")) == 1
+
+
+def _render_of(ks: Doc, output: list[Doc]) -> gitops.ClusterRender:
+    cluster = gitops.Cluster("test", "c1", "zone", {})
+    render = gitops.ClusterRender(cluster)
+    render.outputs += [
+        gitops.Rendered("flux-system", "k8s/clusters/test/zone", (ks,), frozenset()),
+        gitops.Rendered("apps", "k8s/apps", tuple(output), frozenset()),
+    ]
+    return render
+
+
+@pytest.mark.parametrize(
+    ("spec", "output", "missing"),
+    [
+        ({"healthChecks": [{**STORE, "name": "s"}]}, [], "ClusterSecretStore"),
+        (
+            {
+                "healthChecks": [{**STORE, "name": "s"}],
+                "healthCheckExprs": [{**STORE, "current": READY}],
+            },
+            [],
+            "ClusterSecretStore",
+        ),
+        ({"wait": True, "healthCheckExprs": [STORE_EXPR]}, _good(), "ExternalSecret"),
+    ],
+)
+def test_eso_health_needs_cel_expressions(spec: Doc, output: list[Doc], missing: str) -> None:
+    render = _render_of(_flux_ks(**spec), output)
+    assert gitops.check_eso_health_exprs(render) == [
+        f"Kustomization/shop/apps: waits for external-secrets.io/v1 {missing} without a"
+        " healthCheckExprs entry (current and failed): kstatus would only check that it exists"
+    ]
+
+
+def test_eso_health_with_cel_expressions_passes() -> None:
+    es_expr = {**STORE_EXPR, "kind": "ExternalSecret"}
+    spec = {
+        "wait": True,
+        "healthChecks": [{**STORE, "name": "s"}],
+        "healthCheckExprs": [STORE_EXPR, es_expr],
+    }
+    assert gitops.check_eso_health_exprs(_render_of(_flux_ks(**spec), _good())) == []
+    # wait: false -> the applied ExternalSecrets are not waited for
+    assert gitops.check_eso_health_exprs(_render_of(_flux_ks(wait=False), _good())) == []
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_render_reports_a_child_path_that_fails_to_build(tmp_path: Path) -> None:
+    child = _flux_ks(path="./k8s/broken")
+    child["metadata"] = {"name": "broken-child", "namespace": "flux-system"}
+    root = tmp_path / "k8s" / "clusters" / "test" / "zone"
+    _write(root / "child.yaml", gitops.to_yaml([child]))
+    _write(root / "kustomization.yaml", "resources: [child.yaml]\n")
+    _write(tmp_path / "k8s" / "broken" / "kustomization.yaml", "resources: [missing.yaml]\n")
+    render = gitops.render_cluster(gitops.Cluster("test", "c1", "zone", {}), repo=tmp_path)
+    assert [out.kustomization for out in render.outputs] == ["flux-system"]
+    assert len(render.problems) == 1, render.problems
+    assert render.problems[0].startswith(
+        f"Kustomization/broken-child: kubectl kustomize {tmp_path / 'k8s' / 'broken'}: "
+    )
+    assert "missing.yaml" in render.problems[0]
+
+
+def test_unsupported_substitution_is_reported_per_document() -> None:
+    doc = _object("ConfigMap", "raw")
+    doc["data"] = {"x": "${A^^}", "y": "${A}"}
+    out, referenced, problems = gitops.substitute_docs([doc], {"A": "one"})
+    assert problems == ["ConfigMap/shop/raw: unsupported substitution ${A^^}"]
+    assert referenced == {"A"}
+    assert out[0]["data"] == {"x": "${A^^}", "y": "one"}  # left as is, the rest substituted
+
+
+def _workload(name: str, **tags: str) -> gitops.MeshWorkload:
+    return gitops.MeshWorkload(name, tags)
+
+
+def _permission(name: str, target: Doc, client: Doc, action: str) -> Doc:
+    doc = _kuma(
+        "MeshTrafficPermission",
+        target,
+        **{"from": [{"targetRef": client, "default": {"action": action}}]},
+    )
+    doc["metadata"]["name"] = name
+    return doc
+
+
+def test_traffic_permissions_most_specific_from_wins_then_name() -> None:
+    front, back = _workload("front", app="front"), _workload("back", app="back")
+    subset = {"kind": "MeshSubset", "tags": {"app": "front"}}
+    policies = [
+        _permission("z-deny-all", MESH, MESH, "Deny"),
+        _permission(
+            "a-allow-front", {"kind": "Dataplane", "labels": {"app": "back"}}, subset, "Allow"
+        ),
+    ]
+    assert gitops.traffic_permissions(policies, [front, back]) == {
+        ("front", "back"): "Allow",  # MeshSubset beats Mesh whatever the names
+        ("back", "front"): "Deny",
+    }
+    tie = [_permission("b", MESH, MESH, "Allow"), _permission("a", MESH, MESH, "Deny")]
+    assert gitops.traffic_permissions(tie, [front, back])["front", "back"] == "Allow"
+    assert gitops.traffic_permissions([], [front, back])["front", "back"] == "Deny"
+    with pytest.raises(ValueError, match="not modelled"):
+        gitops.traffic_permissions(
+            [_permission("x", {"kind": "MeshService", "name": "s"}, MESH, "Allow")], [front, back]
+        )
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,8 @@ def test_ci_checks(stack: str, check: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_consistent_with_the_program(stack: str) -> None:
+    """platform-vars keys, ExternalSecret keys and store, Mesh membership, dependsOn, health-check
+    targets (the program's store and Kuma control plane) and ESO health expressions."""
     facts = gitops.stack_facts(stack)
     problems = [
         f"{render.cluster.name}: {problem}"
@@ -115,3 +117,72 @@ def test_prod_mesh_allows_only_explicit_permissions() -> None:
     ]
     assert explicit, "prod must list who may call whom"
     assert "MeshFaultInjection" not in _kinds(render)
+
+
+def _zones(stack: str) -> list[gitops.ClusterRender]:
+    return [r for r in gitops.rendered_stack(stack) if r.cluster.role == "zone"]
+
+
+def _matrices(stack: str) -> list[dict[tuple[str, str], str]]:
+    """The effective MeshTrafficPermission action of every client -> server pair of each zone's
+    Deployments, under the policies the global cluster applies (KDS syncs them to the zones)."""
+    policies = _global(stack).docs
+    return [gitops.traffic_permissions(policies, gitops.mesh_workloads(z)) for z in _zones(stack)]
+
+
+STOREFRONT = "Deployment/storefront/storefront-app"
+CATALOG = "Deployment/catalog/catalog-app"
+
+
+def test_prod_permissions_allow_only_storefront_to_catalog() -> None:
+    for matrix in _matrices("prod-eu"):
+        assert len(matrix) >= 2, matrix
+        allowed = {pair for pair, action in matrix.items() if action == "Allow"}
+        assert allowed == {(STOREFRONT, CATALOG)}, matrix
+        assert set(matrix.values()) == {"Allow", "Deny"}
+
+
+def test_staging_permissions_allow_every_pair() -> None:
+    for matrix in _matrices("staging"):
+        assert (f"{STOREFRONT}-canary", CATALOG) in matrix  # the canary is a client too
+        assert set(matrix.values()) == {"Allow"}, matrix
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_storefront_upstream_is_a_rendered_service(stack: str) -> None:
+    # check_service_urls (a CI check) resolves it; make sure it really is there to resolve.
+    for zone in _zones(stack):
+        urls = [
+            d["data"]["UPSTREAM_URL"]
+            for d in zone.docs
+            if d["kind"] == "ConfigMap" and "UPSTREAM_URL" in d.get("data", {})
+        ]
+        assert urls and all(".catalog.svc.cluster.local:8080/" in u for u in urls), urls
+        assert gitops.check_service_urls(zone.docs) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_eso_objects_are_waited_for_with_cel(stack: str) -> None:
+    for render in gitops.rendered_stack(stack):
+        exprs = {
+            (e["kind"], ks["metadata"]["name"])
+            for ks in render.docs
+            if ks["kind"] == "Kustomization"
+            for e in ks["spec"].get("healthCheckExprs", [])
+        }
+        assert ("ClusterSecretStore", "infrastructure") in exprs
+        if render.cluster.role == "zone":
+            assert ("ExternalSecret", "apps") in exprs
+
+
+def test_cached_renders_and_facts_are_copies() -> None:
+    render = gitops.rendered_stack("staging")[0]
+    render.docs[0]["metadata"]["name"] = "changed"
+    render.outputs.clear()
+    render.problems.append("leaked")
+    facts = gitops.stack_facts("staging")
+    facts.clusters[0].platform_vars["ENVIRONMENT"] = "leaked"  # type: ignore[index]
+    again = gitops.rendered_stack("staging")[0]
+    assert again.outputs and not again.problems
+    assert again.docs[0]["metadata"]["name"] != "changed"
+    assert gitops.stack_facts("staging").clusters[0].platform_vars["ENVIRONMENT"] == "staging"

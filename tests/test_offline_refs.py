@@ -302,6 +302,24 @@ def test_kuma_mesh_timeout_passes_and_unknown_field_fails() -> None:
     )
 
 
+def test_kuma_policy_semantics_run_with_the_schema() -> None:
+    # The Kuma validator's rules (offline.k8s_validation.KUMA_POLICY_RULES; one negative test per
+    # rule in tests/test_gitops_checks_fail.py) are part of validate_manifest.
+    doc = mesh_timeout()
+    doc["kind"] = "MeshRateLimit"
+    doc["spec"] = {
+        "targetRef": {"kind": "Mesh"},
+        "rules": [{"default": {"local": {"http": {"requestRate": {"num": 1, "interval": "1s"}}}}}],
+    }
+    assert validate_manifest(doc) == [
+        "MeshRateLimit/default-timeouts: spec.rules: must not be defined when spec.targetRef"
+        " includes gateways (select proxyTypes: [Sidecar], or target gateways only and use"
+        " spec.to)"
+    ]
+    doc["spec"]["targetRef"]["proxyTypes"] = ["Sidecar"]
+    assert validate_manifest(doc) == []
+
+
 def test_kuma_policy_may_not_mix_rules_with_to() -> None:
     doc = mesh_timeout()
     doc["spec"]["rules"] = [{"default": {"connectionTimeout": "5s"}}]

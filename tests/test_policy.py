@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,20 +29,13 @@ from components.config import EU_REGIONS
 from components.gke_cluster import NODE_SERVICE_ACCOUNT_ROLES
 from components.naming import service_account_id
 from offline import problems
-from offline.engine import REPO_ROOT, Plan, Registration, plan_stack, stack_config
+from offline.engine import REPO_ROOT, Plan, Registration, stack_config
 from policy import crossguard, rules
 from policy.plan_checks import COMPUTED, facts_of, view_of, violations
 from policy.rules import RULES, Enforcement, Rule, StackFacts, rule_named
-from tests.support import STACKS
+from tests.support import STACKS, plan_of
 
 POLICY_DIR = REPO_ROOT / "policy"
-
-
-@functools.cache
-def plan_of(stack: str) -> Plan:
-    """This module's own plans: tests.support's shared ones can be changed by other modules
-    (test_bootstrap edits the staging Mesh in place), and a rule test must see the real plan."""
-    return plan_stack(stack)
 
 
 SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}

