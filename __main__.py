@@ -141,6 +141,7 @@ for c in config.clusters:
             repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
             secret_store=eso.store_name,
+            secret_store_namespace_labels=eso.consumer_namespace_labels,
             eso_release=eso.release,
             eso_store=eso.store,
             platform_vars=PlatformVars(

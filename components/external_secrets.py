@@ -14,6 +14,9 @@ from components.versions import EXTERNAL_SECRETS_CHART_REPO, EXTERNAL_SECRETS_CH
 ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
 CLUSTER_SECRET_STORE = "gcp-secret-manager"
+# Only namespaces carrying this label (value: the store name) may use the store; without it any
+# namespace could read every exposed entry, the git credentials included.
+STORE_ACCESS_LABEL = "platform.acme.io/secret-store"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ def cluster_secret_store_spec(
     project: str, cluster_name: str, cluster_location: str
 ) -> dict[str, object]:
     return {
+        "conditions": [
+            {"namespaceSelector": {"matchLabels": {STORE_ACCESS_LABEL: CLUSTER_SECRET_STORE}}}
+        ],
         "provider": {
             "gcpsm": {
                 "projectID": project,
@@ -69,12 +75,14 @@ def cluster_secret_store_spec(
                     }
                 },
             }
-        }
+        },
     }
 
 
 class ExternalSecrets(pulumi.ComponentResource):
     store_name: str
+    # Labels a namespace needs to use the store.
+    consumer_namespace_labels: dict[str, str]
     release: k8s.helm.v3.Release
     store: k8s.apiextensions.CustomResource
 
@@ -97,6 +105,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             opts=on_cluster,
         )
         self.store_name = CLUSTER_SECRET_STORE
+        self.consumer_namespace_labels = {STORE_ACCESS_LABEL: CLUSTER_SECRET_STORE}
         self.store = custom_resource(
             f"{name}-store",
             api_version="external-secrets.io/v1",

@@ -4,6 +4,7 @@ overlays substitute (`platform-vars`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -74,6 +75,8 @@ class FluxArgs:
     # {"username": ..., "password": ...}; ESO copies it into flux-system.
     credentials_secret: str
     secret_store: str
+    # flux-system reads its git credentials through the store: the labels that allow it.
+    secret_store_namespace_labels: Mapping[str, str]
     eso_release: pulumi.Resource
     eso_store: pulumi.Resource
     platform_vars: PlatformVars
@@ -136,7 +139,7 @@ class Flux(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:k8s:Flux", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster)
+        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, args.secret_store_namespace_labels)
         operator = helm_release(
             f"{name}-operator",
             release_name="flux-operator",

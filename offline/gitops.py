@@ -286,6 +286,8 @@ class StackFacts:
     # (cluster, namespace, Deployment) of each Kuma control plane: Helm release `<r>` of chart
     # `kuma` runs the Deployment `<r>-control-plane` (the chart's naming).
     kuma_control_planes: frozenset[tuple[str, str, str]] = frozenset()
+    # ClusterSecretStore name -> the namespace labels its conditions require.
+    store_namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _cluster_of(registration_provider: str) -> str:
@@ -330,6 +332,10 @@ def stack_facts_from_plan(plan: Plan) -> StackFacts:
             r.inputs["metadata"]["name"]
             for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
         ),
+        store_namespace_labels={
+            r.inputs["metadata"]["name"]: _store_selector(r.inputs["spec"])
+            for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+        },
         kuma_control_planes=frozenset(
             (
                 _cluster_of(r.provider_urn),
@@ -706,6 +712,37 @@ def check_external_secrets(docs: Sequence[Doc], facts: StackFacts) -> list[str]:
     return problems
 
 
+def _store_selector(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The labels every namespace-selector condition of a store requires (merged)."""
+    labels: dict[str, str] = {}
+    for condition in spec.get("conditions") or []:
+        labels.update((condition.get("namespaceSelector") or {}).get("matchLabels") or {})
+    return labels
+
+
+def check_store_access(docs: Sequence[Doc], facts: StackFacts) -> list[str]:
+    """An ExternalSecret's namespace carries the labels its ClusterSecretStore's conditions
+    require; otherwise ESO refuses it and the app never gets its credentials."""
+    namespaces = {
+        _meta(d).get("name"): _meta(d).get("labels") or {}
+        for d in docs
+        if d.get("kind") == "Namespace"
+    }
+    problems: list[str] = []
+    for doc in (d for d in docs if d.get("kind") == "ExternalSecret"):
+        store = str(((doc.get("spec") or {}).get("secretStoreRef") or {}).get("name"))
+        required = facts.store_namespace_labels.get(store, {})
+        labels = namespaces.get(_ns(doc))
+        if labels is None:
+            problems.append(f"{_ident(doc)}: its namespace {_ns(doc)!r} is not rendered")
+        elif any(labels.get(k) != v for k, v in required.items()):
+            problems.append(
+                f"{_ident(doc)}: namespace {_ns(doc)!r} lacks the labels {dict(required)} that "
+                f"ClusterSecretStore {store} requires"
+            )
+    return problems
+
+
 def check_mesh_membership(
     docs: Sequence[Doc], mesh_names: Iterable[str], kuma_namespace: str
 ) -> list[str]:
@@ -801,6 +838,7 @@ def cross_layer_problems(render: ClusterRender, facts: StackFacts) -> list[str]:
     return [
         *check_variables(render.referenced_vars, vars_),
         *check_external_secrets(render.docs, facts),
+        *check_store_access(render.docs, facts),
         *check_mesh_membership(render.docs, facts.mesh_names, vars_.get("KUMA_NAMESPACE", "")),
         *check_depends_on(render.docs),
         *check_health_checks(render.docs, facts, render.cluster.name),

@@ -301,6 +301,21 @@ def test_cluster_secret_store_uses_the_clusters_workload_identity(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_store_serves_only_labelled_namespaces_and_flux_system_is_one(stack):
+    plan = plan_of(stack)
+    for store in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore"):
+        [condition] = store.inputs["spec"]["conditions"]
+        required = condition["namespaceSelector"]["matchLabels"]
+        assert required == {"platform.acme.io/secret-store": "gcp-secret-manager"}
+        [flux_ns] = [
+            n
+            for n in plan.of_type("kubernetes:core/v1:Namespace")
+            if n.inputs["metadata"]["name"] == "flux-system" and n.provider == store.provider
+        ]
+        assert required.items() <= flux_ns.inputs["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_git_credentials_come_from_secret_manager_through_eso(stack):
     plan = plan_of(stack)
     secret_id = plan.config["platform:gitops"]["credentialsSecret"]

@@ -358,6 +358,28 @@ def test_external_secrets_report_unknown_unreadable_keys_and_other_stores() -> N
     assert "not the program's ClusterSecretStore" in problems[2]
 
 
+def test_store_access_needs_the_labelled_namespace() -> None:
+    facts = dataclasses.replace(
+        FACTS,
+        store_namespace_labels={
+            "gcp-secret-manager": {"platform.acme.io/secret-store": "gcp-secret-manager"}
+        },
+    )
+    allowed = {"platform.acme.io/secret-store": "gcp-secret-manager"}
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ok", "labels": allowed}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}},
+    ]
+    for name, namespace in (("s1", "ok"), ("s2", "bare"), ("s3", "ghost")):
+        secret = _external_secret(name, name, "catalog-db-password")
+        secret["metadata"]["namespace"] = namespace
+        docs.append(secret)
+    problems = gitops.check_store_access(docs, facts)
+    assert len(problems) == 2
+    assert "namespace 'bare' lacks the labels" in problems[0]
+    assert "namespace 'ghost' is not rendered" in problems[1]
+
+
 def test_schema_check_reports_unknown_fields() -> None:
     dep = _deployment()
     dep["spec"]["replicass"] = 2
