@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config import AuthorizedNetwork, Cluster, NodePool
-from components.naming import service_account_id, workload_pool
+from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 # The node identity needs only to write logs and metrics and to read images; Google's
 # predefined role for exactly that replaces the default compute account's Editor.
@@ -181,7 +181,7 @@ class GkeCluster(pulumi.ComponentResource):
 
         self.dns_endpoint = self.cluster.control_plane_endpoints_config.apply(_dns_endpoint)
         self.provider = k8s.Provider(
-            f"{spec.name}-k8s",
+            kubernetes_provider_name(spec.name),
             kubeconfig=self.dns_endpoint.apply(lambda endpoint: kubeconfig(spec.name, endpoint)),
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.

@@ -17,6 +17,18 @@ def service_account_id(*parts: str) -> str:
     return f"{'-'.join(head)[:room].rstrip('-')}-{digest}-{purpose}"
 
 
+KUBERNETES_PROVIDER_SUFFIX = "-k8s"
+
+
+def kubernetes_provider_name(cluster: str) -> str:
+    return f"{cluster}{KUBERNETES_PROVIDER_SUFFIX}"
+
+
+def cluster_of_provider(provider_name: str) -> str:
+    """The cluster a Kubernetes provider (named by kubernetes_provider_name) deploys to."""
+    return provider_name.removesuffix(KUBERNETES_PROVIDER_SUFFIX)
+
+
 def pods_range_name(cluster: str) -> str:
     return f"{cluster}-pods"
 

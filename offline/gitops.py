@@ -34,17 +34,18 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from components.flux import PLATFORM_VARS
+from components.naming import cluster_of_provider
+from components.secrets import SECRET_ACCESSOR_ROLE
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
 from offline.k8s_validation import kuma_policy_problems, validate_manifest
 
 Doc = dict[str, Any]
 
-PLATFORM_VARS = "platform-vars"
 FLUX_SOURCE = {"kind": "GitRepository", "name": "flux-system"}
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 SUBSTITUTE_DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
-SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 KUBECTL = "kubectl"
 KUSTOMIZATION_FILE = "kustomization.yaml"
 ESO_GROUP = "external-secrets.io"
@@ -291,14 +292,14 @@ class StackFacts:
 
 
 def _cluster_of(registration_provider: str) -> str:
-    return registration_provider.rsplit("::", 1)[-1].removesuffix("-k8s")
+    return cluster_of_provider(registration_provider.rsplit("::", 1)[-1])
 
 
 def _readable_secret_ids(plan: Plan) -> frozenset[str]:
     by_urn = plan.by_urn()
     readable: set[str] = set()
     for grant in plan.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"):
-        if grant.inputs.get("role") != SECRET_ACCESSOR:
+        if grant.inputs.get("role") != SECRET_ACCESSOR_ROLE:
             continue
         for urn in grant.property_dependencies.get("secretId") or grant.dependencies:
             secret = by_urn.get(urn)

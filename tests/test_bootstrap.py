@@ -10,6 +10,7 @@ import pytest
 
 from components import versions
 from components.kuma import KDS_PORT
+from components.naming import cluster_of_provider
 from offline.engine import Plan, Registration
 from offline.k8s_validation import unknown_values_keys, validate_manifest
 from tests.support import STACKS, plan_of
@@ -44,7 +45,7 @@ def manifest(resource: Registration) -> dict[str, Any]:
 
 
 def cluster_of(plan: Plan, resource: Registration) -> str:
-    return plan.by_urn()[resource.provider_urn].name.removesuffix("-k8s")
+    return cluster_of_provider(plan.by_urn()[resource.provider_urn].name)
 
 
 def releases(plan: Plan, chart: str) -> list[Registration]:
