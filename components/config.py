@@ -677,10 +677,12 @@ def _decode(value: Any) -> Any:
 
 
 def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
-    """Every `<namespace>:*` key of the running stack, plus gcp:project and gcp:region."""
-    from pulumi.runtime import config as runtime_config
+    """Every `<namespace>:*` key of the running stack, plus gcp:project and gcp:region.
 
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    The Python language host hands the program the whole stack config as JSON in PULUMI_CONFIG
+    (pulumi-language-python `constructConfig`); `pulumi.runtime.get_config_env` is the SDK's
+    public reader of it, and the only way to see keys the program does not know (typos)."""
+    everything = pulumi.runtime.get_config_env()
     raw: dict[str, Any] = {}
     for full_key, value in everything.items():
         ns, _, key = full_key.partition(":")
@@ -689,7 +691,7 @@ def read_raw_config(namespace: str = PLATFORM_NAMESPACE) -> dict[str, Any]:
             # silently ignored (or silently used) synonym, so keep its full name for the error.
             raw[full_key if key in GCP_KEYS else key] = _decode(value)
     for key in GCP_KEYS:
-        value = runtime_config.get_config(f"gcp:{key}")
+        value = pulumi.runtime.get_config(f"gcp:{key}")
         if value is not None:
             raw[key] = value
     return raw

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offline.cli import guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, Registration, plan_stack
 
 # Inputs whose change makes the provider replace the resource (ForceNew in the upstream
@@ -266,6 +267,7 @@ def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan:
             )
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack")

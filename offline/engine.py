@@ -11,11 +11,13 @@ What the mocks cannot know (ids, emails, endpoints the cloud assigns) is filled 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 import gc
 import hashlib
 import json
+import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -23,13 +25,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from offline import resource_ids
+from offline import pulumi_project, resource_ids
+from offline.pulumi_project import ROOT_STACK_TYPE, EngineRuleError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_NAME = "gcp-platform"
-STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_TYPE = ROOT_STACK_TYPE
 
 # Signatures of the Pulumi wire format (pulumi/runtime/rpc.py).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -197,19 +197,9 @@ class Plan:
 
 # -- stack config ----------------------------------------------------------------------------------
 def stack_config(stack: str, repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """Project-level defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml, as the CLI does."""
-    project_file = yaml.safe_load((repo / "Pulumi.yaml").read_text())
-    stack_path = repo / f"Pulumi.{stack}.yaml"
-    if not stack_path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in repo.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"no stack file {stack_path.name}; stacks: {known}")
-    stack_file = yaml.safe_load(stack_path.read_text()) or {}
-    config: dict[str, Any] = {}
-    for key, declaration in (project_file.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            config[key] = declaration["default"]
-    config.update(stack_file.get("config") or {})
-    return config
+    """The config `pulumi preview -s <stack>` gives the program: Pulumi.<stack>.yaml checked against
+    Pulumi.yaml and merged with its defaults, as the CLI does (offline.pulumi_project)."""
+    return pulumi_project.load_stack_config(repo, stack)
 
 
 def _to_engine_config(config: Mapping[str, Any]) -> dict[str, str]:
@@ -365,6 +355,13 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
     from pulumi.runtime.mocks import MockMonitor
 
     class RecordingMonitor(MockMonitor):
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            """The engine's URN, not the SDK mock's: MockMonitor keeps `pulumi:pulumi:Stack$` in
+            the type of the stack's children and only the last segment of a deeper parent's."""
+            from pulumi.runtime.settings import get_project, get_stack
+
+            return pulumi_project.urn(get_stack(), get_project(), parent, type_, name)
+
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             secrets: list[str] = []
@@ -449,7 +446,26 @@ async def _run_to_completion(program: Callable[[], None]) -> None:
         raise failure
 
 
-def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) -> Plan:
+@contextlib.contextmanager
+def delivered_config(config: Mapping[str, Any]) -> Iterator[None]:
+    """Hand `config` to the program the way the Python language host does: the whole map as JSON
+    text in PULUMI_CONFIG (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go,
+    `constructConfig`), secret keys in PULUMI_CONFIG_SECRET_KEYS; restored afterwards."""
+    keys = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ["PULUMI_CONFIG"] = json.dumps(_to_engine_config(config))
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = "[]"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, preview: bool) -> Plan:
     import logging
 
     import pulumi
@@ -470,9 +486,10 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
     logger.handlers = [_Collect()]
 
     mocks = _make_mocks(str(config.get("gcp:project", "project")))
-    runtime_config.set_all_config(_to_engine_config(config), [])
+    # Nothing set in-process: the program reads what _deliver_config put in the environment.
+    runtime_config.set_all_config({}, [])
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT_NAME, stack=stack, preview=preview, logger=logger,
+        mocks, project=project, stack=stack, preview=preview, logger=logger,
         monitor=_make_monitor(mocks, registrations),
     )  # fmt: skip
     outputs: dict[str, Any] = {}
@@ -493,16 +510,17 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
     error: BaseException | None = None
     sys.path.insert(0, str(program.parent))
     try:
-        SETTINGS.rpc_manager.clear()
-        SETTINGS.outputs.clear()
-        _sync_await(_run_to_completion(program_main))
+        with delivered_config(config):
+            SETTINGS.rpc_manager.clear()
+            SETTINGS.outputs.clear()
+            _sync_await(_run_to_completion(program_main))
     except Exception as exc:
         error = exc
     finally:
         sys.path.remove(str(program.parent))
     plan = Plan(
         stack=stack,
-        project=PROJECT_NAME,
+        project=project,
         config=_jsonable(dict(config)),
         # Registration order depends on async scheduling; sorted, plans are reproducible.
         registrations=sorted(registrations, key=lambda r: r.urn),
@@ -513,6 +531,37 @@ def _run(stack: str, config: Mapping[str, Any], program: Path, preview: bool) ->
     if error is not None:
         raise PlanFailed(plan, error)
     return plan
+
+
+def _undeclared_keys(project: pulumi_project.Project, config: Mapping[str, Any]) -> list[str]:
+    """Keys of the project's namespace that Pulumi.yaml does not declare: not an engine rule (the
+    CLI passes them on silently), but usually the typo behind a 'missing configuration value'."""
+    declared = [str(pulumi_project.declared_key(project.name, k)) for k in project.config]
+    hints: list[str] = []
+    for key in config:
+        if key.startswith(f"{project.name}:") and key not in declared:
+            closest = pulumi_project.closest_key(key, declared)
+            hint = f" (did you mean '{closest}'?)" if closest else ""
+            hints.append(f"{key}: not declared in {pulumi_project.PROJECT_FILE}{hint}")
+    return hints
+
+
+def _checked_config(
+    stack: str,
+    overrides: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    repo: Path,
+) -> tuple[pulumi_project.Project, dict[str, Any]]:
+    """The project and the config the program gets, after the CLI's checks (EngineRuleError)."""
+    project = pulumi_project.load_project(repo)
+    if config is None:
+        config = pulumi_project.load_stack_config(repo, stack, project)
+    requested = apply_overrides(config, overrides or {})
+    try:
+        return project, pulumi_project.apply_project_config(project, stack, requested)
+    except EngineRuleError as refused:
+        refused.problems += _undeclared_keys(project, requested)
+        raise
 
 
 def plan_stack(
@@ -526,17 +575,24 @@ def plan_stack(
     """Run the program of `repo` for `stack` (its Pulumi.<stack>.yaml, or `config` when given,
     with `overrides` applied) and return every registration. Raises PlanFailed on error.
 
+    Before the program runs, the CLI's own checks apply (offline.pulumi_project): Pulumi.yaml,
+    the stack file, and the effective config against the project's typed declarations. A
+    violation is a PlanFailed whose error is an EngineRuleError and whose plan is empty.
+
     Each run happens in a fresh context, so runs are independent and may happen in any order.
     """
-    base = dict(config) if config is not None else stack_config(stack, repo)
-    effective = apply_overrides(base, overrides or {})
+    try:
+        project, effective = _checked_config(stack, overrides, config, repo)
+    except EngineRuleError as refused:
+        text = f"{type(refused).__name__}: {refused}"
+        raise PlanFailed(Plan(stack, "", {}, [], {}, error=text), refused) from None
     context = contextvars.Context()
     # A plan allocates thousands of short-lived cyclic objects (tasks, futures, outputs); the
     # cyclic collector running during it only costs time (superlinear in stack size).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return context.run(_run, stack, effective, repo / "__main__.py", preview)
+        return context.run(_run, stack, project.name, effective, repo / "__main__.py", preview)
     finally:
         if collecting:
             gc.enable()
@@ -551,4 +607,4 @@ def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: A
 
 
 def stacks(repo: Path = REPO_ROOT) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in repo.glob("Pulumi.*.yaml"))
+    return pulumi_project.stacks(repo)

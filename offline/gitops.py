@@ -37,6 +37,7 @@ import yaml
 from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
 from components.secrets import SECRET_ACCESSOR_ROLE
+from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
 from offline.k8s_validation import kuma_policy_problems, validate_manifest
 
@@ -990,7 +991,8 @@ def write_stack(stack: str, out: Path) -> list[Path]:
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@guarded
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.gitops")
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="render what Flux applies on every cluster")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, Registration, plan_stack
 from offline.resource_ids import gcp_id, kubernetes_id
 
@@ -128,6 +129,7 @@ def write(documents: ImportDocuments, out_dir: Path) -> list[Path]:
     return paths
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack")

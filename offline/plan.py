@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from offline import estimate
+from offline.cli import EXIT_BAD_INPUT, describe, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
 ProblemFinder = Callable[[Plan], Iterable[str]]
@@ -67,6 +68,7 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
     return path
 
 
+@guarded
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
@@ -78,12 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = plan_stack(args.stack)
     except PlanFailed as failed:
-        print(f"plan of {args.stack} failed: {failed.error}", file=sys.stderr)
+        print(f"plan of {args.stack} failed: {describe(failed, args.stack)}", file=sys.stderr)
         write_plan(failed.plan, args.out or REPO_ROOT / "build" / args.stack)
-        return 2
-    except FileNotFoundError as missing:
-        print(missing, file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     elapsed = time.perf_counter() - started
 
     if not args.quiet:

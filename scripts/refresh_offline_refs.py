@@ -118,6 +118,23 @@ FLUX_OPERATOR_CHART = Upstream(
     AGPL,
 )
 
+GKE_MANAGED_PROMETHEUS = Upstream(
+    "GoogleCloudPlatform/prometheus-engine",
+    "after v0.17.0-rc.0",
+    "2ffde4ec7b7e4ca1da4e32f36b692945b78a60e4",
+    "charts/operator/crds",
+    APACHE,
+)
+PULUMI = Upstream(
+    "pulumi/pulumi",
+    "master 2026-08-21",
+    "1b5949891b3c",
+    "sdk/go/common/workspace",
+    APACHE,
+)
+# Engine rules kept verbatim (offline/pulumi_project.py ports the rest of them).
+PULUMI_FILES: dict[str, str] = {"upstream/pulumi/project.json": "pulumi/project.json"}
+
 FLUX_FILES: dict[str, Upstream] = {
     "source.toolkit.fluxcd.io_gitrepositories.yaml": SOURCE_CONTROLLER,
     "source.toolkit.fluxcd.io_helmrepositories.yaml": SOURCE_CONTROLLER,
@@ -377,7 +394,26 @@ def _crd_inputs(shared: Path) -> list[tuple[str, Upstream]]:
         inputs.append((f"crds/flux/{name}", FLUX_FILES[name]))
     for path in sorted((shared / "crds" / "eso").glob("*.yaml")):
         inputs.append((f"crds/eso/{path.name}", ESO))
+    for path in sorted((shared / "crds" / "gke-managed-prometheus").glob("*.yaml")):
+        inputs.append((f"crds/gke-managed-prometheus/{path.name}", GKE_MANAGED_PROMETHEUS))
     return inputs
+
+
+# Every input the refresh reads, relative to shared/: a missing one is named before anything runs.
+REQUIRED_INPUTS: tuple[str, ...] = (
+    "crds/kuma-v2.13.10",
+    "crds/flux",
+    "crds/eso",
+    "crds/gke-managed-prometheus",
+    "charts/kuma",
+    "charts/external-secrets",
+    "charts/flux-operator",
+    *PULUMI_FILES,
+)
+
+
+def missing_inputs(shared: Path) -> list[str]:
+    return [rel for rel in REQUIRED_INPUTS if not (shared / rel).exists()]
 
 
 def generate(shared: Path) -> Generated:
@@ -468,6 +504,22 @@ def generate(shared: Path) -> Generated:
             }
         chart_index[chart.name] = entry
 
+    for rel, out_name in PULUMI_FILES.items():
+        raw = (shared / rel).read_bytes()
+        out_rel = f"{LICENCE_DIR[PULUMI.licence]}/{out_name}"
+        files[out_rel] = raw  # verbatim copy
+        sources[out_rel] = {
+            "type": "pulumi-project-schema",
+            "derived": False,
+            "upstream_repo": PULUMI.repo,
+            "tag": PULUMI.tag,
+            "commit": PULUMI.commit,
+            "upstream_path": f"{PULUMI.base_path}/{Path(rel).name}",
+            "source_file": f"shared/{rel}",
+            "source_sha256": _check_sum(shared, rel, raw),
+            "licence": PULUMI.licence,
+        }
+
     for path, meta in sources.items():
         meta["sha256"] = sha256_bytes(files[path])
 
@@ -543,7 +595,8 @@ network and without `../shared` (which is only read by the refresh script).
 ## What
 
 - `<licence>/crds/<group>/<kind>_<version>.json`: {n_schemas} strict JSON Schemas (draft 2020-12),
-  one per served apiVersion+kind of the pinned CRDs (Kuma v2.13.10, Flux, External Secrets v2.9.0).
+  one per served apiVersion+kind of the pinned CRDs (Kuma v2.13.10, Flux, External Secrets v2.9.0,
+  GKE Managed Service for Prometheus).
   Derived from each CRD's `openAPIV3Schema`:
   - every object schema without `additionalProperties` and without
     `x-kubernetes-preserve-unknown-fields: true` gets `additionalProperties: false` (the API
@@ -558,6 +611,8 @@ network and without `../shared` (which is only read by the refresh script).
   Versions with `served: false` are not emitted (e.g. `external-secrets.io/v1beta1`).
 - `<licence>/charts/<chart>/values.yaml` (+ `values.schema.json` where the chart has one):
   verbatim copies, the reference for valid Helm value keys.
+- `apache-2.0/pulumi/project.json`: Pulumi's JSON schema of Pulumi.yaml, verbatim; the engine
+  rules around it are ported in `offline/pulumi_project.py`.
 - `index.json`: apiVersion -> kind -> schema file, scope, and whether the spec has a schema.
 - `SOURCES.json`: for every file, upstream repo, tag, commit, upstream path, sha256 of the source
   file and of the committed file, and licence.
@@ -601,7 +656,8 @@ Notes carried over from the source notes:
 
 ## Licences
 
-- `apache-2.0/`: Apache-2.0 (kumahq/kuma, fluxcd/*, external-secrets/external-secrets).
+- `apache-2.0/`: Apache-2.0 (kumahq/kuma, fluxcd/*, external-secrets/external-secrets,
+  GoogleCloudPlatform/prometheus-engine, pulumi/pulumi).
 - `agpl-3.0/`: AGPL-3.0 (controlplaneio-fluxcd/flux-operator CRDs and controlplaneio-fluxcd/charts
   flux-operator chart values). Kept in their own folder so the licence boundary is obvious.
 """
@@ -640,8 +696,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shared: Path = args.shared.resolve()
     out_dir: Path = args.out.resolve()
-    if not (shared / "crds").is_dir() or not (shared / "charts").is_dir():
-        parser.error(f"{shared} has no crds/ and charts/ folders")
+    missing = missing_inputs(shared)
+    if missing:
+        parser.error(
+            f"{shared} lacks what the refresh reads: {', '.join(missing)} (a checkout of the "
+            "workspace's shared/ folder; pass --shared DIR if it is elsewhere)"
+        )
 
     generated = generate(shared)
     current = existing_files(out_dir)

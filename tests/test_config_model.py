@@ -31,7 +31,7 @@ from components.config import (
     parse_platform_config,
     read_raw_config,
 )
-from offline.engine import stacks
+from offline.engine import delivered_config, stacks
 from tests.config_cases import PathPart, base_config, key_path, raw_of
 
 FUZZ = settings(
@@ -172,15 +172,14 @@ def engine_config(config: dict[str, Any]) -> dict[str, str]:
 def in_fresh_context(config: dict[str, str], read: Callable[[], T]) -> T:
     """Set the runtime config (and the stack name, which must match the environment) in a
     private context, restoring the stack name after, so no global state leaks between tests."""
-    from pulumi.runtime.config import set_all_config
     from pulumi.runtime.settings import _set_stack, get_stack
 
     def run() -> T:
-        set_all_config(config, [])
         previous = get_stack()
         _set_stack(config.get("platform:environment", previous))
         try:
-            return read()
+            with delivered_config(config):
+                return read()
         finally:
             _set_stack(previous)
 

@@ -112,7 +112,7 @@ class Case:
         else:
             original = plan.resources[0]
             inputs, name = {}, self.new_name
-            urn = f"urn:pulumi:{plan.stack}::gcp-platform::{self.type}::{name}"
+            urn = f"urn:pulumi:{plan.stack}::{plan.project}::{self.type}::{name}"
         if self.edit:
             self.edit(inputs)
         changed = dataclasses.replace(
