@@ -2,8 +2,9 @@
 
 import pulumi
 
-from components.config import ClusterRole, load_stack_config
+from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
+from components.facts import ClusterRole
 from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kuma import (

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -27,38 +26,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
+
 PLATFORM_NAMESPACE = "platform"
 # Model fields read from the gcp provider's namespace (gcp:project, gcp:region).
 GCP_KEYS = ("project", "region")
-
-# Regions Google Cloud served in 2026-11 (cloud.google.com/about/locations). A typo such as
-# "europe-west11" must fail here, not as an API error halfway through `pulumi up`.
-GCP_REGIONS: frozenset[str] = frozenset(
-    {
-        "africa-south1",
-        "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
-        "asia-south1", "asia-south2", "asia-southeast1", "asia-southeast2",
-        "australia-southeast1", "australia-southeast2",
-        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
-        "europe-west1", "europe-west2", "europe-west3", "europe-west4", "europe-west6",
-        "europe-west8", "europe-west9", "europe-west10", "europe-west12",
-        "me-central1", "me-central2", "me-west1",
-        "northamerica-northeast1", "northamerica-northeast2", "northamerica-south1",
-        "southamerica-east1", "southamerica-west1",
-        "us-central1", "us-east1", "us-east4", "us-east5", "us-south1",
-        "us-west1", "us-west2", "us-west3", "us-west4",
-    }
-)  # fmt: skip
-
-# Regions located in EU member states. London (europe-west2) and Zurich (europe-west6) are in
-# Europe but not in the EU, so an EU-residency stack may not use them.
-EU_REGIONS: frozenset[str] = frozenset(
-    {
-        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
-        "europe-west1", "europe-west3", "europe-west4", "europe-west8", "europe-west9",
-        "europe-west10", "europe-west12",
-    }
-)  # fmt: skip
 
 # RFC 1918 private ranges and the RFC 6598 shared range (GKE accepts both for its ranges).
 # `IPv4Network.is_private` is not this: it also accepts loopback, link-local, 0.0.0.0/8 and
@@ -106,21 +78,6 @@ class _Model(BaseModel):
         frozen=True,
         str_strip_whitespace=True,
     )
-
-
-class Stage(StrEnum):
-    STAGING = "staging"
-    PROD = "prod"
-
-
-class ClusterRole(StrEnum):
-    GLOBAL = "global"
-    ZONE = "zone"
-
-
-class Residency(StrEnum):
-    EU = "eu"
-    ANY = "any"
 
 
 def _check_rfc1035(value: str) -> str:

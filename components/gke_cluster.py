@@ -12,11 +12,9 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config import AuthorizedNetwork, Cluster, NodePool
+from components.facts import NODE_SERVICE_ACCOUNT_ROLES
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
-# The node identity needs only to write logs and metrics and to read images; Google's
-# predefined role for exactly that replaces the default compute account's Editor.
-NODE_SERVICE_ACCOUNT_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
 # Regional pools spread over the region's zones: three in every region we allow.
 ZONES_PER_REGION = 3

@@ -10,8 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from components.config import SecretEntry
-
-SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
+from components.facts import SECRET_ACCESSOR_ROLE
 
 
 @dataclass(frozen=True)

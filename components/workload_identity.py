@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.facts import WORKLOAD_IDENTITY_USER_ROLE
 from components.naming import service_account_id, workload_pool
 
 WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -57,7 +58,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         self.binding = gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity-user",
             service_account_id=account.name,
-            role="roles/iam.workloadIdentityUser",
+            role=WORKLOAD_IDENTITY_USER_ROLE,
             member=self.kubernetes_member,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.clusters)),
         )

@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from components.facts import SECRET_ACCESSOR_ROLE
 from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
-from components.secrets import SECRET_ACCESSOR_ROLE
 from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
 from offline.k8s_validation import kuma_policy_problems, validate_manifest

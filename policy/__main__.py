@@ -1,5 +1,6 @@
 """The CrossGuard pack: `pulumi preview -s <stack> --policy-pack policy
---policy-pack-config policy/config/<stack>.json` (docs/policy.md).
+--policy-pack-config build/<stack>/policy-config.json` (docs/policy.md;
+`make policy-config STACK=<stack>` writes that file from the stack file).
 
 Pulumi runs this file with `runpy.run_path("policy")`, which puts policy/ (not the repository) on
 sys.path; the repository root is added so that the modules import as `policy.*` both here and in

@@ -81,7 +81,7 @@ def validation(rule: Rule) -> ResourceValidation:
             # Fail closed: a pack run without the stack's config must not pass silently.
             report_violation(
                 f"policy config for {rule.name!r} is missing or wrong ({problem}); pass "
-                "--policy-pack-config policy/config/<stack>.json",
+                "--policy-pack-config build/<stack>/policy-config.json (make policy-config)",
                 None,
             )
             return

@@ -2,9 +2,10 @@
 
 Nothing here imports Pulumi or pulumi_policy: the same rules run in CrossGuard (policy/crossguard.py
 adapts `ResourceValidationArgs`) and offline over the mock engine's plan (policy/plan_checks.py).
-This file must stay importable on its own: CrossGuard runs the pack from its own virtualenv, where
-neither the program's components nor the cloud providers' SDKs are installed. Facts copied from the
-program (EU_REGIONS, the node roles) are compared with the program's own values in the tests.
+This file must stay importable without them: CrossGuard runs the pack from its own virtualenv, where
+neither the cloud providers' SDKs nor pydantic are installed. The facts it shares with the program
+(EU regions, the node roles, stages) come from components/facts.py, which needs only the standard
+library.
 
 What CrossGuard cannot see is `None` in the view: `retain_on_delete` (the engine's
 AnalyzerResourceOptions has no such field) and `secret_paths` (pulumi_policy unwraps secrets before
@@ -20,24 +21,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Final
 
-# -- facts shared with the program (tests/test_policy.py checks they match components/) -----------
-EU_REGIONS: Final = frozenset(
-    {
-        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
-        "europe-west1", "europe-west3", "europe-west4", "europe-west8", "europe-west9",
-        "europe-west10", "europe-west12",
-    }
-)  # fmt: skip
+from components import facts
+from components.facts import Residency, Stage
+
+# -- facts shared with the program (components/facts.py: standard library only) ------------------
+EU_REGIONS: Final = facts.EU_REGIONS
 """Regions in EU member states (London and Zurich are in Europe but not in the EU)."""
 
-NODE_SERVICE_ACCOUNT_ROLES: Final = frozenset({"roles/container.defaultNodeServiceAccount"})
+NODE_SERVICE_ACCOUNT_ROLES: Final = frozenset(facts.NODE_SERVICE_ACCOUNT_ROLES)
 """The only project-level roles the platform grants, and only to node service accounts."""
 
 NODE_SERVICE_ACCOUNT = re.compile(r"^serviceAccount:[a-z][-a-z0-9]*-nodes@")
 """`components/naming.service_account_id(cluster, "nodes")`: `<cluster>-nodes`, or for a long
 cluster name `<cluster prefix>-<hash>-nodes`: it always ends in `-nodes`."""
 
-SECRET_ACCESSOR_ROLE: Final = "roles/secretmanager.secretAccessor"
+SECRET_ACCESSOR_ROLE: Final = facts.SECRET_ACCESSOR_ROLE
 
 # -- resource types -------------------------------------------------------------------------------
 CLUSTER: Final = "gcp:container/cluster:Cluster"
@@ -118,20 +116,11 @@ class ResourceView:
         )
 
 
-class Stage(StrEnum):
-    STAGING = "staging"
-    PROD = "prod"
-
-
-class Residency(StrEnum):
-    EU = "eu"
-    ANY = "any"
-
-
 @dataclass(frozen=True)
 class StackFacts:
     """What a rule may know about the stack; CrossGuard reads it from the policy config
-    (policy/config/<stack>.json), the offline runs from the stack config."""
+    (build/<stack>/policy-config.json, made by `make policy-config` from the stack file), the
+    offline runs from the stack config directly."""
 
     stage: Stage
     residency: Residency

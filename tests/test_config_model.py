@@ -20,17 +20,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from components.config import (
-    EU_REGIONS,
-    GCP_REGIONS,
-    ClusterRole,
     PlatformConfig,
-    Residency,
     StackConfigError,
-    Stage,
     load_stack_config,
     parse_platform_config,
     read_raw_config,
 )
+from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
 from offline.engine import delivered_config, stacks
 from tests.config_cases import PathPart, base_config, key_path, raw_of
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.config import EU_REGIONS
-from components.gke_cluster import NODE_SERVICE_ACCOUNT_ROLES
+from components.facts import EU_REGIONS, NODE_SERVICE_ACCOUNT_ROLES
 from components.network import WEBHOOK_PORTS
 from components.project_services import REQUIRED_APIS
 from offline.engine import Plan, Registration, plan_stack
