@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.config import AuthorizedNetwork, Cluster, NodePool
+from components.config_model import AuthorizedNetwork, Cluster, NodePool
 from components.facts import NODE_SERVICE_ACCOUNT_ROLES
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 

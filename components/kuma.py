@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from components.kubernetes import custom_resource, helm_release, namespace
+from components.naming import kds_address_name
 from components.versions import KUMA_CHART_REPO, KUMA_CHART_VERSION
 
 KUMA_NAMESPACE = "kuma-system"
@@ -200,7 +201,7 @@ class KumaMultiZone(pulumi.ComponentResource):
         reserved = gcp.compute.Address(
             f"{name}-kds",
             project=args.project,
-            name=f"{glob.cluster_name}-kuma-kds",
+            name=kds_address_name(glob.cluster_name),
             region=glob.region,
             subnetwork=glob.subnet_self_link,
             address_type="INTERNAL",

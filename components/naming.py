@@ -40,3 +40,17 @@ def services_range_name(cluster: str) -> str:
 def workload_pool(project: str) -> str:
     """The project's Workload Identity pool; every GKE cluster of the project shares it."""
     return f"{project}.svc.id.goog"
+
+
+# -- Compute Engine names derived from the config (validated against GCP's limits before planning)
+def webhook_firewall_name(cluster: str) -> str:
+    return f"{cluster}-control-plane-webhooks"
+
+
+def nat_router_name(network: str, region: str) -> str:
+    """The Cloud Router and its NAT gateway of one region share this name."""
+    return f"{network}-{region}"
+
+
+def kds_address_name(global_cluster: str) -> str:
+    return f"{global_cluster}-kuma-kds"

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.naming import pods_range_name, services_range_name
+from components.naming import (
+    nat_router_name,
+    pods_range_name,
+    services_range_name,
+    webhook_firewall_name,
+)
 
 # Admission webhooks the control plane must reach on the nodes: Kuma's injector/validator (5443)
 # and 8443/9443, the ports most controller-runtime webhooks use (for add-ons Flux installs later;
@@ -101,7 +106,7 @@ class Network(pulumi.ComponentResource):
             gcp.compute.Firewall(
                 f"{spec.cluster}-webhooks",
                 project=args.project,
-                name=f"{spec.cluster}-control-plane-webhooks",
+                name=webhook_firewall_name(spec.cluster),
                 network=vpc.id,
                 direction="INGRESS",
                 description=f"GKE control plane of {spec.cluster} to admission webhooks",
@@ -116,7 +121,7 @@ class Network(pulumi.ComponentResource):
             router = gcp.compute.Router(
                 f"nat-router-{region}",
                 project=args.project,
-                name=f"{args.name}-{region}",
+                name=nat_router_name(args.name, region),
                 region=region,
                 network=vpc.id,
                 opts=child,
@@ -124,7 +129,7 @@ class Network(pulumi.ComponentResource):
             gcp.compute.RouterNat(
                 f"nat-{region}",
                 project=args.project,
-                name=f"{args.name}-{region}",
+                name=nat_router_name(args.name, region),
                 router=router.name,
                 region=region,
                 nat_ip_allocate_option="AUTO_ONLY",

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.config import SecretEntry
+from components.config_model import SecretEntry
 from components.facts import SECRET_ACCESSOR_ROLE
 
 

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from components.config import (
-    PlatformConfig,
     StackConfigError,
     load_stack_config,
     parse_platform_config,
     read_raw_config,
 )
+from components.config_model import PlatformConfig
 from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
 from offline.engine import delivered_config, stacks
 from tests.config_cases import PathPart, base_config, key_path, raw_of
@@ -134,15 +134,18 @@ def test_prod_cannot_be_unprotected() -> None:
     ]
 
 
-def test_resource_labels_cannot_be_overridden_by_user_labels() -> None:
+def test_user_labels_may_not_take_the_platforms_keys() -> None:
     raw = raw_of(STG)
-    raw["labels"] = {"stage": "prod", "managed-by": "terraform", "team": "x"}
-    labels = parse(raw).resource_labels
-    assert labels == {
-        "stage": "staging",
-        "managed-by": "pulumi",
+    raw["labels"] = {"stage": "prod", "team": "x"}
+    assert problems(raw) == [
+        "platform:labels: label key 'stage' is set by the platform itself; choose another key"
+    ]
+    raw["labels"] = {"team": "x"}
+    assert parse(raw).resource_labels == {
         "team": "x",
         "environment": "staging",
+        "stage": "staging",
+        "managed-by": "pulumi",
     }
 
 
@@ -536,7 +539,7 @@ def test_random_region_strings(raw: dict[str, Any], data: st.DataObject) -> None
     key = key_path(tuple(parent_path) if isinstance(last, int) else path)
     if region.strip() not in GCP_REGIONS:
         assert found is not None, f"{region!r} accepted as a region"
-        assert any(p.startswith(f"{key}: ") and "region" in p for p in found), found
+        assert any(p.startswith((f"{key}: ", f"{key}[")) and "region" in p for p in found), found
     elif path[0] != "allowedRegions" and region.strip() not in raw["allowedRegions"]:
         assert found is not None, f"{region!r} accepted outside allowedRegions"
         assert f"{key}: {region.strip()!r} is not in allowedRegions" in " | ".join(found)

@@ -167,7 +167,7 @@ CASES = [
         "kuma-zone-64-chars",
         PROD,
         set_at("platform:clusters[1].kumaZone", "z" * 64),
-        expect("platform:clusters[1].kumaZone", "not an RFC 1035 label: 1-63 characters"),
+        expect("platform:clusters[1].kumaZone", "has 64 characters: use at most 63"),
     ),
     case(
         "kuma-zone-trailing-dash",
@@ -185,7 +185,7 @@ CASES = [
         "cluster-name-41-chars",
         PROD,
         set_at("platform:clusters[0].name", "p" * 41),
-        expect("platform:clusters[0].name", "use at most 40 (GKE limit)"),
+        expect("platform:clusters[0].name", "use at most 40 (Google Cloud's limit)"),
     ),
     case(
         "environment-not-rfc1035",
@@ -331,7 +331,7 @@ CASES = [
         "allowed-region-typo",
         STG,
         append_at("platform:allowedRegions", "europe-west99"),
-        expect("platform:allowedRegions", "not Google Cloud regions: ['europe-west99']"),
+        expect("platform:allowedRegions[2]", "'europe-west99' is not a Google Cloud region"),
     ),
     case(
         "cluster-outside-allowed-regions",
@@ -382,7 +382,7 @@ CASES = [
         "secret-replica-listed-twice",
         PROD,
         append_at("platform:secretReplicaRegions", "europe-west1"),
-        expect("platform:secretReplicaRegions", "regions are listed twice"),
+        expect("platform:secretReplicaRegions", "listed twice: ['europe-west1']"),
     ),
     case(
         "residency-unknown",
@@ -437,13 +437,95 @@ CASES = [
         "machine-type",
         STG,
         set_at("platform:clusters[0].nodePools[0].machineType", "e2_standard"),
-        expect("platform:clusters[0].nodePools[0].machineType", "such as 'e2-standard-4'"),
+        expect("platform:clusters[0].nodePools[0].machineType", "unknown machine family"),
     ),
     case(
         "release-channel",
         PROD,
         set_at("platform:clusters[1].releaseChannel", "BETA"),
-        expect("platform:clusters[1].releaseChannel", "'RAPID', 'REGULAR' or 'STABLE'"),
+        expect("platform:clusters[1].releaseChannel", "'RAPID', 'REGULAR', 'STABLE' or 'EXTENDED'"),
+    ),
+    # -- what Google Cloud would refuse (components/gcp_limits.py) -----------------------------
+    case(
+        "pool-name-41-chars",
+        PROD,
+        set_at("platform:clusters[1].nodePools[0].name", "p" * 41),
+        expect("platform:clusters[1].nodePools[0].name", "has 41 characters: use at most 40"),
+    ),
+    case(
+        "router-nat-name-over-63",
+        STG,
+        set_at("platform:network.name", "n" * 51),
+        expect("platform:network.name", "the Cloud Router and NAT name of europe-west1"),
+    ),
+    case(
+        "machine-family-unknown",
+        PROD,
+        set_at("platform:clusters[1].nodePools[0].machineType", "z9-standard-4"),
+        expect("platform:clusters[1].nodePools[0].machineType", "unknown machine family"),
+    ),
+    case(
+        "machine-vcpus-not-offered",
+        STG,
+        set_at("platform:clusters[1].nodePools[0].machineType", "e2-standard-6"),
+        expect("platform:clusters[1].nodePools[0].machineType", "comes with 2, 4, 8, 16, 32 vCPUs"),
+    ),
+    case(
+        "machine-series-unknown",
+        PROD,
+        set_at("platform:clusters[2].nodePools[0].machineType", "n2-ultramem-4"),
+        expect("platform:clusters[2].nodePools[0].machineType", "not a n2 machine type"),
+    ),
+    case(
+        "machine-custom-not-offered",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].machineType", "c2-custom-4-16384"),
+        expect("platform:clusters[0].nodePools[0].machineType", "has no custom machine types"),
+    ),
+    case(
+        "disk-pd-on-hyperdisk-only-family",
+        PROD,
+        set_at("platform:clusters[1].nodePools[0].machineType", "c4-standard-8"),
+        expect("platform:clusters[1].nodePools[0].diskType", "cannot be the boot disk of c4"),
+    ),
+    case(
+        "disk-hyperdisk-on-e2",
+        STG,
+        set_at("platform:clusters[1].nodePools[0].diskType", "hyperdisk-balanced"),
+        expect("platform:clusters[1].nodePools[0].diskType", "cannot be the boot disk of e2"),
+    ),
+    case(
+        "disk-type-unknown",
+        PROD,
+        set_at("platform:clusters[0].nodePools[0].diskType", "pd-extreme"),
+        expect("platform:clusters[0].nodePools[0].diskType", "'pd-balanced', 'pd-ssd'"),
+    ),
+    case(
+        "too-many-labels",
+        STG,
+        set_at("platform:labels", {f"l{i}": "x" for i in range(51)}),
+        expect("platform:labels", "51 labels: at most 50"),
+    ),
+    case(
+        "label-key-google-prefix",
+        PROD,
+        set_at("platform:labels.goog-owner", "x"),
+        expect("platform:labels", "the prefix 'goog-' is Google's"),
+    ),
+    case(
+        "label-key-platform-owned",
+        STG,
+        set_at("platform:labels.cluster", "x"),
+        expect("platform:labels", "label key 'cluster' is set by the platform itself"),
+    ),
+    case(
+        "too-many-authorized-networks",
+        PROD,
+        set_at(
+            "platform:authorizedNetworks",
+            [{"displayName": f"n{i}", "cidr": f"10.250.{i}.0/24"} for i in range(51)],
+        ),
+        expect("platform:authorizedNetworks", "at most 50 items"),
     ),
     # -- Secret Manager ------------------------------------------------------------------------
     case(
@@ -530,19 +612,19 @@ CASES = [
         "label-key-uppercase",
         STG,
         set_at("platform:labels.Team", "platform"),
-        expect("platform:labels", "label key 'Team': 1-63 characters of a-z"),
+        expect("platform:labels", "label key 'Team': lowercase letters, digits"),
     ),
     case(
         "label-value-space",
         PROD,
         set_at("platform:labels.team", "Platform Team"),
-        expect("platform:labels", "values are 0-63 characters of a-z, 0-9"),
+        expect("platform:labels", "values are lowercase letters, digits"),
     ),
     case(
         "label-value-64-chars",
         STG,
         set_at("platform:labels.cost-center", "c" * 64),
-        expect("platform:labels", "values are 0-63 characters"),
+        expect("platform:labels", "values are at most 63 characters"),
     ),
     # -- unknown keys: a typo is never silently ignored ----------------------------------------
     case(
@@ -703,3 +785,26 @@ def test_the_real_stacks_are_valid(stack: str) -> None:
     plan = try_plan(stack, overrides_for(stack, combine()))
     assert plan.error is None
     assert plan.resources
+
+
+@pytest.mark.parametrize(
+    ("stack", "mutation"),
+    [
+        (PROD, set_at("platform:clusters[1].releaseChannel", "EXTENDED")),
+        (STG, set_at("platform:clusters[1].nodePools[0].machineType", "n2-custom-4-16384")),
+        (PROD, set_at("platform:clusters[1].nodePools[0].machineType", "custom-2-4096")),
+        (
+            PROD,
+            combine(
+                set_at("platform:clusters[1].nodePools[0].machineType", "n4-standard-8"),
+                set_at("platform:clusters[1].nodePools[0].diskType", "hyperdisk-balanced"),
+            ),
+        ),
+        (STG, set_at("platform:labels", {"équipe": "données"})),
+        (STG, set_at("platform:network.name", "n" * 50)),
+    ],
+    ids=["extended-channel", "custom-n2", "custom-n1", "n4-hyperdisk", "intl-label", "network-50"],
+)
+def test_values_google_cloud_accepts_are_accepted(stack: str, mutation: Mutation) -> None:
+    plan = try_plan(stack, overrides_for(stack, mutation))
+    assert plan.error is None, plan.error

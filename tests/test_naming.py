@@ -31,3 +31,24 @@ def test_short_ids_are_readable_and_long_ones_distinct():
     assert service_account_id("c" * 30 + "1", "nodes") != service_account_id(
         "c" * 30 + "2", "nodes"
     )
+
+
+def test_names_derived_from_a_longest_cluster_name_fit_google_clouds_limits():
+    """Config validation checks cluster names (<= 40) but not what is derived from them: every
+    suffix must keep the derived names within 63 characters."""
+    from components.gcp_limits import GKE_NAME_MAX, compute_name_problem
+    from components.naming import (
+        kds_address_name,
+        pods_range_name,
+        services_range_name,
+        webhook_firewall_name,
+    )
+
+    longest = "c" * GKE_NAME_MAX
+    for derived in (
+        webhook_firewall_name(longest),
+        kds_address_name(longest),
+        pods_range_name(longest),
+        services_range_name(longest),
+    ):
+        assert compute_name_problem(derived) is None, derived

@@ -1,0 +1,532 @@
+"""The typed model of a stack's configuration: what differs per environment, and every rule a value
+must meet, including what Google Cloud would refuse (components/gcp_limits.py).
+
+Field rules are `Annotated` types; rules across fields of one object are model validators; rules
+across top-level keys are `cross_key_problems`, which runs on typed values only (a `ConfigView` of
+the keys that validated), so that it also runs when other keys are invalid and every problem is
+reported at once (components/config.py does the reading and the reporting).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from components import gcp_limits
+from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
+from components.naming import nat_router_name
+
+# RFC 1918 private ranges and the RFC 6598 shared range (GKE accepts both for its ranges).
+# `IPv4Network.is_private` is not this: it also accepts loopback, link-local, 0.0.0.0/8 and
+# 240.0.0.0/4 (none usable for a VPC) and rejects 100.64.0.0/10.
+PRIVATE_RANGES: tuple[ipaddress.IPv4Network, ...] = tuple(
+    ipaddress.IPv4Network(r)
+    for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# Labels the platform sets itself on every labelled resource (a user label may not override them).
+PLATFORM_LABEL_KEYS = frozenset({"environment", "stage", "managed-by", "cluster", "role", "pool"})
+
+
+class KeyedConfigError(ValueError):
+    """Problems found by a model-level check, each naming a key relative to that model, so a user
+    sees `platform:clusters[1].kumaZone: ...` rather than just `platform:clusters[1]: ...`."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{key}: {message}" for key, message in problems))
+
+
+class _Model(BaseModel):
+    """camelCase keys as in Pulumi.<stack>.yaml; unknown keys are errors, never ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+# -- field types -----------------------------------------------------------------------------------
+def _checked(check: Any) -> AfterValidator:
+    """An AfterValidator from a `problem(value) -> str | None` function."""
+
+    def validate(value: Any) -> Any:
+        problem = check(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _rfc1035(value: str) -> str | None:
+    return gcp_limits.compute_name_problem(value)
+
+
+def _gke_name(value: str) -> str | None:
+    return gcp_limits.compute_name_problem(value, gcp_limits.GKE_NAME_MAX)
+
+
+def _region(value: str) -> str | None:
+    if value not in GCP_REGIONS:
+        return f"{value!r} is not a Google Cloud region (e.g. 'europe-west1')"
+    return None
+
+
+def _project_id(value: str) -> str | None:
+    if not GCP_PROJECT_ID.fullmatch(value):
+        return (
+            f"{value!r} is not a GCP project id: 6-30 characters of a-z, 0-9 and '-', starting "
+            "with a letter"
+        )
+    return None
+
+
+def _secret_id(value: str) -> str | None:
+    if not SECRET_ID.fullmatch(value):
+        return f"{value!r} is not a Secret Manager id: 1-255 characters of A-Z, a-z, 0-9, '-', '_'"
+    return None
+
+
+def _strict_cidr(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 CIDR with host bits zero ({exc})") from exc
+    return value
+
+
+def _private(network: ipaddress.IPv4Network) -> str | None:
+    if not any(network.subnet_of(private) for private in PRIVATE_RANGES):
+        return f"{network} is not a private (RFC 1918/6598) range"
+    return None
+
+
+def _unique(values: Sequence[str]) -> str | None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    return f"listed twice: {repeated}" if repeated else None
+
+
+def _labels(labels: dict[str, str]) -> str | None:
+    for key, value in labels.items():
+        if (problem := gcp_limits.label_key_problem(key)) is not None:
+            return problem
+        if key in PLATFORM_LABEL_KEYS:
+            return f"label key {key!r} is set by the platform itself; choose another key"
+        if (problem := gcp_limits.label_value_problem(key, value)) is not None:
+            return problem
+    if len(labels) > gcp_limits.MAX_USER_LABELS:
+        return (
+            f"{len(labels)} labels: at most {gcp_limits.MAX_USER_LABELS} (GCP allows "
+            f"{gcp_limits.LABELS_PER_RESOURCE} per resource; the platform, pulumi-gcp and GKE's "
+            "node VMs add the rest)"
+        )
+    return None
+
+
+Rfc1035Name = Annotated[str, _checked(_rfc1035)]
+GkeName = Annotated[str, _checked(_gke_name)]
+Region = Annotated[str, _checked(_region)]
+ProjectId = Annotated[str, _checked(_project_id)]
+SecretId = Annotated[str, _checked(_secret_id)]
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_cidr)]
+PrivateCidr = Annotated[Cidr, _checked(_private)]
+Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
+MachineType = Annotated[str, _checked(gcp_limits.machine_type_problem)]
+Labels = Annotated[dict[str, str], _checked(_labels)]
+ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
+BootDiskType = Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"]
+
+
+# -- models ----------------------------------------------------------------------------------------
+class ClusterRanges(_Model):
+    nodes: PrivateCidr
+    pods: PrivateCidr
+    services: PrivateCidr
+    control_plane: PrivateCidr
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ClusterRanges:
+        problems: list[tuple[str, str]] = []
+        if self.control_plane.prefixlen != 28:
+            problems.append(
+                ("controlPlane", f"must be a /28 (GKE requires it), got {self.control_plane}")
+            )
+        for key, network, largest in (
+            ("nodes", self.nodes, 29),
+            ("pods", self.pods, 24),
+            ("services", self.services, 27),
+        ):
+            if network.prefixlen > largest:
+                problems.append((key, f"{network} is too small: use /{largest} or larger"))
+        if problems:
+            raise KeyedConfigError(problems)
+        return self
+
+    def named(self) -> dict[str, ipaddress.IPv4Network]:
+        return {
+            "nodes": self.nodes,
+            "pods": self.pods,
+            "services": self.services,
+            "controlPlane": self.control_plane,
+        }
+
+
+class NodePool(_Model):
+    name: GkeName
+    machine_type: MachineType = "e2-standard-4"
+    min_nodes: int = Field(default=1, ge=0, le=1000)
+    max_nodes: int = Field(default=3, ge=1, le=1000)
+    spot: bool = False
+    # GKE's floor is 10 GB; below 20 GB a node has no room for images and logs.
+    disk_size_gb: int = Field(default=100, ge=20, le=65536)
+    disk_type: BootDiskType = "pd-balanced"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodePool:
+        problems: list[tuple[str, str]] = []
+        if self.min_nodes > self.max_nodes:
+            problems.append(
+                ("minNodes", f"{self.min_nodes} must be <= maxNodes ({self.max_nodes})")
+            )
+        if (disk := gcp_limits.boot_disk_problem(self.machine_type, self.disk_type)) is not None:
+            problems.append(("diskType", disk))
+        if problems:
+            raise KeyedConfigError(problems)
+        return self
+
+
+class Cluster(_Model):
+    name: GkeName
+    role: ClusterRole
+    region: Region
+    ranges: ClusterRanges
+    node_pools: list[NodePool] = Field(min_length=1)
+    release_channel: ReleaseChannel = "REGULAR"
+    kuma_zone: Rfc1035Name | None = None
+
+    @model_validator(mode="after")
+    def _zone_name_by_role(self) -> Cluster:
+        problems: list[tuple[str, str]] = []
+        if self.role is ClusterRole.ZONE and self.kuma_zone is None:
+            problems.append(
+                ("kumaZone", "required for a cluster with role 'zone' (an RFC 1035 label)")
+            )
+        if self.role is ClusterRole.GLOBAL and self.kuma_zone is not None:
+            problems.append(
+                (
+                    "kumaZone",
+                    "must not be set on the 'global' cluster (the Kuma chart refuses "
+                    "a zone name on a global control plane)",
+                )
+            )
+        if (repeated := _unique([pool.name for pool in self.node_pools])) is not None:
+            problems.append(("nodePools", f"node pool names must be unique, {repeated}"))
+        if problems:
+            raise KeyedConfigError(problems)
+        return self
+
+
+class AuthorizedNetwork(_Model):
+    display_name: str = Field(min_length=1, max_length=100)
+    cidr: Cidr
+
+    @model_validator(mode="after")
+    def _not_open(self) -> AuthorizedNetwork:
+        if self.cidr.prefixlen == 0:
+            raise KeyedConfigError(
+                [("cidr", "0.0.0.0/0 would open the control plane to the internet")]
+            )
+        return self
+
+
+class GeneratedValue(_Model):
+    """A value made by pulumi-random at create time; stored in state only as a secret."""
+
+    length: int = Field(default=32, ge=16, le=4096)
+    special: bool = False
+    override_special: str | None = Field(default=None, min_length=1)
+
+
+class ExternalValue(_Model):
+    """Created empty: an operator adds the value out of band (docs/configuration.md)."""
+
+    description: str = Field(min_length=1)
+
+
+class SecretEntry(_Model):
+    id: SecretId
+    generated: GeneratedValue | None = None
+    external: ExternalValue | None = None
+    # Whether the cluster's External Secrets identity may read this entry.
+    expose_to_clusters: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretEntry:
+        if (self.generated is None) == (self.external is None):
+            raise ValueError("set exactly one of 'generated' or 'external'")
+        return self
+
+
+class Network(_Model):
+    name: Rfc1035Name = "platform"
+    routing_mode: Literal["REGIONAL", "GLOBAL"] = "GLOBAL"
+
+
+class GitOps(_Model):
+    """Where Flux pulls this repository from; credentials come from Secret Manager."""
+
+    repository_url: str = Field(pattern=r"^(https://|ssh://)\S+$")
+    credentials_secret: SecretId
+
+
+class PlatformConfig(_Model):
+    """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
+
+    project: ProjectId
+    region: Region
+    environment: Rfc1035Name
+    stage: Stage
+    residency: Residency = Residency.ANY
+    allowed_regions: Regions
+    network: Network = Network()
+    clusters: list[Cluster] = Field(min_length=2)
+    authorized_networks: list[AuthorizedNetwork] = Field(
+        default_factory=list, max_length=gcp_limits.MAX_AUTHORIZED_NETWORKS
+    )
+    secret_replica_regions: Regions
+    secrets: list[SecretEntry] = Field(default_factory=list)
+    gitops: GitOps
+    labels: Labels = Field(default_factory=dict)
+    protect: bool | None = None
+
+    @model_validator(mode="after")
+    def _across_keys(self) -> PlatformConfig:
+        problems = cross_key_problems(ConfigView.of(self))
+        if problems:
+            raise KeyedConfigError(problems)
+        return self
+
+    # Derived facts the components use. Computed here so that every component agrees.
+    @property
+    def is_prod(self) -> bool:
+        return self.stage is Stage.PROD
+
+    @property
+    def protected(self) -> bool:
+        """Pulumi `protect` and GKE deletion protection: on for prod unless set explicitly."""
+        return self.is_prod if self.protect is None else self.protect
+
+    @cached_property
+    def global_cluster(self) -> Cluster:
+        return next(c for c in self.clusters if c.role is ClusterRole.GLOBAL)
+
+    @cached_property
+    def zone_clusters(self) -> list[Cluster]:
+        return [c for c in self.clusters if c.role is ClusterRole.ZONE]
+
+    @cached_property
+    def regions_in_use(self) -> list[str]:
+        """Regions holding clusters, in first-use order (one Cloud Router + NAT each)."""
+        return list(dict.fromkeys(c.region for c in self.clusters))
+
+    @cached_property
+    def resource_labels(self) -> dict[str, str]:
+        return {
+            **self.labels,
+            "environment": self.environment,
+            "stage": self.stage.value,
+            "managed-by": "pulumi",
+        }
+
+    def secret(self, secret_id: str) -> SecretEntry:
+        return next(s for s in self.secrets if s.id == secret_id)
+
+
+# -- rules across top-level keys -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClusterView:
+    """The keys of one cluster that validated (None: invalid, reported on its own)."""
+
+    index: int
+    name: str | None = None
+    role: ClusterRole | None = None
+    region: str | None = None
+    ranges: ClusterRanges | None = None
+    kuma_zone: str | None = None
+
+    @classmethod
+    def of(cls, index: int, cluster: Cluster) -> ClusterView:
+        return cls(
+            index, cluster.name, cluster.role, cluster.region, cluster.ranges, cluster.kuma_zone
+        )
+
+
+@dataclass(frozen=True)
+class ConfigView:
+    """The top-level keys that validated, typed. A key that did not is None (or, for lists, its
+    invalid items are missing and `*_complete` is False): its own problems are reported already."""
+
+    stack: str | None = None
+    region: str | None = None
+    environment: str | None = None
+    stage: Stage | None = None
+    residency: Residency | None = None
+    allowed_regions: list[str] | None = None
+    network: Network | None = None
+    clusters: list[ClusterView] = field(default_factory=list)
+    secret_replica_regions: list[str] | None = None
+    secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
+    gitops: GitOps | None = None
+    protect: bool | None = None
+
+    @classmethod
+    def of(cls, config: PlatformConfig, stack: str | None = None) -> ConfigView:
+        return cls(
+            stack=stack,
+            region=config.region,
+            environment=config.environment,
+            stage=config.stage,
+            residency=config.residency,
+            allowed_regions=config.allowed_regions,
+            network=config.network,
+            clusters=[ClusterView.of(i, c) for i, c in enumerate(config.clusters)],
+            secret_replica_regions=config.secret_replica_regions,
+            secrets=list(enumerate(config.secrets)),
+            gitops=config.gitops,
+            protect=config.protect,
+        )
+
+
+Problem = tuple[str, str]  # (key relative to the namespace, or `gcp:...`; message)
+
+
+def _duplicates(values: Sequence[str]) -> list[str]:
+    return sorted({v for v in values if values.count(v) > 1}, key=values.index)
+
+
+def _topology(view: ConfigView) -> Iterator[Problem]:
+    roles = [c.role for c in view.clusters]
+    # Counting roles means something only once every role is a valid one.
+    if roles and None not in roles:
+        if roles.count(ClusterRole.GLOBAL) != 1:
+            count = roles.count(ClusterRole.GLOBAL)
+            yield "clusters", f"exactly one cluster must have role 'global' (found {count})"
+        if roles.count(ClusterRole.ZONE) < 1:
+            yield "clusters", "at least one cluster must have role 'zone'"
+    for name in _duplicates([c.name for c in view.clusters if c.name]):
+        yield "clusters", f"cluster name {name!r} is used twice; names must be unique"
+    for zone in _duplicates([c.kuma_zone for c in view.clusters if c.kuma_zone]):
+        yield "clusters", f"kumaZone {zone!r} is used twice; zone names must be unique"
+    ranges = [
+        (f"clusters[{c.index}].ranges.{key}", network)
+        for c in view.clusters
+        if c.ranges is not None
+        for key, network in c.ranges.named().items()
+    ]
+    for a, (key_a, net_a) in enumerate(ranges):
+        for key_b, net_b in ranges[a + 1 :]:
+            if net_a.overlaps(net_b):
+                yield key_b, f"{net_b} overlaps {key_a} {net_a}; every range must be disjoint"
+
+
+def _locations(view: ConfigView) -> Iterator[Problem]:
+    if view.allowed_regions is None:
+        return
+    allowed = view.allowed_regions
+    if view.residency is Residency.EU:
+        outside = [r for r in allowed if r not in EU_REGIONS]
+        if outside:
+            yield (
+                "allowedRegions",
+                f"{outside} are outside the EU; residency 'eu' accepts only {sorted(EU_REGIONS)}",
+            )
+    if view.region is not None and view.region not in allowed:
+        yield "gcp:region", f"{view.region!r} is not in allowedRegions {allowed}"
+    for cluster in view.clusters:
+        if cluster.region is not None and cluster.region not in allowed:
+            yield (
+                f"clusters[{cluster.index}].region",
+                f"{cluster.region!r} is not in allowedRegions {allowed}",
+            )
+    for replica in view.secret_replica_regions or []:
+        if replica not in allowed:
+            yield "secretReplicaRegions", f"{replica!r} is not in allowedRegions {allowed}"
+
+
+def _secrets(view: ConfigView) -> Iterator[Problem]:
+    ids = [s.id for _, s in view.secrets]
+    for secret_id in _duplicates(ids):
+        yield "secrets", f"id {secret_id!r} is used twice; Secret Manager ids must be unique"
+    if view.gitops is None:
+        return
+    wanted = view.gitops.credentials_secret
+    by_id = {s.id: s for _, s in view.secrets}
+    credentials = by_id.get(wanted)
+    if credentials is None:
+        yield (
+            "gitops.credentialsSecret",
+            f"{wanted!r} is not one of secrets[].id {sorted(by_id)}",
+        )
+    elif credentials.external is None or not credentials.expose_to_clusters:
+        yield (
+            "gitops.credentialsSecret",
+            f"secret {wanted!r} must be 'external' (git credentials never pass through Pulumi "
+            "state) with exposeToClusters: true",
+        )
+
+
+def _derived_names(view: ConfigView) -> Iterator[Problem]:
+    """Names the components derive from config values must fit GCP's limits too (the names
+    derived from a cluster name fit whenever the cluster name does: tests/test_naming.py)."""
+    if view.network is None:
+        return
+    for region in dict.fromkeys(c.region for c in view.clusters if c.region is not None):
+        name = nat_router_name(view.network.name, region)
+        if (problem := gcp_limits.compute_name_problem(name)) is not None:
+            yield "network.name", f"the Cloud Router and NAT name of {region}: {problem}"
+
+
+def _protection(view: ConfigView) -> Iterator[Problem]:
+    if view.stage is Stage.PROD and view.protect is False:
+        yield (
+            "protect",
+            "a prod stack is always protected; to decommission it, run "
+            "`pulumi state unprotect --all -s <stack>` on purpose instead",
+        )
+
+
+def stack_name_problems(view: ConfigView) -> list[Problem]:
+    if view.stack is None or view.environment is None or view.environment == view.stack:
+        return []
+    # Flux syncs k8s/clusters/<stack>/<role>, whose apps path is k8s/clusters/${ENVIRONMENT}.
+    return [
+        (
+            "environment",
+            f"{view.environment!r} must equal the stack name {view.stack!r} (the GitOps tree of "
+            f"the stack is k8s/clusters/{view.stack}/)",
+        )
+    ]
+
+
+def cross_key_problems(view: ConfigView) -> list[Problem]:
+    return [
+        *_topology(view),
+        *_locations(view),
+        *_secrets(view),
+        *_derived_names(view),
+        *_protection(view),
+        *stack_name_problems(view),
+    ]
