@@ -100,12 +100,14 @@ def _secret_id(value: str) -> str | None:
 
 
 def _strict_cidr(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 CIDR with host bits zero ({exc})") from exc
-    return value
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a CIDR such as '10.0.0.0/16' (write it as text)")
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR with host bits zero ({exc})") from exc
 
 
 def _private(network: ipaddress.IPv4Network) -> str | None:

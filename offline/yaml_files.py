@@ -15,6 +15,7 @@ line, so later checks can point at the line of the value they reject.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,29 @@ class Located:
         return YamlFileError(self.path, self.line_of(path), message)
 
 
+# Plain scalars as yaml.v3 resolves them into an interface{} (gopkg.in/yaml.v3 resolve.go): YAML
+# 1.2 booleans only (`yes`, `on` stay strings), no base-60 numbers (`3:00` stays a string), no
+# timestamps (`2026-12-01` stays a string). PyYAML's defaults follow YAML 1.1 instead.
+_YAML_V3_SCALARS: tuple[tuple[str, str, str], ...] = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (
+        "tag:yaml.org,2002:int",
+        r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+)$",
+        "-+0123456789",
+    ),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN\0"),
+)
+_REPLACED_TAGS = {tag for tag, _, _ in _YAML_V3_SCALARS} | {"tag:yaml.org,2002:timestamp"}
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (yaml.v3 semantics)."""
+    """SafeLoader that refuses duplicate keys and resolves plain scalars like yaml.v3."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
@@ -80,6 +102,14 @@ class _Loader(yaml.SafeLoader):
                     )
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _first in _YAML_V3_SCALARS:
+    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
 def _expanded_size(node: Node, memo: dict[int, int], limit: int) -> int:

@@ -422,3 +422,12 @@ def test_try_plan_of_a_refused_stack_reports_the_engine_message() -> None:
         "EngineRuleError: Stack 'staging' with configuration key 'platform:stage' must be of "
         "type 'string'"
     )
+
+
+def test_plain_scalars_resolve_as_the_cli_resolves_them() -> None:
+    """gopkg.in/yaml.v3 into an interface{}: YAML 1.2 booleans only, no base-60 numbers, no
+    timestamps (PyYAML's YAML 1.1 defaults would turn these into True, 180 and a date)."""
+    from offline.yaml_files import loads
+
+    data = loads("a: yes\nb: 3:00\nc: 2026-12-01\nd: true\ne: 012\nf: off\n", "x.yaml").data
+    assert data == {"a": "yes", "b": "3:00", "c": "2026-12-01", "d": True, "e": 10, "f": "off"}
