@@ -35,13 +35,14 @@ WORKLOAD = "from offline.bench import offline_job; offline_job()"
 
 def offline_job() -> int:
     """What `make plan` for every stack plus the GitOps render/validation does; returns #docs."""
-    from offline import gitops
+    from offline.gitops import checks
+    from offline.gitops import facts as gitops_facts
 
     documents = 0
     for stack in stacks():
-        for render in gitops.rendered_stack(stack):
+        for render in gitops_facts.rendered_stack(stack):
             docs = [d for output in render.outputs for d in output.docs]
-            problems = render.problems + gitops.check_schemas(docs)
+            problems = render.problems + checks.check_admission(docs)
             if problems:
                 raise RuntimeError(f"{stack}: {problems[:3]}")
             documents += len(docs)

@@ -7,7 +7,8 @@ folder.
 
 Public API (other modules and tests call exactly these):
 
-* :func:`validate_manifest` - one error string per problem in a Kubernetes object.
+* :func:`validate_manifest` - one error string per problem in a Kubernetes object (the API
+  server's view; Kuma's admission rules: offline/kuma_rules.py; both: offline/admission.py).
 * :func:`unknown_values_keys` - Helm values keys a chart does not know, plus
   ``values.schema.json`` violations.
 * :func:`committed_sources` - provenance of the committed reference files.
@@ -22,7 +23,6 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -38,10 +38,9 @@ from referencing import Registry, Resource
 __all__ = [
     "CHARTS",
     "KUBERNETES_VERSION",
-    "KUMA_POLICY_RULES",
     "committed_sources",
-    "includes_gateways",
-    "kuma_policy_problems",
+    "describe",
+    "schema_errors",
     "unknown_values_keys",
     "validate_manifest",
 ]
@@ -169,7 +168,7 @@ def _short(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 
-def _errors(
+def schema_errors(
     prefix: str, validator: Validator, instance: Any, base: Sequence[Any] = ()
 ) -> list[str]:
     """Run ``validator`` and turn every error into ``"<prefix>: <path>: <message>"``."""
@@ -198,350 +197,21 @@ def _errors(
     return sorted(set(out))
 
 
-# --------------------------------------------------------------------------- Kuma Mesh hand check
-
-# The Mesh CRD (kuma.io_meshes.yaml, Kuma 2.13.10) declares `spec` with
-# x-kubernetes-preserve-unknown-fields and no schema: Kuma stores the Mesh proto message
-# (api/mesh/v1alpha1/mesh.proto, JSON field names) in `spec`, and the API server checks nothing.
-# Allowed top-level keys (apiVersion, kind, mesh, metadata, spec) come from that CRD and are
-# enforced by the committed schema; this schema checks `spec`.
-# Field list: kumahq/kuma api/mesh/v1alpha1/mesh.proto as rendered into
-# api/mesh/v1alpha1/mesh/rest.yaml (2.x line: mtls incl. skipValidation, routing incl.
-# defaultForbidMeshExternalServiceAccess, meshServices.mode) and
-# docs/generated/resources/other_mesh.md. Durations are protobuf JSON strings ("10s").
-# Kuma 3.0 removes mtls, routing.zoneEgress, routing.defaultForbidMeshExternalServiceAccess and
-# skipCreatingInitialPolicies (see DESIGN.md section 4).
-_STR: dict[str, Any] = {"type": "string"}
-_BOOL: dict[str, Any] = {"type": "boolean"}
-_OBJ: dict[str, Any] = {"type": "object"}  # backend `conf` blocks: free-form per backend type
-
-
-def _closed(props: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-def _backends(extra: dict[str, Any], required: Sequence[str]) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "items": _closed({"name": _STR, "type": _STR, "conf": _OBJ, **extra}, required),
-    }
-
-
-_TAG_RULES: dict[str, Any] = {
-    "type": "array",
-    "items": _closed({"tags": {"type": "object", "additionalProperties": _STR}}),
-}
-
-MESH_SPEC_SCHEMA: dict[str, Any] = _closed(
-    {
-        "mtls": _closed(
-            {
-                "enabledBackend": _STR,
-                "skipValidation": _BOOL,
-                "backends": {
-                    "type": "array",
-                    "items": _closed(
-                        {
-                            "name": _STR,
-                            # Kuma OSS ships these two CA plugins (vault, acmpca, certmanager
-                            # are Kong Mesh only).
-                            "type": {"enum": ["builtin", "provided"]},
-                            "dpCert": _closed(
-                                {"rotation": _closed({"expiration": _STR}), "requestTimeout": _STR}
-                            ),
-                            "conf": _OBJ,
-                            "mode": {"enum": ["STRICT", "PERMISSIVE"]},
-                            "rootChain": _closed({"requestTimeout": _STR}),
-                        },
-                        required=("name", "type"),
-                    ),
-                },
-            }
-        ),
-        "tracing": _closed(
-            {
-                "defaultBackend": _STR,
-                "backends": _backends({"sampling": {"type": "number"}}, ("name", "type")),
-            }
-        ),
-        "logging": _closed(
-            {"defaultBackend": _STR, "backends": _backends({"format": _STR}, ("name", "type"))}
-        ),
-        "metrics": _closed({"enabledBackend": _STR, "backends": _backends({}, ("name", "type"))}),
-        "networking": _closed({"outbound": _closed({"passthrough": _BOOL})}),
-        "routing": _closed(
-            {
-                "zoneEgress": _BOOL,
-                "localityAwareLoadBalancing": _BOOL,
-                "defaultForbidMeshExternalServiceAccess": _BOOL,
-            }
-        ),
-        "constraints": _closed(
-            {"dataplaneProxy": _closed({"requirements": _TAG_RULES, "restrictions": _TAG_RULES})}
-        ),
-        "skipCreatingInitialPolicies": {"type": "array", "items": _STR},
-        "meshServices": _closed(
-            {"mode": {"enum": ["Disabled", "Everywhere", "ReachableBackends", "Exclusive"]}}
-        ),
-    }
-)
-
-
-@cache
-def _mesh_validator() -> Validator:
-    return Draft202012Validator(MESH_SPEC_SCHEMA)
-
-
-def _names(section: Any) -> list[str]:
-    if not isinstance(section, Mapping) or not isinstance(section.get("backends"), list):
-        return []
-    backends = [b for b in section["backends"] if isinstance(b, Mapping)]
-    return [b["name"] for b in backends if isinstance(b.get("name"), str)]
-
-
-def _check_mesh_spec(prefix: str, spec: Any) -> list[str]:
-    if spec is None:
-        return []
-    errors = _errors(prefix, _mesh_validator(), spec, base=("spec",))
-    if not isinstance(spec, Mapping):
-        return errors
-    for section, pointer in (
-        ("mtls", "enabledBackend"),
-        ("tracing", "defaultBackend"),
-        ("logging", "defaultBackend"),
-        ("metrics", "enabledBackend"),
-    ):
-        block = spec.get(section)
-        if not isinstance(block, Mapping):
-            continue
-        names = _names(block)
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        for name in dupes:
-            errors.append(f"{prefix}: spec.{section}.backends: duplicate backend name {name!r}")
-        chosen = block.get(pointer)
-        if isinstance(chosen, str) and chosen not in names:
-            errors.append(
-                f"{prefix}: spec.{section}.{pointer}: {chosen!r} names no entry of"
-                f" spec.{section}.backends ({', '.join(names) or 'none'})"
-            )
-    routing = spec.get("routing")
-    if isinstance(routing, Mapping) and routing.get("zoneEgress") is True:
-        mtls = spec.get("mtls")
-        enabled = mtls.get("enabledBackend") if isinstance(mtls, Mapping) else None
-        if not enabled or enabled not in _names(mtls):
-            errors.append(
-                f"{prefix}: spec.routing.zoneEgress: true requires spec.mtls.enabledBackend"
-                " naming one of spec.mtls.backends[].name (Kuma rejects the Mesh otherwise)"
-            )
-    return errors
-
-
-# --------------------------------------------------------------------------- Kuma policy semantics
-
-# The policy CRDs accept every targetRef kind everywhere; Kuma's admission webhook then runs each
-# policy's Go validator. What it enforces for the policies this repository uses is encoded below,
-# for the "system" policy role (policies in the Kuma system namespace, where ours live), from
-# kumahq/kuma (2.x line, module path github.com/kumahq/kuma, before the 3.0 `/v3` rewrite):
-#   pkg/plugins/policies/<policy>/api/v1alpha1/validator.go
-#   api/common/v1alpha1/targetref.go (IncludesGateways)
-# Version notes (Kuma 2.13): `rules` exists for MeshTimeout/MeshCircuitBreaker/MeshRateLimit
-# (2.10), MeshTrafficPermission and MeshFaultInjection (2.13); `from` is deprecated in 2.14 and
-# removed in 3.0 (DESIGN.md section 4).
-
-_TOP_KINDS = frozenset(
-    {"Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshServiceSubset", "Dataplane"}
-)
-_OUTBOUND_KINDS = frozenset({"Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService"})
-_NONE: frozenset[str] = frozenset()
-
-
-class _Inbound:
-    """When a policy's inbound sections (`rules`, `from`) are rejected."""
-
-    NEVER = "never"
-    GATEWAY_KINDS = "gateway-kinds"  # top-level kind MeshGateway or MeshHTTPRoute
-    INCLUDES_GATEWAYS = "includes-gateways"  # common_api.IncludesGateways(top-level targetRef)
-
-
-@dataclass(frozen=True)
-class KumaPolicyRules:
-    """What Kuma's validator accepts for one policy kind. An empty kind set: the section does not
-    exist for that policy (the committed CRD schema reports it as unknown)."""
-
-    top: frozenset[str]
-    to: frozenset[str]
-    from_: frozenset[str]
-    inbound_rejected: str = _Inbound.NEVER
-    to_only_with_gateways: bool = False  # `to` only when the top-level target includes gateways
-    needs: tuple[str, ...] = ()  # at least one of these sections must be set
-    source: str = ""
-
-
-KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
-    # validateTo: to-kinds Mesh, MeshService, MeshExternalService, MeshMultiZoneService,
-    # MeshHTTPRoute; validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
-    "MeshTimeout": KumaPolicyRules(
-        top=_TOP_KINDS | {"MeshHTTPRoute"},
-        to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
-        from_=frozenset({"Mesh"}),
-        inbound_rejected=_Inbound.GATEWAY_KINDS,
-        needs=("to", "from", "rules"),
-        source="meshtimeout/api/v1alpha1/validator.go",
-    ),
-    # Outbound only: `to` needs at least one item.
-    "MeshRetry": KumaPolicyRules(
-        top=_TOP_KINDS | {"MeshHTTPRoute"},
-        to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
-        from_=_NONE,
-        needs=("to",),
-        source="meshretry/api/v1alpha1/validator.go",
-    ),
-    "MeshCircuitBreaker": KumaPolicyRules(
-        top=_TOP_KINDS,
-        to=_OUTBOUND_KINDS,
-        from_=frozenset({"Mesh"}),
-        needs=("to", "from", "rules"),
-        source="meshcircuitbreaker/api/v1alpha1/validator.go",
-    ),
-    # validateRules/validateFrom: MustNotBeDefined "when the scope includes a Gateway, select only
-    # proxyType Sidecar or select only gateways and use spec.to"; validateTo: MustNotBeDefined
-    # unless IncludesGateways; to/from kinds: Mesh only.
-    "MeshRateLimit": KumaPolicyRules(
-        top=_TOP_KINDS | {"MeshHTTPRoute"},
-        to=frozenset({"Mesh"}),
-        from_=frozenset({"Mesh"}),
-        inbound_rejected=_Inbound.INCLUDES_GATEWAYS,
-        to_only_with_gateways=True,
-        source="meshratelimit/api/v1alpha1/validator.go",
-    ),
-    # No gateway restriction; from-kinds Mesh, MeshSubset, MeshService, MeshServiceSubset;
-    # "at least one of 'from' or 'rules' has to be defined".
-    "MeshTrafficPermission": KumaPolicyRules(
-        top=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"}),
-        to=_NONE,
-        from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
-        needs=("from", "rules"),
-        source="meshtrafficpermission/api/v1alpha1/validator.go",
-    ),
-    # validateFrom: MustNotBeDefined if IncludesGateways; validateTo: MustNotBeDefined unless
-    # IncludesGateways, to-kind Mesh only (a sidecar gets faults on its inbound, through `from`).
-    "MeshFaultInjection": KumaPolicyRules(
-        top=_TOP_KINDS,
-        to=frozenset({"Mesh"}),
-        from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
-        inbound_rejected=_Inbound.INCLUDES_GATEWAYS,
-        to_only_with_gateways=True,
-        source="meshfaultinjection/api/v1alpha1/validator.go",
-    ),
-}
-
-
-def includes_gateways(target: Mapping[str, Any]) -> bool:
-    """common_api.IncludesGateways: a Mesh/MeshSubset target whose proxyTypes is empty or lists
-    Gateway, or a MeshHTTPRoute; a MeshGateway target is a gateway by definition."""
-    kind = target.get("kind")
-    proxy_types = target.get("proxyTypes") or []
-    if kind in ("Mesh", "MeshSubset"):
-        return not proxy_types or "Gateway" in proxy_types
-    return kind in ("MeshHTTPRoute", "MeshGateway")
-
-
-# Fields a targetRef of a kind may not carry (mesh.ValidateTargetRef).
-_REF_FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "Mesh": ("name", "tags", "labels"),
-    "MeshSubset": ("name", "labels"),
-    "Dataplane": ("tags",),
-}
-
-
-def _ref_problems(path: str, ref: Any, allowed: frozenset[str]) -> list[str]:
-    """mesh.ValidateTargetRef, the parts that matter here: the kind, and the fields each kind
-    takes (Mesh: none; MeshSubset: tags; Dataplane: labels or name)."""
-    if not isinstance(ref, Mapping):
-        return [f"{path}: must be defined"]
-    kind = str(ref.get("kind"))
-    if kind not in allowed:
-        accepted = ", ".join(sorted(allowed))
-        return [f"{path}.kind: {kind!r} is not supported here (Kuma accepts {accepted})"]
-    return [
-        f"{path}.{key}: must not be set with kind {kind}"
-        for key in _REF_FORBIDDEN.get(kind, ())
-        if key in ref
-    ]
-
-
-def _sections(spec: Mapping[str, Any]) -> dict[str, list[Any]]:
-    return {
-        key: spec[key]
-        for key in ("to", "from", "rules")
-        if isinstance(spec.get(key), list) and spec[key]
-    }
-
-
-def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
-    """What Kuma's admission webhook rejects in a targetRef policy that its CRD accepts, as
-    ``"<path>: <message>"``: `rules` mixed with `to`/`from` (every policy, DESIGN.md section 5),
-    and for the kinds of :data:`KUMA_POLICY_RULES` the targetRef kinds per position and the
-    sections a gateway / sidecar target may use."""
-    if not isinstance(spec, Mapping):
-        return []
-    sections = _sections(spec)
-    problems: list[str] = []
-    if "rules" in sections and ("to" in sections or "from" in sections):
-        mixed = "/".join(k for k in ("to", "from") if k in sections)
-        problems.append(f"spec.rules: may not be combined with spec.{mixed}")
-    rules = KUMA_POLICY_RULES.get(kind)
-    if rules is None:
-        return problems
-    top = spec.get("targetRef") or {"kind": "Mesh"}  # Kuma's default for an absent targetRef
-    problems += _ref_problems("spec.targetRef", top, rules.top)
-    if rules.needs and not any(k in sections for k in rules.needs):
-        problems.append(f"spec: at least one of {', '.join(rules.needs)} has to be defined")
-    gateways = isinstance(top, Mapping) and includes_gateways(top)
-    rejected = {
-        _Inbound.NEVER: False,
-        _Inbound.GATEWAY_KINDS: isinstance(top, Mapping)
-        and top.get("kind") in ("MeshGateway", "MeshHTTPRoute"),
-        _Inbound.INCLUDES_GATEWAYS: gateways,
-    }[rules.inbound_rejected]
-    for key in ("rules", "from"):
-        if key in sections and rejected:
-            problems.append(
-                f"spec.{key}: must not be defined when spec.targetRef includes gateways"
-                " (select proxyTypes: [Sidecar], or target gateways only and use spec.to)"
-            )
-    if "to" in sections and rules.to_only_with_gateways and not gateways:
-        problems.append(
-            "spec.to: must not be defined when spec.targetRef selects sidecars only"
-            " (configure their inbound traffic with spec.from/spec.rules)"
-        )
-    for key, allowed in (("to", rules.to), ("from", rules.from_)):
-        for index, entry in enumerate(sections.get(key, [])):
-            ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
-            if allowed:
-                problems += _ref_problems(f"spec.{key}[{index}].targetRef", ref, allowed)
-    return problems
-
-
-def _check_kuma_policy(prefix: str, kind: str, spec: Any) -> list[str]:
-    return [f"{prefix}: {problem}" for problem in kuma_policy_problems(kind, spec)]
-
-
 # --------------------------------------------------------------------------- manifests
 
 
-def _describe(doc: Mapping[str, Any]) -> str:
+def describe(doc: Mapping[str, Any]) -> str:
+    """`kind/namespace/name` (`kind/name` when cluster-scoped) of a document, for messages."""
     kind = doc.get("kind") if isinstance(doc.get("kind"), str) else "<no kind>"
     meta = doc.get("metadata")
-    name = meta.get("name") if isinstance(meta, Mapping) else None
-    return f"{kind}/{name if isinstance(name, str) and name else '<no name>'}"
+    meta = meta if isinstance(meta, Mapping) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    scope = f"{namespace}/" if isinstance(namespace, str) and namespace else ""
+    return f"{kind}/{scope}{name if isinstance(name, str) and name else '<no name>'}"
 
 
 def _validate_custom_resource(
-    prefix: str, group: str, api_version: str, kind: str, doc: Mapping[str, Any]
+    prefix: str, api_version: str, kind: str, doc: Mapping[str, Any]
 ) -> list[str]:
     validator = _crd_validator(api_version, kind)
     if validator is None:
@@ -550,13 +220,7 @@ def _validate_custom_resource(
         if kind in _index()["not_served"].get(api_version, []):
             hint = f"{api_version} is not served by the pinned CRD; {hint}"
         return [f"{prefix}: apiVersion: {api_version} {kind} is not served ({hint})"]
-    errors = _errors(prefix, validator, doc)
-    if group == "kuma.io":
-        if kind == "Mesh":
-            errors += _check_mesh_spec(prefix, doc.get("spec"))
-        else:
-            errors += _check_kuma_policy(prefix, kind, doc.get("spec"))
-    return errors
+    return schema_errors(prefix, validator, doc)
 
 
 def validate_manifest(doc: dict[str, Any]) -> list[str]:
@@ -567,14 +231,14 @@ def validate_manifest(doc: dict[str, Any]) -> list[str]:
 
     * apiVersions of the committed CRD groups (kuma.io, the Flux groups, external-secrets.io)
       are checked against the committed strict schemas; an apiVersion/kind those CRDs do not
-      serve (e.g. ``external-secrets.io/v1beta1``) is an error. ``kuma.io/v1alpha1`` ``Mesh``
-      also gets a hand check of ``spec`` (its CRD has no spec schema).
+      serve (e.g. ``external-secrets.io/v1beta1``) is an error. What Kuma's admission refuses
+      beyond its CRDs is offline/kuma_rules.py (offline/admission.py runs both).
     * Everything else is checked against the strict Kubernetes ``KUBERNETES_VERSION`` schemas
       of ``kubernetes-validate``; a kind unknown there too is an error.
     """
     if not isinstance(doc, Mapping):
         return [f"<not an object>: <root>: expected a mapping, got {type(doc).__name__}"]
-    prefix = _describe(doc)
+    prefix = describe(doc)
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(api_version, str) or not api_version:
         return [f"{prefix}: apiVersion: missing or not a string"]
@@ -583,7 +247,7 @@ def validate_manifest(doc: dict[str, Any]) -> list[str]:
 
     group = api_version.rpartition("/")[0]
     if group in _crd_groups():
-        return _validate_custom_resource(prefix, group, api_version, kind, doc)
+        return _validate_custom_resource(prefix, api_version, kind, doc)
 
     k8s_validator = _k8s_validator(api_version, kind)
     if k8s_validator is None:
@@ -591,7 +255,7 @@ def validate_manifest(doc: dict[str, Any]) -> list[str]:
             f"{prefix}: apiVersion: {api_version} {kind} is unknown to both the committed CRD"
             f" schemas and the Kubernetes {KUBERNETES_VERSION} schemas"
         ]
-    return _errors(prefix, k8s_validator, doc)
+    return schema_errors(prefix, k8s_validator, doc)
 
 
 # --------------------------------------------------------------------------- Helm values

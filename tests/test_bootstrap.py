@@ -11,8 +11,9 @@ import pytest
 from components import versions
 from components.kuma import KDS_PORT
 from components.naming import cluster_of_provider
+from offline import admission
 from offline.engine import Plan, Registration
-from offline.k8s_validation import unknown_values_keys, validate_manifest
+from offline.k8s_validation import unknown_values_keys
 from tests.support import STACKS, plan_of
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -76,7 +77,7 @@ def test_every_custom_resource_is_valid_against_the_pinned_crds(stack):
     resources = custom_resources(plan)
     kinds = {r.inputs["kind"] for r in resources}
     assert kinds == {"ClusterSecretStore", "ExternalSecret", "FluxInstance", "Mesh"}
-    errors = [e for r in resources for e in validate_manifest(manifest(r))]
+    errors = [e for r in resources for e in admission.problems(manifest(r))]
     assert errors == []
 
 
@@ -209,7 +210,7 @@ def test_the_mesh(stack):
 def test_mesh_without_enabled_backend_is_rejected_by_the_hand_check():
     mesh = manifest(plan_of("staging").of_type("kubernetes:kuma.io/v1alpha1:Mesh")[0])
     del mesh["spec"]["mtls"]["enabledBackend"]
-    assert any("zoneEgress" in e for e in validate_manifest(mesh))
+    assert any("zoneEgress" in e for e in admission.problems(mesh))
 
 
 @pytest.mark.parametrize("stack", STACKS)

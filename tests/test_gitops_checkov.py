@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from offline import gitops
 from offline.engine import REPO_ROOT, stacks
+from offline.gitops import __main__ as gitops_cli
+from offline.gitops import facts as gitops_facts
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 CONFIG = REPO_ROOT / "k8s" / ".checkov.yaml"
@@ -63,7 +64,7 @@ def config_skip_problems(text: str) -> list[str]:
 
 
 def test_every_skip_annotation_has_a_reason() -> None:
-    docs = [d for stack in stacks() for r in gitops.rendered_stack(stack) for d in r.docs]
+    docs = [d for stack in stacks() for r in gitops_facts.rendered_stack(stack) for d in r.docs]
     assert any("checkov.io/skip1" in (d["metadata"].get("annotations") or {}) for d in docs)
     assert skip_problems(docs) == []
 
@@ -98,7 +99,7 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} is missing: run `make checkov-venv` first")
     for stack in stacks():
-        gitops.write_stack(stack, tmp_path / "render")
+        gitops_cli.write_stack(stack, tmp_path / "render")
     # The committed config, but not quiet: the report must list the skipped checks too.
     config = tmp_path / "checkov.yaml"
     text = CONFIG.read_text(encoding="utf-8")

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from offline import gitops
+from offline import kuma_rules
+from offline.gitops import checks, cross_layer, documents, mesh, substitution
+from offline.gitops import facts as gitops_facts
+from offline.gitops import render as flux_render
 
 Doc = dict[str, Any]
 
@@ -81,7 +84,12 @@ def _good() -> list[Doc]:
     ]
 
 
-FACTS = gitops.StackFacts(
+def kuma_shape(docs: list[Doc]) -> list[str]:
+    """What Kuma's admission refuses in these documents (offline/kuma_rules.py)."""
+    return [problem for doc in docs for problem in kuma_rules.kuma_problems(doc)]
+
+
+FACTS = gitops_facts.StackFacts(
     stack="test",
     clusters=(),
     secret_ids=frozenset({"catalog-db-password", "backup-encryption-key"}),
@@ -94,24 +102,24 @@ FACTS = gitops.StackFacts(
 @pytest.mark.parametrize(
     "check",
     [
-        gitops.check_selectors,
-        gitops.check_resources,
-        gitops.check_references,
-        gitops.check_collisions,
-        gitops.check_images,
-        gitops.check_kuma_policy_shape,
-        gitops.check_autoscaled_replicas,
-        gitops.check_service_urls,
+        checks.check_selectors,
+        checks.check_resources,
+        checks.check_references,
+        checks.check_collisions,
+        checks.check_images,
+        kuma_shape,
+        checks.check_autoscaled_replicas,
+        checks.check_service_urls,
     ],
 )
-def test_the_good_fixture_passes(check: gitops.Check) -> None:
+def test_the_good_fixture_passes(check: checks.Check) -> None:
     assert check(_good()) == []
-    assert gitops.check_external_secrets(_good(), FACTS) == []
+    assert cross_layer.check_external_secrets(_good(), FACTS) == []
 
 
 def test_selectors_report_a_service_that_selects_nothing() -> None:
     docs = [_deployment(), _service({"app": "shop-typo"})]
-    problems = gitops.check_selectors(docs)
+    problems = checks.check_selectors(docs)
     assert any("Service/shop/app" in p for p in problems)
     assert any("no Service of its namespace selects its pods" in p for p in problems)
 
@@ -119,19 +127,19 @@ def test_selectors_report_a_service_that_selects_nothing() -> None:
 def test_selectors_report_a_deployment_selecting_other_pods() -> None:
     dep = _deployment()
     dep["spec"]["selector"]["matchLabels"] = {"app": "other"}
-    assert any("does not match pod labels" in p for p in gitops.check_selectors([dep]))
+    assert any("does not match pod labels" in p for p in checks.check_selectors([dep]))
 
 
 def test_resources_report_missing_limits() -> None:
     docs = [_deployment(resources={"requests": {"cpu": "10m", "memory": "1Mi"}})]
-    assert gitops.check_resources(docs) == [
+    assert checks.check_resources(docs) == [
         "Deployment/shop/app: container app: no limits for cpu, memory"
     ]
 
 
 def test_references_report_missing_configmaps_and_secrets() -> None:
     docs = [_deployment()]  # nothing it references exists
-    assert gitops.check_references(docs) == [
+    assert checks.check_references(docs) == [
         "Deployment/shop/app: ConfigMap 'app-config' does not exist in 'shop'",
         "Deployment/shop/app: Secret 'creds' does not exist in 'shop'",
         "Deployment/shop/app: Secret 'tls' does not exist in 'shop'",
@@ -141,14 +149,14 @@ def test_references_report_missing_configmaps_and_secrets() -> None:
 def test_references_accept_a_secret_written_by_an_external_secret_only_by_target_name() -> None:
     docs = _good()
     docs[-1]["spec"]["target"]["name"] = "creds-renamed"
-    assert gitops.check_references(docs) == [
+    assert checks.check_references(docs) == [
         "Deployment/shop/app: Secret 'creds' does not exist in 'shop'"
     ]
 
 
 def test_collisions_report_duplicates_and_shared_external_secret_targets() -> None:
     docs = [*_good(), _object("ConfigMap", "app-config"), _external_secret("x", "creds", "k")]
-    problems = gitops.check_collisions(docs)
+    problems = checks.check_collisions(docs)
     assert "ConfigMap/shop/app-config (core) is defined 2 times" in problems
     assert "Secret/shop/creds is written by 2 ExternalSecrets" in problems
 
@@ -163,7 +171,7 @@ def test_collisions_report_duplicates_and_shared_external_secret_targets() -> No
     ],
 )
 def test_images_report_unpinned_images(image: str, reason: str) -> None:
-    assert gitops.check_images([_deployment(image=image)]) == [
+    assert checks.check_images([_deployment(image=image)]) == [
         f"Deployment/shop/app: image {image!r}: {reason}"
     ]
 
@@ -171,7 +179,7 @@ def test_images_report_unpinned_images(image: str, reason: str) -> None:
 def test_images_accept_tags_and_digests() -> None:
     digest = "sha256:" + "0" * 64
     for image in ("registry:5000/python:3.12.8", f"python@{digest}", f"python:3.12@{digest}"):
-        assert gitops.image_problem(image) is None
+        assert checks.image_problem(image) is None
 
 
 def _policy(**spec: Any) -> Doc:
@@ -183,10 +191,10 @@ def _policy(**spec: Any) -> Doc:
 
 def test_kuma_policy_shape_reports_rules_mixed_with_to() -> None:
     mixed = _policy(rules=[{"default": {}}], to=[{"targetRef": {"kind": "Mesh"}}])
-    assert gitops.check_kuma_policy_shape([mixed]) == [
+    assert kuma_shape([mixed]) == [
         "MeshTimeout/kuma-system/t: spec.rules: may not be combined with spec.to"
     ]
-    assert gitops.check_kuma_policy_shape([_policy(rules=[{"default": {}}])]) == []
+    assert kuma_shape([_policy(rules=[{"default": {}}])]) == []
 
 
 MESH: Doc = {"kind": "Mesh"}
@@ -280,7 +288,7 @@ KUMA_REJECTS = [
 
 @pytest.mark.parametrize(("doc", "message"), KUMA_REJECTS)
 def test_kuma_semantics_report_what_kuma_rejects(doc: Doc, message: str) -> None:
-    problems = gitops.check_kuma_policy_shape([doc])
+    problems = kuma_shape([doc])
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{doc['kind']}/kuma-system/t: {message}"), problems
 
@@ -297,7 +305,7 @@ def test_kuma_semantics_report_what_kuma_rejects(doc: Doc, message: str) -> None
     ],
 )
 def test_kuma_semantics_accept_what_kuma_accepts(doc: Doc) -> None:
-    assert gitops.check_kuma_policy_shape([doc]) == []
+    assert kuma_shape([doc]) == []
 
 
 def _hpa(target: str) -> Doc:
@@ -310,9 +318,9 @@ def _hpa(target: str) -> Doc:
 
 def test_autoscaled_replicas_report_replicas_and_missing_targets() -> None:
     dep = _deployment()
-    assert gitops.check_autoscaled_replicas([dep, _hpa("app")]) == []
+    assert checks.check_autoscaled_replicas([dep, _hpa("app")]) == []
     dep["spec"]["replicas"] = 2
-    assert gitops.check_autoscaled_replicas([dep, _hpa("app"), _hpa("gone")]) == [
+    assert checks.check_autoscaled_replicas([dep, _hpa("app"), _hpa("gone")]) == [
         "Deployment/shop/app: sets spec.replicas although HorizontalPodAutoscaler/shop/app scales"
         " it (leave the count to the HPA's minReplicas)",
         "HorizontalPodAutoscaler/shop/app: scaleTargetRef Deployment/shop/gone is not rendered",
@@ -333,14 +341,14 @@ def test_service_urls_must_resolve(url: str, problem: str | None) -> None:
     cm = _object("ConfigMap", "app-config")
     cm["data"] = {"UPSTREAM_URL": url, "LOG_LEVEL": "info"}
     expected = [f"ConfigMap/shop/app-config: UPSTREAM_URL={url}: {problem}"] if problem else []
-    assert gitops.check_service_urls([cm, _service({"app": "shop"})]) == expected
+    assert checks.check_service_urls([cm, _service({"app": "shop"})]) == expected
 
 
 def test_mesh_membership_reports_wrong_mesh_and_namespace() -> None:
     policy = _policy(to=[])
     policy["metadata"]["labels"]["kuma.io/mesh"] = "other"
     policy["metadata"]["namespace"] = "shop"
-    assert gitops.check_mesh_membership([policy], {"default"}, "kuma-system") == [
+    assert cross_layer.check_mesh_membership([policy], {"default"}, "kuma-system") == [
         "MeshTimeout/shop/t: kuma.io/mesh 'other' names no Mesh of the program",
         "MeshTimeout/shop/t: namespace 'shop' is not 'kuma-system'",
     ]
@@ -352,7 +360,7 @@ def test_external_secrets_report_unknown_unreadable_keys_and_other_stores() -> N
         _external_secret("b", "b", "backup-encryption-key"),
         _external_secret("c", "c", "catalog-db-password", store="other-store"),
     ]
-    problems = gitops.check_external_secrets(docs, FACTS)
+    problems = cross_layer.check_external_secrets(docs, FACTS)
     assert "no Secret Manager entry" in problems[0]
     assert "not readable by the clusters" in problems[1]
     assert "not the program's ClusterSecretStore" in problems[2]
@@ -374,7 +382,7 @@ def test_store_access_needs_the_labelled_namespace() -> None:
         secret = _external_secret(name, name, "catalog-db-password")
         secret["metadata"]["namespace"] = namespace
         docs.append(secret)
-    problems = gitops.check_store_access(docs, facts)
+    problems = cross_layer.check_store_access(docs, facts)
     assert len(problems) == 2
     assert "namespace 'bare' lacks the labels" in problems[0]
     assert "namespace 'ghost' is not rendered" in problems[1]
@@ -383,21 +391,23 @@ def test_store_access_needs_the_labelled_namespace() -> None:
 def test_schema_check_reports_unknown_fields() -> None:
     dep = _deployment()
     dep["spec"]["replicass"] = 2
-    assert any("replicass: unknown field" in p for p in gitops.check_schemas([dep]))
+    assert any("replicass: unknown field" in p for p in checks.check_admission([dep]))
 
 
 def test_variables_outside_platform_vars_are_reported() -> None:
-    assert gitops.check_variables({"MESH_NAME", "KUMA_ZONE"}, {"MESH_NAME": "default"}) == [
+    assert cross_layer.check_variables({"MESH_NAME", "KUMA_ZONE"}, {"MESH_NAME": "default"}) == [
         "${KUMA_ZONE} is not a key of this cluster's platform-vars (MESH_NAME)"
     ]
 
 
 def test_real_tree_on_a_zone_without_kuma_zone_is_reported() -> None:
-    zone = next(c for c in gitops.stack_facts("staging").clusters if c.role == "zone")
+    zone = next(c for c in gitops_facts.stack_facts("staging").clusters if c.role == "zone")
     vars_ = {k: v for k, v in zone.platform_vars.items() if k != "KUMA_ZONE"}
-    broken = gitops.Cluster(zone.stack, zone.name, zone.role, vars_)
-    render = gitops.render_cluster(broken)
-    assert any("${KUMA_ZONE}" in p for p in gitops.check_variables(render.referenced_vars, vars_))
+    broken = flux_render.Cluster(zone.stack, zone.name, zone.role, vars_, zone.sync_path)
+    render = flux_render.render_cluster(broken)
+    assert any(
+        "${KUMA_ZONE}" in p for p in cross_layer.check_variables(render.referenced_vars, vars_)
+    )
 
 
 def _flux_ks(**spec: Any) -> Doc:
@@ -413,10 +423,10 @@ def _flux_ks(**spec: Any) -> Doc:
 
 
 def test_flux_kustomization_rules() -> None:
-    assert gitops.flux_kustomization_problems(_flux_ks()) == []
+    assert flux_render.flux_kustomization_problems(_flux_ks()) == []
     bad = _flux_ks(prune=False, path="./k8s/nowhere", postBuild={})
     bad["spec"]["sourceRef"]["name"] = "elsewhere"
-    assert gitops.flux_kustomization_problems(bad) == [
+    assert flux_render.flux_kustomization_problems(bad) == [
         "Kustomization/shop/apps: spec.prune must be true",
         "Kustomization/shop/apps: sourceRef must be GitRepository flux-system, got"
         " {'kind': 'GitRepository', 'name': 'elsewhere'}",
@@ -426,7 +436,7 @@ def test_flux_kustomization_rules() -> None:
 
 
 def test_flux_path_without_a_kustomization_file_is_reported() -> None:
-    assert gitops.flux_kustomization_problems(_flux_ks(path="./k8s/mesh")) == [
+    assert flux_render.flux_kustomization_problems(_flux_ks(path="./k8s/mesh")) == [
         "Kustomization/shop/apps: spec.path './k8s/mesh' has no kustomization.yaml"
     ]
 
@@ -435,7 +445,7 @@ def test_depends_on_must_name_a_kustomization_of_the_cluster() -> None:
     infra = _flux_ks()
     infra["metadata"]["name"] = "infrastructure"
     apps = _flux_ks(dependsOn=[{"name": "infrastructure"}, {"name": "infra"}])
-    assert gitops.check_depends_on([infra, apps]) == [
+    assert cross_layer.check_depends_on([infra, apps]) == [
         "Kustomization/shop/apps: dependsOn 'infra' is no Flux Kustomization of this cluster"
     ]
 
@@ -457,24 +467,24 @@ def test_health_checks_must_target_what_exists() -> None:
             {**KUMA_CP, "name": "kuma-control-plane"},
         ]
     )
-    assert gitops.check_health_checks([good], facts, "c1") == []
+    assert cross_layer.check_health_checks([good], facts, "c1") == []
     bad = _flux_ks(healthChecks=[{**STORE, "name": "gcp"}, {**KUMA_CP, "name": "kuma"}])
-    assert gitops.check_health_checks([bad], facts, "c1") == [
+    assert cross_layer.check_health_checks([bad], facts, "c1") == [
         "Kustomization/shop/apps: health check ClusterSecretStore/gcp is neither rendered nor"
         " created by the program on this cluster",
         "Kustomization/shop/apps: health check Deployment/kuma-system/kuma is neither rendered nor"
         " created by the program on this cluster",
     ]
     # the control plane of another cluster does not count
-    assert len(gitops.check_health_checks([good], facts, "c2")) == 1
+    assert len(cross_layer.check_health_checks([good], facts, "c2")) == 1
 
 
-def _render_of(ks: Doc, output: list[Doc]) -> gitops.ClusterRender:
-    cluster = gitops.Cluster("test", "c1", "zone", {})
-    render = gitops.ClusterRender(cluster)
+def _render_of(ks: Doc, output: list[Doc]) -> flux_render.ClusterRender:
+    cluster = flux_render.Cluster("test", "c1", "zone", {}, "k8s/clusters/test/zone")
+    render = flux_render.ClusterRender(cluster)
     render.outputs += [
-        gitops.Rendered("flux-system", "k8s/clusters/test/zone", (ks,), frozenset()),
-        gitops.Rendered("apps", "k8s/apps", tuple(output), frozenset()),
+        flux_render.Rendered("flux-system", "k8s/clusters/test/zone", (ks,), frozenset()),
+        flux_render.Rendered("apps", "k8s/apps", tuple(output), frozenset()),
     ]
     return render
 
@@ -496,7 +506,7 @@ def _render_of(ks: Doc, output: list[Doc]) -> gitops.ClusterRender:
 )
 def test_eso_health_needs_cel_expressions(spec: Doc, output: list[Doc], missing: str) -> None:
     render = _render_of(_flux_ks(**spec), output)
-    assert gitops.check_eso_health_exprs(render) == [
+    assert cross_layer.check_eso_health_exprs(render) == [
         f"Kustomization/shop/apps: waits for external-secrets.io/v1 {missing} without a"
         " healthCheckExprs entry (current and failed): kstatus would only check that it exists"
     ]
@@ -509,9 +519,9 @@ def test_eso_health_with_cel_expressions_passes() -> None:
         "healthChecks": [{**STORE, "name": "s"}],
         "healthCheckExprs": [STORE_EXPR, es_expr],
     }
-    assert gitops.check_eso_health_exprs(_render_of(_flux_ks(**spec), _good())) == []
+    assert cross_layer.check_eso_health_exprs(_render_of(_flux_ks(**spec), _good())) == []
     # wait: false -> the applied ExternalSecrets are not waited for
-    assert gitops.check_eso_health_exprs(_render_of(_flux_ks(wait=False), _good())) == []
+    assert cross_layer.check_eso_health_exprs(_render_of(_flux_ks(wait=False), _good())) == []
 
 
 def _write(path: Path, text: str) -> None:
@@ -523,10 +533,12 @@ def test_render_reports_a_child_path_that_fails_to_build(tmp_path: Path) -> None
     child = _flux_ks(path="./k8s/broken")
     child["metadata"] = {"name": "broken-child", "namespace": "flux-system"}
     root = tmp_path / "k8s" / "clusters" / "test" / "zone"
-    _write(root / "child.yaml", gitops.to_yaml([child]))
+    _write(root / "child.yaml", documents.to_yaml([child]))
     _write(root / "kustomization.yaml", "resources: [child.yaml]\n")
     _write(tmp_path / "k8s" / "broken" / "kustomization.yaml", "resources: [missing.yaml]\n")
-    render = gitops.render_cluster(gitops.Cluster("test", "c1", "zone", {}), repo=tmp_path)
+    render = flux_render.render_cluster(
+        flux_render.Cluster("test", "c1", "zone", {}, "k8s/clusters/test/zone"), repo=tmp_path
+    )
     assert [out.kustomization for out in render.outputs] == ["flux-system"]
     assert len(render.problems) == 1, render.problems
     assert render.problems[0].startswith(
@@ -538,14 +550,14 @@ def test_render_reports_a_child_path_that_fails_to_build(tmp_path: Path) -> None
 def test_unsupported_substitution_is_reported_per_document() -> None:
     doc = _object("ConfigMap", "raw")
     doc["data"] = {"x": "${A^^}", "y": "${A}"}
-    out, referenced, problems = gitops.substitute_docs([doc], {"A": "one"})
+    out, referenced, problems = substitution.substitute_docs([doc], {"A": "one"})
     assert problems == ["ConfigMap/shop/raw: unsupported substitution ${A^^}"]
     assert referenced == {"A"}
     assert out[0]["data"] == {"x": "${A^^}", "y": "one"}  # left as is, the rest substituted
 
 
-def _workload(name: str, **tags: str) -> gitops.MeshWorkload:
-    return gitops.MeshWorkload(name, tags)
+def _workload(name: str, **tags: str) -> mesh.MeshWorkload:
+    return mesh.MeshWorkload(name, tags)
 
 
 def _permission(name: str, target: Doc, client: Doc, action: str) -> Doc:
@@ -567,15 +579,15 @@ def test_traffic_permissions_most_specific_from_wins_then_name() -> None:
             "a-allow-front", {"kind": "Dataplane", "labels": {"app": "back"}}, subset, "Allow"
         ),
     ]
-    assert gitops.traffic_permissions(policies, [front, back]) == {
+    assert mesh.traffic_permissions(policies, [front, back]) == {
         ("front", "back"): "Allow",  # MeshSubset beats Mesh whatever the names
         ("back", "front"): "Deny",
     }
     tie = [_permission("b", MESH, MESH, "Allow"), _permission("a", MESH, MESH, "Deny")]
-    assert gitops.traffic_permissions(tie, [front, back])["front", "back"] == "Allow"
-    assert gitops.traffic_permissions([], [front, back])["front", "back"] == "Deny"
+    assert mesh.traffic_permissions(tie, [front, back])["front", "back"] == "Allow"
+    assert mesh.traffic_permissions([], [front, back])["front", "back"] == "Deny"
     with pytest.raises(ValueError, match="not modelled"):
-        gitops.traffic_permissions(
+        mesh.traffic_permissions(
             [_permission("x", {"kind": "MeshService", "name": "s"}, MESH, "Allow")], [front, back]
         )
 
@@ -595,18 +607,18 @@ def test_traffic_permissions_most_specific_from_wins_then_name() -> None:
     ],
 )
 def test_substitution_is_flux_like(text: str, expected: str) -> None:
-    assert gitops.substitute(text, {"A": "1", "EMPTY": ""}).text == expected
+    assert substitution.substitute(text, {"A": "1", "EMPTY": ""}).text == expected
 
 
 def test_substitution_records_references_and_unsupported_expressions() -> None:
-    result = gitops.substitute("${A} ${B:=x} $${C} ${A^^}", {"A": "1"})
+    result = substitution.substitute("${A} ${B:=x} $${C} ${A^^}", {"A": "1"})
     assert result.referenced == {"A", "B"}
     assert result.unsupported == ("${A^^}",)
 
 
 def test_substitution_can_be_disabled_per_object() -> None:
     doc = _object("ConfigMap", "raw")
-    doc["metadata"]["annotations"] = {gitops.SUBSTITUTE_DISABLED: "disabled"}
+    doc["metadata"]["annotations"] = {substitution.SUBSTITUTE_DISABLED: "disabled"}
     doc["data"] = {"x": "${A}"}
-    out, _, _ = gitops.substitute_docs([copy.deepcopy(doc)], {"A": "1"})
+    out, _, _ = substitution.substitute_docs([copy.deepcopy(doc)], {"A": "1"})
     assert out == [doc]

@@ -1,13 +1,15 @@
 """The GitOps tree, rendered per cluster as Flux would (real kustomize, platform-vars from the
 offline plan), passes strict validation, the platform team's CI checks and agrees with the
-program (offline/gitops.py holds the logic; each check has a negative test elsewhere)."""
+program (offline/gitops/ holds the logic; each check has a negative test elsewhere)."""
 
 from __future__ import annotations
 
 import pytest
 
-from offline import gitops
 from offline.engine import REPO_ROOT, stack_config, stacks
+from offline.gitops import checks, cross_layer, mesh
+from offline.gitops import facts as gitops_facts
+from offline.gitops import render as flux_render
 
 STACKS = stacks()
 
@@ -25,7 +27,7 @@ def test_every_stack_and_role_has_a_flux_entry_point(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_platform_vars_come_from_the_program_for_every_cluster(stack: str) -> None:
-    facts = gitops.stack_facts(stack)
+    facts = gitops_facts.stack_facts(stack)
     declared = {c["name"]: c for c in stack_config(stack)["platform:clusters"]}
     assert {c.name for c in facts.clusters} == set(declared)
     for cluster in facts.clusters:
@@ -36,7 +38,7 @@ def test_platform_vars_come_from_the_program_for_every_cluster(stack: str) -> No
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_flux_tree_renders_and_every_path_exists(stack: str) -> None:
-    for render in gitops.rendered_stack(stack):
+    for render in gitops_facts.rendered_stack(stack):
         assert not render.problems, _report(render.problems)
         paths = {out.path for out in render.outputs}
         assert len(paths) >= 3, f"{render.cluster.name}: only {sorted(paths)} reconciled"
@@ -44,13 +46,13 @@ def test_flux_tree_renders_and_every_path_exists(stack: str) -> None:
             assert (REPO_ROOT / path).is_dir(), path
 
 
-@pytest.mark.parametrize("check", sorted(gitops.GENERIC_CHECKS))
+@pytest.mark.parametrize("check", sorted(checks.GENERIC_CHECKS))
 @pytest.mark.parametrize("stack", STACKS)
 def test_ci_checks(stack: str, check: str) -> None:
     problems = [
         f"{render.cluster.name}: {problem}"
-        for render in gitops.rendered_stack(stack)
-        for problem in gitops.GENERIC_CHECKS[check](render.docs)
+        for render in gitops_facts.rendered_stack(stack)
+        for problem in checks.GENERIC_CHECKS[check](render.docs)
     ]
     assert not problems, _report(problems)
 
@@ -59,22 +61,22 @@ def test_ci_checks(stack: str, check: str) -> None:
 def test_consistent_with_the_program(stack: str) -> None:
     """platform-vars keys, ExternalSecret keys and store, Mesh membership, dependsOn, health-check
     targets (the program's store and Kuma control plane) and ESO health expressions."""
-    facts = gitops.stack_facts(stack)
+    facts = gitops_facts.stack_facts(stack)
     problems = [
         f"{render.cluster.name}: {problem}"
-        for render in gitops.rendered_stack(stack)
-        for problem in gitops.cross_layer_problems(render, facts)
+        for render in gitops_facts.rendered_stack(stack)
+        for problem in cross_layer.cross_layer_problems(render, facts)
     ]
     assert not problems, _report(problems)
 
 
-def _kinds(render: gitops.ClusterRender) -> set[str]:
+def _kinds(render: flux_render.ClusterRender) -> set[str]:
     return {str(doc["kind"]) for doc in render.docs}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_roles_get_what_they_run(stack: str) -> None:
-    for render in gitops.rendered_stack(stack):
+    for render in gitops_facts.rendered_stack(stack):
         kinds = _kinds(render)
         mesh_policies = {k for k in kinds if k.startswith("Mesh")}
         if render.cluster.role == "global":
@@ -86,11 +88,11 @@ def test_roles_get_what_they_run(stack: str) -> None:
             assert {"Deployment", "ExternalSecret", "HorizontalPodAutoscaler"} <= kinds
 
 
-def _global(stack: str) -> gitops.ClusterRender:
-    return next(r for r in gitops.rendered_stack(stack) if r.cluster.role == "global")
+def _global(stack: str) -> flux_render.ClusterRender:
+    return next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "global")
 
 
-def _permissions(render: gitops.ClusterRender) -> list[tuple[str, str]]:
+def _permissions(render: flux_render.ClusterRender) -> list[tuple[str, str]]:
     """(top-level targetRef kind, action) of every `from` entry whose client is the whole mesh."""
     return [
         (doc["spec"]["targetRef"]["kind"], entry["default"]["action"])
@@ -119,15 +121,15 @@ def test_prod_mesh_allows_only_explicit_permissions() -> None:
     assert "MeshFaultInjection" not in _kinds(render)
 
 
-def _zones(stack: str) -> list[gitops.ClusterRender]:
-    return [r for r in gitops.rendered_stack(stack) if r.cluster.role == "zone"]
+def _zones(stack: str) -> list[flux_render.ClusterRender]:
+    return [r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone"]
 
 
 def _matrices(stack: str) -> list[dict[tuple[str, str], str]]:
     """The effective MeshTrafficPermission action of every client -> server pair of each zone's
     Deployments, under the policies the global cluster applies (KDS syncs them to the zones)."""
     policies = _global(stack).docs
-    return [gitops.traffic_permissions(policies, gitops.mesh_workloads(z)) for z in _zones(stack)]
+    return [mesh.traffic_permissions(policies, mesh.mesh_workloads(z)) for z in _zones(stack)]
 
 
 STOREFRONT = "Deployment/storefront/storefront-app"
@@ -158,12 +160,12 @@ def test_storefront_upstream_is_a_rendered_service(stack: str) -> None:
             if d["kind"] == "ConfigMap" and "UPSTREAM_URL" in d.get("data", {})
         ]
         assert urls and all(".catalog.svc.cluster.local:8080/" in u for u in urls), urls
-        assert gitops.check_service_urls(zone.docs) == []
+        assert checks.check_service_urls(zone.docs) == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_eso_objects_are_waited_for_with_cel(stack: str) -> None:
-    for render in gitops.rendered_stack(stack):
+    for render in gitops_facts.rendered_stack(stack):
         exprs = {
             (e["kind"], ks["metadata"]["name"])
             for ks in render.docs
@@ -176,13 +178,13 @@ def test_eso_objects_are_waited_for_with_cel(stack: str) -> None:
 
 
 def test_cached_renders_and_facts_are_copies() -> None:
-    render = gitops.rendered_stack("staging")[0]
+    render = gitops_facts.rendered_stack("staging")[0]
     render.docs[0]["metadata"]["name"] = "changed"
     render.outputs.clear()
     render.problems.append("leaked")
-    facts = gitops.stack_facts("staging")
+    facts = gitops_facts.stack_facts("staging")
     facts.clusters[0].platform_vars["ENVIRONMENT"] = "leaked"  # type: ignore[index]
-    again = gitops.rendered_stack("staging")[0]
+    again = gitops_facts.rendered_stack("staging")[0]
     assert again.outputs and not again.problems
     assert again.docs[0]["metadata"]["name"] != "changed"
-    assert gitops.stack_facts("staging").clusters[0].platform_vars["ENVIRONMENT"] == "staging"
+    assert gitops_facts.stack_facts("staging").clusters[0].platform_vars["ENVIRONMENT"] == "staging"

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from offline import admission
 from offline import k8s_validation as kv
 from offline.k8s_validation import (
     KUBERNETES_VERSION,
     committed_sources,
     unknown_values_keys,
-    validate_manifest,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,14 +176,14 @@ def deployment() -> dict[str, Any]:
 
 
 def test_good_cluster_secret_store_passes() -> None:
-    assert validate_manifest(cluster_secret_store()) == []
+    assert admission.problems(cluster_secret_store()) == []
 
 
 def test_misspelt_nested_key_in_cluster_secret_store_names_the_path() -> None:
     doc = cluster_secret_store()
     auth = doc["spec"]["provider"]["gcpsm"]["auth"]
     auth["workloadIdentty"] = auth.pop("workloadIdentity")
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert errors == [
         "ClusterSecretStore/gcp-secret-manager:"
         " spec.provider.gcpsm.auth.workloadIdentty: unknown field"
@@ -195,7 +195,7 @@ def test_misspelt_deep_key_and_wrong_type_are_reported() -> None:
     wi = doc["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"]
     wi["serviceAccountRef"]["namespce"] = wi["serviceAccountRef"].pop("namespace")
     wi["clusterName"] = 7
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert any(
         e.endswith(
             "spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef.namespce: unknown field"
@@ -210,13 +210,13 @@ def test_misspelt_deep_key_and_wrong_type_are_reported() -> None:
 def test_v1beta1_is_not_served() -> None:
     doc = cluster_secret_store()
     doc["apiVersion"] = "external-secrets.io/v1beta1"
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert len(errors) == 1
     assert "not served" in errors[0] and "external-secrets.io/v1" in errors[0]
 
 
 def test_unknown_kind_in_crd_group_fails() -> None:
-    errors = validate_manifest(
+    errors = admission.problems(
         {
             "apiVersion": "external-secrets.io/v1",
             "kind": "ClusterPushSecret",
@@ -229,13 +229,13 @@ def test_unknown_kind_in_crd_group_fails() -> None:
 def test_api_version_and_kind_are_pinned() -> None:
     doc = cluster_secret_store()
     doc["metadata"]["nmae"] = "typo"
-    assert validate_manifest(doc) == [
+    assert admission.problems(doc) == [
         "ClusterSecretStore/gcp-secret-manager: metadata.nmae: unknown field"
     ]
 
 
 def test_good_flux_instance_passes() -> None:
-    assert validate_manifest(flux_instance()) == []
+    assert admission.problems(flux_instance()) == []
 
 
 @pytest.mark.parametrize(
@@ -266,8 +266,8 @@ def test_good_flux_instance_passes() -> None:
 def test_misspelt_flux_instance_fails(mutate: Any, expected: str) -> None:
     doc = flux_instance()
     mutate(doc)
-    errors = validate_manifest(doc)
-    assert any(e.startswith("FluxInstance/flux: " + expected) for e in errors), errors
+    errors = admission.problems(doc)
+    assert any(e.startswith("FluxInstance/flux-system/flux: " + expected) for e in errors), errors
 
 
 def test_flux_kustomization_open_fields_stay_open() -> None:
@@ -284,48 +284,50 @@ def test_flux_kustomization_open_fields_stay_open() -> None:
             "dependsOn": [{"name": "crds"}],
         },
     }
-    assert validate_manifest(doc) == []
+    assert admission.problems(doc) == []
     del doc["spec"]["prune"]
-    assert validate_manifest(doc) == ["Kustomization/infra: spec: 'prune' is a required property"]
+    assert admission.problems(doc) == [
+        "Kustomization/flux-system/infra: spec: 'prune' is a required property"
+    ]
 
 
 def test_kuma_mesh_timeout_passes_and_unknown_field_fails() -> None:
-    assert validate_manifest(mesh_timeout()) == []
+    assert admission.problems(mesh_timeout()) == []
     doc = mesh_timeout()
     doc["spec"]["to"][0]["default"]["http"]["requestTimout"] = "1s"
-    assert validate_manifest(doc) == [
-        "MeshTimeout/default-timeouts: spec.to[0].default.http.requestTimout: unknown field"
+    assert admission.problems(doc) == [
+        "MeshTimeout/kuma-system/default-timeouts: spec.to[0].default.http.requestTimout: unknown field"
     ]
     doc = mesh_timeout()
     doc["spec"]["targetRef"]["kind"] = "MeshServise"
     assert any(
-        "spec.targetRef.kind: 'MeshServise' is not one of" in e for e in validate_manifest(doc)
+        "spec.targetRef.kind: 'MeshServise' is not one of" in e for e in admission.problems(doc)
     )
 
 
 def test_kuma_policy_semantics_run_with_the_schema() -> None:
-    # The Kuma validator's rules (offline.k8s_validation.KUMA_POLICY_RULES; one negative test per
-    # rule in tests/test_gitops_checks_fail.py) are part of validate_manifest.
+    # The Kuma validator's rules (offline.kuma_rules.KUMA_POLICY_RULES; one negative test per
+    # rule in tests/test_gitops_checks_fail.py) run after the schema (offline.admission).
     doc = mesh_timeout()
     doc["kind"] = "MeshRateLimit"
     doc["spec"] = {
         "targetRef": {"kind": "Mesh"},
         "rules": [{"default": {"local": {"http": {"requestRate": {"num": 1, "interval": "1s"}}}}}],
     }
-    assert validate_manifest(doc) == [
-        "MeshRateLimit/default-timeouts: spec.rules: must not be defined when spec.targetRef"
+    assert admission.problems(doc) == [
+        "MeshRateLimit/kuma-system/default-timeouts: spec.rules: must not be defined when spec.targetRef"
         " includes gateways (select proxyTypes: [Sidecar], or target gateways only and use"
         " spec.to)"
     ]
     doc["spec"]["targetRef"]["proxyTypes"] = ["Sidecar"]
-    assert validate_manifest(doc) == []
+    assert admission.problems(doc) == []
 
 
 def test_kuma_policy_may_not_mix_rules_with_to() -> None:
     doc = mesh_timeout()
     doc["spec"]["rules"] = [{"default": {"connectionTimeout": "5s"}}]
-    assert validate_manifest(doc) == [
-        "MeshTimeout/default-timeouts: spec.rules: may not be combined with spec.to"
+    assert admission.problems(doc) == [
+        "MeshTimeout/kuma-system/default-timeouts: spec.rules: may not be combined with spec.to"
     ]
 
 
@@ -333,9 +335,9 @@ def test_kuma_policy_may_not_mix_rules_with_to() -> None:
 
 
 def test_mesh_hand_check_good_passes() -> None:
-    assert validate_manifest(mesh()) == []
+    assert admission.problems(mesh()) == []
     assert (
-        validate_manifest(
+        admission.problems(
             {"apiVersion": "kuma.io/v1alpha1", "kind": "Mesh", "metadata": {"name": "m"}}
         )
         == []
@@ -345,17 +347,17 @@ def test_mesh_hand_check_good_passes() -> None:
 def test_mesh_zone_egress_requires_enabled_backend() -> None:
     doc = mesh()
     del doc["spec"]["mtls"]["enabledBackend"]
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert len(errors) == 1 and "spec.routing.zoneEgress" in errors[0], errors
     doc = mesh()
     del doc["spec"]["mtls"]
-    assert any("spec.routing.zoneEgress" in e for e in validate_manifest(doc))
+    assert any("spec.routing.zoneEgress" in e for e in admission.problems(doc))
 
 
 def test_mesh_enabled_backend_must_name_a_backend() -> None:
     doc = mesh()
     doc["spec"]["mtls"]["enabledBackend"] = "ca-2"
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert any("spec.mtls.enabledBackend: 'ca-2' names no entry" in e for e in errors), errors
 
 
@@ -377,14 +379,14 @@ def test_mesh_enabled_backend_must_name_a_backend() -> None:
 def test_mesh_unknown_key_fails(mutate: Any, path: str) -> None:
     doc = mesh()
     mutate(doc["spec"])
-    assert validate_manifest(doc) == [f"Mesh/default: {path}: unknown field"]
+    assert admission.problems(doc) == [f"Mesh/default: {path}: unknown field"]
 
 
 def test_mesh_wrong_values_fail() -> None:
     doc = mesh()
     doc["spec"]["mtls"]["backends"][0]["type"] = "vault"
     doc["spec"]["routing"]["zoneEgress"] = "true"
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert any("spec.mtls.backends[0].type: 'vault' is not one of" in e for e in errors), errors
     assert any("spec.routing.zoneEgress: 'true' is not of type 'boolean'" in e for e in errors), (
         errors
@@ -394,7 +396,7 @@ def test_mesh_wrong_values_fail() -> None:
 def test_mesh_top_level_is_strict() -> None:
     doc = mesh()
     doc["mtls"] = doc["spec"].pop("mtls")  # universal-format mistake: fields outside spec
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert "Mesh/default: mtls: unknown field" in errors, errors
 
 
@@ -402,14 +404,14 @@ def test_mesh_top_level_is_strict() -> None:
 
 
 def test_good_deployment_passes() -> None:
-    assert validate_manifest(deployment()) == []
+    assert admission.problems(deployment()) == []
 
 
 def test_deployment_container_typo_fails() -> None:
     doc = deployment()
     doc["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
-    assert validate_manifest(doc) == [
-        "Deployment/web: spec.template.spec.containers[0].imagePullPolicyy: unknown field"
+    assert admission.problems(doc) == [
+        "Deployment/apps/web: spec.template.spec.containers[0].imagePullPolicyy: unknown field"
     ]
 
 
@@ -466,14 +468,16 @@ def test_deployment_container_typo_fails() -> None:
     ],
 )
 def test_core_kinds_pass(doc: dict[str, Any]) -> None:
-    assert validate_manifest(doc) == []
+    assert admission.problems(doc) == []
 
 
 def test_core_wrong_type_fails() -> None:
     doc = deployment()
     doc["spec"]["replicas"] = "two"
-    errors = validate_manifest(doc)
-    assert len(errors) == 1 and errors[0].startswith("Deployment/web: spec.replicas: 'two'"), errors
+    errors = admission.problems(doc)
+    assert len(errors) == 1 and errors[0].startswith("Deployment/apps/web: spec.replicas: 'two'"), (
+        errors
+    )
 
 
 @pytest.mark.parametrize(
@@ -491,17 +495,17 @@ def test_core_wrong_type_fails() -> None:
     ],
 )
 def test_unknown_kind_fails(doc: dict[str, Any]) -> None:
-    errors = validate_manifest(doc)
+    errors = admission.problems(doc)
     assert (
         len(errors) == 1 and "unknown" in errors[0] and errors[0].startswith(f"{doc['kind']}/w: ")
     ), errors
 
 
 def test_missing_api_version_or_kind_fails() -> None:
-    assert validate_manifest({"kind": "ConfigMap", "metadata": {"name": "c"}}) == [
+    assert admission.problems({"kind": "ConfigMap", "metadata": {"name": "c"}}) == [
         "ConfigMap/c: apiVersion: missing or not a string"
     ]
-    assert validate_manifest({"apiVersion": "v1", "metadata": {"name": "c"}})
+    assert admission.problems({"apiVersion": "v1", "metadata": {"name": "c"}})
 
 
 def test_kubernetes_version_is_pinned() -> None:
@@ -703,10 +707,10 @@ def test_validation_is_cached_and_fast() -> None:
 
     docs = [cluster_secret_store(), flux_instance(), mesh_timeout(), mesh(), deployment()]
     for doc in docs:
-        validate_manifest(doc)
+        admission.problems(doc)
     start = time.perf_counter()
     for _ in range(200):
         for doc in docs:
-            assert validate_manifest(copy.deepcopy(doc)) == []
+            assert admission.problems(copy.deepcopy(doc)) == []
     assert time.perf_counter() - start < 10.0  # ~0.5 s when the caches work
     assert kv._crd_validator.cache_info().currsize >= 4

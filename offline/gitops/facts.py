@@ -1,0 +1,136 @@
+"""What the Pulumi program creates that the GitOps tree must agree with, read from the offline
+plan: the clusters (with the sync path and platform-vars the program gives Flux), the Secret
+Manager entries and who may read them, the stores, the meshes, the Kuma control planes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from components.facts import SECRET_ACCESSOR_ROLE
+from components.flux import PLATFORM_VARS
+from components.naming import cluster_of_provider
+from offline.engine import Plan, plan_stack
+from offline.gitops.render import Cluster, ClusterRender, render_cluster
+
+FLUX_INSTANCE_TYPE = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What the Pulumi program creates that the GitOps tree must agree with."""
+
+    stack: str
+    clusters: tuple[Cluster, ...]
+    secret_ids: frozenset[str]  # every Secret Manager entry of the stack
+    cluster_readable: frozenset[str]  # the entries ESO may read (secretAccessor grants)
+    mesh_names: frozenset[str]
+    secret_stores: frozenset[str]  # ClusterSecretStore names
+    # (cluster, namespace, Deployment) of each Kuma control plane: Helm release `<r>` of chart
+    # `kuma` runs the Deployment `<r>-control-plane` (the chart's naming).
+    kuma_control_planes: frozenset[tuple[str, str, str]] = frozenset()
+    # ClusterSecretStore name -> the namespace labels its conditions require.
+    store_namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def _cluster_of(registration_provider: str) -> str:
+    return cluster_of_provider(registration_provider.rsplit("::", 1)[-1])
+
+
+def _readable_secret_ids(plan: Plan) -> frozenset[str]:
+    by_urn = plan.by_urn()
+    readable: set[str] = set()
+    for grant in plan.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"):
+        if grant.inputs.get("role") != SECRET_ACCESSOR_ROLE:
+            continue
+        for urn in grant.property_dependencies.get("secretId") or grant.dependencies:
+            secret = by_urn.get(urn)
+            if secret is not None and secret.type == "gcp:secretmanager/secret:Secret":
+                readable.add(secret.inputs["secretId"])
+    return frozenset(readable)
+
+
+def store_selector(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The labels every namespace-selector condition of a store requires (merged)."""
+    labels: dict[str, str] = {}
+    for condition in spec.get("conditions") or []:
+        labels.update((condition.get("namespaceSelector") or {}).get("matchLabels") or {})
+    return labels
+
+
+def _sync_paths(plan: Plan) -> dict[str, str]:
+    """Cluster -> the path its FluxInstance syncs (spec.sync.path)."""
+    return {
+        _cluster_of(r.provider_urn): str(r.inputs["spec"]["sync"]["path"])
+        for r in plan.of_type(FLUX_INSTANCE_TYPE)
+    }
+
+
+def stack_facts_from_plan(plan: Plan) -> StackFacts:
+    sync_paths = _sync_paths(plan)
+    clusters = tuple(
+        Cluster(
+            stack=plan.stack,
+            name=_cluster_of(r.provider_urn),
+            role=r.inputs["data"]["CLUSTER_ROLE"],
+            platform_vars=dict(r.inputs["data"]),
+            sync_path=sync_paths[_cluster_of(r.provider_urn)],
+        )
+        for r in plan.of_type("kubernetes:core/v1:ConfigMap")
+        if r.inputs.get("metadata", {}).get("name") == PLATFORM_VARS
+    )
+    return StackFacts(
+        stack=plan.stack,
+        clusters=tuple(sorted(clusters, key=lambda c: (c.role, c.name))),
+        secret_ids=frozenset(
+            r.inputs["secretId"] for r in plan.of_type("gcp:secretmanager/secret:Secret")
+        ),
+        cluster_readable=_readable_secret_ids(plan),
+        mesh_names=frozenset(
+            r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:kuma.io/v1alpha1:Mesh")
+        ),
+        secret_stores=frozenset(
+            r.inputs["metadata"]["name"]
+            for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+        ),
+        store_namespace_labels={
+            r.inputs["metadata"]["name"]: store_selector(r.inputs["spec"])
+            for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+        },
+        kuma_control_planes=frozenset(
+            (
+                _cluster_of(r.provider_urn),
+                r.inputs["namespace"],
+                f"{r.inputs['name']}-control-plane",
+            )
+            for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+            if r.inputs.get("chart") == "kuma"
+        ),
+    )
+
+
+@cache
+def _stack_facts(stack: str) -> StackFacts:
+    return stack_facts_from_plan(plan_stack(stack))
+
+
+def stack_facts(stack: str) -> StackFacts:
+    """The facts of `stack` from the offline plan (computed once per process; every call returns
+    a deep copy, so a caller that edits it cannot change what the next one sees)."""
+    return copy.deepcopy(_stack_facts(stack))
+
+
+@cache
+def _rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return tuple(pool.map(render_cluster, _stack_facts(stack).clusters))
+
+
+def rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
+    """Every cluster of `stack`, rendered as Flux would (computed once per process, in parallel:
+    each kustomize build is its own process). Every call returns a deep copy."""
+    return copy.deepcopy(_rendered_stack(stack))
