@@ -139,3 +139,44 @@ def test_checkov_finds_nothing(tmp_path: Path) -> None:
     assert not unexplained, unexplained
     assert all(s["parsing_errors"] == 0 for s in summary.values()), summary
     assert proc.returncode == 0, proc.stderr
+
+
+# The rules checkov owns (offline/gitops/checks.py docstring): a manifest that breaks each of them
+# must fail the scan with exactly that check.
+CHECKOV_OWNED = {
+    "CKV_K8S_10": "cpu requests",
+    "CKV_K8S_11": "cpu limits",
+    "CKV_K8S_12": "memory requests",
+    "CKV_K8S_13": "memory limits",
+    "CKV_K8S_14": "image tag fixed (not latest or blank)",
+    "CKV_K8S_43": "image pinned by digest",
+}
+
+
+def test_checkov_enforces_the_rules_it_owns(tmp_path: Path) -> None:
+    if not CHECKOV.is_file():
+        pytest.fail(f"{CHECKOV} is missing: run `make checkov-venv` first")
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "bad", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "bad"}},
+            "template": {
+                "metadata": {"labels": {"app": "bad"}},
+                "spec": {"containers": [{"name": "app", "image": "python:latest"}]},
+            },
+        },
+    }
+    (tmp_path / "bad.yaml").write_text(json.dumps(bad), encoding="utf-8")
+    proc = subprocess.run(
+        [str(CHECKOV), "--config-file", str(CONFIG), "--directory", str(tmp_path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    failed = {
+        c["check_id"] for r in _reports(proc.stdout) for c in r["results"].get("failed_checks", [])
+    }
+    assert set(CHECKOV_OWNED) <= failed, sorted(set(CHECKOV_OWNED) - failed)

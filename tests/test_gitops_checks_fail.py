@@ -103,10 +103,8 @@ FACTS = gitops_facts.StackFacts(
     "check",
     [
         checks.check_selectors,
-        checks.check_resources,
         checks.check_references,
         checks.check_collisions,
-        checks.check_images,
         kuma_shape,
         checks.check_autoscaled_replicas,
         checks.check_service_urls,
@@ -128,13 +126,6 @@ def test_selectors_report_a_deployment_selecting_other_pods() -> None:
     dep = _deployment()
     dep["spec"]["selector"]["matchLabels"] = {"app": "other"}
     assert any("does not match pod labels" in p for p in checks.check_selectors([dep]))
-
-
-def test_resources_report_missing_limits() -> None:
-    docs = [_deployment(resources={"requests": {"cpu": "10m", "memory": "1Mi"}})]
-    assert checks.check_resources(docs) == [
-        "Deployment/shop/app: container app: no limits for cpu, memory"
-    ]
 
 
 def test_references_report_missing_configmaps_and_secrets() -> None:
@@ -159,27 +150,6 @@ def test_collisions_report_duplicates_and_shared_external_secret_targets() -> No
     problems = checks.check_collisions(docs)
     assert "ConfigMap/shop/app-config (core) is defined 2 times" in problems
     assert "Secret/shop/creds is written by 2 ExternalSecrets" in problems
-
-
-@pytest.mark.parametrize(
-    ("image", "reason"),
-    [
-        ("python", "no tag"),
-        ("python:latest", "tag latest"),
-        ("registry:5000/team/python", "no tag"),
-        ("python@sha256:abc", "malformed digest"),
-    ],
-)
-def test_images_report_unpinned_images(image: str, reason: str) -> None:
-    assert checks.check_images([_deployment(image=image)]) == [
-        f"Deployment/shop/app: image {image!r}: {reason}"
-    ]
-
-
-def test_images_accept_tags_and_digests() -> None:
-    digest = "sha256:" + "0" * 64
-    for image in ("registry:5000/python:3.12.8", f"python@{digest}", f"python:3.12@{digest}"):
-        assert checks.image_problem(image) is None
 
 
 def _policy(**spec: Any) -> Doc:

@@ -341,7 +341,10 @@ def test_every_image_of_the_gitops_tree_is_matched() -> None:
             ("reg.example:5000/team/app", "1.2.3"),
         ),
         ('  - image: "python:3.12@sha256:' + "b" * 64 + '"', ("python", "3.12")),
-        ("image: python:3.12", None),  # no digest: not this manager's (and check_images allows it)
+        (
+            "image: python:3.12",
+            None,
+        ),  # no digest: not this manager's (checkov's CKV_K8S_43 refuses it)
         ("image: python@sha256:" + "c" * 64, None),  # digest only: no tag to bump
     ],
 )

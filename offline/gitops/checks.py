@@ -1,5 +1,11 @@
 """Checks of rendered manifests on their own: each takes documents and returns one message per
-problem (empty: all good), so tests stay thin and each check can be fed a hand-made bad input."""
+problem (empty: all good), so tests stay thin and each check can be fed a hand-made bad input.
+
+One owner per rule. checkov (k8s/.checkov.yaml, tests/test_gitops_checkov.py) owns per-object
+Kubernetes hygiene, at its own strictness: requests and limits (CKV_K8S_10..13), images pinned by
+digest (CKV_K8S_14, CKV_K8S_43), security contexts, probes, service-account tokens. These checks
+own what checkov cannot see: what the API server and Kuma's admission accept, and how objects
+refer to each other (selectors, references, collisions, autoscaling, in-cluster URLs)."""
 
 from __future__ import annotations
 
@@ -57,22 +63,6 @@ def check_selectors(docs: Sequence[Doc]) -> list[str]:
 
 def _selects(selector: Any, labels: Mapping[str, Any]) -> bool:
     return isinstance(selector, Mapping) and bool(selector) and is_subset(selector, labels)
-
-
-def check_resources(docs: Sequence[Doc]) -> list[str]:
-    """Every container has cpu and memory requests and limits."""
-    problems: list[str] = []
-    for doc, pod in workloads(docs):
-        for container in containers(pod):
-            resources = container.get("resources") or {}
-            for kind in ("requests", "limits"):
-                missing = [r for r in ("cpu", "memory") if r not in (resources.get(kind) or {})]
-                if missing:
-                    problems.append(
-                        f"{ident(doc)}: container {container.get('name')}: no {kind} for"
-                        f" {', '.join(missing)}"
-                    )
-    return problems
 
 
 def _pod_refs(pod: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -217,35 +207,6 @@ def check_service_urls(docs: Sequence[Doc]) -> list[str]:
     return problems
 
 
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-
-
-def image_problem(image: str) -> str | None:
-    """Why `image` is not pinned (None: pinned by digest, or by an exact non-latest tag)."""
-    if _DIGEST.search(image):
-        return None
-    last = image.rsplit("/", 1)[-1]
-    if "@" in image:
-        return "malformed digest"
-    if ":" not in last:
-        return "no tag"
-    if last.rsplit(":", 1)[1] in ("", "latest"):
-        return "tag latest"
-    return None
-
-
-def check_images(docs: Sequence[Doc]) -> list[str]:
-    """Every container image is pinned (a digest, or a tag that is not `latest`)."""
-    problems: list[str] = []
-    for doc, pod in workloads(docs):
-        for container in containers(pod):
-            image = str(container.get("image") or "")
-            reason = image_problem(image)
-            if reason:
-                problems.append(f"{ident(doc)}: image {image!r}: {reason}")
-    return problems
-
-
 def check_admission(docs: Sequence[Doc]) -> list[str]:
     """What the cluster would refuse: strict schemas and Kuma's admission rules
     (offline/admission.py), each problem once."""
@@ -255,10 +216,8 @@ def check_admission(docs: Sequence[Doc]) -> list[str]:
 GENERIC_CHECKS: dict[str, Check] = {
     "admission": check_admission,
     "selectors": check_selectors,
-    "resources": check_resources,
     "references": check_references,
     "collisions": check_collisions,
     "autoscaled-replicas": check_autoscaled_replicas,
     "service-urls": check_service_urls,
-    "images": check_images,
 }
