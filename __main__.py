@@ -15,7 +15,7 @@ from components.kuma import (
     KumaMultiZoneArgs,
     ZonePlane,
 )
-from components.network import Network, NetworkArgs, SubnetSpec
+from components.network import Network, NetworkArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secrets import Secrets, SecretsArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -30,17 +30,7 @@ network = Network(
         project=config.project,
         name=config.network.name,
         routing_mode=config.network.routing_mode,
-        subnets=[
-            SubnetSpec(
-                cluster=c.name,
-                region=c.region,
-                nodes=c.ranges.nodes,
-                pods=c.ranges.pods,
-                services=c.ranges.services,
-                control_plane=c.ranges.control_plane,
-            )
-            for c in config.clusters
-        ],
+        clusters=config.clusters,
         depends_on=services.services,
     ),
 )
@@ -121,24 +111,23 @@ kuma = KumaMultiZone(
 
 # Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
 for c in config.clusters:
-    gke = clusters[c.name]
+    on_cluster = pulumi.ResourceOptions(providers=[clusters[c.name].provider])
     eso = ExternalSecrets(
         f"{c.name}-external-secrets",
         ExternalSecretsArgs(
             project=config.project,
             cluster_name=c.name,
             cluster_location=c.region,
-            provider=gke.provider,
             service_account_annotations=eso_identity.annotations,
             read_access=[eso_identity.binding, *secrets.grants],
             highly_available=config.is_prod,
         ),
+        on_cluster,
     )
     Flux(
         f"{c.name}-flux",
         FluxArgs(
             stack=pulumi.get_stack(),
-            provider=gke.provider,
             repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
             secret_store=eso.store_name,
@@ -158,6 +147,7 @@ for c in config.clusters:
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
             ),
         ),
+        on_cluster,
     )
 
 pulumi.export("project", config.project)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes import custom_resource, helm_release, namespace
-from components.versions import EXTERNAL_SECRETS_CHART_REPO, EXTERNAL_SECRETS_CHART_VERSION
+from components.versions import EXTERNAL_SECRETS_CHART
 
 ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
@@ -24,7 +24,6 @@ class ExternalSecretsArgs:
     project: str
     cluster_name: str
     cluster_location: str
-    provider: k8s.Provider
     # `iam.gke.io/gcp-service-account` from the WorkloadIdentity component.
     service_account_annotations: pulumi.Input[Mapping[str, str]]
     # The Workload Identity binding and the per-secret grants: the store must not go Ready
@@ -90,14 +89,13 @@ class ExternalSecrets(pulumi.ComponentResource):
         self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("platform:k8s:ExternalSecrets", name, None, opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # The cluster's Kubernetes provider comes with this component's own options (`providers`).
+        on_cluster = pulumi.ResourceOptions(parent=self)
         ns = namespace(ESO_NAMESPACE, f"{name}-ns", on_cluster)
         self.release = helm_release(
             f"{name}-eso",
             release_name="external-secrets",
-            chart="external-secrets",
-            version=EXTERNAL_SECRETS_CHART_VERSION,
-            repo=EXTERNAL_SECRETS_CHART_REPO,
+            chart=EXTERNAL_SECRETS_CHART,
             namespace=ns,
             values=pulumi.Output.from_input(args.service_account_annotations).apply(
                 lambda a: eso_values(a, args.highly_available)

@@ -14,8 +14,7 @@ from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_relea
 from components.versions import (
     FLUX_DISTRIBUTION_REGISTRY,
     FLUX_DISTRIBUTION_VERSION,
-    FLUX_OPERATOR_CHART,
-    FLUX_OPERATOR_CHART_VERSION,
+    FLUX_OPERATOR_CHART_REF,
 )
 
 FLUX_NAMESPACE = "flux-system"
@@ -69,7 +68,6 @@ class PlatformVars:
 @dataclass(frozen=True)
 class FluxArgs:
     stack: str
-    provider: k8s.Provider
     repository_url: str
     # Secret Manager entry (external value) holding the git credentials as JSON
     # {"username": ..., "password": ...}; ESO copies it into flux-system.
@@ -138,13 +136,13 @@ class Flux(pulumi.ComponentResource):
         self, name: str, args: FluxArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("platform:k8s:Flux", name, None, opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # The cluster's Kubernetes provider comes with this component's own options (`providers`).
+        on_cluster = pulumi.ResourceOptions(parent=self)
         ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, args.secret_store_namespace_labels)
         operator = helm_release(
             f"{name}-operator",
             release_name="flux-operator",
-            chart=FLUX_OPERATOR_CHART,
-            version=FLUX_OPERATOR_CHART_VERSION,
+            chart=FLUX_OPERATOR_CHART_REF,
             namespace=ns,
             # No system-cluster-critical priority class: GKE admits pods of that class only in
             # namespaces with a matching ResourceQuota, which flux-system has only once Flux runs.

@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.versions import ChartRef
+
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "pulumi"}
 
 
@@ -29,12 +31,10 @@ def namespace(
 def helm_release(
     resource_name: str,
     *,
-    chart: str,
-    version: str,
+    chart: ChartRef,
     namespace: k8s.core.v1.Namespace,
     values: pulumi.Input[Mapping[str, Any]],
     opts: pulumi.ResourceOptions,
-    repo: str | None = None,
     release_name: str | None = None,
 ) -> k8s.helm.v3.Release:
     """A Helm release that installs CRDs and waits for readiness; `atomic` rolls back a failed
@@ -43,9 +43,9 @@ def helm_release(
         resource_name,
         k8s.helm.v3.ReleaseArgs(
             name=release_name or resource_name,
-            chart=chart,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+            chart=chart.name,
+            version=chart.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
             namespace=namespace.metadata.name,
             values=values,
             atomic=True,

@@ -19,7 +19,7 @@ import pulumi_tls as tls
 
 from components.kubernetes import custom_resource, helm_release, namespace
 from components.naming import kds_address_name
-from components.versions import KUMA_CHART_REPO, KUMA_CHART_VERSION
+from components.versions import KUMA_CHART
 
 KUMA_NAMESPACE = "kuma-system"
 MESH_NAME = "default"
@@ -263,9 +263,7 @@ class KumaMultiZone(pulumi.ComponentResource):
         self.global_release = helm_release(
             f"{glob.cluster_name}-kuma-global",
             release_name="kuma",
-            chart="kuma",
-            version=KUMA_CHART_VERSION,
-            repo=KUMA_CHART_REPO,
+            chart=KUMA_CHART,
             namespace=global_ns,
             values=server_cert.cert_pem.apply(
                 lambda pem: global_values(
@@ -297,9 +295,7 @@ class KumaMultiZone(pulumi.ComponentResource):
             self.zone_releases[zone.cluster_name] = helm_release(
                 f"{zone.cluster_name}-kuma-zone",
                 release_name="kuma",
-                chart="kuma",
-                version=KUMA_CHART_VERSION,
-                repo=KUMA_CHART_REPO,
+                chart=KUMA_CHART,
                 namespace=zone_ns,
                 values=zone_values(zone.zone, address, args.highly_available),
                 opts=pulumi.ResourceOptions.merge(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.config_model import Cluster
 from components.naming import (
     nat_router_name,
     pods_range_name,
@@ -23,23 +23,12 @@ WEBHOOK_PORTS: tuple[str, ...] = ("5443", "8443", "9443")
 
 
 @dataclass(frozen=True)
-class SubnetSpec:
-    """One cluster's slice of the network."""
-
-    cluster: str
-    region: str
-    nodes: ipaddress.IPv4Network
-    pods: ipaddress.IPv4Network
-    services: ipaddress.IPv4Network
-    control_plane: ipaddress.IPv4Network
-
-
-@dataclass(frozen=True)
 class NetworkArgs:
     project: str
     name: str
     routing_mode: str
-    subnets: Sequence[SubnetSpec]
+    # A subnet per cluster, with the cluster's ranges.
+    clusters: Sequence[Cluster]
     # Typically the project's API enablement: children do not inherit a component's dependsOn.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -75,22 +64,23 @@ class Network(pulumi.ComponentResource):
         self.network_self_link = vpc.self_link
 
         self.subnets = {}
-        for spec in args.subnets:
+        for cluster in args.clusters:
             subnet = gcp.compute.Subnetwork(
-                spec.cluster,
+                cluster.name,
                 project=args.project,
-                name=spec.cluster,
-                region=spec.region,
+                name=cluster.name,
+                region=cluster.region,
                 network=vpc.id,
-                ip_cidr_range=str(spec.nodes),
+                ip_cidr_range=str(cluster.ranges.nodes),
                 private_ip_google_access=True,
                 secondary_ip_ranges=[
                     gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                        range_name=pods_range_name(spec.cluster), ip_cidr_range=str(spec.pods)
+                        range_name=pods_range_name(cluster.name),
+                        ip_cidr_range=str(cluster.ranges.pods),
                     ),
                     gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                        range_name=services_range_name(spec.cluster),
-                        ip_cidr_range=str(spec.services),
+                        range_name=services_range_name(cluster.name),
+                        ip_cidr_range=str(cluster.ranges.services),
                     ),
                 ],
                 log_config=gcp.compute.SubnetworkLogConfigArgs(
@@ -98,26 +88,26 @@ class Network(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            self.subnets[spec.cluster] = SubnetOutputs(
+            self.subnets[cluster.name] = SubnetOutputs(
                 self_link=subnet.self_link,
-                pods_range_name=pods_range_name(spec.cluster),
-                services_range_name=services_range_name(spec.cluster),
+                pods_range_name=pods_range_name(cluster.name),
+                services_range_name=services_range_name(cluster.name),
             )
             gcp.compute.Firewall(
-                f"{spec.cluster}-webhooks",
+                f"{cluster.name}-webhooks",
                 project=args.project,
-                name=webhook_firewall_name(spec.cluster),
+                name=webhook_firewall_name(cluster.name),
                 network=vpc.id,
                 direction="INGRESS",
-                description=f"GKE control plane of {spec.cluster} to admission webhooks",
-                source_ranges=[str(spec.control_plane)],
-                destination_ranges=[str(spec.nodes), str(spec.pods)],
+                description=f"GKE control plane of {cluster.name} to admission webhooks",
+                source_ranges=[str(cluster.ranges.control_plane)],
+                destination_ranges=[str(cluster.ranges.nodes), str(cluster.ranges.pods)],
                 allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(WEBHOOK_PORTS))],
                 opts=child,
             )
 
         # Private nodes have no external IPs: Cloud NAT lets them pull from ghcr.io and docker.io.
-        for region in dict.fromkeys(spec.region for spec in args.subnets):
+        for region in dict.fromkeys(cluster.region for cluster in args.clusters):
             router = gcp.compute.Router(
                 f"nat-router-{region}",
                 project=args.project,

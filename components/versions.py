@@ -4,6 +4,7 @@ Renovate's custom managers (renovate.json) match the `# renovate:` comments belo
 bump is one line here plus a refresh of the committed references (`make refresh-refs`).
 """
 
+from dataclasses import dataclass
 from typing import Final
 
 # renovate: datasource=helm depName=kuma registryUrl=https://kumahq.github.io/charts
@@ -22,3 +23,20 @@ FLUX_OPERATOR_CHART: Final = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-op
 # renovate: datasource=github-releases depName=fluxcd/flux2 extractVersion=^v(?<version>\d+\.\d+)\.\d+$
 FLUX_DISTRIBUTION_VERSION: Final = "2.9.x"
 FLUX_DISTRIBUTION_REGISTRY: Final = "ghcr.io/fluxcd"
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """Where a Helm chart comes from and which version: the one way a component names a chart.
+    `repo` is None for an OCI chart (`name` is then its oci:// reference)."""
+
+    name: str
+    version: str
+    repo: str | None = None
+
+
+KUMA_CHART = ChartRef("kuma", KUMA_CHART_VERSION, KUMA_CHART_REPO)
+EXTERNAL_SECRETS_CHART = ChartRef(
+    "external-secrets", EXTERNAL_SECRETS_CHART_VERSION, EXTERNAL_SECRETS_CHART_REPO
+)
+FLUX_OPERATOR_CHART_REF = ChartRef(FLUX_OPERATOR_CHART, FLUX_OPERATOR_CHART_VERSION)
