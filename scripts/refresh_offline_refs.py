@@ -158,7 +158,7 @@ class ChartSpec:
     values_file: str  # file name inside shared_dir
     schema_file: str | None
     chart_version: str  # version of the chart the stored files come from
-    pinned_version: str  # version the program deploys (DESIGN.md section 4)
+    pinned_version: str  # version the program deploys (components/versions.py)
     upstream: Upstream
     note: str
 
