@@ -2,7 +2,7 @@
 the admission rules of the targetRef policies (their CRDs accept what Kuma's webhook refuses), and
 how a targetRef selects proxies and which of several matching policies wins.
 
-The program's side of Kuma (Helm values, the Mesh it creates) is components/kuma.py; this module is
+The program's side of Kuma (Helm values, the Mesh it creates) is components/kuma/; this module is
 what the offline checks know about Kuma's behaviour, with the upstream source of each rule.
 """
 

@@ -1,0 +1,184 @@
+"""The KumaMultiZone component: the global control plane and the Mesh on the global cluster, a
+zone control plane with ZoneIngress and ZoneEgress on every zone cluster."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import custom_resource, helm_release, namespace
+from components.kuma.pki import kds_pki
+from components.kuma.settings import (
+    KDS_CA_SECRET,
+    KDS_PORT,
+    KDS_SERVER_SECRET,
+    KUMA_NAMESPACE,
+    MESH_NAME,
+    SYSTEM_NAMESPACE_LABELS,
+    kds_address,
+)
+from components.kuma.values import global_values, mesh_spec, zone_values
+from components.naming import kds_address_name
+from components.versions import KUMA_CHART
+
+
+@dataclass(frozen=True)
+class GlobalPlane:
+    cluster_name: str
+    region: str
+    subnet_self_link: pulumi.Input[str]
+    nodes_range: ipaddress.IPv4Network
+    provider: k8s.Provider
+
+
+@dataclass(frozen=True)
+class ZonePlane:
+    cluster_name: str
+    region: str
+    zone: str
+    provider: k8s.Provider
+    # Where the zone control plane connects from (its node and pod ranges): only these may
+    # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
+    source_ranges: Sequence[str]
+
+
+@dataclass(frozen=True)
+class KumaMultiZoneArgs:
+    project: str
+    environment: str
+    global_plane: GlobalPlane
+    zones: Sequence[ZonePlane]
+    highly_available: bool
+    protected: bool
+
+
+def _system_namespace_with_secret(
+    cluster_name: str,
+    *,
+    secret_resource_name: str,
+    secret_name: str,
+    secret_type: str,
+    data: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Secret]:
+    """The Kuma system namespace of a cluster (never injected) and the KDS TLS secret in it."""
+    system = namespace(KUMA_NAMESPACE, f"{cluster_name}-kuma-ns", opts, SYSTEM_NAMESPACE_LABELS)
+    secret = k8s.core.v1.Secret(
+        secret_resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=system.metadata.name),
+        type=secret_type,
+        string_data=dict(data),
+        opts=opts,
+    )
+    return system, secret
+
+
+class KumaMultiZone(pulumi.ComponentResource):
+    kds_address: str
+    kds_global_address: str
+    mesh_name: str
+    global_release: k8s.helm.v3.Release
+    zone_releases: dict[str, k8s.helm.v3.Release]
+    mesh: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self, name: str, args: KumaMultiZoneArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:kuma:MultiZone", name, None, opts)
+        glob = args.global_plane
+        address = str(kds_address(glob.nodes_range))
+        self.kds_address = address
+        self.kds_global_address = f"grpcs://{address}:{KDS_PORT}"
+        self.mesh_name = MESH_NAME
+        child = pulumi.ResourceOptions(parent=self)
+
+        reserved = gcp.compute.Address(
+            f"{name}-kds",
+            project=args.project,
+            name=kds_address_name(glob.cluster_name),
+            region=glob.region,
+            subnetwork=glob.subnet_self_link,
+            address_type="INTERNAL",
+            purpose="GCE_ENDPOINT",
+            address=address,
+            description="Kuma global zone-sync (KDS) internal load balancer",
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protected),
+        )
+
+        pki = kds_pki(name, args.environment, address, child)
+
+        # Global control plane.
+        on_global = pulumi.ResourceOptions(parent=self, provider=glob.provider)
+        global_ns, server_secret = _system_namespace_with_secret(
+            glob.cluster_name,
+            secret_resource_name=f"{glob.cluster_name}-kds-server-tls",
+            secret_name=KDS_SERVER_SECRET,
+            secret_type="kubernetes.io/tls",
+            data={
+                "tls.crt": pki.server_cert_pem,
+                "tls.key": pki.server_key_pem.apply(pulumi.Output.secret),
+                "ca.crt": pki.ca_cert_pem,
+            },
+            opts=on_global,
+        )
+        cross_region = any(zone.region != glob.region for zone in args.zones)
+        self.global_release = helm_release(
+            f"{glob.cluster_name}-kuma-global",
+            release_name="kuma",
+            chart=KUMA_CHART,
+            namespace=global_ns,
+            values=pki.server_cert_pem.apply(
+                lambda pem: global_values(
+                    address,
+                    cross_region=cross_region,
+                    highly_available=args.highly_available,
+                    zone_source_ranges=[r for z in args.zones for r in z.source_ranges],
+                    server_cert_pem=pem,
+                )
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                on_global, pulumi.ResourceOptions(depends_on=[server_secret, reserved])
+            ),
+        )
+
+        # Zone control planes need only the address and the CA, not a running global: they
+        # install in parallel and connect once the global is up.
+        self.zone_releases = {}
+        for zone in args.zones:
+            on_zone = pulumi.ResourceOptions(parent=self, provider=zone.provider)
+            zone_ns, ca_secret = _system_namespace_with_secret(
+                zone.cluster_name,
+                secret_resource_name=f"{zone.cluster_name}-kds-ca",
+                secret_name=KDS_CA_SECRET,
+                secret_type="Opaque",
+                data={"ca.crt": pki.ca_cert_pem},
+                opts=on_zone,
+            )
+            self.zone_releases[zone.cluster_name] = helm_release(
+                f"{zone.cluster_name}-kuma-zone",
+                release_name="kuma",
+                chart=KUMA_CHART,
+                namespace=zone_ns,
+                values=zone_values(zone.zone, address, args.highly_available),
+                opts=pulumi.ResourceOptions.merge(
+                    on_zone, pulumi.ResourceOptions(depends_on=[ca_secret])
+                ),
+            )
+
+        self.mesh = custom_resource(
+            f"{name}-mesh-{MESH_NAME}",
+            api_version="kuma.io/v1alpha1",
+            kind="Mesh",
+            name=MESH_NAME,
+            spec=mesh_spec(),
+            crd_release=self.global_release,
+            opts=pulumi.ResourceOptions.merge(
+                on_global, pulumi.ResourceOptions(protect=args.protected)
+            ),
+        )
+        self.register_outputs({"kdsGlobalAddress": self.kds_global_address, "mesh": MESH_NAME})

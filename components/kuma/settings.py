@@ -1,0 +1,28 @@
+"""Names, ports and lifetimes of the Kuma deployment, and the KDS address."""
+
+from __future__ import annotations
+
+import ipaddress
+
+KUMA_NAMESPACE = "kuma-system"
+MESH_NAME = "default"
+KDS_PORT = 5685
+KDS_SERVER_SECRET = "kds-server-tls"
+KDS_CA_SECRET = "kds-ca-certs"
+MTLS_BACKEND = "ca-1"
+# The control plane's own webhooks must not be injected with a sidecar.
+SYSTEM_NAMESPACE_LABELS = {"kuma.io/sidecar-injection": "false"}
+INTERNAL_LB = {"networking.gke.io/load-balancer-type": "Internal"}
+GLOBAL_ACCESS = {"networking.gke.io/internal-load-balancer-allow-global-access": "true"}
+
+CA_VALIDITY_HOURS = 10 * 365 * 24
+SERVER_CERT_VALIDITY_HOURS = 365 * 24
+# `pulumi up` within 30 days of expiry issues a new server certificate.
+SERVER_CERT_EARLY_RENEWAL_HOURS = 30 * 24
+
+
+def kds_address(global_nodes_range: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The reserved internal IP zones dial: the last address GCP lets us reserve in the global
+    cluster's node subnet (it keeps the network, gateway and last two addresses). Derived, so it
+    is known at preview and moves with the subnet in a region rebuild."""
+    return global_nodes_range.broadcast_address - 2

@@ -1,0 +1,99 @@
+"""Helm values of the Kuma chart for the global and the zone control planes, and the Mesh spec."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from components.kuma.settings import (
+    GLOBAL_ACCESS,
+    INTERNAL_LB,
+    KDS_CA_SECRET,
+    KDS_PORT,
+    KDS_SERVER_SECRET,
+    MTLS_BACKEND,
+)
+
+
+def _availability(highly_available: bool) -> dict[str, Any]:
+    return {
+        "replicas": 3 if highly_available else 1,
+        "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
+    }
+
+
+def global_values(
+    address: str,
+    *,
+    cross_region: bool,
+    highly_available: bool,
+    zone_source_ranges: Sequence[str],
+    server_cert_pem: str,
+) -> dict[str, Any]:
+    annotations = {**INTERNAL_LB, **(GLOBAL_ACCESS if cross_region else {})}
+    return {
+        "controlPlane": {
+            "mode": "global",
+            **_availability(highly_available),
+            # Kuma 2.13 reads its KDS certificate at start only, and the chart restarts the
+            # control plane only for secrets it generates: a renewed certificate rolls the pods.
+            "podAnnotations": {
+                "checksum/kds-server-tls": hashlib.sha256(server_cert_pem.encode()).hexdigest()
+            },
+            # Our Mesh is created by this program; the chart's default one would collide.
+            "defaults": {"skipMeshCreation": True},
+            "globalZoneSyncService": {
+                "type": "LoadBalancer",
+                "loadBalancerIP": address,
+                "loadBalancerSourceRanges": list(zone_source_ranges),
+                "annotations": annotations,
+                "port": KDS_PORT,
+            },
+            "tls": {"kdsGlobalServer": {"secretName": KDS_SERVER_SECRET}},
+        },
+    }
+
+
+def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, Any]:
+    proxy = {
+        "enabled": True,
+        "replicas": 2 if highly_available else 1,
+        "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
+    }
+    return {
+        "controlPlane": {
+            "mode": "zone",
+            "zone": zone,
+            "kdsGlobalAddress": f"grpcs://{address}:{KDS_PORT}",
+            **_availability(highly_available),
+            "tls": {"kdsZoneClient": {"secretName": KDS_CA_SECRET, "skipVerify": False}},
+        },
+        # Other zones reach this zone's services through its ZoneIngress, possibly cross-region.
+        "ingress": {
+            **proxy,
+            "service": {"type": "LoadBalancer", "annotations": {**INTERNAL_LB, **GLOBAL_ACCESS}},
+        },
+        "egress": proxy,
+    }
+
+
+def mesh_spec() -> dict[str, Any]:
+    """Builtin mTLS (required before zoneEgress is accepted) and cross-zone traffic via egress."""
+    return {
+        "mtls": {
+            "enabledBackend": MTLS_BACKEND,
+            "backends": [
+                {
+                    "name": MTLS_BACKEND,
+                    "type": "builtin",
+                    "dpCert": {"rotation": {"expiration": "24h"}},
+                    "conf": {"caCert": {"RSAbits": 2048, "expiration": "10y"}},
+                }
+            ],
+        },
+        "routing": {"zoneEgress": True},
+        # Kuma would create default MeshTimeout/MeshRetry/MeshCircuitBreaker policies that sort
+        # after ours and override them: the defaults live in k8s/mesh instead.
+        "skipCreatingInitialPolicies": ["*"],
+    }
