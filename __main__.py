@@ -92,14 +92,14 @@ kuma = KumaMultiZone(
             region=global_cluster.region,
             subnet_self_link=network.subnets[global_cluster.name].self_link,
             nodes_range=global_cluster.ranges.nodes,
-            provider=clusters[global_cluster.name].provider,
+            in_cluster=clusters[global_cluster.name].in_cluster,
         ),
         zones=[
             ZonePlane(
                 cluster_name=c.name,
                 region=c.region,
                 zone=c.kuma_zone or c.name,
-                provider=clusters[c.name].provider,
+                in_cluster=clusters[c.name].in_cluster,
                 source_ranges=[str(c.ranges.nodes), str(c.ranges.pods)],
             )
             for c in config.zone_clusters
@@ -111,7 +111,7 @@ kuma = KumaMultiZone(
 
 # Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
 for c in config.clusters:
-    on_cluster = pulumi.ResourceOptions(providers=[clusters[c.name].provider])
+    on_cluster = clusters[c.name].in_cluster
     eso = ExternalSecrets(
         f"{c.name}-external-secrets",
         ExternalSecretsArgs(
@@ -146,6 +146,7 @@ for c in config.clusters:
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
             ),
+            protected=config.protected,
         ),
         on_cluster,
     )

@@ -170,8 +170,10 @@ class GkeCluster(pulumi.ComponentResource):
 
         # The autoscaler owns the node count after creation; a changed initial count would
         # otherwise replace the pool.
+        # Deleted with the cluster: GKE removes its pools itself, one by one would only be slower.
         pool_opts = pulumi.ResourceOptions.merge(
-            stateful, pulumi.ResourceOptions(ignore_changes=["initialNodeCount"])
+            stateful,
+            pulumi.ResourceOptions(ignore_changes=["initialNodeCount"], deleted_with=self.cluster),
         )
         self.node_pools = [
             self._node_pool(args, pool, node_identity.email, pool_opts) for pool in spec.node_pools
@@ -184,6 +186,13 @@ class GkeCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_pools),
+        )
+        # What a component installed into this cluster is created with: the cluster's provider,
+        # and deletion with the cluster (the engine passes deletedWith on to the component's
+        # children), so a destroy removes the cluster instead of each object in it, and no
+        # finalizer can keep a namespace terminating after its controller is gone.
+        self.in_cluster = pulumi.ResourceOptions(
+            providers=[self.provider], deleted_with=self.cluster
         )
 
         self.register_outputs(

@@ -351,8 +351,34 @@ def _make_mocks(project: str) -> Any:
     return PlatformMocks()
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """The options the engine inherits from a resource's parent when the request leaves them
+    unset: DeletedWith, Protect and RetainOnDelete (pulumi/pulumi
+    pkg/resource/deploy/source_eval.go, `inheritFromParent`; pulumi/pulumi#12572). The SDK does
+    not, and neither does MockMonitor, so a component's `deleted_with` reaches its children only
+    here."""
+
+    deleted_with: str
+    protect: bool | None
+    retain_on_delete: bool | None
+
+
+def _inherit_from_parent(request: Any, parent: _Goal | None) -> _Goal:
+    def optional(field: str, inherited: bool | None) -> bool | None:
+        return bool(getattr(request, field)) if request.HasField(field) else inherited
+
+    return _Goal(
+        deleted_with=request.deletedWith or (parent.deleted_with if parent else ""),
+        protect=optional("protect", parent.protect if parent else None),
+        retain_on_delete=optional("retainOnDelete", parent.retain_on_delete if parent else None),
+    )
+
+
 def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
     from pulumi.runtime.mocks import MockMonitor
+
+    goals: dict[str, _Goal] = {}
 
     class RecordingMonitor(MockMonitor):
         def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -364,6 +390,8 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            goal = _inherit_from_parent(request, goals.get(request.parent))
+            goals[response.urn] = goal
             secrets: list[str] = []
             inputs = _decode(_struct_to_dict(request.object), "", secrets)
             state = self.resources.get(response.urn)
@@ -381,13 +409,13 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
                         k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())
                     },
                     provider=request.provider,
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
+                    protect=bool(goal.protect),
+                    retain_on_delete=bool(goal.retain_on_delete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     ignore_changes=list(request.ignoreChanges),
                     replace_on_changes=list(request.replaceOnChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
-                    deleted_with=request.deletedWith,
+                    deleted_with=goal.deleted_with,
                     import_id=request.importId,
                     version=request.version,
                     outputs=_jsonable(state.state) if state else {},

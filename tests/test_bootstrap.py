@@ -448,6 +448,12 @@ def test_eso_reads_exactly_the_exposed_entries(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_flux_instance_is_protected_and_retained(stack):
-    for instance in plan_of(stack).of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance"):
-        assert instance.protect and instance.retain_on_delete
+def test_flux_instance_protection_follows_the_stage(stack):
+    """Prod keeps its FluxInstance (deleting it uninstalls Flux); other stages destroy it with
+    their cluster (tests/test_teardown.py)."""
+    plan = plan_of(stack)
+    prod = plan.config["platform:stage"] == "prod"
+    instances = plan.of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")
+    assert instances
+    for instance in instances:
+        assert (instance.protect, instance.retain_on_delete) == (prod, prod)

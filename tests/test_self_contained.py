@@ -14,7 +14,11 @@ from offline.engine import REPO_ROOT
 TRACKED = [
     REPO_ROOT / name
     for name in subprocess.run(
-        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
 ]
 TEXT_SUFFIXES = {".md", ".py", ".yaml", ".yml", ".json", ".mk", ".toml", ".txt", ".sh", ""}
@@ -29,7 +33,7 @@ REFRESH_FILES = {"scripts/refresh_offline_refs.py", "mk/refresh-refs.mk"}
 SELF = Path(__file__).relative_to(REPO_ROOT).as_posix()
 
 _OUTSIDE_DESIGN = re.compile(r"\bDESIGN(\.md|\s+(§|section\s+)?\d)")
-_OUTSIDE_TREE = re.compile(r"\.\./shared|/work/shared")
+_OUTSIDE_TREE = re.compile(r"\.\./shared|/work/shared")  # the inputs `make refresh-refs` reads
 _LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s]+)\)")
 
 
