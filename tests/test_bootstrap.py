@@ -355,15 +355,12 @@ def test_mesh_after_global_control_plane(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_zone_installs_do_not_wait_for_the_global_install(stack):
+def test_zone_installs_have_the_ca_to_verify_the_global(stack):
+    """(They also wait for the global install: tests/test_upgrade_order.py.)"""
     plan = plan_of(stack)
-    [global_cluster] = clusters(plan, "global")
-    global_release = release_on(plan, "kuma", global_cluster)
     [ca] = plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
     for zone in clusters(plan, "zone"):
-        zone_release = release_on(plan, "kuma", zone)
-        assert not plan.depends_on(zone_release, global_release)
-        assert plan.depends_on(zone_release, ca), "zones need the CA to verify the global"
+        assert plan.depends_on(release_on(plan, "kuma", zone), ca)
 
 
 @pytest.mark.parametrize("stack", STACKS)
