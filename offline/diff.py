@@ -276,13 +276,18 @@ def compare(base: Plan, head: Plan) -> StackDiff:
             direct[urn] = change
         else:
             updated[urn] = change
+    # An input fed by another replaced resource changes only because that one does (in preview
+    # it is unknown): such a resource goes with that one rather than being a cause of its own.
+    causes = {u: c.reason for u, c in direct.items() if not _fed_replacing_input(new[u], direct)}
     replaced: dict[str, Change] = {}
-    for urn, (why, root) in cascade(new, {u: c.reason for u, c in direct.items()}).items():
-        if urn in direct:
-            replaced[urn] = direct[urn]
-        else:
-            before = updated.get(urn)
-            replaced[urn] = Change(new[urn], before.changed if before else [], [], why, root)
+    cascaded = {u: (c.reason, u) for u, c in direct.items()} | cascade(new, causes)
+    for urn, (why, root) in cascaded.items():
+        before = direct.get(urn) or updated.get(urn) or Change(new[urn])
+        cause = urn == root
+        replaced[urn] = Change(
+            new[urn], before.changed, before.replacing, before.reason if cause else why,
+            "" if cause else root,
+        )  # fmt: skip
     removed = {u: old[u] for u in old.keys() - new.keys()}
     removed_with = {
         urn: _goes_with(old, urn, set(removed) - {urn})

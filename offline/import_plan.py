@@ -125,7 +125,7 @@ PROJECT_NUMBER = "123456789012"
 LATEST_VERSION = "3"
 
 
-def _latest_payload(plan: Plan, secret: str) -> str:
+def latest_payload(plan: Plan, secret: str) -> str:
     versions = [
         v
         for v in plan.of_type("gcp:secretmanager/secretVersion:SecretVersion")
@@ -156,7 +156,7 @@ def fake_gcloud(plan: Plan, argv: list[str]) -> str:
     words, flags = _parse(argv)
     command = words[:4]
     if command == ["gcloud", "secrets", "versions", "access"]:
-        return _latest_payload(plan, flags["secret"])
+        return latest_payload(plan, flags["secret"])
     if command == ["gcloud", "secrets", "versions", "describe"]:
         secret = flags["secret"]
     elif command == ["gcloud", "secrets", "versions", "list"]:
@@ -196,7 +196,7 @@ def imported_state(plan: Plan, resource: Registration, identifier: str) -> dict[
         # Read accesses the version's payload (flattenSecretManagerSecretVersionPayload).
         secret = str(fields.get("secret", "")).rsplit("/", 1)[-1]
         state["secretData"] = Unrestored(
-            _latest_payload(plan, secret), True, _VERSION + ": ForceNew"
+            latest_payload(plan, secret), True, _VERSION + ": ForceNew"
         )
     return state
 
