@@ -22,6 +22,7 @@ from typing import Any
 
 from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, Registration, plan_stack
+from offline.import_plan import replacements
 from offline.resource_ids import gcp_id, kubernetes_id
 
 
@@ -170,11 +171,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    documents = build(plan_stack(args.stack))
+    plan = plan_stack(args.stack)
+    documents = build(plan)
+    if replaced := replacements(plan, documents):
+        # A rebuild that replaces something (a rotated secret, a new cluster) is not a recovery.
+        print(
+            f"The first `pulumi up` after these imports would replace {len(replaced)}:",
+            file=sys.stderr,
+        )
+        index = plan.by_urn()
+        for urn, why in replaced.items():
+            print(f"  {index[urn].type} {index[urn].name}: {why}", file=sys.stderr)
+        return 1
     paths = write(documents, args.out or REPO_ROOT / "build" / args.stack)
     print(f"{len(documents.gcp['resources'])} entries (components + GCP) -> {paths[0]}")
     print(f"{len(documents.kubernetes['resources'])} Kubernetes objects -> {paths[1]}")
     print(f"{len(documents.manual)} resources need a manual step -> {paths[2]}")
+    print("Modelled first preview after the imports (offline/import_plan.py): nothing replaced.")
     targets = " ".join(f"--target '{urn}'" for urn in documents.provider_urns)
     print(
         "\nThen (docs/disaster-recovery.md, 'Pulumi state lost'):\n"

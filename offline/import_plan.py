@@ -20,12 +20,14 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline.diff import cascade
 from offline.engine import Plan, Registration
-from offline.import_file import ImportDocuments
 from offline.resource_ids import import_fields
+
+if TYPE_CHECKING:  # import_file runs this model before it writes the documents
+    from offline.import_file import ImportDocuments
 
 
 class _Marker:

@@ -150,3 +150,14 @@ def test_manual_steps_end_the_flags_before_a_value_that_may_start_with_a_dash(st
 def test_the_model_refuses_a_gcloud_command_it_does_not_know():
     with pytest.raises(ValueError, match="does not know"):
         import_plan.fake_gcloud(plan_of("staging"), ["gcloud", "secrets", "delete", "x"])
+
+
+def test_make_import_file_refuses_documents_whose_import_would_replace_something(
+    monkeypatch, tmp_path, capsys
+):
+    stripped = _without_ignore_changes(plan_of("staging"), RANDOM)
+    monkeypatch.setattr(import_file, "plan_stack", lambda stack: stripped)
+    assert import_file.main(["staging", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "would replace" in err and "catalog-db-password" in err
+    assert not (tmp_path / "manual.txt").exists()
