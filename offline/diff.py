@@ -53,6 +53,7 @@ REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
         "length", "special", "upper", "lower", "number", "numeric", "minSpecial", "minUpper",
         "minLower", "minNumeric", "overrideSpecial", "keepers",
     ),
+    # pulumi-kubernetes provider/pkg/provider/helm_release.go Diff: forceNewFields.
     "kubernetes:helm.sh/v3:Release": ("name", "namespace"),
     # pulumi-kubernetes DiffConfig replaces the provider when the kubeconfig's server changes;
     # ours holds nothing else that varies.
@@ -64,6 +65,13 @@ REPLACING_INPUTS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # Every Kubernetes object is replaced when its identity changes.
 KUBERNETES_IDENTITY = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+# pulumi-kubernetes provider/pkg/provider/diff.go forceNewProperties: a Secret's or ConfigMap's
+# content is replaced, not patched, unless the provider sets enableSecretMutable /
+# enableConfigMapMutable (ours does not).
+KUBERNETES_FORCE_NEW: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Secret": ("type", "stringData", "data"),
+    "kubernetes:core/v1:ConfigMap": ("data", "binaryData"),
+}
 # Destroying one of these loses something a new one does not bring back: a cluster and what runs
 # in it, a secret value (a replaced RandomPassword is a rotated credential), a reserved address
 # clients dial, a key, the Mesh and its policies, Flux's sync, a namespace and all it holds.
@@ -112,7 +120,7 @@ def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
 def _prefixes(resource: Registration) -> tuple[str, ...]:
     prefixes = REPLACING_INPUTS.get(resource.type, ())
     if resource.type.startswith("kubernetes:") and resource.type != "kubernetes:helm.sh/v3:Release":
-        prefixes = KUBERNETES_IDENTITY
+        prefixes = (*KUBERNETES_IDENTITY, *KUBERNETES_FORCE_NEW.get(resource.type, ()))
     return (*prefixes, *resource.replace_on_changes)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, Registration, plan_stack
-from offline.import_plan import replacements
+from offline.import_plan import unexpected
 from offline.resource_ids import gcp_id, kubernetes_id
 
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = plan_stack(args.stack)
     documents = build(plan)
-    if replaced := replacements(plan, documents):
+    if replaced := unexpected(plan, documents):
         # A rebuild that replaces something (a rotated secret, a new cluster) is not a recovery.
         print(
             f"The first `pulumi up` after these imports would replace {len(replaced)}:",

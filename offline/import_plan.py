@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from offline.diff import cascade
+from offline.diff import cascade, is_critical
 from offline.engine import Plan, Registration
 from offline.resource_ids import import_fields
 
@@ -247,8 +247,34 @@ def direct_replacements(plan: Plan, documents: ImportDocuments) -> dict[str, str
     return found
 
 
-def replacements(plan: Plan, documents: ImportDocuments) -> dict[str, str]:
-    """Everything the first preview after the import would replace, with what goes with it."""
-    direct = direct_replacements(plan, documents)
+def created(plan: Plan, documents: ImportDocuments) -> set[str]:
+    """What the rebuild creates because it cannot be imported (the pulumi-tls keys and
+    certificates); providers exist by then (the targeted `pulumi up`)."""
+    return {
+        r.urn
+        for r in plan.resources
+        if r.custom
+        and r.urn not in documents.identifiers
+        and not r.type.startswith("pulumi:providers:")
+    }
+
+
+def replacements(plan: Plan, documents: ImportDocuments) -> dict[str, tuple[str, str]]:
+    """Everything the first preview after the imports would replace: URN -> (why, the URN it
+    goes with). New resources' outputs are unknown in that preview, like a replaced one's."""
+    new = created(plan, documents)
+    roots = direct_replacements(plan, documents) | {u: "created: cannot be imported" for u in new}
     resources: Mapping[str, Registration] = {r.urn: r for r in plan.resources}
-    return {urn: why for urn, (why, _) in cascade(resources, direct).items()}
+    return {u: cause for u, cause in cascade(resources, roots).items() if u not in new}
+
+
+def unexpected(plan: Plan, documents: ImportDocuments) -> dict[str, str]:
+    """The replacements a recovery must not have: anything not fed by a newly created
+    resource, and anything stateful or protected whatever the cause."""
+    new = created(plan, documents)
+    index = plan.by_urn()
+    return {
+        urn: why
+        for urn, (why, root) in replacements(plan, documents).items()
+        if root not in new or is_critical(index[urn])
+    }
