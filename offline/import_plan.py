@@ -78,7 +78,11 @@ _NETWORK = "google-beta/services/compute/resource_compute_network.go"
 _PROJECT_SERVICE = "google-beta/services/resourcemanager/resource_google_project_service.go"
 
 # Per type: the program's inputs an import cannot read back (everything else is read from the
-# API and equals what this program created).
+# API and equals what this program created). Checked and read back, so not listed: a secret's
+# `replication` (ForceNew; Read sets it from the API, flattenSecretManagerSecretReplication, in
+# the API's order, the same state a refresh after creation holds), a node pool's
+# `initialNodeCount` (resource_container_node_pool.go flattenNodePool), IAM members' project,
+# role and member (iamMemberImport, then the policy read).
 UNRESTORED: dict[str, dict[str, Unrestored]] = {
     "gcp:container/cluster:Cluster": {
         # Read copies the API's deprecated Cluster.initialNodeCount, which describes the default

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from offline import diff
 from offline.engine import REPO_ROOT, Plan, plan_stack, stack_config
 from tests.support import plan_of
@@ -113,3 +115,31 @@ def test_a_base_that_predates_the_stack_shows_everything_added(monkeypatch, tmp_
     monkeypatch.setattr(diff, "plan_ref", lambda stack, ref: None)
     assert diff.main(["staging", "--base", "HEAD", "--out", str(tmp_path)]) == 0
     assert "does not exist at HEAD" in (tmp_path / "diff.txt").read_text()
+
+
+def _repo(tmp_path, files: dict[str, str]):
+    repo = tmp_path / "repo"
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    return repo
+
+
+def test_a_base_whose_planner_fails_is_an_error_naming_the_reason(tmp_path):
+    repo = _repo(tmp_path, {
+        "Pulumi.staging.yaml": "config: {}\n",
+        "offline/__init__.py": "",
+        "offline/plan.py": "import sys\nsys.exit('boom: the base cannot plan')\n",
+    })  # fmt: skip
+    # Not "everything added": that is what a mistyped or broken base used to look like.
+    with pytest.raises(diff.BaseRefError, match="boom: the base cannot plan"):
+        diff.plan_ref("staging", "HEAD", repo)
+
+
+def test_a_base_without_the_stack_file_is_planned_as_empty(tmp_path):
+    repo = _repo(tmp_path, {"README.md": "no stacks yet\n"})
+    assert diff.plan_ref("staging", "HEAD", repo) is None
