@@ -149,8 +149,8 @@ def gcp_id(type_: str, inputs: Inputs, project: str) -> str | None:
 
 
 def kubernetes_id(inputs: Inputs) -> str | None:
-    """`namespace/name` (or `name` for cluster-scoped objects); Helm releases likewise
-    (pulumi-kubernetes registry pages, "Import": `<namespace>/<name>`)."""
+    """`namespace/name` (or `name` for cluster-scoped objects); Helm releases likewise: what
+    pulumi-kubernetes Read splits an import id with (provider/pkg/provider/util.go parseFqName)."""
     if "chart" in inputs:  # helm.sh/v3 Release
         return f"{inputs['namespace']}/{inputs['name']}"
     metadata = inputs.get("metadata")

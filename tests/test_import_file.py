@@ -167,3 +167,22 @@ def test_make_import_file_refuses_documents_whose_import_would_replace_something
     err = capsys.readouterr().err
     assert "would replace" in err and "catalog-db-password" in err
     assert not (tmp_path / "manual.txt").exists()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_ids_split_into_the_objects_namespace_and_name(stack):
+    """pulumi-kubernetes parseFqName: one `/` separates namespace and name; none, cluster-scoped."""
+    plan, documents = _documents(stack)
+    entries = documents.kubernetes["resources"]
+    assert len(entries) == len([r for r in plan.resources if r.type.startswith("kubernetes:")])
+    index = plan.by_urn()
+    for urn, ident in documents.identifiers.items():
+        resource = index[urn]
+        if not resource.type.startswith("kubernetes:"):
+            continue
+        namespace, _, name = ident.rpartition("/")
+        if resource.type == "kubernetes:helm.sh/v3:Release":
+            assert (namespace, name) == (resource.inputs["namespace"], resource.inputs["name"])
+        else:
+            metadata = resource.inputs["metadata"]
+            assert (namespace, name) == (metadata.get("namespace", ""), metadata["name"])
