@@ -129,21 +129,33 @@ def replacing_inputs(resource: Registration, changed: list[str]) -> list[str]:
     return [p for p in changed if _matches(p, prefixes)]
 
 
+def _top(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
 def _fed_replacing_input(resource: Registration, replaced: Mapping[str, Any]) -> str | None:
     """A top-level input that forces replacement (or holds one that does) and takes a value from
     a replaced resource: unknown during preview, so the provider plans a replacement."""
     prefixes = _prefixes(resource)
     for key, sources in sorted(resource.property_dependencies.items()):
         feeding = [u for u in sources if u in replaced]
-        if feeding and any(p == key or p.startswith((key + ".", key + "[")) for p in prefixes):
+        if feeding and any(_top(p) == key for p in prefixes):
             return feeding[0]
     return None
+
+
+def _only_fed(change: Change, replaced: Mapping[str, Any]) -> bool:
+    """Every input that forces this replacement comes from another replaced resource: it goes
+    with that one rather than being a cause of its own."""
+    deps = change.resource.property_dependencies
+    return all(set(deps.get(_top(p), ())) & replaced.keys() for p in change.replacing)
 
 
 def cascade(
     resources: Mapping[str, Registration], direct: Mapping[str, str]
 ) -> dict[str, tuple[str, str]]:
-    """Everything replaced along with `direct` (URN -> why): URN -> (why, the URN it goes with).
+    """Everything replaced along with `direct` (URN -> why): URN -> (why, the replaced URN that
+    brings it along, "" for those in `direct`).
 
     The engine's rules (pulumi/pulumi pkg/resource/deploy/step_generator.go `diff`): a resource
     whose provider reference changes is replaced when the new provider's DiffConfig says so
@@ -153,7 +165,7 @@ def cascade(
     it is in preview once the cluster it comes from is replaced. Any other input that forces
     replacement and is fed by a replaced resource's output is likewise unknown in preview.
     """
-    result = {urn: (why, urn) for urn, why in direct.items()}
+    result = {urn: (why, "") for urn, why in direct.items()}
     grew = True
     while grew:
         grew = False
@@ -171,7 +183,7 @@ def cascade(
                 cause = source
                 why = f"an input that forces replacement comes from {resources[cause].name}"
             if cause is not None:
-                result[resource.urn] = (why, result[cause][1])
+                result[resource.urn] = (why, cause)
                 grew = True
     return result
 
@@ -207,7 +219,7 @@ class Change:
     changed: list[str] = field(default_factory=list)
     replacing: list[str] = field(default_factory=list)
     reason: str = ""
-    root: str = ""  # the URN whose replacement brings this one along ("" when it is the cause)
+    via: str = ""  # the replaced URN that brings this one along ("" when it is a cause)
 
     @property
     def critical(self) -> bool:
@@ -238,23 +250,40 @@ class StackDiff:
     def empty(self) -> bool:
         return not (self.added or self.removed or self.updated or self.replaced)
 
+    def _anchors(self) -> dict[str, str]:
+        """URN -> the nearest critical replaced resource it goes with ("" if none): up its `via`
+        chain, or, for a cause of its own, what it is deployed into or fed by (a node pool whose
+        location moves goes with its cluster, which moves too)."""
+        by_urn = {c.resource.urn: c for c in self.replaced}
+
+        def parent(change: Change) -> str:
+            if change.via:
+                return change.via
+            r = change.resource
+            feeding = sorted({u for urns in r.property_dependencies.values() for u in urns})
+            linked = [r.provider_urn, r.deleted_with, *feeding]
+            return next((u for u in linked if u in by_urn and u != r.urn), "")
+
+        anchors: dict[str, str] = {}
+        for urn, change in by_urn.items():
+            up = parent(change)
+            while up and not by_urn[up].critical:
+                up = parent(by_urn[up])
+            anchors[urn] = up
+        return anchors
+
     @property
     def losses(self) -> list[Loss]:
+        anchors = self._anchors()
         replaced = [
             Loss(
                 "replace",
                 c.resource,
                 ", ".join(c.replacing) or c.reason,
-                [d.resource for d in self.replaced if d.root == c.resource.urn],
+                [d.resource for d in self.replaced if anchors[d.resource.urn] == c.resource.urn],
             )
             for c in self.replaced
-            if c.critical and not c.root
-        ]
-        # A critical resource replaced only because of another one is listed under that one.
-        orphans = [
-            Loss("replace", c.resource, c.reason, [])
-            for c in self.replaced
-            if c.critical and c.root and not is_critical(self._replaced(c.root))
+            if c.critical and not anchors[c.resource.urn]
         ]
         taken = {r.urn for urns in self.removed_with.values() for r in urns}
         deleted = [
@@ -262,10 +291,7 @@ class StackDiff:
             for r in self.removed
             if is_critical(r) and r.urn not in taken
         ]
-        return replaced + orphans + deleted
-
-    def _replaced(self, urn: str) -> Registration:
-        return next(c.resource for c in self.replaced if c.resource.urn == urn)
+        return replaced + deleted
 
 
 def compare(base: Plan, head: Plan) -> StackDiff:
@@ -284,18 +310,15 @@ def compare(base: Plan, head: Plan) -> StackDiff:
             direct[urn] = change
         else:
             updated[urn] = change
-    # An input fed by another replaced resource changes only because that one does (in preview
-    # it is unknown): such a resource goes with that one rather than being a cause of its own.
-    causes = {u: c.reason for u, c in direct.items() if not _fed_replacing_input(new[u], direct)}
+    causes = {u: c.reason for u, c in direct.items() if not _only_fed(c, direct)}
     replaced: dict[str, Change] = {}
-    cascaded = {u: (c.reason, u) for u, c in direct.items()} | cascade(new, causes)
-    for urn, (why, root) in cascaded.items():
+    for urn, (why, via) in (
+        {u: (c.reason, "") for u, c in direct.items()} | cascade(new, causes)
+    ).items():
         before = direct.get(urn) or updated.get(urn) or Change(new[urn])
-        cause = urn == root
         replaced[urn] = Change(
-            new[urn], before.changed, before.replacing, before.reason if cause else why,
-            "" if cause else root,
-        )  # fmt: skip
+            new[urn], before.changed, before.replacing, why if via else before.reason, via
+        )
     removed = {u: old[u] for u in old.keys() - new.keys()}
     removed_with = {
         urn: _goes_with(old, urn, set(removed) - {urn})

@@ -264,21 +264,29 @@ def created(plan: Plan, documents: ImportDocuments) -> set[str]:
 
 
 def replacements(plan: Plan, documents: ImportDocuments) -> dict[str, tuple[str, str]]:
-    """Everything the first preview after the imports would replace: URN -> (why, the URN it
-    goes with). New resources' outputs are unknown in that preview, like a replaced one's."""
+    """Everything the first preview after the imports would replace: URN -> (why, the URN that
+    brings it along). New resources' outputs are unknown in that preview, like a replaced one's."""
     new = created(plan, documents)
     roots = direct_replacements(plan, documents) | {u: "created: cannot be imported" for u in new}
     resources: Mapping[str, Registration] = {r.urn: r for r in plan.resources}
     return {u: cause for u, cause in cascade(resources, roots).items() if u not in new}
 
 
+def root_of(urn: str, replaced: Mapping[str, tuple[str, str]], new: set[str]) -> str:
+    """The resource a replacement ultimately comes from (a direct one, or a created one)."""
+    while urn not in new and replaced[urn][1]:
+        urn = replaced[urn][1]
+    return urn
+
+
 def unexpected(plan: Plan, documents: ImportDocuments) -> dict[str, str]:
     """The replacements a recovery must not have: anything not fed by a newly created
     resource, and anything stateful or protected whatever the cause."""
     new = created(plan, documents)
+    replaced = replacements(plan, documents)
     index = plan.by_urn()
     return {
         urn: why
-        for urn, (why, root) in replacements(plan, documents).items()
-        if root not in new or is_critical(index[urn])
+        for urn, (why, _) in replaced.items()
+        if root_of(urn, replaced, new) not in new or is_critical(index[urn])
     }

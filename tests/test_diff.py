@@ -41,7 +41,14 @@ def test_a_replaced_cluster_replaces_its_provider_and_every_object_deployed_thro
     assert in_cluster
     for resource in in_cluster:
         assert resource.urn in replaced, resource.urn
-        assert replaced[resource.urn].root == cluster.urn
+        assert replaced[resource.urn].via in (provider.urn, cluster.urn)
+    [loss] = result.losses
+    assert loss.resource == cluster
+    taken = {r.urn for r in loss.taken}
+    assert {r.urn for r in in_cluster} | {provider.urn} <= taken
+    assert {
+        r.urn for r in head.of_type("gcp:container/nodePool:NodePool") if "ew1" in r.name
+    } <= taken
     assert not {c.resource.urn for c in result.updated} & {r.urn for r in in_cluster}
     # The other clusters' objects are untouched.
     other = head.one(PROVIDER, "prod-zone-ew4-k8s")
@@ -143,3 +150,14 @@ def test_a_base_whose_planner_fails_is_an_error_naming_the_reason(tmp_path):
 def test_a_base_without_the_stack_file_is_planned_as_empty(tmp_path):
     repo = _repo(tmp_path, {"README.md": "no stacks yet\n"})
     assert diff.plan_ref("staging", "HEAD", repo) is None
+
+
+def test_a_region_move_is_one_loss_the_cluster_with_its_pools_and_everything_in_it():
+    head = _with_cluster("prod-eu", 1, region="europe-west3")
+    result = diff.compare(plan_of("prod-eu"), head)
+    [loss] = result.losses
+    assert (loss.resource.type, loss.resource.name) == (CLUSTER, "prod-zone-ew1")
+    taken = {(r.type, r.name) for r in loss.taken}
+    assert ("gcp:container/nodePool:NodePool", "prod-zone-ew1-workloads") in taken
+    provider = head.one(PROVIDER, "prod-zone-ew1-k8s")
+    assert {(r.type, r.name) for r in head.resources if r.provider_urn == provider.urn} <= taken

@@ -93,7 +93,9 @@ def test_the_first_preview_after_the_import_replaces_nothing(stack):
     index = plan.by_urn()
     replaced = import_plan.replacements(plan, documents)
     assert {index[u].type for u in replaced} == {"kubernetes:core/v1:Secret"}
-    assert {index[root].type.split(":")[0] for _, root in replaced.values()} == {"tls"}
+    new = import_plan.created(plan, documents)
+    roots = {import_plan.root_of(u, replaced, new) for u in replaced}
+    assert {index[root].type.split(":")[0] for root in roots} == {"tls"}
 
 
 def _without_ignore_changes(plan: Plan, type_: str) -> Plan:
