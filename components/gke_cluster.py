@@ -162,8 +162,10 @@ class GkeCluster(pulumi.ComponentResource):
                 stateful,
                 pulumi.ResourceOptions(
                     depends_on=[*args.depends_on, *node_role_grants],
-                    # Only the removed default pool used node_config; diffs there are noise.
-                    ignore_changes=["nodeConfig"],
+                    # Only the removed default pool used these, and GKE does not report them as
+                    # set (a cluster imported after a state loss would otherwise be replaced:
+                    # initial_node_count is ForceNew, hashicorp/terraform-provider-google#4963).
+                    ignore_changes=["nodeConfig", "initialNodeCount"],
                 ),
             ),
         )
