@@ -295,6 +295,18 @@ def _computed_outputs(
             "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
             "selfLink": f"https://container.googleapis.com/v1/projects/{proj}/locations/{location}/clusters/{inputs['name']}",
         }
+    if type_ == "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+        # The API names pools by project number, not id.
+        pool = inputs["workloadIdentityPoolId"]
+        return {"name": f"projects/123456789012/locations/global/workloadIdentityPools/{pool}"}
+    if type_ == "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+        pool, provider = inputs["workloadIdentityPoolId"], inputs["workloadIdentityPoolProviderId"]
+        return {
+            "name": f"projects/123456789012/locations/global/workloadIdentityPools/{pool}"
+            f"/providers/{provider}"
+        }
+    if type_ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+        return {"name": f"projects/{proj}/roles/{inputs['roleId']}"}
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
     if type_ == "gcp:compute/address:Address":
