@@ -11,6 +11,7 @@ import pytest
 
 from day0 import names
 from day0.config import BootstrapConfigError
+from offline import plan as plan_cli
 from offline.engine import DELETE, REPO_ROOT, PlanFailed, plan_stack
 from offline.pulumi_project import EngineRuleError, load_project, stacks
 from tests.support import STACKS, bootstrap_plan_of, plan_of
@@ -34,6 +35,17 @@ def test_one_bootstrap_stack_per_platform_stack_same_project_and_region():
         repository_url = platform["platform:gitops"]["repositoryUrl"]
         path = urlparse(repository_url).path.removesuffix(".git").strip("/")
         assert bootstrap["bootstrap:githubRepository"] == path
+
+
+def test_make_plan_bootstrap_plans_the_bootstrap_project(tmp_path, capsys):
+    """`make plan-bootstrap STACK=x` runs offline.plan with --project-dir bootstrap."""
+    status = plan_cli.main(
+        ["staging", "--project-dir", str(BOOTSTRAP), "--out", str(tmp_path), "--quiet"]
+    )
+    assert status == 0, capsys.readouterr()
+    written = (tmp_path / "plan.json").read_text()
+    assert '"project": "bootstrap"' in written
+    assert "gcp:storage/bucket:Bucket" in written
 
 
 def test_the_project_name_is_its_config_namespace():
