@@ -11,6 +11,7 @@ import pytest
 
 from day0 import names
 from day0.config import BootstrapConfigError
+from offline import doc_commands
 from offline import plan as plan_cli
 from offline.engine import DELETE, REPO_ROOT, PlanFailed, plan_stack
 from offline.pulumi_project import EngineRuleError, load_project, stacks
@@ -161,3 +162,16 @@ def test_bad_config_names_the_key(overrides: dict[str, str], fragment: str):
     assert isinstance(failed.value.error, BootstrapConfigError)
     assert any(p.startswith(fragment + ":") for p in failed.value.error.problems)
     assert failed.value.plan.resources == []
+
+
+def test_the_day0_runbook_uses_what_the_bootstrap_creates():
+    """docs/bootstrap.md logs in to the bucket and inits the platform stack with the key the
+    staging bootstrap plan outputs, after bootstrapping with `-C bootstrap`."""
+    runbook = [c.text for c in doc_commands.commands(REPO_ROOT / "docs" / "bootstrap.md")]
+    outputs = bootstrap_plan_of("staging").stack_outputs
+    assert "pulumi -C bootstrap stack init staging" in runbook
+    assert "pulumi -C bootstrap up -s staging" in runbook
+    assert f"pulumi login {outputs['backendUrl']}" in runbook
+    platform_init = f"pulumi stack init staging --secrets-provider {outputs['secretsProvider']}"
+    assert platform_init in runbook
+    assert runbook.index("pulumi -C bootstrap up -s staging") < runbook.index(platform_init)
