@@ -8,7 +8,9 @@ the REST method's "Authorization" section or the service's permission reference 
 cloud.google.com; for in-cluster objects, GKE's mapping of Kubernetes verbs to IAM permissions
 (https://cloud.google.com/kubernetes-engine/docs/how-to/iam#predefined: `container.<kind>.<verb>`
 authorizes the same request as the RBAC verb on that kind).
-Standard library only.
+The GCP entries were cross-checked with pike's per-resource mappings for the same Terraform
+resources (github.com/JamesWoolfenden/pike, src/mapping/google/resource/), which the Pulumi
+provider wraps. Standard library only.
 """
 
 from __future__ import annotations
@@ -151,15 +153,16 @@ TABLE: Final[Mapping[str, Needs]] = {
         ),
         source=_COMPUTE + "addresses/insert",
     ),
+    # Reading a cluster or pool resolves its node pools' instance groups through Compute.
     "gcp:container/cluster:Cluster": Needs(
-        read=frozenset({"container.clusters.get"}),
+        read=frozenset({"container.clusters.get", "compute.instanceGroupManagers.get"}),
         write=_perms("container.clusters", CRUD) | {"container.operations.get"},
         source="https://cloud.google.com/kubernetes-engine/docs/reference/api-permissions",
     ),
     # Node pools have no permissions of their own: create/update/delete need
     # container.clusters.update, get needs container.clusters.get.
     "gcp:container/nodePool:NodePool": Needs(
-        read=frozenset({"container.clusters.get"}),
+        read=frozenset({"container.clusters.get", "compute.instanceGroupManagers.get"}),
         write=frozenset({"container.clusters.update", "container.operations.get"}),
         source="https://cloud.google.com/kubernetes-engine/docs/reference/api-permissions",
     ),
@@ -189,8 +192,9 @@ TABLE: Final[Mapping[str, Needs]] = {
         write=frozenset({"secretmanager.secrets.setIamPolicy"}),
         source=_IAM_MEMBER_SOURCE,
     ),
-    # The provider's read of a version fetches its payload (versions.access): a refresh needs it,
-    # which is why the preview identity cannot refresh these (docs/bootstrap.md).
+    # The provider's read of a version fetches its payload (`:access`, terraform-provider-google
+    # resource_secret_manager_secret_version.go, flattenSecretManagerSecretVersionPayload): a
+    # refresh needs versions.access, which is why the preview identity cannot refresh these.
     "gcp:secretmanager/secretVersion:SecretVersion": Needs(
         read=frozenset({"secretmanager.versions.get"}),
         write=frozenset(
