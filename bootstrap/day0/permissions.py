@@ -5,9 +5,10 @@ One entry per resource type of the platform's plan (tests/test_bootstrap_program
 fails when the plan has a type without an entry). `read` is what a refresh or preview of the type
 calls (Get/List); `write` is what create, update and delete call on top of that. Sources, per entry:
 the REST method's "Authorization" section or the service's permission reference on
-cloud.google.com; for in-cluster objects, GKE's mapping of Kubernetes verbs to IAM permissions
-(https://cloud.google.com/kubernetes-engine/docs/how-to/iam#predefined: `container.<kind>.<verb>`
-authorizes the same request as the RBAC verb on that kind).
+cloud.google.com; for in-cluster objects, GKE's IAM permissions on Kubernetes object types
+(https://cloud.google.com/kubernetes-engine/docs/concepts/access-control: IAM manages "types of
+objects within clusters", in every cluster of the project; `container.<kind>.<verb>` authorizes
+the Kubernetes verb on that kind, so the deployer needs no RBAC binding made by someone else).
 The GCP entries were cross-checked with pike's per-resource mappings for the same Terraform
 resources (github.com/JamesWoolfenden/pike, src/mapping/google/resource/), which the Pulumi
 provider wraps. Standard library only.
@@ -101,6 +102,7 @@ RBAC_ESCALATION: Final = frozenset(
 HELM_WAIT_READS: Final = _perms("container.pods", READ) | _perms("container.replicaSets", READ)
 
 _COMPUTE = "https://cloud.google.com/compute/docs/reference/rest/v1/"
+_GKE_IAM = "https://cloud.google.com/iam/docs/roles-permissions/container"
 _IAM_MEMBER_SOURCE = "setIamPolicy is read-modify-write: getIamPolicy then setIamPolicy"
 
 TABLE: Final[Mapping[str, Needs]] = {
@@ -214,28 +216,20 @@ TABLE: Final[Mapping[str, Needs]] = {
         write=frozenset(),
         source="kubeconfig with the DNS endpoint (components/gke_cluster.py); see CLUSTER_ACCESS",
     ),
-    "kubernetes:core/v1:Namespace": _kubernetes(
-        ["namespaces"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
-    ),
-    "kubernetes:core/v1:ConfigMap": _kubernetes(
-        ["configMaps"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
-    ),
-    "kubernetes:core/v1:Secret": _kubernetes(
-        ["secrets"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
-    ),
+    "kubernetes:core/v1:Namespace": _kubernetes(["namespaces"], _GKE_IAM),
+    "kubernetes:core/v1:ConfigMap": _kubernetes(["configMaps"], _GKE_IAM),
+    "kubernetes:core/v1:Secret": _kubernetes(["secrets"], _GKE_IAM),
     # Custom resources are `thirdPartyObjects` in GKE's IAM.
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": _kubernetes(
-        ["thirdPartyObjects"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
+        ["thirdPartyObjects"], _GKE_IAM
     ),
     "kubernetes:external-secrets.io/v1:ExternalSecret": _kubernetes(
-        ["thirdPartyObjects"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
+        ["thirdPartyObjects"], _GKE_IAM
     ),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": _kubernetes(
-        ["thirdPartyObjects"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
+        ["thirdPartyObjects"], _GKE_IAM
     ),
-    "kubernetes:kuma.io/v1alpha1:Mesh": _kubernetes(
-        ["thirdPartyObjects"], "https://cloud.google.com/kubernetes-engine/docs/how-to/iam"
-    ),
+    "kubernetes:kuma.io/v1alpha1:Mesh": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
     "kubernetes:helm.sh/v3:Release": _kubernetes(
         HELM_CHART_KINDS,
         "chart templates (HELM_CHART_KINDS) and Helm's release storage",
