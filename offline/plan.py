@@ -82,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     project_dir = args.project_dir.resolve()
-    default_out = REPO_ROOT / "build" / args.stack
-    if project_dir != REPO_ROOT:
-        default_out = REPO_ROOT / "build" / project_dir.name / args.stack
+    platform = project_dir == REPO_ROOT
+    default_out = (
+        REPO_ROOT / "build" / (args.stack if platform else f"{project_dir.name}/{args.stack}")
+    )
 
     started = time.perf_counter()
     try:
-        plan = plan_stack(args.stack, repo=project_dir)
+        plan = plan_stack(args.stack) if platform else plan_stack(args.stack, repo=project_dir)
     except PlanFailed as failed:
         message = describe(failed, args.stack, project_dir)
         print(f"plan of {args.stack} failed: {message}", file=sys.stderr)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     # The finders are the platform's (its policy pack reads platform:* facts); the bootstrap
     # program has its own tests (tests/test_bootstrap_program*.py).
-    finders = _finders() if project_dir == REPO_ROOT else []
+    finders = _finders() if platform else []
     problems = [p for finder in finders for p in finder(plan)]
     problems += [f"warning from the program: {w}" for w in plan.warnings]
     if problems:
