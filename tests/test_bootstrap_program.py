@@ -175,3 +175,18 @@ def test_the_day0_runbook_uses_what_the_bootstrap_creates():
     platform_init = f"pulumi stack init staging --secrets-provider {outputs['secretsProvider']}"
     assert platform_init in runbook
     assert runbook.index("pulumi -C bootstrap up -s staging") < runbook.index(platform_init)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_names_ci_relies_on(stack: str):
+    """The contract with docs/ci.md and the workflows (bootstrap/day0/names.py)."""
+    plan = bootstrap_plan_of(stack)
+    project = plan.config["gcp:project"]
+    outputs = plan.stack_outputs
+    assert outputs["deployServiceAccount"] == f"platform-deployer@{project}.iam.gserviceaccount.com"
+    assert outputs["previewServiceAccount"] == f"platform-preview@{project}.iam.gserviceaccount.com"
+    assert outputs["stateBucket"] == f"{project}-pulumi-state"
+    assert outputs["workloadIdentityProvider"].endswith(
+        "/locations/global/workloadIdentityPools/github/providers/github-actions"
+    )
+    assert outputs["workloadIdentityProvider"].startswith("projects/")
