@@ -5,6 +5,7 @@ from pull requests. Evaluated on the exact strings the plan sends to the provide
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -142,3 +143,18 @@ def test_the_deployer_binding_is_the_stack_environment_on_the_protected_branch()
     assert wif.deployer_principal_set(pool, "prod-eu") == (
         f"principalSet://iam.googleapis.com/{pool}/attribute.ref_environment/refs/heads/main:prod-eu"
     )
+
+
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
+def test_the_provider_stays_within_googles_limits(stack: str):
+    """attributeMapping / attributeCondition limits of the IAM API reference
+    (projects.locations.workloadIdentityPools.providers): custom attribute names [a-z0-9_] up to
+    100 characters, at most 50 of them, expressions up to 2048 characters, the condition up to
+    4096."""
+    provider = bootstrap_plan_of(stack).of_type(PROVIDER)[0]
+    mapping = provider.inputs["attributeMapping"]
+    custom = [key.removeprefix("attribute.") for key in mapping if key.startswith("attribute.")]
+    assert len(custom) <= 50
+    assert all(re.fullmatch(r"[a-z0-9_]{1,100}", name) for name in custom), custom
+    assert all(len(expression) <= 2048 for expression in mapping.values())
+    assert len(provider.inputs["attributeCondition"]) <= 4096
