@@ -5,6 +5,7 @@ writable by the deployer only."""
 
 from __future__ import annotations
 
+import shutil
 from urllib.parse import urlparse
 
 import pytest
@@ -47,6 +48,23 @@ def test_make_plan_bootstrap_plans_the_bootstrap_project(tmp_path, capsys):
     written = (tmp_path / "plan.json").read_text()
     assert '"project": "bootstrap"' in written
     assert "gcp:storage/bucket:Bucket" in written
+
+
+def test_make_plan_bootstrap_locates_a_bad_value_in_the_stack_file(tmp_path, capsys):
+    project = tmp_path / "bootstrap"
+    shutil.copytree(BOOTSTRAP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    stack_file = project / "Pulumi.staging.yaml"
+    stack_file.write_text(stack_file.read_text().replace("acme/gcp-platform", "not a repository"))
+    status = plan_cli.main(
+        ["staging", "--project-dir", str(project), "--out", str(tmp_path / "out")]
+    )
+    assert status == 2
+    line = next(
+        number
+        for number, text in enumerate(stack_file.read_text().splitlines(), 1)
+        if "bootstrap:githubRepository" in text
+    )
+    assert f"Pulumi.staging.yaml:{line}: bootstrap:githubRepository:" in capsys.readouterr().err
 
 
 def test_the_project_name_is_its_config_namespace():
