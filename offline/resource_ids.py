@@ -51,6 +51,9 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"{i['serviceAccountId']} {i['role']} {i['member']}"
     ),
     "gcp:secretmanager/secret:Secret": lambda i, p: f"projects/{p}/secrets/{i['secretId']}",
+    "gcp:secretmanager/secretIamMember:SecretIamMember": (
+        lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
+    ),
     # The bootstrap program's (bootstrap/).
     "gcp:kms/keyRing:KeyRing": (
         lambda i, p: f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"
@@ -58,9 +61,6 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
     "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
     "gcp:storage/bucket:Bucket": lambda i, p: str(i["name"]),
     "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
-    "gcp:secretmanager/secretIamMember:SecretIamMember": (
-        lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
-    ),
 }
 
 
