@@ -263,11 +263,29 @@ def _short_hash(*parts: str, length: int = 8) -> str:
 FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
 
 
+# Resource names the API assigns (the bootstrap program's types): pools by project number.
+_POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/{}"
+_ASSIGNED_NAMES: dict[str, Callable[[Mapping[str, Any], str], str]] = {
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": (
+        lambda i, p: _POOL_NAME.format(i["workloadIdentityPoolId"])
+    ),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": (
+        lambda i, p: (
+            _POOL_NAME.format(i["workloadIdentityPoolId"])
+            + f"/providers/{i['workloadIdentityPoolProviderId']}"
+        )
+    ),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
+}
+
+
 def _computed_outputs(
     type_: str, name: str, inputs: Mapping[str, Any], project: str
 ) -> dict[str, Any]:
     """Realistic values for what the cloud would assign, derived only from the inputs."""
     proj = str(inputs.get("project", project))
+    if type_ in _ASSIGNED_NAMES:
+        return {"name": _ASSIGNED_NAMES[type_](inputs, proj)}
     if type_ == "gcp:serviceaccount/account:Account":
         email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
         return {

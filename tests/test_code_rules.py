@@ -9,7 +9,13 @@ import pytest
 
 from offline.engine import REPO_ROOT
 
-PROGRAM_FILES = [REPO_ROOT / "__main__.py", *sorted((REPO_ROOT / "components").rglob("*.py"))]
+BOOTSTRAP_MAIN = REPO_ROOT / "bootstrap" / "__main__.py"
+PROGRAM_FILES = [
+    REPO_ROOT / "__main__.py",
+    *sorted((REPO_ROOT / "components").rglob("*.py")),
+    BOOTSTRAP_MAIN,
+    *sorted((REPO_ROOT / "bootstrap" / "day0").rglob("*.py")),
+]
 PROVIDER_MODULES = {"gcp", "k8s", "random", "tls"}
 # Inputs that are free-form maps in the provider schema (no typed Args exists for them).
 FREE_FORM_INPUTS = {
@@ -70,9 +76,12 @@ def test_no_service_account_keys_in_code(path: Path):
     assert "HmacKey" not in source
 
 
-def test_main_is_wiring_only():
+@pytest.mark.parametrize(
+    "main", [REPO_ROOT / "__main__.py", BOOTSTRAP_MAIN], ids=["platform", "bootstrap"]
+)
+def test_main_is_wiring_only(main: Path):
     """__main__.py reads config, creates components, exports: no provider resources of its own."""
-    tree = ast.parse((REPO_ROOT / "__main__.py").read_text())
+    tree = ast.parse(main.read_text())
     provider_calls = [
         ast.unparse(n.func)
         for n in ast.walk(tree)
