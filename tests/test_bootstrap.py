@@ -238,7 +238,9 @@ def test_flux_instance(stack):
         assert sync["ref"] == "refs/heads/main"
         assert sync["path"] == f"k8s/clusters/{stack}/{roles[cluster_of(plan, instance)]}"
         assert sync["pullSecret"] == "flux-git-credentials"
-        [patch] = spec["kustomize"]["patches"]
+        [patch] = [
+            p for p in spec["kustomize"]["patches"] if p["target"]["kind"] == "Kustomization"
+        ]
         assert patch["target"] == {"kind": "Kustomization", "name": "flux-system"}
         assert json.loads(patch["patch"]) == [
             {

@@ -16,8 +16,9 @@ from components.kuma.settings import (
 )
 
 
-def _availability(highly_available: bool) -> dict[str, Any]:
+def _availability(highly_available: bool, priority_class: str) -> dict[str, Any]:
     return {
+        "priorityClassName": priority_class,
         "replicas": 3 if highly_available else 1,
         "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
     }
@@ -30,12 +31,13 @@ def global_values(
     highly_available: bool,
     zone_source_ranges: Sequence[str],
     server_cert_pem: str,
+    priority_class: str,
 ) -> dict[str, Any]:
     annotations = {**INTERNAL_LB, **(GLOBAL_ACCESS if cross_region else {})}
     return {
         "controlPlane": {
             "mode": "global",
-            **_availability(highly_available),
+            **_availability(highly_available, priority_class),
             # Kuma 2.13 reads its KDS certificate at start only, and the chart restarts the
             # control plane only for secrets it generates: a renewed certificate rolls the pods.
             "podAnnotations": {
@@ -55,9 +57,12 @@ def global_values(
     }
 
 
-def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, Any]:
+def zone_values(
+    zone: str, address: str, highly_available: bool, priority_class: str
+) -> dict[str, Any]:
     proxy = {
         "enabled": True,
+        "priorityClassName": priority_class,
         "replicas": 2 if highly_available else 1,
         "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
     }
@@ -66,7 +71,7 @@ def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, An
             "mode": "zone",
             "zone": zone,
             "kdsGlobalAddress": f"grpcs://{address}:{KDS_PORT}",
-            **_availability(highly_available),
+            **_availability(highly_available, priority_class),
             "tls": {"kdsZoneClient": {"secretName": KDS_CA_SECRET, "skipVerify": False}},
         },
         # Other zones reach this zone's services through its ZoneIngress, possibly cross-region.
