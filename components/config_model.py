@@ -236,6 +236,15 @@ class Cluster(_Model):
             )
         if (repeated := _unique([pool.name for pool in self.node_pools])) is not None:
             problems.append(("nodePools", f"node pool names must be unique, {repeated}"))
+        if all(pool.spot for pool in self.node_pools):
+            problems.append(
+                (
+                    "nodePools",
+                    "every pool is spot: spot pools are tainted and control planes never "
+                    "tolerate it, so add a pool with spot: false (it runs the control planes "
+                    "and GKE's own system pods)",
+                )
+            )
         if problems:
             raise KeyedConfigError(problems)
         return self

@@ -434,6 +434,18 @@ CASES = [
         expect("platform:clusters[0].nodePools", "at least 1 item"),
     ),
     case(
+        "only-spot-pools",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].spot", True),
+        expect("platform:clusters[0].nodePools", "every pool is spot"),
+    ),
+    case(
+        "only-spot-pools",
+        PROD,
+        set_at("platform:clusters[2].nodePools[0].spot", True),
+        expect("platform:clusters[2].nodePools", "add a pool with spot: false"),
+    ),
+    case(
         "machine-type",
         STG,
         set_at("platform:clusters[0].nodePools[0].machineType", "e2_standard"),
