@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.facts import MIN_WEBHOOK_REPLICAS
 from components.kubernetes import custom_resource, helm_release, namespace
 from components.priority_class import PlatformPriority
 from components.versions import EXTERNAL_SECRETS_CHART
@@ -52,9 +53,15 @@ def eso_values(
             "annotations": dict(annotations),
         },
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
-        # The webhook is stateless; the cert controller only rotates the webhook's certificate
-        # and has no leader election in the chart: one replica.
-        "webhook": {"replicaCount": replicas, "priorityClassName": priority_class},
+        # The webhook is stateless and admits ESO's resources (failurePolicy Fail): never alone, and
+        # with a disruption budget (chart templates/webhook-poddisruptionbudget.yaml).
+        "webhook": {
+            "replicaCount": max(replicas, MIN_WEBHOOK_REPLICAS),
+            "priorityClassName": priority_class,
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        },
+        # The cert controller only rotates the webhook's certificate and has no leader election
+        # in the chart: one replica.
         "certController": {"replicaCount": 1, "priorityClassName": priority_class},
     }
 

@@ -77,3 +77,13 @@ HIGHEST_USER_DEFINABLE_PRIORITY: Final = 1_000_000_000
 SPOT_TAINT_KEY: Final = "cloud.google.com/gke-spot"
 SPOT_TAINT_VALUE: Final = "true"
 SPOT_TAINT_EFFECT: Final = "NoSchedule"
+
+# A regional GKE node pool spreads over three zones of its region unless node locations are set
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters); ours are not set.
+ZONES_PER_REGION: Final = 3
+# Prod control planes: one Kuma control-plane replica per zone, spread with a hard constraint.
+HA_CONTROL_PLANE_REPLICAS: Final = ZONES_PER_REGION
+# A webhook server (Kuma's control plane, ESO's webhook) never runs alone: with one replica a
+# node drain takes the webhook away, and Kuma's injector fails closed. Two replicas and a
+# disruption budget of one keep it answering through node upgrades, on every stage.
+MIN_WEBHOOK_REPLICAS: Final = 2

@@ -17,14 +17,13 @@ from components.facts import (
     SPOT_TAINT_EFFECT,
     SPOT_TAINT_KEY,
     SPOT_TAINT_VALUE,
+    ZONES_PER_REGION,
 )
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
 # The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
 GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
-# Regional pools spread over the region's zones: three in every region we allow.
-ZONES_PER_REGION = 3
 
 
 @dataclass(frozen=True)

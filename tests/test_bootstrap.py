@@ -145,8 +145,9 @@ def test_kuma_global_values(stack):
     assert (sync["annotations"].get(global_access) == "true") is cross_region
     assert control_plane["tls"]["kdsGlobalServer"]["secretName"] == "kds-server-tls"
     prod = plan.config["platform:stage"] == "prod"
-    assert control_plane["replicas"] == (3 if prod else 1)
-    assert control_plane["podDisruptionBudget"]["enabled"] is prod
+    # It serves Kuma's webhooks: never alone (tests/test_resilience_topology.py).
+    assert control_plane["replicas"] == (3 if prod else 2)
+    assert control_plane["podDisruptionBudget"]["enabled"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
