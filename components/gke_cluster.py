@@ -12,12 +12,18 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config_model import AuthorizedNetwork, Cluster, NodePool
-from components.facts import NODE_SERVICE_ACCOUNT_ROLES
+from components.facts import (
+    NODE_SERVICE_ACCOUNT_ROLES,
+    SPOT_TAINT_EFFECT,
+    SPOT_TAINT_KEY,
+    SPOT_TAINT_VALUE,
+    ZONES_PER_REGION,
+)
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
-# Regional pools spread over the region's zones: three in every region we allow.
-ZONES_PER_REGION = 3
+# The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
+GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,17 @@ class GkeCluster(pulumi.ComponentResource):
                     mode="GKE_METADATA"
                 ),
                 metadata={"disable-legacy-endpoints": "true"},
+                # Spot nodes may be reclaimed at any time: only pods that tolerate this taint
+                # (apps meant to burst, docs/operations.md) land there, never a control plane.
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(
+                        key=SPOT_TAINT_KEY,
+                        value=SPOT_TAINT_VALUE,
+                        effect=GKE_TAINT_EFFECTS[SPOT_TAINT_EFFECT],
+                    )
+                ]
+                if pool.spot
+                else [],
                 labels={"pool": pool.name},
                 resource_labels={**args.labels, "cluster": spec.name, "pool": pool.name},
             ),
