@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import datetime
 import gc
 import hashlib
 import json
@@ -261,6 +262,8 @@ def _short_hash(*parts: str, length: int = 8) -> str:
 
 
 FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
+# "Now" for values the provider derives from the creation time (certificate validity).
+MOCK_NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 
 
 def _computed_outputs(
@@ -310,7 +313,10 @@ def _computed_outputs(
         "tls:index/selfSignedCert:SelfSignedCert",
         "tls:index/locallySignedCert:LocallySignedCert",
     ):
-        return {"certPem": FAKE_CA_PEM}
+        # pulumi-tls sets validity_end_time = creation time + validity_period_hours (RFC 3339).
+        hours = int(inputs.get("validityPeriodHours", 0))
+        end = MOCK_NOW + datetime.timedelta(hours=hours)
+        return {"certPem": FAKE_CA_PEM, "validityEndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if type_ == "tls:index/certRequest:CertRequest":
         return {
             "certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n"

@@ -50,6 +50,21 @@ def _manual_step(resource: Registration, stack: str, project: str) -> str | None
         )
         ident = f'"projects/{project}/secrets/{secret}/versions/{latest}"'
         return _import_command(resource, stack, project, ident)
+    # Cloud Monitoring numbers policies and dashboards itself; the display name finds them.
+    if resource.type == "gcp:monitoring/alertPolicy:AlertPolicy":
+        name = resource.inputs["displayName"]
+        lookup = (
+            f"gcloud alpha monitoring policies list --project {project} "
+            f"--filter='displayName=\"{name}\"' --format='value(name)'"
+        )
+        return _import_command(resource, stack, project, f'"$({lookup})"')
+    if resource.type == "gcp:monitoring/dashboard:Dashboard":
+        name = json.loads(resource.inputs["dashboardJson"])["displayName"]
+        lookup = (
+            f"gcloud monitoring dashboards list --project {project} "
+            f"--filter='displayName=\"{name}\"' --format='value(name)'"
+        )
+        return _import_command(resource, stack, project, f'"$({lookup})"')
     return None
 
 
