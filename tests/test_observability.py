@@ -51,7 +51,7 @@ def alert_queries(plan: Plan) -> Iterator[tuple[str, str]]:
             yield policy.name, condition["conditionPrometheusQueryLanguage"]["query"]
 
 
-def renders(stack: str) -> list[ClusterRender]:
+def renders(stack: str) -> tuple[ClusterRender, ...]:
     return gitops_facts.rendered_stack(stack)
 
 
