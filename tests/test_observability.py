@@ -5,6 +5,7 @@ alert policies whose PromQL names only metrics a rendered PodMonitoring scrapes.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -49,6 +50,13 @@ def alert_queries(plan: Plan) -> Iterator[tuple[str, str]]:
     for policy in plan.of_type(ALERT_POLICY):
         for condition in policy.inputs["conditions"]:
             yield policy.name, condition["conditionPrometheusQueryLanguage"]["query"]
+
+
+def dashboard_queries(plan: Plan) -> Iterator[tuple[str, str]]:
+    for dashboard in plan.of_type("gcp:monitoring/dashboard:Dashboard"):
+        for tile in json.loads(dashboard.inputs["dashboardJson"])["mosaicLayout"]["tiles"]:
+            for data in tile["widget"]["xyChart"]["dataSets"]:
+                yield dashboard.name, data["timeSeriesQuery"]["prometheusQuery"]
 
 
 def renders(stack: str) -> tuple[ClusterRender, ...]:
@@ -138,11 +146,11 @@ def test_every_data_plane_is_scraped_where_meshmetric_serves(stack: str) -> None
 # -- the alerts -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_alert_queries_only_metrics_a_rendered_podmonitoring_scrapes(stack: str) -> None:
-    """Each metric an alert names is in EXPOSED_METRICS (with its upstream source), and the
+    """Each metric an alert (or a dashboard tile) names is in EXPOSED_METRICS (with its upstream source), and the
     PodMonitoring that scrapes it is rendered in its namespace on every cluster."""
     plan = plan_of(stack)
-    queries = list(alert_queries(plan))
-    assert len({name for name, _ in queries}) == 4
+    assert len({name for name, _ in alert_queries(plan)}) == 4
+    queries = [*alert_queries(plan), *dashboard_queries(plan)]
     for render in renders(stack):
         monitors = {(namespace_of(m), meta(m)["name"]) for m in _docs(render, "PodMonitoring")}
         for policy, query in queries:
