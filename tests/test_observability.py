@@ -25,6 +25,7 @@ from offline.engine import Plan
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import Doc, meta, namespace_of
 from offline.gitops.render import ClusterRender
+from offline.kuma_rules import kuma_policy_problems
 from tests.support import STACKS, plan_of
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -267,3 +268,21 @@ def test_access_logs_go_to_stdout_for_cloud_logging(stack: str) -> None:
     assert len(logs) == 1
     backends = [b for rule in logs[0]["spec"]["rules"] for b in rule["default"]["backends"]]
     assert [(b["type"], b["file"]["path"]) for b in backends] == [("File", "/dev/stdout")]
+
+
+# -- what Kuma's admission refuses in the telemetry policies (the CRDs accept it) -----------------
+@pytest.mark.parametrize(
+    ("kind", "spec", "fragment"),
+    [
+        ("MeshTrace", {"targetRef": {"kind": "MeshHTTPRoute", "name": "r"}}, "spec.targetRef.kind"),
+        ("MeshMetric", {"targetRef": {"kind": "Mesh", "name": "x"}}, "must not be set"),
+        ("MeshAccessLog", {"targetRef": {"kind": "Mesh"}}, "at least one of"),
+        (
+            "MeshAccessLog",
+            {"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "MeshService"}}]},
+            "spec.from[0].targetRef.kind",
+        ),
+    ],
+)
+def test_kuma_refuses_what_the_telemetry_crds_accept(kind: str, spec: Any, fragment: str) -> None:
+    assert any(fragment in problem for problem in kuma_policy_problems(kind, spec))
