@@ -161,6 +161,7 @@ Observability(
         zone_clusters=[c.name for c in config.zone_clusters],
         kds_server_cert_expiry=kuma.kds_server_cert_expiry,
         clusters=[c.cluster for c in clusters.values()],
+        alert_emails=config.alert_emails,
         depends_on=services.services,
     ),
 )

@@ -146,6 +146,8 @@ class ObservabilityArgs:
     kds_server_cert_expiry: pulumi.Input[str]
     # The clusters running the collector: its Workload Identity binding waits for them.
     clusters: Sequence[pulumi.Resource]
+    # `platform:alertEmails`: one email notification channel each, on every alert policy.
+    alert_emails: Sequence[str] = ()
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -259,6 +261,7 @@ def dashboard_json(args: ObservabilityArgs) -> str:
 
 class Observability(pulumi.ComponentResource):
     collector_identity: WorkloadIdentity
+    notification_channels: list[gcp.monitoring.NotificationChannel]
     alert_policies: dict[str, gcp.monitoring.AlertPolicy]
     dashboard: gcp.monitoring.Dashboard
 
@@ -289,12 +292,25 @@ class Observability(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        self.notification_channels = [
+            gcp.monitoring.NotificationChannel(
+                f"{name}-email-{index}",
+                project=args.project,
+                type="email",
+                display_name=f"{args.environment} platform alerts: {address}",
+                labels={"email_address": address},
+                user_labels={"environment": args.environment},
+                opts=child,
+            )
+            for index, address in enumerate(args.alert_emails)
+        ]
         self.alert_policies = {
             alert.name: gcp.monitoring.AlertPolicy(
                 f"{name}-{alert.name}",
                 project=args.project,
                 display_name=f"{args.environment}: {alert.summary}",
                 combiner="OR",
+                notification_channels=[c.name for c in self.notification_channels],
                 severity=alert.severity,
                 user_labels={"environment": args.environment},
                 documentation=gcp.monitoring.AlertPolicyDocumentationArgs(

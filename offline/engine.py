@@ -300,6 +300,10 @@ def _computed_outputs(
         }
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
+    if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
+        return {
+            "name": f"projects/{proj}/notificationChannels/{_short_hash(proj, name, length=19)}"
+        }
     if type_ == "gcp:compute/address:Address":
         return {"address": inputs.get("address", "10.0.0.100")}
     if type_ == "random:index/randomPassword:RandomPassword":

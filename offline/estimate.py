@@ -58,6 +58,9 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
     "gcp:monitoring/alertPolicy:AlertPolicy": Latency(3, "docs: synchronous API call"),
     "gcp:monitoring/dashboard:Dashboard": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": Latency(
+        3, "docs: synchronous API call"
+    ),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,23 @@ def _import_command(resource: Registration, stack: str, project: str, identifier
     )
 
 
+# Cloud Monitoring objects: the gcloud group that lists them, and their display name.
+MONITORING_LISTS: dict[str, tuple[str, Callable[[Registration], str]]] = {
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        "monitoring policies",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        "beta monitoring channels",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        "monitoring dashboards",
+        lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
+    ),
+}
+
+
 # Ids chosen at create time: a lost state cannot name them, the cloud can.
 def _manual_step(resource: Registration, stack: str, project: str) -> str | None:
     secret = _secret_id(resource)
@@ -50,19 +68,12 @@ def _manual_step(resource: Registration, stack: str, project: str) -> str | None
         )
         ident = f'"projects/{project}/secrets/{secret}/versions/{latest}"'
         return _import_command(resource, stack, project, ident)
-    # Cloud Monitoring numbers policies and dashboards itself; the display name finds them.
-    if resource.type == "gcp:monitoring/alertPolicy:AlertPolicy":
-        name = resource.inputs["displayName"]
+    # Cloud Monitoring numbers its objects itself; the display name finds them.
+    if resource.type in MONITORING_LISTS:
+        list_command, display_name = MONITORING_LISTS[resource.type]
         lookup = (
-            f"gcloud alpha monitoring policies list --project {project} "
-            f"--filter='displayName=\"{name}\"' --format='value(name)'"
-        )
-        return _import_command(resource, stack, project, f'"$({lookup})"')
-    if resource.type == "gcp:monitoring/dashboard:Dashboard":
-        name = json.loads(resource.inputs["dashboardJson"])["displayName"]
-        lookup = (
-            f"gcloud monitoring dashboards list --project {project} "
-            f"--filter='displayName=\"{name}\"' --format='value(name)'"
+            f"gcloud {list_command} list --project {project} "
+            f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name)'"
         )
         return _import_command(resource, stack, project, f'"$({lookup})"')
     return None

@@ -286,3 +286,19 @@ def test_access_logs_go_to_stdout_for_cloud_logging(stack: str) -> None:
 )
 def test_kuma_refuses_what_the_telemetry_crds_accept(kind: str, spec: Any, fragment: str) -> None:
     assert any(fragment in problem for problem in kuma_policy_problems(kind, spec))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_alert_policy_notifies_each_configured_address(stack: str) -> None:
+    plan = plan_of(stack)
+    emails = plan.config.get("platform:alertEmails") or []
+    channels = plan.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    assert sorted(c.inputs["labels"]["email_address"] for c in channels) == sorted(emails)
+    assert all(c.inputs["type"] == "email" for c in channels)
+    names = sorted(c.outputs["name"] for c in channels)
+    for policy in plan.of_type(ALERT_POLICY):
+        assert sorted(policy.inputs.get("notificationChannels") or []) == names, policy.name
+
+
+def test_prod_alerts_notify_someone() -> None:
+    assert plan_of("prod-eu").of_type("gcp:monitoring/notificationChannel:NotificationChannel")

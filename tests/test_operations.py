@@ -174,10 +174,11 @@ def test_import_file_covers_every_gcp_resource_with_a_deterministic_id(stack):
         "gcp:secretmanager/secretVersion:SecretVersion",
         "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:monitoring/dashboard:Dashboard",
-    }
+    } | ({"gcp:monitoring/notificationChannel:NotificationChannel"} & gcp_types)
     manual = "\n".join(documents.manual)
-    for policy in plan.of_type("gcp:monitoring/alertPolicy:AlertPolicy"):
-        assert f"AlertPolicy {policy.name} " in manual
+    for resource in plan.resources:
+        if resource.type.startswith("gcp:monitoring/"):
+            assert f"{resource.type} {resource.name} " in manual
 
 
 @pytest.mark.parametrize("stack", STACKS)
