@@ -26,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP) ## create/refresh the virtualenv
 
 plan: $(STAMP) ## offline plan of STACK
-	$(PY) -m offline.plan $(STACK)
+	$(PY) -m offline.plan $(STACK) $(if $(STATE),--state $(STATE))
 
 lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff check .

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from offline import estimate
+from offline import certificates, estimate
 from offline.cli import EXIT_BAD_INPUT, describe, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
@@ -74,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default build/<stack>")
     parser.add_argument("--quiet", action="store_true", help="summary only, no tree")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="`pulumi stack export` of the deployed stack: adds the days left on each certificate",
+    )
     args = parser.parse_args(argv)
 
+    ends = certificates.load_validity_ends(args.state) if args.state else {}
     started = time.perf_counter()
     try:
         plan = plan_stack(args.stack)
@@ -93,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(estimate.render(estimate.critical_path(plan))))
     print()
+    print("\n".join(certificates.render(plan, ends)))
+    print()
     problems = [p for finder in _finders() for p in finder(plan)]
+    problems += certificates.problems(plan, ends)
     problems += [f"warning from the program: {w}" for w in plan.warnings]
     if problems:
         print(f"{len(problems)} problem(s):")
