@@ -7,13 +7,14 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from components.facts import TELEMETRY_SERVICE_ACCOUNT_ID, TELEMETRY_WRITER_ROLES
 from components.kuma.settings import SERVER_CERT_EARLY_RENEWAL_HOURS
+from components.naming import cluster_of_provider
 from components.observability import (
     COLLECTOR_NAMESPACE,
     COLLECTOR_SERVICE_ACCOUNT,
@@ -117,6 +118,41 @@ def test_every_kuma_control_plane_is_scraped_on_its_metrics_port(stack: str) -> 
             <= {k: e.get(k) for e in m["spec"]["endpoints"] for k in ("port", "path")}.items()
         ]
         assert len(monitors) == 1, f"{cluster}: {namespace}/{deployment} is not scraped"
+
+
+# Labels each chart puts on the pods the PodMonitorings scrape, from (chart, release name):
+# kuma 2.13.10 templates/_helpers.tpl kuma.cpLabels (`app: <chart name>-control-plane`);
+# external-secrets 2.9.0 templates/_helpers.tpl external-secrets.selectorLabels;
+# controlplaneio-fluxcd/charts flux-operator templates/deployment.yaml (flux-operator.labels).
+CHART_POD_LABELS: dict[str, Callable[[str, str], dict[str, str]]] = {
+    "kuma": lambda chart, release: {"app": f"{chart}-control-plane"},
+    "external-secrets": lambda chart, release: {
+        "app.kubernetes.io/name": chart,
+        "app.kubernetes.io/instance": release,
+    },
+    "flux-operator": lambda chart, release: {"app.kubernetes.io/name": chart},
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_podmonitoring_selects_pods_of_a_release_the_program_installs(stack: str) -> None:
+    """Each PodMonitoring selects, in its namespace, the pods of a Helm release the program
+    installs on that cluster (the chart's own pod labels for that release)."""
+    plan = plan_of(stack)
+    releases: dict[str, list[tuple[str, str, dict[str, str]]]] = {}
+    for release in plan.of_type("kubernetes:helm.sh/v3:Release"):
+        cluster = cluster_of_provider(release.provider_urn.rsplit("::", 1)[-1])
+        chart = str(release.inputs["chart"]).rsplit("/", 1)[-1]
+        labels = CHART_POD_LABELS[chart](chart, str(release.inputs["name"]))
+        releases.setdefault(cluster, []).append((str(release.inputs["namespace"]), chart, labels))
+    for render in renders(stack):
+        monitors = _docs(render, "PodMonitoring")
+        assert len(monitors) == 3
+        for monitor in monitors:
+            assert any(
+                namespace == namespace_of(monitor) and _selects(monitor["spec"]["selector"], labels)
+                for namespace, _, labels in releases[render.cluster.name]
+            ), f"{render.cluster.name}: {meta(monitor)['name']} selects no release's pods"
 
 
 @pytest.mark.parametrize("stack", STACKS)
