@@ -16,6 +16,7 @@ from components.kuma import (
     ZonePlane,
 )
 from components.network import Network, NetworkArgs
+from components.observability import Observability, ObservabilityArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secrets import Secrets, SecretsArgs
@@ -60,7 +61,7 @@ priorities = {
     name: PlatformPriority(
         f"{name}-priority",
         PlatformPriorityArgs(cluster_name=name),
-        pulumi.ResourceOptions(providers=[cluster.provider]),
+        cluster.in_cluster,
     )
     for name, cluster in clusters.items()
 }
@@ -165,6 +166,21 @@ for c in config.clusters:
         ),
         on_cluster,
     )
+
+# Cloud Monitoring alerts and dashboard over what GMP scrapes; the collector's Cloud Trace identity.
+Observability(
+    "observability",
+    ObservabilityArgs(
+        project=config.project,
+        environment=config.environment,
+        global_cluster=global_cluster.name,
+        zone_clusters=[c.name for c in config.zone_clusters],
+        kds_server_cert_expiry=kuma.kds_server_cert_expiry,
+        clusters=[c.cluster for c in clusters.values()],
+        alert_emails=config.alert_emails,
+        depends_on=services.services,
+    ),
+)
 
 pulumi.export("project", config.project)
 pulumi.export("clusters", {name: c.dns_endpoint for name, c in clusters.items()})

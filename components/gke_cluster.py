@@ -24,6 +24,10 @@ from components.naming import kubernetes_provider_name, service_account_id, work
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
 # The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
 GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+# GKE's own metrics and logs, plus workload logs (stdout of every container, Envoy access
+# logs included). pulumi-gcp ClusterMonitoringConfig / ClusterLoggingConfig enable_components.
+MONITORING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS",)
+LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,18 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             datapath_provider="ADVANCED_DATAPATH",
+            # Managed Service for Prometheus collects what PodMonitorings select (k8s/
+            # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
+            # Explicit, not GKE's version-dependent defaults (docs/observability.md).
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                    enabled=True
+                ),
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=list(LOGGING_COMPONENTS)
+            ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(args.project)

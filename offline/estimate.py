@@ -70,6 +70,11 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
     "gcp:storage/bucket:Bucket": Latency(3, "docs: synchronous API call"),
     "gcp:storage/bucketIAMMember:BucketIAMMember": Latency(5, "provider: policy update"),
+    "gcp:monitoring/alertPolicy:AlertPolicy": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/dashboard:Dashboard": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": Latency(
+        3, "docs: synchronous API call"
+    ),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

@@ -85,6 +85,8 @@ def _system_namespace_with_secret(
 class KumaMultiZone(pulumi.ComponentResource):
     kds_address: str
     kds_global_address: str
+    # When the zone-sync server certificate expires (RFC 3339): the expiry alert's deadline.
+    kds_server_cert_expiry: pulumi.Output[str]
     mesh_name: str
     global_release: k8s.helm.v3.Release
     zone_releases: dict[str, k8s.helm.v3.Release]
@@ -115,6 +117,7 @@ class KumaMultiZone(pulumi.ComponentResource):
         )
 
         pki = kds_pki(name, args.environment, address, child)
+        self.kds_server_cert_expiry = pki.server_cert_expiry
 
         # Global control plane.
         on_global = pulumi.ResourceOptions.merge(glob.in_cluster, child)
