@@ -133,6 +133,21 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
         "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
     ),
+    # Cloud Monitoring numbers its objects; import_file asks gcloud for the number.
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<id>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
+    # Imported by full name (`{{name}}`; pulumi-gcp registry docs, Import sections); the
+    # project comes from the provider, which this program sets to the stack's project.
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"(?P<name>projects/{_SEG}/alertPolicies/{_SEG})",
+        "pulumi-gcp docs monitoring/alertpolicy Import: {{name}}",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"(?P<name>projects/{_SEG}/notificationChannels/{_SEG})",
+        "pulumi-gcp docs monitoring/notificationchannel Import: {{name}}",
+    ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (
         "(?P<secret>projects/.+/secrets/.+)/versions/(?P<version>.+)",
