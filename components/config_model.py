@@ -157,6 +157,8 @@ Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
 MachineType = Annotated[str, _checked(gcp_limits.machine_type_problem)]
 Labels = Annotated[dict[str, str], _checked(_labels)]
 ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
+Rfc3339 = Annotated[str, _checked(gcp_limits.rfc3339_problem)]
+ExclusionScope = Literal["NO_UPGRADES", "NO_MINOR_UPGRADES", "NO_MINOR_OR_NODE_UPGRADES"]
 BootDiskType = Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"]
 
 
@@ -218,6 +220,51 @@ class NodePool(_Model):
         return self
 
 
+class MaintenanceWindow(_Model):
+    """GKE's one recurring maintenance window (times in UTC; RFC 5545 recurrence)."""
+
+    start_time: Rfc3339
+    end_time: Rfc3339
+    recurrence: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _gke_minimum(self) -> MaintenanceWindow:
+        problem = gcp_limits.maintenance_window_problem(
+            gcp_limits.parse_rfc3339(self.start_time),
+            gcp_limits.parse_rfc3339(self.end_time),
+            self.recurrence,
+        )
+        if problem is not None:
+            raise KeyedConfigError([problem])
+        return self
+
+
+class MaintenanceExclusion(_Model):
+    """A one-off period in which GKE does not upgrade what `scope` names."""
+
+    name: str = Field(min_length=1)
+    start_time: Rfc3339
+    end_time: Rfc3339
+    scope: ExclusionScope
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceExclusion:
+        if gcp_limits.parse_rfc3339(self.end_time) <= gcp_limits.parse_rfc3339(self.start_time):
+            raise KeyedConfigError([("endTime", "must be after startTime")])
+        return self
+
+
+class Maintenance(_Model):
+    window: MaintenanceWindow
+    exclusions: list[MaintenanceExclusion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Maintenance:
+        if (repeated := _unique([e.name for e in self.exclusions])) is not None:
+            raise KeyedConfigError([("exclusions", f"exclusion names must be unique, {repeated}")])
+        return self
+
+
 class Cluster(_Model):
     name: GkeName
     role: ClusterRole
@@ -226,6 +273,7 @@ class Cluster(_Model):
     node_pools: list[NodePool] = Field(min_length=1)
     release_channel: ReleaseChannel = "REGULAR"
     kuma_zone: Rfc1035Name | None = None
+    maintenance: Maintenance | None = None
 
     @model_validator(mode="after")
     def _zone_name_by_role(self) -> Cluster:
@@ -386,6 +434,8 @@ class ClusterView:
     ranges: ClusterRanges | None = None
     kuma_zone: str | None = None
     node_pools: list[NodePool] | None = None
+    # Whether the cluster sets `maintenance` at all (valid or not: its own problems are reported).
+    has_maintenance: bool = False
 
     @classmethod
     def of(cls, index: int, cluster: Cluster) -> ClusterView:
@@ -397,6 +447,7 @@ class ClusterView:
             cluster.ranges,
             cluster.kuma_zone,
             cluster.node_pools,
+            cluster.maintenance is not None,
         )
 
 
@@ -558,6 +609,20 @@ def _control_plane_capacity(view: ConfigView) -> Iterator[Problem]:
             )
 
 
+def _maintenance(view: ConfigView) -> Iterator[Problem]:
+    """Prod clusters upgrade only inside a window the team chose, never at GKE's discretion."""
+    if view.stage is not Stage.PROD:
+        return
+    for cluster in view.clusters:
+        if not cluster.has_maintenance:
+            yield (
+                f"clusters[{cluster.index}].maintenance",
+                "required for a prod cluster: a recurring window (e.g. window: {startTime: "
+                "'2026-01-03T01:00:00Z', endTime: '2026-01-03T07:00:00Z', recurrence: "
+                "'FREQ=WEEKLY;BYDAY=SA,SU'}) and any exclusions (docs/configuration.md)",
+            )
+
+
 def stack_name_problems(view: ConfigView) -> list[Problem]:
     if view.stack is None or view.environment is None or view.environment == view.stack:
         return []
@@ -579,5 +644,6 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_derived_names(view),
         *_protection(view),
         *_control_plane_capacity(view),
+        *_maintenance(view),
         *stack_name_problems(view),
     ]

@@ -457,6 +457,87 @@ CASES = [
         set_at("platform:clusters[1].nodePools[0].minNodes", 2),
         expect("platform:clusters[1].nodePools", "their minNodes sum to 2"),
     ),
+    # -- maintenance windows and exclusions (GKE's rules: components/gcp_limits.py) --------------
+    case(
+        "prod-cluster-without-maintenance",
+        PROD,
+        delete_at("platform:clusters[1].maintenance"),
+        expect("platform:clusters[1].maintenance", "required for a prod cluster"),
+    ),
+    case(
+        "maintenance-time-not-rfc3339",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.startTime", "2026-01-03 01:00"),
+        expect("platform:clusters[0].maintenance.window.startTime", "not an RFC 3339 time"),
+    ),
+    case(
+        "maintenance-time-without-offset",
+        STG,
+        set_at(
+            "platform:clusters[0].maintenance",
+            {
+                "window": {
+                    "startTime": "2026-01-03T01:00:00",
+                    "endTime": "2026-01-03T07:00:00Z",
+                    "recurrence": "FREQ=DAILY",
+                }
+            },
+        ),
+        expect("platform:clusters[0].maintenance.window.startTime", "not an RFC 3339 time"),
+    ),
+    case(
+        "maintenance-window-too-short",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.endTime", "2026-01-03T04:00:00Z"),
+        expect("platform:clusters[0].maintenance.window.endTime", "at least 4 contiguous hours"),
+    ),
+    case(
+        "maintenance-window-ends-before-it-starts",
+        PROD,
+        set_at("platform:clusters[2].maintenance.window.endTime", "2026-01-02T07:00:00Z"),
+        expect("platform:clusters[2].maintenance.window.endTime", "must be after startTime"),
+    ),
+    case(
+        "maintenance-too-little-time",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.recurrence", "FREQ=WEEKLY;BYDAY=SA"),
+        expect("platform:clusters[0].maintenance.window.recurrence", "GKE requires at least 48"),
+    ),
+    case(
+        "maintenance-recurrence-unknown",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.recurrence", "FREQ=WEEKLY;BYDAY=XX"),
+        expect("platform:clusters[0].maintenance.window.recurrence", "use 'FREQ=DAILY'"),
+    ),
+    case(
+        "maintenance-exclusion-scope",
+        PROD,
+        set_at("platform:clusters[0].maintenance.exclusions[0].scope", "NO_PATCHES"),
+        expect(
+            "platform:clusters[0].maintenance.exclusions[0].scope",
+            "'NO_UPGRADES', 'NO_MINOR_UPGRADES' or 'NO_MINOR_OR_NODE_UPGRADES'",
+        ),
+    ),
+    case(
+        "maintenance-exclusion-ends-before-it-starts",
+        PROD,
+        set_at("platform:clusters[1].maintenance.exclusions[0].endTime", "2026-12-01T00:00:00Z"),
+        expect("platform:clusters[1].maintenance.exclusions[0].endTime", "must be after"),
+    ),
+    case(
+        "maintenance-exclusion-names-repeat",
+        PROD,
+        append_at(
+            "platform:clusters[0].maintenance.exclusions",
+            {
+                "name": "year-end-freeze",
+                "startTime": "2027-03-01T00:00:00Z",
+                "endTime": "2027-03-02T00:00:00Z",
+                "scope": "NO_UPGRADES",
+            },
+        ),
+        expect("platform:clusters[0].maintenance.exclusions", "exclusion names must be unique"),
+    ),
     case(
         "machine-type",
         STG,
