@@ -162,6 +162,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         secrets=_valid_items(SecretEntry, raw.get("secrets")),
         gitops=_key(config, "gitops", raw),
         protect=_key(config, "protect", raw),
+        logging=_key(config, "logging", raw),
     )
 
 

@@ -352,6 +352,19 @@ class Network(_Model):
     routing_mode: Literal["REGIONAL", "GLOBAL"] = "GLOBAL"
 
 
+class LogStorageConfig(_Model):
+    """Where the project's logs are kept (components/log_storage.py)."""
+
+    # The region of the log bucket the `_Default` sink writes to.
+    bucket_location: Region
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    # The organization's (or folder's) Cloud Logging default storage location when the project was
+    # created: it decides where the `_Required` bucket (audit logs) lives, and nothing in the
+    # project can move it. Stated by the operator (`gcloud logging settings describe
+    # --organization=ORG_ID`); the program cannot read it offline.
+    org_storage_location: Region | None = None
+
+
 class GitOps(_Model):
     """Where Flux pulls this repository from; credentials come from Secret Manager."""
 
@@ -378,6 +391,7 @@ class PlatformConfig(_Model):
     gitops: GitOps
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
+    logging: LogStorageConfig
 
     @model_validator(mode="after")
     def _across_keys(self) -> PlatformConfig:
@@ -468,6 +482,7 @@ class ConfigView:
     secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
     gitops: GitOps | None = None
     protect: bool | None = None
+    logging: LogStorageConfig | None = None
 
     @classmethod
     def of(cls, config: PlatformConfig, stack: str | None = None) -> ConfigView:
@@ -484,6 +499,7 @@ class ConfigView:
             secrets=list(enumerate(config.secrets)),
             gitops=config.gitops,
             protect=config.protect,
+            logging=config.logging,
         )
 
 
@@ -565,6 +581,36 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
         )
 
 
+def _log_storage(view: ConfigView) -> Iterator[Problem]:
+    """Logs are stored where the stack may store data: the `_Default` sink's bucket in an
+    allowed region and, with residency eu, the `_Required` bucket (audit logs), whose location
+    only the organization's Cloud Logging setting decides, in the EU as well."""
+    if view.logging is None:
+        return
+    location = view.logging.bucket_location
+    if view.allowed_regions is not None and location not in view.allowed_regions:
+        yield (
+            "logging.bucketLocation",
+            f"{location!r} is not in allowedRegions {view.allowed_regions}",
+        )
+    if view.residency is not Residency.EU:
+        return
+    fix = (
+        "`gcloud logging settings update --organization=ORG_ID --storage-location=<EU region>` "
+        "before the project is created (an existing project keeps its _Required bucket where it "
+        "is: re-create the project), then state that region here"
+    )
+    org = view.logging.org_storage_location
+    if org is None or org not in EU_REGIONS:
+        stated = "not stated" if org is None else f"{org!r}, outside the EU"
+        yield (
+            "logging.orgStorageLocation",
+            f"{stated}: the _Required log bucket (audit logs) is created with the project in the "
+            "organization's Cloud Logging default storage location (setting `storageLocation`) "
+            f"and cannot be moved; set it to an EU region: {fix}",
+        )
+
+
 def _derived_names(view: ConfigView) -> Iterator[Problem]:
     """Names the components derive from config values must fit GCP's limits too (the names
     derived from a cluster name fit whenever the cluster name does: tests/test_naming.py)."""
@@ -641,6 +687,7 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_topology(view),
         *_locations(view),
         *_secrets(view),
+        *_log_storage(view),
         *_derived_names(view),
         *_protection(view),
         *_control_plane_capacity(view),

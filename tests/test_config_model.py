@@ -386,6 +386,10 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             "credentialsSecret": credentials,
         },
         "labels": draw(st.dictionaries(label_keys, label_values, max_size=4)),
+        "logging": {
+            "bucketLocation": draw(st.sampled_from(allowed)),
+            "orgStorageLocation": draw(st.sampled_from(sorted(EU_REGIONS))),
+        },
         "authorizedNetworks": [{"displayName": "vpn", "cidr": "192.168.0.0/24"}],
     }
     protect = draw(st.sampled_from([None, True] if stage == "prod" else [None, True, False]))

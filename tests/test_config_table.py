@@ -538,6 +538,19 @@ CASES = [
         ),
         expect("platform:clusters[0].maintenance.exclusions", "exclusion names must be unique"),
     ),
+    # -- where logs are stored (components/log_storage.py) --------------------------------------
+    case(
+        "log-bucket-outside-allowed-regions",
+        STG,
+        set_at("platform:logging.bucketLocation", "europe-west3"),
+        expect("platform:logging.bucketLocation", "is not in allowedRegions"),
+    ),
+    case(
+        "eu-stack-without-org-log-location",
+        STG,
+        delete_at("platform:logging.orgStorageLocation"),
+        expect("platform:logging.orgStorageLocation", "--storage-location=<EU region>"),
+    ),
     case(
         "machine-type",
         STG,
