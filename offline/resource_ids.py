@@ -54,6 +54,10 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
+        lambda i, p: f"projects/{p}/locations/{i['location']}/buckets/{i['bucketId']}"
+    ),
+    "gcp:logging/projectSink:ProjectSink": lambda i, p: f"projects/{p}/sinks/{i['name']}",
 }
 
 
