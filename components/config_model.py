@@ -156,6 +156,15 @@ PrivateCidr = Annotated[Cidr, _checked(_private)]
 Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
 MachineType = Annotated[str, _checked(gcp_limits.machine_type_problem)]
 Labels = Annotated[dict[str, str], _checked(_labels)]
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def _email(value: str) -> str | None:
+    return None if _EMAIL.match(value) else f"{value!r} is not an email address (name@domain)"
+
+
+# An address Cloud Monitoring can mail (its `email` channel type takes one `email_address`).
+EmailAddress = Annotated[str, _checked(_email)]
 ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
 Rfc3339 = Annotated[str, _checked(gcp_limits.rfc3339_problem)]
 ExclusionScope = Literal["NO_UPGRADES", "NO_MINOR_UPGRADES", "NO_MINOR_OR_NODE_UPGRADES"]
@@ -392,6 +401,10 @@ class PlatformConfig(_Model):
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
     logging: LogStorageConfig
+    # Who the alert policies notify (components/observability.py); none: incidents only.
+    alert_emails: Annotated[list[EmailAddress], _checked(_unique)] = Field(
+        default_factory=list, max_length=16
+    )
 
     @model_validator(mode="after")
     def _across_keys(self) -> PlatformConfig:

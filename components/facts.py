@@ -60,6 +60,12 @@ EU_REGIONS: Final[frozenset[str]] = frozenset(
 # role the platform grants.
 NODE_SERVICE_ACCOUNT_ROLES: Final[tuple[str, ...]] = ("roles/container.defaultNodeServiceAccount",)
 
+# The OpenTelemetry collector writes the mesh's spans to Cloud Trace. Cloud Trace has no
+# resource-level IAM: its writer role exists only on the project, so this is the one project
+# role a workload identity holds, and only this identity (policy/rules.py).
+TELEMETRY_SERVICE_ACCOUNT_ID: Final = "otel-collector"
+TELEMETRY_WRITER_ROLES: Final[tuple[str, ...]] = ("roles/cloudtrace.agent",)
+
 SECRET_ACCESSOR_ROLE: Final = "roles/secretmanager.secretAccessor"
 WORKLOAD_IDENTITY_USER_ROLE: Final = "roles/iam.workloadIdentityUser"
 

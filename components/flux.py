@@ -83,6 +83,7 @@ class FluxArgs:
     eso_release: pulumi.Resource
     eso_store: pulumi.Resource
     platform_vars: PlatformVars
+    protected: bool
     priority: PlatformPriority
 
 
@@ -197,8 +198,9 @@ class Flux(pulumi.ComponentResource):
             depends_on=[ns, args.eso_store],
             opts=on_cluster,
         )
-        # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied):
-        # protected, and left in the cluster if removed from the program.
+        # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied): in
+        # prod protected, and left in the cluster if removed from the program. Elsewhere it goes
+        # with its cluster on destroy (deletedWith, inherited from this component).
         self.instance = custom_resource(
             f"{name}-instance",
             api_version="fluxcd.controlplane.io/v1",
@@ -209,7 +211,8 @@ class Flux(pulumi.ComponentResource):
             crd_release=operator,
             depends_on=[credentials, self.platform_vars],
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+                on_cluster,
+                pulumi.ResourceOptions(protect=args.protected, retain_on_delete=args.protected),
             ),
         )
         self.register_outputs({"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)})

@@ -24,6 +24,10 @@ from components.naming import kubernetes_provider_name, service_account_id, work
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
 # The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
 GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+# GKE's own metrics and logs, plus workload logs (stdout of every container, Envoy access
+# logs included). pulumi-gcp ClusterMonitoringConfig / ClusterLoggingConfig enable_components.
+MONITORING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS",)
+LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,18 @@ class GkeCluster(pulumi.ComponentResource):
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             maintenance_policy=_maintenance_policy(spec.maintenance) if spec.maintenance else None,
             datapath_provider="ADVANCED_DATAPATH",
+            # Managed Service for Prometheus collects what PodMonitorings select (k8s/
+            # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
+            # Explicit, not GKE's version-dependent defaults (docs/observability.md).
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                    enabled=True
+                ),
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=list(LOGGING_COMPONENTS)
+            ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(args.project)
@@ -169,16 +185,20 @@ class GkeCluster(pulumi.ComponentResource):
                 stateful,
                 pulumi.ResourceOptions(
                     depends_on=[*args.depends_on, *node_role_grants],
-                    # Only the removed default pool used node_config; diffs there are noise.
-                    ignore_changes=["nodeConfig"],
+                    # Only the removed default pool used these, and GKE does not report them as
+                    # set (a cluster imported after a state loss would otherwise be replaced:
+                    # initial_node_count is ForceNew, hashicorp/terraform-provider-google#4963).
+                    ignore_changes=["nodeConfig", "initialNodeCount"],
                 ),
             ),
         )
 
         # The autoscaler owns the node count after creation; a changed initial count would
         # otherwise replace the pool.
+        # Deleted with the cluster: GKE removes its pools itself, one by one would only be slower.
         pool_opts = pulumi.ResourceOptions.merge(
-            stateful, pulumi.ResourceOptions(ignore_changes=["initialNodeCount"])
+            stateful,
+            pulumi.ResourceOptions(ignore_changes=["initialNodeCount"], deleted_with=self.cluster),
         )
         self.node_pools = [
             self._node_pool(args, pool, node_identity.email, pool_opts) for pool in spec.node_pools
@@ -191,6 +211,13 @@ class GkeCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_pools),
+        )
+        # What a component installed into this cluster is created with: the cluster's provider,
+        # and deletion with the cluster (the engine passes deletedWith on to the component's
+        # children), so a destroy removes the cluster instead of each object in it, and no
+        # finalizer can keep a namespace terminating after its controller is gone.
+        self.in_cluster = pulumi.ResourceOptions(
+            providers=[self.provider], deleted_with=self.cluster
         )
 
         self.register_outputs(

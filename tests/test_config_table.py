@@ -859,6 +859,19 @@ CASES = [
         expect("platform:clusters[1].kumaZone", "required"),
         expect("platform:clusters[2].nodePools[0].minNodes", "must be <= maxNodes (10)"),
     ),
+    # -- alert notification --------------------------------------------------------------------
+    case(
+        "alert-email-not-an-address",
+        PROD,
+        set_at("platform:alertEmails[0]", "platform-oncall"),
+        expect("platform:alertEmails[0]", "is not an email address (name@domain)"),
+    ),
+    case(
+        "alert-email-twice",
+        STG,
+        set_at("platform:alertEmails", ["oncall@acme.example", "oncall@acme.example"]),
+        expect("platform:alertEmails", "listed twice: ['oncall@acme.example']"),
+    ),
 ]
 
 
