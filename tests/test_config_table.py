@@ -933,8 +933,35 @@ def test_the_real_stacks_are_valid(stack: str) -> None:
         ),
         (STG, set_at("platform:labels", {"équipe": "données"})),
         (STG, set_at("platform:network.name", "n" * 50)),
+        (
+            PROD,
+            set_at(
+                "platform:clusters[0].maintenance.window",
+                {
+                    "startTime": "2026-01-05T22:00:00+01:00",
+                    "endTime": "2026-01-06T02:00:00+01:00",
+                    "recurrence": "FREQ=DAILY",
+                },
+            ),
+        ),
+        (
+            STG,
+            combine(
+                set_at("platform:residency", "any"),
+                delete_at("platform:logging.orgStorageLocation"),
+            ),
+        ),
     ],
-    ids=["extended-channel", "custom-n2", "custom-n1", "n4-hyperdisk", "intl-label", "network-50"],
+    ids=[
+        "extended-channel",
+        "custom-n2",
+        "custom-n1",
+        "n4-hyperdisk",
+        "intl-label",
+        "network-50",
+        "daily-4h-window",
+        "no-eu-residency-no-org-log-check",
+    ],
 )
 def test_values_google_cloud_accepts_are_accepted(stack: str, mutation: Mutation) -> None:
     plan = try_plan(stack, overrides_for(stack, mutation))
