@@ -210,6 +210,19 @@ TABLE: Final[Mapping[str, Needs]] = {
         ),
         source="https://cloud.google.com/secret-manager/docs/access-control#permissions",
     ),
+    # -- Cloud Logging (components/log_storage.py): the bucket, and the `_Default` sink, which
+    # the provider acquires and updates in place and never deletes (terraform-provider-google
+    # logging/resource_logging_sink.go isAutomaticallyCreatedSink) -------------------------------
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": Needs(
+        read=_perms("logging.buckets", READ),
+        write=_perms("logging.buckets", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
+    ),
+    "gcp:logging/projectSink:ProjectSink": Needs(
+        read=_perms("logging.sinks", READ),
+        write=_perms("logging.sinks", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
+    ),
     # -- Cloud Monitoring (components/observability.py) -----------------------------------------
     **{
         f"gcp:monitoring/{kind}:{kind[0].upper()}{kind[1:]}": Needs(
@@ -267,8 +280,8 @@ TABLE: Final[Mapping[str, Needs]] = {
 ACT_AS: Final = frozenset({"iam.serviceAccounts.actAs"})
 
 # The project-level roles the platform program grants (components/facts.py
-# NODE_SERVICE_ACCOUNT_ROLES, TELEMETRY_WRITER_ROLES). resourcemanager.projects.setIamPolicy is bound with a condition
-# that allows changing grants of these roles only
+# NODE_SERVICE_ACCOUNT_ROLES, TELEMETRY_WRITER_ROLES). resourcemanager.projects.setIamPolicy is
+# bound with a condition that allows changing grants of these roles only
 # (https://cloud.google.com/iam/docs/setting-limits-on-granting-roles), as Cloud Foundation
 # Fabric's FAST stages delegate role grants.
 # Kept literal (the bootstrap runs apart from components/); the test compares it with the plan.
