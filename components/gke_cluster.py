@@ -12,12 +12,22 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config_model import AuthorizedNetwork, Cluster, NodePool
-from components.facts import NODE_SERVICE_ACCOUNT_ROLES
+from components.facts import (
+    NODE_SERVICE_ACCOUNT_ROLES,
+    SPOT_TAINT_EFFECT,
+    SPOT_TAINT_KEY,
+    SPOT_TAINT_VALUE,
+    ZONES_PER_REGION,
+)
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
-# Regional pools spread over the region's zones: three in every region we allow.
-ZONES_PER_REGION = 3
+# The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
+GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+# GKE's own metrics and logs, plus workload logs (stdout of every container, Envoy access
+# logs included). pulumi-gcp ClusterMonitoringConfig / ClusterLoggingConfig enable_components.
+MONITORING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS",)
+LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,18 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             datapath_provider="ADVANCED_DATAPATH",
+            # Managed Service for Prometheus collects what PodMonitorings select (k8s/
+            # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
+            # Explicit, not GKE's version-dependent defaults (docs/observability.md).
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                    enabled=True
+                ),
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=list(LOGGING_COMPONENTS)
+            ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(args.project)
@@ -247,6 +269,17 @@ class GkeCluster(pulumi.ComponentResource):
                     mode="GKE_METADATA"
                 ),
                 metadata={"disable-legacy-endpoints": "true"},
+                # Spot nodes may be reclaimed at any time: only pods that tolerate this taint
+                # (apps meant to burst, docs/operations.md) land there, never a control plane.
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(
+                        key=SPOT_TAINT_KEY,
+                        value=SPOT_TAINT_VALUE,
+                        effect=GKE_TAINT_EFFECTS[SPOT_TAINT_EFFECT],
+                    )
+                ]
+                if pool.spot
+                else [],
                 labels={"pool": pool.name},
                 resource_labels={**args.labels, "cluster": spec.name, "pool": pool.name},
             ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import datetime
 import gc
 import hashlib
 import json
@@ -261,6 +262,8 @@ def _short_hash(*parts: str, length: int = 8) -> str:
 
 
 FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
+# "Now" for values the provider derives from the creation time (certificate validity).
+MOCK_NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 
 
 # Resource names the API assigns (the bootstrap program's types): pools by project number.
@@ -315,6 +318,10 @@ def _computed_outputs(
         }
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
+    if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
+        return {
+            "name": f"projects/{proj}/notificationChannels/{_short_hash(proj, name, length=19)}"
+        }
     if type_ == "gcp:compute/address:Address":
         return {"address": inputs.get("address", "10.0.0.100")}
     if type_ == "random:index/randomPassword:RandomPassword":
@@ -328,7 +335,10 @@ def _computed_outputs(
         "tls:index/selfSignedCert:SelfSignedCert",
         "tls:index/locallySignedCert:LocallySignedCert",
     ):
-        return {"certPem": FAKE_CA_PEM}
+        # pulumi-tls sets validity_end_time = creation time + validity_period_hours (RFC 3339).
+        hours = int(inputs.get("validityPeriodHours", 0))
+        end = MOCK_NOW + datetime.timedelta(hours=hours)
+        return {"certPem": FAKE_CA_PEM, "validityEndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if type_ == "tls:index/certRequest:CertRequest":
         return {
             "certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n"

@@ -50,6 +50,7 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:Namespace": Latency(2, "API server round trip"),
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),
@@ -69,6 +70,11 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
     "gcp:storage/bucket:Bucket": Latency(3, "docs: synchronous API call"),
     "gcp:storage/bucketIAMMember:BucketIAMMember": Latency(5, "provider: policy update"),
+    "gcp:monitoring/alertPolicy:AlertPolicy": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/dashboard:Dashboard": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": Latency(
+        3, "docs: synchronous API call"
+    ),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

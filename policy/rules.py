@@ -35,6 +35,11 @@ NODE_SERVICE_ACCOUNT = re.compile(r"^serviceAccount:[a-z][-a-z0-9]*-nodes@")
 """`components/naming.service_account_id(cluster, "nodes")`: `<cluster>-nodes`, or for a long
 cluster name `<cluster prefix>-<hash>-nodes`: it always ends in `-nodes`."""
 
+TELEMETRY_WRITER_ROLES: Final = frozenset(facts.TELEMETRY_WRITER_ROLES)
+"""Project-only roles (Cloud Trace has no resource-level IAM), for the telemetry identity only."""
+
+TELEMETRY_SERVICE_ACCOUNT = re.compile(rf"^serviceAccount:{facts.TELEMETRY_SERVICE_ACCOUNT_ID}@")
+
 SECRET_ACCESSOR_ROLE: Final = facts.SECRET_ACCESSOR_ROLE
 
 # -- resource types -------------------------------------------------------------------------------
@@ -373,8 +378,8 @@ def _project_grants(resource: ResourceView) -> list[tuple[str, Any]]:
 
 @rule(
     "no-project-roles-for-workloads",
-    "Project-level IAM grants only the node roles, only to GKE node service accounts; no "
-    "authoritative project IAM policy.",
+    "Project-level IAM grants only the node roles, only to GKE node service accounts, and the "
+    "Cloud Trace writer role only to the telemetry identity; no authoritative project IAM policy.",
     why="Workloads get per-resource grants; a project role reaches every resource of the project.",
 )
 def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) -> list[str]:
@@ -384,7 +389,10 @@ def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) ->
         return ["a project IAMPolicy is authoritative for the whole project: use IAMMember"]
     problems: list[str] = []
     for role, member in _project_grants(resource):
-        if role not in NODE_SERVICE_ACCOUNT_ROLES:
+        if role in TELEMETRY_WRITER_ROLES:
+            if isinstance(member, str) and not TELEMETRY_SERVICE_ACCOUNT.match(member):
+                problems.append(f"project role {role!r} for {member!r}, not the telemetry identity")
+        elif role not in NODE_SERVICE_ACCOUNT_ROLES:
             problems.append(
                 f"project role {role!r} for {member!r}: only {sorted(NODE_SERVICE_ACCOUNT_ROLES)} "
                 "may be granted at project level; grant workloads on the resource instead"

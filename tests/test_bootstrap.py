@@ -145,8 +145,9 @@ def test_kuma_global_values(stack):
     assert (sync["annotations"].get(global_access) == "true") is cross_region
     assert control_plane["tls"]["kdsGlobalServer"]["secretName"] == "kds-server-tls"
     prod = plan.config["platform:stage"] == "prod"
-    assert control_plane["replicas"] == (3 if prod else 1)
-    assert control_plane["podDisruptionBudget"]["enabled"] is prod
+    # It serves Kuma's webhooks: never alone (tests/test_resilience_topology.py).
+    assert control_plane["replicas"] == (3 if prod else 2)
+    assert control_plane["podDisruptionBudget"]["enabled"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -238,7 +239,9 @@ def test_flux_instance(stack):
         assert sync["ref"] == "refs/heads/main"
         assert sync["path"] == f"k8s/clusters/{stack}/{roles[cluster_of(plan, instance)]}"
         assert sync["pullSecret"] == "flux-git-credentials"
-        [patch] = spec["kustomize"]["patches"]
+        [patch] = [
+            p for p in spec["kustomize"]["patches"] if p["target"]["kind"] == "Kustomization"
+        ]
         assert patch["target"] == {"kind": "Kustomization", "name": "flux-system"}
         assert json.loads(patch["patch"]) == [
             {

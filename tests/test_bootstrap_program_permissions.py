@@ -122,7 +122,7 @@ def test_iam_policy_writes_are_limited_to_the_roles_the_platform_grants(stack: s
     )
     assert granter.inputs["condition"]["expression"] == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
-        ".hasOnly(['roles/container.defaultNodeServiceAccount', "
+        ".hasOnly(['roles/container.defaultNodeServiceAccount', 'roles/cloudtrace.agent', "
         "'roles/iam.workloadIdentityUser', 'roles/secretmanager.secretAccessor'])"
     )
     roles = roles_by_id(plan)

@@ -21,6 +21,7 @@ PROVIDER_MODULES = {"gcp", "k8s", "random", "tls"}
 FREE_FORM_INPUTS = {
     "labels",
     "resource_labels",
+    "user_labels",
     "metadata",
     "data",
     "string_data",

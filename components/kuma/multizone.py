@@ -24,6 +24,7 @@ from components.kuma.settings import (
 )
 from components.kuma.values import global_values, mesh_spec, zone_values
 from components.naming import kds_address_name
+from components.priority_class import PlatformPriority
 from components.versions import KUMA_CHART
 
 
@@ -35,6 +36,7 @@ class GlobalPlane:
     nodes_range: ipaddress.IPv4Network
     # The cluster's provider and deletion with the cluster (GkeCluster.in_cluster).
     in_cluster: pulumi.ResourceOptions
+    priority: PlatformPriority
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ZonePlane:
     region: str
     zone: str
     in_cluster: pulumi.ResourceOptions
+    priority: PlatformPriority
     # Where the zone control plane connects from (its node and pod ranges): only these may
     # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
     source_ranges: Sequence[str]
@@ -82,6 +85,8 @@ def _system_namespace_with_secret(
 class KumaMultiZone(pulumi.ComponentResource):
     kds_address: str
     kds_global_address: str
+    # When the zone-sync server certificate expires (RFC 3339): the expiry alert's deadline.
+    kds_server_cert_expiry: pulumi.Output[str]
     mesh_name: str
     global_release: k8s.helm.v3.Release
     zone_releases: dict[str, k8s.helm.v3.Release]
@@ -112,6 +117,7 @@ class KumaMultiZone(pulumi.ComponentResource):
         )
 
         pki = kds_pki(name, args.environment, address, child)
+        self.kds_server_cert_expiry = pki.server_cert_expiry
 
         # Global control plane.
         on_global = pulumi.ResourceOptions.merge(glob.in_cluster, child)
@@ -140,8 +146,10 @@ class KumaMultiZone(pulumi.ComponentResource):
                     highly_available=args.highly_available,
                     zone_source_ranges=[r for z in args.zones for r in z.source_ranges],
                     server_cert_pem=pem,
+                    priority_class=glob.priority.name,
                 )
             ),
+            priority_class=glob.priority.priority_class,
             opts=pulumi.ResourceOptions.merge(
                 on_global, pulumi.ResourceOptions(depends_on=[server_secret, reserved])
             ),
@@ -168,7 +176,8 @@ class KumaMultiZone(pulumi.ComponentResource):
                 release_name="kuma",
                 chart=KUMA_CHART,
                 namespace=zone_ns,
-                values=zone_values(zone.zone, address, args.highly_available),
+                values=zone_values(zone.zone, address, args.highly_available, zone.priority.name),
+                priority_class=zone.priority.priority_class,
                 opts=pulumi.ResourceOptions.merge(
                     on_zone, pulumi.ResourceOptions(depends_on=[ca_secret, self.global_release])
                 ),
