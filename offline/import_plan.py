@@ -56,7 +56,8 @@ class Unrestored:
 def _random_password(value: str) -> dict[str, Unrestored]:
     src = "terraform-provider-random internal/provider/resource_password.go ImportState"
     state: dict[str, Unrestored] = {
-        "length": Unrestored(len(value), True, src + "; schema: RequiresReplace"),
+        # Go's len(id): bytes, so a non-ASCII overrideSpecial character would count twice.
+        "length": Unrestored(len(value.encode()), True, src + "; schema: RequiresReplace"),
         "overrideSpecial": Unrestored(
             MISSING, True, src + "; schema: RequiresReplaceUnlessEmptyStringToNull"
         ),
