@@ -66,11 +66,43 @@ class ManualImport:
     command: str
 
 
+# Cloud Monitoring objects: the gcloud group that lists them, and their display name.
+MONITORING_LISTS: dict[str, tuple[str, Callable[[Registration], str]]] = {
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        "monitoring policies",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        "beta monitoring channels",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        "monitoring dashboards",
+        lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
+    ),
+}
+
+
+def monitoring_object_id(project: str, resource: Registration) -> str:
+    """Cloud Monitoring numbers its objects itself; the display name finds the full `name`."""
+    list_command, display_name = MONITORING_LISTS[resource.type]
+    lookup = (
+        f"gcloud {list_command} list --project {project} "
+        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name)'"
+    )
+    return f'"$({lookup})"'
+
+
 # Ids chosen at create time: a lost state cannot name them, the cloud can. Secrets names the
 # RandomPassword and SecretVersion after the entry id they belong to.
-_MANUAL_IDS: dict[str, Callable[[str, str], str]] = {
-    "random:index/randomPassword:RandomPassword": generated_value,
-    "gcp:secretmanager/secretVersion:SecretVersion": secret_version_id,
+_MANUAL_IDS: dict[str, Callable[[str, Registration], str]] = {
+    "random:index/randomPassword:RandomPassword": lambda project, r: generated_value(
+        project, r.name
+    ),
+    "gcp:secretmanager/secretVersion:SecretVersion": lambda project, r: secret_version_id(
+        project, r.name
+    ),
+    **dict.fromkeys(MONITORING_LISTS, monitoring_object_id),
 }
 
 
@@ -78,7 +110,7 @@ def _manual_step(resource: Registration, stack: str, project: str) -> ManualImpo
     derive = _MANUAL_IDS.get(resource.type)
     if derive is None:
         return None
-    identifier = derive(project, resource.name)
+    identifier = derive(project, resource)
     return ManualImport(resource, identifier, _import_command(resource, stack, identifier))
 
 

@@ -60,6 +60,13 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
+    # The bootstrap program's (bootstrap/).
+    "gcp:kms/keyRing:KeyRing": (
+        lambda i, p: f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
+    "gcp:storage/bucket:Bucket": lambda i, p: str(i["name"]),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
 }
 
 _SEG = "[^/]+"
