@@ -66,31 +66,39 @@ class ManualImport:
     command: str
 
 
-# Cloud Monitoring objects: the gcloud group that lists them, and their display name.
-MONITORING_LISTS: dict[str, tuple[str, Callable[[Registration], str]]] = {
+# Cloud Monitoring objects: the gcloud group that lists them, their collection in `name`, and
+# their display name.
+MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
     "gcp:monitoring/alertPolicy:AlertPolicy": (
         "monitoring policies",
+        "alertPolicies",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/notificationChannel:NotificationChannel": (
         "beta monitoring channels",
+        "notificationChannels",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/dashboard:Dashboard": (
         "monitoring dashboards",
+        "dashboards",
         lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
     ),
 }
 
 
 def monitoring_object_id(project: str, resource: Registration) -> str:
-    """Cloud Monitoring numbers its objects itself; the display name finds the full `name`."""
-    list_command, display_name = MONITORING_LISTS[resource.type]
+    """Cloud Monitoring numbers its objects itself; the display name finds the number. The
+    importers take `project` from the second segment of the id and it is ForceNew
+    (resource_monitoring_alert_policy.go, _notification_channel.go, _dashboard.go), while the
+    API may name the project by number: so the id is rebuilt with the project id and only the
+    last segment of the listed `name` (as for SecretVersions)."""
+    list_command, collection, display_name = MONITORING_LISTS[resource.type]
     lookup = (
         f"gcloud {list_command} list --project {project} "
-        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name)'"
+        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name.basename())'"
     )
-    return f'"$({lookup})"'
+    return f'"projects/{project}/{collection}/$({lookup})"'
 
 
 # Ids chosen at create time: a lost state cannot name them, the cloud can. Secrets names the

@@ -124,6 +124,10 @@ ID_FIELDS_REPLACING: dict[str, tuple[str, ...]] = {
     "gcp:serviceaccount/iAMMember:IAMMember": ("serviceAccountId",),
     "gcp:container/nodePool:NodePool": ("cluster", "name", "location"),
     "gcp:container/cluster:Cluster": ("name", "location"),
+    # The importers set `project` from the id's second segment; ForceNew.
+    "gcp:monitoring/alertPolicy:AlertPolicy": ("project",),
+    "gcp:monitoring/notificationChannel:NotificationChannel": ("project",),
+    "gcp:monitoring/dashboard:Dashboard": ("project",),
 }
 
 
@@ -156,22 +160,33 @@ def _parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     return words, flags
 
 
+# `gcloud <group> list` commands for Cloud Monitoring objects -> their collection in `name`.
+MONITORING_COLLECTIONS = {
+    ("monitoring", "policies"): "alertPolicies",
+    ("beta", "monitoring", "channels"): "notificationChannels",
+    ("monitoring", "dashboards"): "dashboards",
+}
+MONITORING_NUMBER = "4711"
+
+
 def fake_gcloud(plan: Plan, argv: list[str]) -> str:
     """Output of the gcloud commands manual.txt uses, against a project this program built: the
     latest version of each entry holds the program's value; names carry the project NUMBER
-    (Secret Manager API: `projects/*/secrets/*/versions/*`)."""
+    (Secret Manager API: `projects/*/secrets/*/versions/*`; Cloud Monitoring may do the same)."""
     words, flags = _parse(argv)
     command = words[:4]
     if command == ["gcloud", "secrets", "versions", "access"]:
         return latest_payload(plan, flags["secret"])
     if command == ["gcloud", "secrets", "versions", "describe"]:
-        secret = flags["secret"]
+        name = f"projects/{PROJECT_NUMBER}/secrets/{flags['secret']}/versions/{LATEST_VERSION}"
     elif command == ["gcloud", "secrets", "versions", "list"]:
-        secret = words[4]
+        name = f"projects/{PROJECT_NUMBER}/secrets/{words[4]}/versions/{LATEST_VERSION}"
+    elif words[-1] == "list" and tuple(words[1:-1]) in MONITORING_COLLECTIONS:
+        collection = MONITORING_COLLECTIONS[tuple(words[1:-1])]
+        name = f"projects/{PROJECT_NUMBER}/{collection}/{MONITORING_NUMBER}"
     else:
         raise ValueError(f"the import model does not know what {shlex.join(argv)} prints")
-    name = f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{LATEST_VERSION}"
-    return {"value(name)": name, "value(name.basename())": LATEST_VERSION}[flags["format"]]
+    return {"value(name)": name, "value(name.basename())": name.rsplit("/", 1)[-1]}[flags["format"]]
 
 
 def evaluate(plan: Plan, word: str) -> str:

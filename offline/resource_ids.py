@@ -133,7 +133,40 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
         "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
     ),
-    # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
+    "gcp:kms/keyRing:KeyRing": (
+        f"projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})/keyRings/(?P<name>{_SEG})",
+        "kms/resource_kms_key_ring.go resourceKMSKeyRingImport",
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": (
+        "(?P<keyRing>projects/[^/]+/locations/[a-z0-9-]+/keyRings/[a-zA-Z0-9_-]{1,63})"
+        "/cryptoKeys/(?P<name>[a-zA-Z0-9_-]{1,63})",
+        "kms/kms_utils.go ParseKmsCryptoKeyId (cryptoKeyRelativeLinkRegex)",
+    ),
+    "gcp:storage/bucket:Bucket": (
+        f"(?P<name>{_SEG})",
+        "storage/resource_storage_bucket.go resourceStorageBucketStateImporter (name; project "
+        "read back)",
+    ),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": (
+        f"projects/(?P<project>{_SEG})/roles/(?P<roleId>{_SEG})",
+        "resourcemanager/resource_google_project_iam_custom_role.go "
+        "resourceGoogleProjectIamCustomRoleImport",
+    ),
+    # Not derivable from inputs (numbered by the cloud): import_file asks gcloud.
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"projects/(?P<project>{_SEG})/alertPolicies/(?P<policy>{_SEG})",
+        "monitoring/resource_monitoring_alert_policy.go resourceMonitoringAlertPolicyImport "
+        "(name = the id, project = its second segment)",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"projects/(?P<project>{_SEG})/notificationChannels/(?P<channel>{_SEG})",
+        "monitoring/resource_monitoring_notification_channel.go "
+        "resourceMonitoringNotificationChannelImport (project = the id's second segment)",
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<dashboard>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
     "gcp:secretmanager/secretVersion:SecretVersion": (
         "(?P<secret>projects/.+/secrets/.+)/versions/(?P<version>.+)",
         "secretmanager/resource_secret_manager_secret_version.go "
