@@ -66,8 +66,8 @@ class ManualImport:
     command: str
 
 
-# Cloud Monitoring objects: the gcloud group that lists them, their collection in the resource
-# name, and their display name.
+# Cloud Monitoring objects: the gcloud group that lists them, their collection in `name`, and
+# their display name.
 MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
     "gcp:monitoring/alertPolicy:AlertPolicy": (
         "monitoring policies",
@@ -88,9 +88,11 @@ MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
 
 
 def monitoring_object_id(project: str, resource: Registration) -> str:
-    """Cloud Monitoring numbers its objects itself; the display name finds the number. As for
-    SecretVersion, only the last segment is taken and the project id put in front, so the id
-    names the project the way the program does whatever form the API prints."""
+    """Cloud Monitoring numbers its objects itself; the display name finds the number. The
+    importers take `project` from the second segment of the id and it is ForceNew
+    (resource_monitoring_alert_policy.go, _notification_channel.go, _dashboard.go), while the
+    API may name the project by number: so the id is rebuilt with the project id and only the
+    last segment of the listed `name` (as for SecretVersions)."""
     list_command, collection, display_name = MONITORING_LISTS[resource.type]
     lookup = (
         f"gcloud {list_command} list --project {project} "

@@ -16,7 +16,6 @@ or the key removed when the old state has none).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shlex
 from collections.abc import Mapping
@@ -57,7 +56,8 @@ class Unrestored:
 def _random_password(value: str) -> dict[str, Unrestored]:
     src = "terraform-provider-random internal/provider/resource_password.go ImportState"
     state: dict[str, Unrestored] = {
-        "length": Unrestored(len(value), True, src + "; schema: RequiresReplace"),
+        # Go's len(id): bytes, so a non-ASCII overrideSpecial character would count twice.
+        "length": Unrestored(len(value.encode()), True, src + "; schema: RequiresReplace"),
         "overrideSpecial": Unrestored(
             MISSING, True, src + "; schema: RequiresReplaceUnlessEmptyStringToNull"
         ),
@@ -124,6 +124,10 @@ ID_FIELDS_REPLACING: dict[str, tuple[str, ...]] = {
     "gcp:serviceaccount/iAMMember:IAMMember": ("serviceAccountId",),
     "gcp:container/nodePool:NodePool": ("cluster", "name", "location"),
     "gcp:container/cluster:Cluster": ("name", "location"),
+    # The importers set `project` from the id's second segment; ForceNew.
+    "gcp:monitoring/alertPolicy:AlertPolicy": ("project",),
+    "gcp:monitoring/notificationChannel:NotificationChannel": ("project",),
+    "gcp:monitoring/dashboard:Dashboard": ("project",),
 }
 
 
@@ -156,50 +160,33 @@ def _parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     return words, flags
 
 
+# `gcloud <group> list` commands for Cloud Monitoring objects -> their collection in `name`.
+MONITORING_COLLECTIONS = {
+    ("monitoring", "policies"): "alertPolicies",
+    ("beta", "monitoring", "channels"): "notificationChannels",
+    ("monitoring", "dashboards"): "dashboards",
+}
+MONITORING_NUMBER = "4711"
+
+
 def fake_gcloud(plan: Plan, argv: list[str]) -> str:
     """Output of the gcloud commands manual.txt uses, against a project this program built: the
     latest version of each entry holds the program's value; names carry the project NUMBER
-    (Secret Manager API: `projects/*/secrets/*/versions/*`)."""
+    (Secret Manager API: `projects/*/secrets/*/versions/*`; Cloud Monitoring may do the same)."""
     words, flags = _parse(argv)
     command = words[:4]
-    if _monitoring_list(words) is not None:
-        return _monitoring_number(plan, words, flags)
     if command == ["gcloud", "secrets", "versions", "access"]:
         return latest_payload(plan, flags["secret"])
     if command == ["gcloud", "secrets", "versions", "describe"]:
-        secret = flags["secret"]
+        name = f"projects/{PROJECT_NUMBER}/secrets/{flags['secret']}/versions/{LATEST_VERSION}"
     elif command == ["gcloud", "secrets", "versions", "list"]:
-        secret = words[4]
+        name = f"projects/{PROJECT_NUMBER}/secrets/{words[4]}/versions/{LATEST_VERSION}"
+    elif words[-1] == "list" and tuple(words[1:-1]) in MONITORING_COLLECTIONS:
+        collection = MONITORING_COLLECTIONS[tuple(words[1:-1])]
+        name = f"projects/{PROJECT_NUMBER}/{collection}/{MONITORING_NUMBER}"
     else:
         raise ValueError(f"the import model does not know what {shlex.join(argv)} prints")
-    name = f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{LATEST_VERSION}"
-    return {"value(name)": name, "value(name.basename())": LATEST_VERSION}[flags["format"]]
-
-
-def _monitoring_list(words: list[str]) -> str | None:
-    from offline.import_file import MONITORING_LISTS
-
-    for type_, (group, _, _) in MONITORING_LISTS.items():
-        if words == ["gcloud", *group.split(), "list"]:
-            return type_
-    return None
-
-
-def _monitoring_number(plan: Plan, words: list[str], flags: dict[str, str]) -> str:
-    """`gcloud monitoring ... list --filter='displayName="X"' --format='value(name.basename())'`:
-    the number of the one object of that type with that display name."""
-    from offline.import_file import MONITORING_LISTS
-
-    type_ = _monitoring_list(words)
-    assert type_ is not None
-    _, _, display_name = MONITORING_LISTS[type_]
-    match = re.fullmatch(r'displayName="(?P<name>[^"]*)"', flags["filter"])
-    if match is None or flags["format"] != "value(name.basename())":
-        raise ValueError(f"the import model does not know what {shlex.join(words)} prints")
-    found = [r for r in plan.of_type(type_) if display_name(r) == match["name"]]
-    if len(found) != 1:
-        raise ValueError(f"{len(found)} {type_} named {match['name']!r}: the lookup is ambiguous")
-    return str(int(hashlib.sha256(found[0].urn.encode()).hexdigest()[:10], 16))
+    return {"value(name)": name, "value(name.basename())": name.rsplit("/", 1)[-1]}[flags["format"]]
 
 
 def evaluate(plan: Plan, word: str) -> str:

@@ -137,21 +137,6 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
         "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
     ),
-    # Cloud Monitoring numbers its objects; import_file asks gcloud for the number.
-    "gcp:monitoring/dashboard:Dashboard": (
-        f"projects/(?P<project>{_SEG})/dashboards/(?P<id>{_SEG})",
-        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
-    ),
-    # Imported by full name (`{{name}}`; pulumi-gcp registry docs, Import sections); the
-    # project comes from the provider, which this program sets to the stack's project.
-    "gcp:monitoring/alertPolicy:AlertPolicy": (
-        f"(?P<name>projects/{_SEG}/alertPolicies/{_SEG})",
-        "pulumi-gcp docs monitoring/alertpolicy Import: {{name}}",
-    ),
-    "gcp:monitoring/notificationChannel:NotificationChannel": (
-        f"(?P<name>projects/{_SEG}/notificationChannels/{_SEG})",
-        "pulumi-gcp docs monitoring/notificationchannel Import: {{name}}",
-    ),
     # The importer sets `project` to `projects/<id>` (the parent), so only these two are compared.
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
         f"projects/{_SEG}/locations/(?P<location>{_SEG})/buckets/(?P<bucketId>{_SEG})",
@@ -161,6 +146,40 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
     "gcp:logging/projectSink:ProjectSink": (
         f"projects/(?P<project>{_SEG})/sinks/(?P<name>{_SEG})",
         "logging/resource_logging_sink.go resourceLoggingSinkImportState (parseLoggingSinkId)",
+    ),
+    "gcp:kms/keyRing:KeyRing": (
+        f"projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})/keyRings/(?P<name>{_SEG})",
+        "kms/resource_kms_key_ring.go resourceKMSKeyRingImport",
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": (
+        "(?P<keyRing>projects/[^/]+/locations/[a-z0-9-]+/keyRings/[a-zA-Z0-9_-]{1,63})"
+        "/cryptoKeys/(?P<name>[a-zA-Z0-9_-]{1,63})",
+        "kms/kms_utils.go ParseKmsCryptoKeyId (cryptoKeyRelativeLinkRegex)",
+    ),
+    "gcp:storage/bucket:Bucket": (
+        f"(?P<name>{_SEG})",
+        "storage/resource_storage_bucket.go resourceStorageBucketStateImporter (name; project "
+        "read back)",
+    ),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": (
+        f"projects/(?P<project>{_SEG})/roles/(?P<roleId>{_SEG})",
+        "resourcemanager/resource_google_project_iam_custom_role.go "
+        "resourceGoogleProjectIamCustomRoleImport",
+    ),
+    # Not derivable from inputs (numbered by the cloud): import_file asks gcloud.
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"projects/(?P<project>{_SEG})/alertPolicies/(?P<policy>{_SEG})",
+        "monitoring/resource_monitoring_alert_policy.go resourceMonitoringAlertPolicyImport "
+        "(name = the id, project = its second segment)",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"projects/(?P<project>{_SEG})/notificationChannels/(?P<channel>{_SEG})",
+        "monitoring/resource_monitoring_notification_channel.go "
+        "resourceMonitoringNotificationChannelImport (project = the id's second segment)",
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<dashboard>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
     ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (

@@ -13,8 +13,8 @@ import pytest
 
 from offline import import_file, import_plan
 from offline.engine import Plan, Registration
-from offline.resource_ids import IMPORT_PATTERNS, import_fields
-from tests.support import STACKS, plan_of
+from offline.resource_ids import GCP_ID_FORMATS, IMPORT_PATTERNS, gcp_id, import_fields
+from tests.support import STACKS, bootstrap_plan_of, plan_of
 
 RANDOM = "random:index/randomPassword:RandomPassword"
 VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
@@ -54,6 +54,29 @@ def test_every_gcp_id_is_one_the_providers_importer_parses_into_the_programs_inp
             assert project in ident
 
 
+def test_every_derived_id_format_has_the_upstream_pattern_it_must_satisfy():
+    assert set(GCP_ID_FORMATS) <= set(IMPORT_PATTERNS)
+    assert all(source for _, source in IMPORT_PATTERNS.values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_bootstrap_ids_parse_into_the_bootstrap_programs_inputs(stack):
+    plan = bootstrap_plan_of(stack)
+    project = str(plan.config["gcp:project"])
+    derived = 0
+    for resource in plan.resources:
+        ident = gcp_id(resource.type, resource.inputs, project)
+        if ident is None:
+            continue
+        derived += 1
+        fields = import_fields(resource.type, ident)
+        assert fields is not None, (resource.type, ident)
+        for key, value in fields.items():
+            if key in resource.inputs:
+                assert value == str(resource.inputs[key]), (resource.urn, key)
+    assert derived
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_secret_version_ids_name_the_version_once(stack):
     plan, documents = _documents(stack)
@@ -82,6 +105,20 @@ def test_the_gcloud_name_projection_would_double_the_path_and_replace_the_versio
     replaced = import_plan.direct_replacements(plan, documents)
     assert {plan.by_urn()[u].type for u in replaced} == {VERSION}
     assert all("/versions/projects/123456789012/" in why for why in replaced.values())
+
+
+def test_a_monitoring_id_with_the_project_number_would_replace_the_object(monkeypatch):
+    """The importers take `project` from the id; the API may name the project by number."""
+    monkeypatch.setitem(
+        import_file._MANUAL_IDS,
+        "gcp:monitoring/alertPolicy:AlertPolicy",
+        lambda p, r: f'"projects/{import_plan.PROJECT_NUMBER}/alertPolicies/1"',
+    )
+    plan, documents = _documents("staging")
+    replaced = import_plan.direct_replacements(plan, documents)
+    index = plan.by_urn()
+    assert replaced
+    assert {index[u].type for u in replaced} == {"gcp:monitoring/alertPolicy:AlertPolicy"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -113,7 +113,8 @@ def test_diff_calls_out_replaced_clusters_first_and_cascades_through_the_provide
 def test_diff_reports_in_place_updates_with_their_inputs():
     config = stack_config("staging")
     clusters = [dict(c) for c in config["platform:clusters"]]
-    pools = [{**clusters[1]["nodePools"][0], "maxNodes": 6}, *clusters[1]["nodePools"][1:]]
+    first, *others = clusters[1]["nodePools"]
+    pools = [{**first, "maxNodes": 6}, *others]
     clusters[1] = {**clusters[1], "nodePools": pools}
     result = diff.compare(
         plan_of("staging"), plan_stack("staging", {"platform:clusters": clusters})
