@@ -280,12 +280,49 @@ def test_prod_eu_has_two_zones_in_two_eu_regions():
 REGION_MOVE = {"europe-west1": "europe-west9", "europe-west4": "europe-west3"}
 
 
-def _moved_config(stack: str) -> dict[str, object]:
+# Where fresh ranges come from; control-plane ranges stay in GKE's usual private block.
+RANGE_POOLS = {
+    "nodes": ipaddress.ip_network("10.0.0.0/8"),
+    "pods": ipaddress.ip_network("10.0.0.0/8"),
+    "services": ipaddress.ip_network("10.0.0.0/8"),
+    "controlPlane": ipaddress.ip_network("172.16.0.0/12"),
+}
+
+
+def _fresh_ranges(ranges: dict[str, str], taken: list[ipaddress.IPv4Network]) -> dict[str, str]:
+    """The first free block of each range's size: a lost region still holds its subnets (and
+    their ranges) and its clusters' control-plane ranges, so the moved clusters cannot reuse
+    them until those are deleted, which needs the lost region's API."""
+    fresh: dict[str, str] = {}
+    for key, cidr in ranges.items():
+        size = ipaddress.ip_network(cidr).prefixlen
+        block = next(
+            b
+            for b in RANGE_POOLS[key].subnets(new_prefix=size)
+            if not any(b.overlaps(t) for t in taken)
+        )
+        taken.append(block)
+        fresh[key] = str(block)
+    return fresh
+
+
+def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
     from offline.engine import stack_config
 
     config = stack_config(stack)
+    taken = [
+        ipaddress.ip_network(cidr)
+        for c in config["platform:clusters"]
+        for cidr in c["ranges"].values()
+    ]
     moved_clusters = [
-        {**c, "region": REGION_MOVE.get(c["region"], c["region"])}
+        {
+            **c,
+            "region": REGION_MOVE[c["region"]],
+            "ranges": _fresh_ranges(c["ranges"], taken) if fresh_ranges else c["ranges"],
+        }
+        if c["region"] in REGION_MOVE
+        else c
         for c in config["platform:clusters"]
     ]
     return {
@@ -316,6 +353,40 @@ def test_region_move_plans_cleanly_and_every_location_moves(stack):
     # The KDS address and everything derived from it stay consistent after the move.
     [address] = moved.of_type("gcp:compute/address:Address")
     assert address.inputs["region"] in REGION_MOVE.values()
+    # Nothing the lost regions still hold is asked for again: subnet and control-plane ranges.
+    held = _held_ranges(original)
+    assert held and not [
+        (r.name, cidr) for r, cidr in _claimed_ranges(moved) if any(cidr.overlaps(h) for h in held)
+    ]
+
+
+def _claimed_ranges(plan: Plan) -> list[tuple[Registration, ipaddress.IPv4Network]]:
+    claimed = []
+    for subnet in plan.of_type("gcp:compute/subnetwork:Subnetwork"):
+        cidrs = [subnet.inputs["ipCidrRange"]]
+        cidrs += [s["ipCidrRange"] for s in subnet.inputs.get("secondaryIpRanges", [])]
+        claimed += [(subnet, ipaddress.ip_network(c)) for c in cidrs]
+    for cluster in plan.of_type(CLUSTER):
+        block = cluster.get("privateClusterConfig.masterIpv4CidrBlock")
+        if block:
+            claimed.append((cluster, ipaddress.ip_network(block)))
+    return claimed
+
+
+def _held_ranges(plan: Plan) -> list[ipaddress.IPv4Network]:
+    """What the resources in the lost regions still hold."""
+    lost = set(REGION_MOVE)
+    return [
+        cidr
+        for resource, cidr in _claimed_ranges(plan)
+        if resource.inputs.get("region", resource.inputs.get("location")) in lost
+    ]
+
+
+def test_a_move_that_keeps_its_ranges_asks_for_what_the_lost_region_holds():
+    same_ranges = plan_stack("prod-eu", _moved_config("prod-eu", fresh_ranges=False))
+    held = _held_ranges(plan_of("prod-eu"))
+    assert any(cidr.overlaps(h) for _, cidr in _claimed_ranges(same_ranges) for h in held)
 
 
 def test_kds_address_is_inside_the_global_subnet():
