@@ -43,8 +43,8 @@ BASE ?= origin/main
 diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/diff.{txt,md}
 	$(PY) -m offline.diff $(STACK) --base $(BASE)
 
-import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resources (state lost)
-	$(PY) -m offline.import_file $(STACK)
+import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resources (state lost; AFTER_DESTROY=1: what a destroy kept)
+	$(PY) -m offline.import_file $(STACK) $(if $(AFTER_DESTROY),--after-destroy)
 
 
 bench: $(STAMP) ## benchmarks of the offline checks (docs/performance.md)

@@ -208,6 +208,10 @@ class GkeCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             kubernetes_provider_name(spec.name),
             kubeconfig=self.dns_endpoint.apply(lambda endpoint: kubeconfig(spec.name, endpoint)),
+            # Replaced (and with it everything in the cluster) only when the cluster is: its DNS
+            # endpoint is unique per cluster instance. Without it any change of the provider's
+            # configuration would replace it (pulumi-kubernetes provider.go DiffConfig).
+            cluster_identifier=self.dns_endpoint,
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_pools),

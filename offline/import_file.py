@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offline import teardown
 from offline.cli import guarded
-from offline.engine import REPO_ROOT, Plan, Registration, plan_stack
+from offline.engine import REPO_ROOT, STACK_TYPE, Plan, Registration, plan_stack
 from offline.import_plan import unexpected
 from offline.resource_ids import gcp_id, kubernetes_id
 
@@ -152,7 +153,27 @@ def _entry(resource: Registration, names: dict[str, str], **extra: Any) -> dict[
     return entry | extra
 
 
-def build(plan: Plan) -> ImportDocuments:
+SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def retained_after_destroy(plan: Plan) -> frozenset[str]:
+    """What `pulumi import` must adopt before an `up` after a `pulumi destroy` in the same
+    project: what the destroy leaves behind (offline/teardown.py), the generated values those
+    entries hold (their RandomPasswords, by value: no rotation), and the components above them."""
+    left = teardown.destroy(plan).left_behind
+    entries = {r.name for r in left if r.type == SECRET_VERSION}
+    values = [r for r in plan.of_type(RANDOM_PASSWORD) if r.name in entries]
+    adopted = {r.urn for r in [*left, *values]}
+    index = plan.by_urn()
+    for urn in list(adopted):
+        adopted |= {a.urn for a in plan.ancestors(index[urn]) if a.type != STACK_TYPE}
+    return frozenset(adopted)
+
+
+def build(plan: Plan, only: frozenset[str] | None = None) -> ImportDocuments:
+    """Documents adopting every surviving resource of the plan (state lost), or only the URNs in
+    `only` (e.g. what a destroy left behind)."""
     names = _import_names(plan)
     project = str(plan.config["gcp:project"])
     index = plan.by_urn()
@@ -162,6 +183,8 @@ def build(plan: Plan) -> ImportDocuments:
     manual: list[ManualImport] = []
     identifiers: dict[str, str] = {}
     for resource in plan.resources:
+        if only is not None and resource.urn not in only:
+            continue
         if not resource.custom:
             gcp.append(_entry(resource, names, component=True, remote=False))
         elif resource.type.startswith("gcp:") and (
@@ -210,9 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--after-destroy",
+        action="store_true",
+        help="adopt only what `pulumi destroy` leaves behind (retained entries), before an `up` "
+        "in the same project",
+    )
     args = parser.parse_args(argv)
     plan = plan_stack(args.stack)
-    documents = build(plan)
+    documents = build(plan, retained_after_destroy(plan) if args.after_destroy else None)
     if replaced := unexpected(plan, documents):
         # A rebuild that replaces something (a rotated secret, a new cluster) is not a recovery.
         print(
@@ -223,11 +252,20 @@ def main(argv: list[str] | None = None) -> int:
         for urn, why in replaced.items():
             print(f"  {index[urn].type} {index[urn].name}: {why}", file=sys.stderr)
         return 1
-    paths = write(documents, args.out or REPO_ROOT / "build" / args.stack)
+    default_out = REPO_ROOT / "build" / args.stack / ("after-destroy" if args.after_destroy else "")
+    paths = write(documents, args.out or default_out)
     print(f"{len(documents.gcp['resources'])} entries (components + GCP) -> {paths[0]}")
     print(f"{len(documents.kubernetes['resources'])} Kubernetes objects -> {paths[1]}")
     print(f"{len(documents.manual)} resources need a manual step -> {paths[2]}")
     print("Modelled first preview after the imports (offline/import_plan.py): nothing replaced.")
+    if args.after_destroy:
+        print(
+            "\nThen (docs/disaster-recovery.md, 'Destroy and re-create a stack'):\n"
+            f"  pulumi import -s {args.stack} --file {paths[0]} --generate-code=false\n"
+            f"  bash {paths[2]}\n"
+            f"  pulumi up -s {args.stack}"
+        )
+        return 0
     targets = " ".join(f"--target '{urn}'" for urn in documents.provider_urns)
     print(
         "\nThen (docs/disaster-recovery.md, 'Pulumi state lost'):\n"

@@ -82,6 +82,8 @@ def test_the_preview_holds_only_reads_of_the_table(stack: str):
     assert preview == permissions.preview_permissions()
     assert preview <= permissions.table_union()
     assert writes(preview) == set()
+    # No secret material: neither Kubernetes Secrets (in any cluster) nor secret versions.
+    assert not {p for p in preview if p.startswith("container.secrets.")}
     assert "secretmanager.secrets.get" in preview
     assert not {p for p in preview if p.startswith("secretmanager.versions.access")}
 

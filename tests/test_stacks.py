@@ -282,10 +282,10 @@ REGION_MOVE = {"europe-west1": "europe-west9", "europe-west4": "europe-west3"}
 
 # Where fresh ranges come from; control-plane ranges stay in GKE's usual private block.
 RANGE_POOLS = {
-    "nodes": ipaddress.ip_network("10.0.0.0/8"),
-    "pods": ipaddress.ip_network("10.0.0.0/8"),
-    "services": ipaddress.ip_network("10.0.0.0/8"),
-    "controlPlane": ipaddress.ip_network("172.16.0.0/12"),
+    "nodes": ipaddress.IPv4Network("10.0.0.0/8"),
+    "pods": ipaddress.IPv4Network("10.0.0.0/8"),
+    "services": ipaddress.IPv4Network("10.0.0.0/8"),
+    "controlPlane": ipaddress.IPv4Network("172.16.0.0/12"),
 }
 
 
@@ -295,7 +295,7 @@ def _fresh_ranges(ranges: dict[str, str], taken: list[ipaddress.IPv4Network]) ->
     them until those are deleted, which needs the lost region's API."""
     fresh: dict[str, str] = {}
     for key, cidr in ranges.items():
-        size = ipaddress.ip_network(cidr).prefixlen
+        size = ipaddress.IPv4Network(cidr).prefixlen
         block = next(
             b
             for b in RANGE_POOLS[key].subnets(new_prefix=size)
@@ -311,7 +311,7 @@ def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
 
     config = stack_config(stack)
     taken = [
-        ipaddress.ip_network(cidr)
+        ipaddress.IPv4Network(cidr)
         for c in config["platform:clusters"]
         for cidr in c["ranges"].values()
     ]
@@ -365,11 +365,11 @@ def _claimed_ranges(plan: Plan) -> list[tuple[Registration, ipaddress.IPv4Networ
     for subnet in plan.of_type("gcp:compute/subnetwork:Subnetwork"):
         cidrs = [subnet.inputs["ipCidrRange"]]
         cidrs += [s["ipCidrRange"] for s in subnet.inputs.get("secondaryIpRanges", [])]
-        claimed += [(subnet, ipaddress.ip_network(c)) for c in cidrs]
+        claimed += [(subnet, ipaddress.IPv4Network(c)) for c in cidrs]
     for cluster in plan.of_type(CLUSTER):
         block = cluster.get("privateClusterConfig.masterIpv4CidrBlock")
         if block:
-            claimed.append((cluster, ipaddress.ip_network(block)))
+            claimed.append((cluster, ipaddress.IPv4Network(block)))
     return claimed
 
 

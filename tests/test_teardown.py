@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from components.facts import Stage
-from offline import teardown
+from offline import import_file, import_plan, teardown
 from offline.engine import Plan, Registration, _inherit_from_parent
 from tests.support import STACKS, plan_of
 
@@ -130,3 +130,54 @@ def test_the_harness_inherits_retain_on_delete_only_when_unset() -> None:
     )
     assert _inherit_from_parent(unset, parent).retain_on_delete is True
     assert _inherit_from_parent(explicit, parent).retain_on_delete is False
+
+
+@pytest.mark.parametrize("stack", NON_PROD)
+def test_up_after_destroy_adopts_what_was_retained_and_nothing_else(stack: str) -> None:
+    """`make import-file STACK=<s> AFTER_DESTROY=1`: every resource the destroy left behind is
+    imported (an `up` would otherwise fail on it with 409 AlreadyExists), each generated value is
+    adopted by value from its retained version (no rotation), nothing the destroy deleted is in
+    the documents (`pulumi import` fails on a resource that does not exist), and the modelled
+    first preview after the import replaces nothing."""
+    plan = plan_of(stack)
+    left = teardown.destroy(plan).left_behind
+    documents = import_file.build(plan, import_file.retained_after_destroy(plan))
+    imported = set(documents.identifiers)
+    assert left and {r.urn for r in left} <= imported
+    deleted = {s.resource.urn for s in teardown.destroy(plan).steps} - {r.urn for r in left}
+    custom_deleted = {u for u in deleted if plan.by_urn()[u].custom}
+    assert imported & custom_deleted == {
+        r.urn
+        for r in plan.of_type(import_file.RANDOM_PASSWORD)
+        if r.name in {v.name for v in left if v.type == import_file.SECRET_VERSION}
+    }
+    generated = [s for s in documents.manual if s.resource.type == import_file.RANDOM_PASSWORD]
+    assert generated and all("versions access latest" in s.identifier for s in generated)
+    assert documents.kubernetes["resources"] == []
+    assert import_plan.unexpected(plan, documents) == {}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_in_cluster_objects_and_node_pools_go_with_a_cluster(stack: str) -> None:
+    """deletedWith skips the provider's Delete: a GCP resource that inherited it from an
+    in-cluster component would be leaked by a destroy."""
+    plan = plan_of(stack)
+    index = plan.by_urn()
+    with_cluster = [r for r in plan.resources if r.custom and r.deleted_with]
+    assert with_cluster
+    for resource in with_cluster:
+        assert index[resource.deleted_with].type == CLUSTER
+        assert resource.type.startswith("kubernetes:") or resource.type.endswith(":NodePool"), (
+            resource.type
+        )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_providers_are_replaced_only_with_their_cluster(stack: str) -> None:
+    plan = plan_of(stack)
+    providers = plan.of_type("pulumi:providers:kubernetes")
+    assert providers
+    for provider in providers:
+        endpoint = plan.stack_outputs["clusters"][provider.name.removesuffix("-k8s")]
+        assert provider.inputs["clusterIdentifier"] == endpoint
+        assert endpoint in provider.inputs["kubeconfig"]

@@ -316,6 +316,14 @@ def deployer_permissions() -> frozenset[str]:
     return table_union() - IAM_POLICY_WRITES
 
 
+# Reads that return secret material. GKE's permissions on Kubernetes objects hold in every
+# cluster of the project, and a PR's own workflow runs as the preview identity: it must not read
+# Kubernetes Secrets (the git token, ESO's copies, the KDS keys). roles/container.viewer leaves
+# them out for the same reason. A preview does not need them: pulumi-kubernetes diffs a Secret
+# client-side when the server-side dry run is refused (pulumi/pulumi-kubernetes#3067).
+SECRET_READS: Final = _perms("container.secrets", READ)
+
+
 def preview_permissions() -> frozenset[str]:
-    """The preview identity's custom role: the reads of every entry, nothing else."""
-    return frozenset().union(*(needs.read for needs in TABLE.values()))
+    """The preview identity's custom role: the reads of every entry but secret material."""
+    return frozenset().union(*(needs.read for needs in TABLE.values())) - SECRET_READS
