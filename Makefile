@@ -32,6 +32,7 @@ lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bootstrap
 
 pytest: $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	$(PY) -m pytest

@@ -266,11 +266,29 @@ FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\
 MOCK_NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 
 
+# Resource names the API assigns (the bootstrap program's types): pools by project number.
+_POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/{}"
+_ASSIGNED_NAMES: dict[str, Callable[[Mapping[str, Any], str], str]] = {
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": (
+        lambda i, p: _POOL_NAME.format(i["workloadIdentityPoolId"])
+    ),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": (
+        lambda i, p: (
+            _POOL_NAME.format(i["workloadIdentityPoolId"])
+            + f"/providers/{i['workloadIdentityPoolProviderId']}"
+        )
+    ),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
+}
+
+
 def _computed_outputs(
     type_: str, name: str, inputs: Mapping[str, Any], project: str
 ) -> dict[str, Any]:
     """Realistic values for what the cloud would assign, derived only from the inputs."""
     proj = str(inputs.get("project", project))
+    if type_ in _ASSIGNED_NAMES:
+        return {"name": _ASSIGNED_NAMES[type_](inputs, proj)}
     if type_ == "gcp:serviceaccount/account:Account":
         email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
         return {
@@ -361,8 +379,34 @@ def _make_mocks(project: str) -> Any:
     return PlatformMocks()
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """The options the engine inherits from a resource's parent when the request leaves them
+    unset: DeletedWith, Protect and RetainOnDelete (pulumi/pulumi
+    pkg/resource/deploy/source_eval.go, `inheritFromParent`; pulumi/pulumi#12572). The SDK does
+    not, and neither does MockMonitor, so a component's `deleted_with` reaches its children only
+    here."""
+
+    deleted_with: str
+    protect: bool | None
+    retain_on_delete: bool | None
+
+
+def _inherit_from_parent(request: Any, parent: _Goal | None) -> _Goal:
+    def optional(field: str, inherited: bool | None) -> bool | None:
+        return bool(getattr(request, field)) if request.HasField(field) else inherited
+
+    return _Goal(
+        deleted_with=request.deletedWith or (parent.deleted_with if parent else ""),
+        protect=optional("protect", parent.protect if parent else None),
+        retain_on_delete=optional("retainOnDelete", parent.retain_on_delete if parent else None),
+    )
+
+
 def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
     from pulumi.runtime.mocks import MockMonitor
+
+    goals: dict[str, _Goal] = {}
 
     class RecordingMonitor(MockMonitor):
         def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -374,6 +418,8 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            goal = _inherit_from_parent(request, goals.get(request.parent))
+            goals[response.urn] = goal
             secrets: list[str] = []
             inputs = _decode(_struct_to_dict(request.object), "", secrets)
             state = self.resources.get(response.urn)
@@ -391,13 +437,13 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
                         k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())
                     },
                     provider=request.provider,
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
+                    protect=bool(goal.protect),
+                    retain_on_delete=bool(goal.retain_on_delete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     ignore_changes=list(request.ignoreChanges),
                     replace_on_changes=list(request.replaceOnChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
-                    deleted_with=request.deletedWith,
+                    deleted_with=goal.deleted_with,
                     import_id=request.importId,
                     version=request.version,
                     outputs=_jsonable(state.state) if state else {},

@@ -187,7 +187,7 @@ CASES = [
          options={"protect": False}),
     Case("prod-protected", "secret-not-retained", "staging", rules.SM_SECRET, "retained",
          options={"retain_on_delete": False}, in_crossguard=False),
-    Case("flux-instance-protected", "unprotected", "staging", rules.FLUX_INSTANCE,
+    Case("flux-instance-protected", "unprotected", "prod-eu", rules.FLUX_INSTANCE,
          "not protected", options={"protect": False}),
     Case("flux-instance-protected", "not-retained", "prod-eu", rules.FLUX_INSTANCE, "retained",
          options={"retain_on_delete": False}, in_crossguard=False),
