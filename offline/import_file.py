@@ -66,31 +66,38 @@ class ManualImport:
     command: str
 
 
-# Cloud Monitoring objects: the gcloud group that lists them, and their display name.
-MONITORING_LISTS: dict[str, tuple[str, Callable[[Registration], str]]] = {
+# Cloud Monitoring objects: the gcloud group that lists them, the collection in their name, and
+# their display name.
+MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
     "gcp:monitoring/alertPolicy:AlertPolicy": (
         "monitoring policies",
+        "alertPolicies",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/notificationChannel:NotificationChannel": (
         "beta monitoring channels",
+        "notificationChannels",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/dashboard:Dashboard": (
         "monitoring dashboards",
+        "dashboards",
         lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
     ),
 }
 
 
 def monitoring_object_id(project: str, resource: Registration) -> str:
-    """Cloud Monitoring numbers its objects itself; the display name finds the full `name`."""
-    list_command, display_name = MONITORING_LISTS[resource.type]
-    lookup = (
-        f"gcloud {list_command} list --project {project} "
-        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name)'"
+    """`projects/<project id>/<collection>/<number>`: Cloud Monitoring numbers its objects, the
+    display name finds the number. The importer takes `project` from the id's second segment
+    and `project` is ForceNew (resource_monitoring_*.go), so, as for secret versions, only the
+    basename of gcloud's `name` (which may carry the project number) is used."""
+    list_command, collection, display_name = MONITORING_LISTS[resource.type]
+    number = (
+        f"$(gcloud {list_command} list --project {project} "
+        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name.basename())')"
     )
-    return f'"$({lookup})"'
+    return f'"projects/{project}/{collection}/{number}"'
 
 
 # Ids chosen at create time: a lost state cannot name them, the cloud can. Secrets names the

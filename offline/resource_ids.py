@@ -133,6 +133,21 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
         "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
     ),
+    # Cloud Monitoring numbers these (import_file asks gcloud); the importer takes the project
+    # from the id's second segment (ForceNew: it must be the project id, not its number).
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"(?P<name>projects/(?P<project>{_SEG})/alertPolicies/{_SEG})",
+        "monitoring/resource_monitoring_alert_policy.go resourceMonitoringAlertPolicyImport",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"(?P<name>projects/(?P<project>{_SEG})/notificationChannels/{_SEG})",
+        "monitoring/resource_monitoring_notification_channel.go "
+        "resourceMonitoringNotificationChannelImport",
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<id>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (
         "(?P<secret>projects/.+/secrets/.+)/versions/(?P<version>.+)",
