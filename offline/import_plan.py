@@ -16,6 +16,7 @@ or the key removed when the old state has none).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Mapping
@@ -175,6 +176,13 @@ def fake_gcloud(plan: Plan, argv: list[str]) -> str:
     (Secret Manager API: `projects/*/secrets/*/versions/*`; Cloud Monitoring may do the same)."""
     words, flags = _parse(argv)
     command = words[:4]
+    if (
+        words[-1] == "list"
+        and "monitoring" in words
+        and flags["format"] == "value(name.basename())"
+    ):
+        # Cloud Monitoring's own number for the object named in --filter.
+        return str(int(hashlib.sha256(flags["filter"].encode()).hexdigest()[:12], 16))
     if command == ["gcloud", "secrets", "versions", "access"]:
         return latest_payload(plan, flags["secret"])
     if command == ["gcloud", "secrets", "versions", "describe"]:

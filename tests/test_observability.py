@@ -296,6 +296,17 @@ def test_mesh_trace_endpoint_is_a_collector_service_on_every_zone(stack: str) ->
         ]
         assert services, f"{render.cluster.name}: no Service {namespace}/{service}"
         assert int(port) in {p["port"] for p in services[0]["spec"]["ports"]}
+        # The collector's NetworkPolicy lets the sidecars of every namespace in on that port.
+        pods = services[0]["spec"]["selector"]
+        allowed = {
+            (rule_port["port"], bool(peer.get("namespaceSelector") == {}))
+            for policy in _docs(render, "NetworkPolicy")
+            if namespace_of(policy) == namespace and _selects(policy["spec"]["podSelector"], pods)
+            for rule in policy["spec"]["ingress"]
+            for rule_port in rule["ports"]
+            for peer in rule["from"]
+        }
+        assert (int(port), True) in allowed, f"{render.cluster.name}: OTLP port not admitted"
 
 
 @pytest.mark.parametrize("stack", STACKS)
