@@ -23,7 +23,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policy.rules import RULES, UNKNOWN, Enforcement, ResourceView, Rule, StackFacts
+from policy.rules import PROJECT_ID, RULES, UNKNOWN, Enforcement, ResourceView, Rule, StackFacts
 
 PACK_NAME: Final = "platform-invariants"
 
@@ -31,6 +31,7 @@ FACT_SCHEMAS: Final[Mapping[str, dict[str, Any]]] = {
     "stage": {"type": "string", "enum": ["staging", "prod"]},
     "residency": {"type": "string", "enum": ["eu", "any"]},
     "allowedRegions": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "project": {"type": "string", "pattern": PROJECT_ID.pattern},
 }
 
 LEVELS: Final[Mapping[Enforcement, EnforcementLevel]] = {
