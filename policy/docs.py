@@ -30,7 +30,9 @@ def _cell(text: str) -> str:
 
 def _row(rule: Rule) -> str:
     facts = ", ".join(f"`{f}`" for f in rule.facts) or "–"
-    deferred = ", ".join(f"`{d}`" for d in rule.deferred) or "none"
+    deferred = ", ".join("any input" if d == "*" else f"`{d}`" for d in rule.deferred) or "none"
+    if rule.switches:
+        deferred += f" except keys matching `{rule.switches}` (normalized)"
     where = WHERE_TEXT[rule.where].format(offline_part=rule.offline_part)
     cells = [f"`{rule.name}`", rule.description, rule.why, rule.enforcement.value, facts, where]
     return "| " + " | ".join(_cell(c) for c in [*cells, deferred]) + " |"

@@ -15,6 +15,7 @@ view: `retain_on_delete` and `secret_paths` (see policy/crossguard.py for the up
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -218,11 +219,15 @@ class Rule:
     """What only the offline runs check, and why CrossGuard cannot (set unless `where` is
     PREVIEW)."""
     deferred: tuple[str, ...] = ()
-    """Input paths (the last key of a dotted path) whose value may be unknown during a preview
-    without a violation: values computed from other resources' outputs, such as a service
-    account's email. `pulumi up` runs the policy again with them known, before it creates the
-    resource (pkg/resource/deploy/step_generator.go: analyzers run on every registration, preview
-    or update). Every other input a rule needs fails the rule while it is unknown."""
+    """Inputs (fnmatch patterns of the last key of a path; `*` for any) whose value may be
+    unknown during a preview without a violation: values computed from other resources' outputs,
+    such as a service account's email or a kubeconfig. `pulumi up` runs the policy again with
+    them known, before it creates the resource (pkg/resource/deploy/step_generator.go: analyzers
+    run on every registration, preview or update). Every other input a rule needs fails the rule
+    while it is unknown."""
+    switches: str = ""
+    """Regex over normalized keys (lowercase, letters and digits) that a `*` in `deferred` does
+    not cover: the switches a scanning rule fails closed on."""
 
     def __post_init__(self) -> None:
         if (self.where is Where.PREVIEW) == bool(self.offline_part):
@@ -235,7 +240,9 @@ class Rule:
     def defers(self, path: str) -> bool:
         """Whether an unknown value at dotted input `path` passes the preview."""
         key = re.sub(r"(\[\d+\])+$", "", path).rsplit(".", 1)[-1]
-        return key in self.deferred
+        if self.switches and re.search(self.switches, _normalized(key)):
+            return False
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.deferred)
 
     def evaluate(self, resource: ResourceView, facts: StackFacts) -> list[str]:
         return self.check(resource, facts)
@@ -253,6 +260,7 @@ def rule(
     where: Where = Where.PREVIEW,
     offline_part: str = "",
     deferred: tuple[str, ...] = (),
+    switches: str = "",
     enforcement: Enforcement = Enforcement.MANDATORY,
 ) -> Callable[[Check], Check]:
     """Register a check as a rule of the pack."""
@@ -269,6 +277,7 @@ def rule(
                 where=where,
                 offline_part=offline_part,
                 deferred=deferred,
+                switches=switches,
             )
         )
         return check
@@ -365,8 +374,10 @@ def gke_private_nodes(resource: ResourceView, facts: StackFacts) -> list[str]:
         return _require(resource, "privateClusterConfig.enablePrivateNodes", True) + _require(
             resource, "privateClusterConfig.enablePrivateEndpoint", True
         )
-    if resource.type == NODE_POOL and resource.get("networkConfig.enablePrivateNodes") is False:
-        return ["networkConfig.enablePrivateNodes is false: the pool's nodes get public IPs"]
+    opt_out = resource.get("networkConfig.enablePrivateNodes")
+    if resource.type == NODE_POOL and opt_out not in (None, True):
+        # Absent, the pool inherits the cluster's private nodes; anything but true may not.
+        return [f"networkConfig.enablePrivateNodes is {opt_out!r}: the pool's nodes get public IPs"]
     return []
 
 
@@ -523,6 +534,10 @@ NODE_ROLE_MEMBER = re.compile(
 def node_roles_own_project(resource: ResourceView, facts: StackFacts) -> list[str]:
     problems: list[str] = []
     for role, member in _grants(resource):
+        if isinstance(role, _Unknown):
+            problems.append(
+                f"role of {member!r} is unknown during preview: it could be a node role"
+            )
         if role not in NODE_SERVICE_ACCOUNT_ROLES:
             continue
         if resource.type not in PROJECT_IAM:
@@ -554,7 +569,7 @@ PROSE_KEYS: Final = frozenset({"description", "displayname", "title"})
     "No GCP resource names allUsers or allAuthenticatedUsers (IAM member, binding or policy of "
     "any resource, ACL entities).",
     why="A secret accessor (or any role) for allUsers hands the resource to the internet.",
-    deferred=("member", "members", "policyData"),
+    deferred=("*",),
 )
 def no_public_principals(resource: ResourceView, facts: StackFacts) -> list[str]:
     if not resource.type.startswith("gcp:"):
@@ -738,7 +753,8 @@ def _insecure_switches(path: str, key: str | None, value: Any) -> Iterator[str]:
     "such as a kubeconfig (YAML or JSON).",
     why="The KDS connection and every other TLS link verify their peer (docs/design.md, "
     "section 5).",
-    deferred=("kubeconfig",),
+    deferred=("*",),
+    switches=SKIP_VERIFY_KEY.pattern,
 )
 def no_skip_verify(resource: ResourceView, facts: StackFacts) -> list[str]:
     found: list[str] = []

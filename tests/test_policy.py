@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,14 @@ class Put:
     value: Any
 
     def __call__(self, inputs: dict[str, Any]) -> None:
-        *parents, last = self.path.split(".")
-        node = inputs
+        *parents, last = re.findall(r"[^.\[\]]+|\[\d+\]", self.path)
+        node: Any = inputs
         for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = copy.deepcopy(self.value)
+            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+        if last.startswith("["):
+            node[int(last[1:-1])] = copy.deepcopy(self.value)
+        else:
+            node[last] = copy.deepcopy(self.value)
 
 
 def put(path: str, value: Any) -> Put:
@@ -155,6 +159,8 @@ CASES = [
          put("networkConfig.enablePrivateNodes", False)),
     Case("gke-workload-identity", "no-pool", "prod-eu", CLUSTER, "workloadPool",
          put("workloadIdentityConfig", {})),
+    Case("gke-workload-identity", "not-a-pool", "staging", CLUSTER, "workloadPool",
+         put("workloadIdentityConfig.workloadPool", "acme-platform-staging")),
     Case("node-pool-gke-metadata", "pool", "prod-eu", NODE_POOL, "GKE_METADATA",
          put("nodeConfig.workloadMetadataConfig.mode", "GCE_METADATA")),
     Case("node-pool-gke-metadata", "default-pool", "staging", CLUSTER, "nodeConfig.workload",
@@ -274,7 +280,7 @@ CASES = [
     Case("no-skip-verify", "kubeconfig-json", "prod-eu", rules.K8S_PROVIDER,
          "insecure-skip-tls-verify", put("kubeconfig", INSECURE_KUBECONFIG_JSON)),
     Case("no-skip-verify", "kubeconfig-in-configmap", "staging", "kubernetes:core/v1:ConfigMap",
-         "insecure-skip-tls-verify", put("data.config", INSECURE_KUBECONFIG_YAML)),
+         "insecure-skip-tls-verify", put("data.kubeconfig", INSECURE_KUBECONFIG_YAML)),
     Case("no-skip-verify", "v4-chart-values", "prod-eu", "kubernetes:helm.sh/v4:Chart",
          "insecureSkipVerify", put("values.webhook.insecureSkipVerify", "TRUE"),
          new_name="v4-chart"),
@@ -288,6 +294,8 @@ CASES = [
          "version is not set", put("chart", "oci://ghcr.io/x/chart"), new_name="v4-chart"),
     Case("mtls-strict", "mesh-backend-permissive", "prod-eu", MESH, "PERMISSIVE",
          put("spec.mtls.backends", [{"name": "ca-1", "type": "builtin", "mode": "PERMISSIVE"}])),
+    Case("mtls-strict", "mesh-backend-mode", "staging", MESH, "PERMISSIVE",
+         put("spec.mtls.backends[0].mode", "PERMISSIVE")),
     Case("mtls-strict", "meshtls-from", "staging", "kubernetes:kuma.io/v1alpha1:MeshTLS",
          "Permissive", put("spec", {"targetRef": {"kind": "Mesh"}, "from": [
              {"targetRef": {"kind": "Mesh"}, "default": {"mode": "Permissive"}}]}),
