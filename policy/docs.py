@@ -21,6 +21,7 @@ WHERE_TEXT: Final = {
     Where.PREVIEW: "CrossGuard (preview, up) and offline",
     Where.PARTLY: "CrossGuard (preview, up) and offline, except: {offline_part}",
     Where.OFFLINE: "offline only: CrossGuard cannot see {offline_part}",
+    Where.REMEDIATED: "offline; under CrossGuard remediated, not failed: {offline_part}",
 }
 
 

@@ -200,6 +200,9 @@ class Where(StrEnum):
     """By CrossGuard, except `Rule.offline_part`, which only the offline runs see."""
     OFFLINE = "offline"
     """Only offline: CrossGuard cannot see what it checks (`Rule.offline_part` says why)."""
+    REMEDIATED = "offline, remediated by CrossGuard"
+    """Fails only offline; CrossGuard cannot fail a preview on it but repairs the inputs with a
+    remediation (`Rule.offline_part` says why and how)."""
 
 
 Check = Callable[[ResourceView, "StackFacts"], list[str]]
@@ -235,7 +238,8 @@ class Rule:
 
     @property
     def offline_only(self) -> bool:
-        return self.where is Where.OFFLINE
+        """No CrossGuard validation: only the offline runs report a violation."""
+        return self.where in (Where.OFFLINE, Where.REMEDIATED)
 
     def defers(self, path: str) -> bool:
         """Whether an unknown value at dotted input `path` passes the preview."""
@@ -858,16 +862,28 @@ def _sensitive_paths(resource: ResourceView) -> Iterator[str]:
     "secrets-are-secret",
     "Secret material (Kubernetes Secret data, passwords, tokens, private keys, Secret Manager "
     "data) is sent as a Pulumi secret, so it is encrypted in state.",
-    where=Where.OFFLINE,
-    offline_part="which inputs are secrets: the engine sends them wrapped, but pulumi-policy "
-    "unwraps them before a validation runs (pulumi_policy/policy.py Analyze: "
-    "deserialize_properties(..., proxy_secrets=False)), so a policy cannot tell a secret from "
-    "plain text",
+    where=Where.REMEDIATED,
+    offline_part="a validation cannot tell a secret from plain text: the engine sends secrets "
+    "wrapped, but pulumi-policy unwraps them before a validation runs (pulumi_policy/policy.py "
+    "Analyze: deserialize_properties(..., proxy_secrets=False)). Its Remediate keeps them "
+    "(proxy_secrets=True), so under CrossGuard the rule is a remediation (enforcement level "
+    "remediate): plaintext secret material comes back wrapped as a secret and the engine stores "
+    "it encrypted (step_generator.go uses the remediated inputs); the preview shows the "
+    "remediation instead of failing",
     why="docs/design.md section 6: every secret-bearing input is a Pulumi secret.",
 )
 def secrets_are_secret(resource: ResourceView, facts: StackFacts) -> list[str]:
     return [
         f"{path} holds secret material but is not a Pulumi secret"
+        for path in plaintext_secret_paths(resource)
+    ]
+
+
+def plaintext_secret_paths(resource: ResourceView) -> list[str]:
+    """Dotted paths (as `walk` spells them) of secret material not sent as a Pulumi secret;
+    the CrossGuard remediation wraps exactly these."""
+    return [
+        path
         for path in dict.fromkeys(_sensitive_paths(resource))
         if resource.is_secret(path) is False
     ]

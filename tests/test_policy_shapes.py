@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
@@ -38,7 +39,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from offline.engine import Plan, Registration
 from policy import crossguard
 from policy.plan_checks import COMPUTED, facts_of, view_of
-from policy.rules import RULES, walk
+from policy.rules import K8S_SECRET, RULES, walk
 from tests.support import STACKS, plan_of
 from tests.test_policy import CASES, SECRET_SIG, Case, Put, _case_id, policy_config
 
@@ -281,3 +282,90 @@ def test_a_secret_wrapped_value_is_judged_like_a_plain_one(case: Case, path: str
     assert verdict == offline_verdict(plan, broken)
     if case.in_crossguard:
         assert any(name == case.rule for name, _ in verdict)
+
+
+# -- secrets-are-secret under CrossGuard: a remediation -------------------------------------------
+def remediate(servicer: Any, resource: Registration) -> list[tuple[str, dict[str, Any]]]:
+    """pulumi-policy's Remediate for one resource: (policy, returned inputs in wire format)."""
+    properties = struct_pb2.Struct()
+    properties.update(wire(resource.inputs, "", frozenset(resource.secret_paths)))
+    response = servicer.Remediate(
+        proto.AnalyzeRequest(
+            type=resource.type,
+            properties=properties,
+            urn=resource.urn,
+            name=resource.name,
+            options=proto.AnalyzerResourceOptions(protect=resource.protect),
+        ),
+        None,
+    )
+    assert [r.diagnostic for r in response.remediations if r.diagnostic] == []
+    return [(r.policyName, json_format.MessageToDict(r.properties)) for r in response.remediations]
+
+
+def unwired(value: Any, path: str, secrets: list[str]) -> Any:
+    """Wire-format inputs back to plain data (unknowns as COMPUTED), collecting secret paths."""
+    if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG[SIG_KEY]:
+        secrets.append(path)
+        return unwired(value["value"], path, [])
+    if isinstance(value, dict):
+        return {k: unwired(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwired(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return COMPUTED if value == UNKNOWN_STRING_VALUE else value
+
+
+SIG_KEY = next(iter(SECRET_SIG))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_remediation_when_every_secret_is_a_secret(stack: str) -> None:
+    servicer = analyzer(stack)
+    assert [(r.urn, remediate(servicer, r)) for r in plan_of(stack).resources] == [
+        (r.urn, []) for r in plan_of(stack).resources
+    ]
+
+
+SECRET_CASES = [c for c in CASES if c.rule == "secrets-are-secret"]
+
+
+@pytest.mark.parametrize("case", SECRET_CASES, ids=_case_id)
+def test_plaintext_secret_material_comes_back_as_a_secret(case: Case) -> None:
+    """The breaking cases of secrets-are-secret (secret material sent in plain text) through
+    Remediate: the same inputs come back with exactly the secret material (and whatever already
+    was a secret) wrapped as secrets; an unknown elsewhere stays unknown."""
+    plan, broken = case.apply(plan_of(case.stack))
+    expected = [path for path, *_ in (m.partition(" ") for m in offline_messages(plan, broken))]
+    assert expected
+    some_input = next(
+        k
+        for k in broken.inputs
+        if not any(re.match(rf"{re.escape(k)}($|[.\[])", p) for p in expected)
+    )
+    broken.inputs[some_input] = COMPUTED
+    [(policy, returned)] = remediate(analyzer(case.stack), broken)
+    assert policy == "secrets-are-secret"
+    secrets: list[str] = []
+    assert unwired(returned, "", secrets) == broken.inputs
+    assert sorted(secrets) == sorted({*expected, *broken.secret_paths})
+
+
+def offline_messages(plan: Plan, resource: Registration) -> list[str]:
+    return next(r for r in RULES if r.name == "secrets-are-secret").evaluate(
+        view_of(resource), facts_of(plan.config)
+    )
+
+
+def test_remediation_keeps_existing_secrets() -> None:
+    """A resource with one secret input and one plaintext secret: both come back secret."""
+    [secret] = [r for r in plan_of("staging").of_type(K8S_SECRET) if "kds-server-tls" in r.name]
+    assert secret.secret_paths
+    broken = dataclasses.replace(
+        secret, inputs={**secret.inputs, "data": {"extra.key": "a2V5"}}, secret_paths=["stringData"]
+    )
+    [(_, returned)] = remediate(analyzer("staging"), broken)
+    secrets: list[str] = []
+    assert unwired(returned, "", secrets) == broken.inputs
+    assert sorted(secrets) == ["data.extra.key", "stringData"]
