@@ -403,8 +403,11 @@ class Reported(list[str]):
 
 def crossguard_messages(rule: Rule, resource: Registration, config: dict[str, Any]) -> list[str]:
     """Run the rule's CrossGuard policy (its real validate callback) on one resource."""
-    [policy] = [p for p in crossguard.policies() if p.name == rule.name and p.has_validation()]
-    assert isinstance(policy, ResourceValidationPolicy)
+    [policy] = [
+        p
+        for p in crossguard.policies()
+        if p.name == rule.name and isinstance(p, ResourceValidationPolicy) and p.has_validation()
+    ]
     reported = Reported()
     assert policy.validate(validation_args(resource, config), reported) is None
     return list(reported)
