@@ -37,6 +37,11 @@ NODE_SERVICE_ACCOUNT = re.compile(r"^serviceAccount:[a-z][-a-z0-9]*-nodes@")
 """`components/naming.service_account_id(cluster, "nodes")`: `<cluster>-nodes`, or for a long
 cluster name `<cluster prefix>-<hash>-nodes`: it always ends in `-nodes`."""
 
+TELEMETRY_WRITER_ROLES: Final = frozenset(facts.TELEMETRY_WRITER_ROLES)
+"""Project-only roles (Cloud Trace has no resource-level IAM), for the telemetry identity only."""
+
+TELEMETRY_SERVICE_ACCOUNT = re.compile(rf"^serviceAccount:{facts.TELEMETRY_SERVICE_ACCOUNT_ID}@")
+
 SECRET_ACCESSOR_ROLE: Final = facts.SECRET_ACCESSOR_ROLE
 
 # -- resource types -------------------------------------------------------------------------------
@@ -496,8 +501,8 @@ def _project_grants(resource: ResourceView) -> list[tuple[str, Any]]:
 
 @rule(
     "no-project-roles-for-workloads",
-    "Project-level IAM grants only the node roles, only to GKE node service accounts; no "
-    "authoritative project IAM policy.",
+    "Project-level IAM grants only the node roles, only to GKE node service accounts, and the "
+    "Cloud Trace writer role only to the telemetry identity; no authoritative project IAM policy.",
     why="Workloads get per-resource grants; a project role reaches every resource of the project.",
     deferred=("member", "members"),
 )
@@ -508,7 +513,10 @@ def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) ->
         return ["a project IAMPolicy is authoritative for the whole project: use IAMMember"]
     problems: list[str] = []
     for role, member in _project_grants(resource):
-        if role not in NODE_SERVICE_ACCOUNT_ROLES:
+        if role in TELEMETRY_WRITER_ROLES:
+            if isinstance(member, str) and not TELEMETRY_SERVICE_ACCOUNT.match(member):
+                problems.append(f"project role {role!r} for {member!r}, not the telemetry identity")
+        elif role not in NODE_SERVICE_ACCOUNT_ROLES:
             problems.append(
                 f"project role {role!r} for {member!r}: only {sorted(NODE_SERVICE_ACCOUNT_ROLES)} "
                 "may be granted at project level; grant workloads on the resource instead"
@@ -695,13 +703,15 @@ def prod_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
 
 @rule(
     "flux-instance-protected",
-    "FluxInstance is protected and retained on delete (deleting it uninstalls Flux).",
+    "prod: FluxInstance is protected and retained on delete (deleting it uninstalls Flux). "
+    "Other stages may destroy it with their cluster.",
+    facts=("stage",),
     where=Where.PARTLY,
     offline_part=NO_RETAIN_IN_CROSSGUARD,
     why="Deleting the FluxInstance uninstalls Flux and everything it reconciles.",
 )
 def flux_instance_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
-    if resource.type != FLUX_INSTANCE:
+    if resource.type != FLUX_INSTANCE or facts.stage is not Stage.PROD:
         return []
     problems = [] if resource.protect else ["not protected"]
     if resource.retain_on_delete is False:
