@@ -612,27 +612,42 @@ def secret_accessor_per_secret(resource: ResourceView, facts: StackFacts) -> lis
 
 
 # -- residency and protection ---------------------------------------------------------------------
-LOCATION_KEYS: Final = frozenset(
-    {
-        "location", "locations", "region", "regions", "zone", "zones", "nodelocations",
-        "replicazones", "datalocations", "secondaryzone", "locationid",
-    }
-)  # fmt: skip
+LOCATION_KEY = re.compile(r"(location|locations|region|regions|zone|zones)$")
 """Input keys (normalized) that place a GCP resource or its data, at any depth: `location`,
 `region`, `zone` of every resource, `nodeLocations` of clusters and pools, Secret Manager
 `replication.userManaged.replicas[].location`, Cloud SQL `settings.locationPreference.zone` and
-`secondaryZone`, disks' `replicaZones`, buckets' `customPlacementConfig.dataLocations`."""
+`secondaryZone`, disks' `replicaZones`, node auto-provisioning's `autoProvisioningLocations`."""
+NOT_A_PLACE: Final = frozenset(
+    {"timezone", "managedzone", "dnszone", "privatezone", "peeringzone", "forwardingzone"}
+)
+"""Keys that end like a location but name something else (a time zone, a Cloud DNS zone)."""
+LOCATION_PATH_KEYS: Final = frozenset({"datalocations", "locationid"})
+PLACE_IN_PATH = re.compile(r"/(?:regions|zones|locations)/(?P<place>[A-Za-z0-9-]+)")
+"""A place inside a resource path or self link (`projects/p/locations/europe-west1/...`)."""
+
+
+def _is_location_key(key: str) -> bool:
+    normalized = _normalized(key)
+    return normalized not in NOT_A_PLACE and bool(
+        LOCATION_KEY.search(normalized) or normalized in LOCATION_PATH_KEYS
+    )
 
 
 def _locations(resource: ResourceView) -> Iterator[tuple[str, Any]]:
     for path, key, value in walk(resource.props):
-        if key is None or _normalized(key) not in LOCATION_KEYS:
+        if key is None or not _is_location_key(key) or isinstance(value, Mapping):
             continue
         if isinstance(value, list | tuple):
             for index, item in enumerate(value):
                 yield f"{path}[{index}]", item
         else:
             yield path, value
+
+
+def _place(value: str) -> str:
+    """The region of a region, zone or a path/self link naming one (`.../regions/<r>/...`)."""
+    match = PLACE_IN_PATH.search(value)
+    return _region_of(match["place"] if match else value)
 
 
 @rule(
@@ -650,7 +665,7 @@ def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
         return []
     problems: list[str] = []
     for path, value in _locations(resource):
-        region = _region_of(value) if isinstance(value, str) else None
+        region = _place(value) if isinstance(value, str) else None
         if region not in EU_REGIONS:
             problems.append(f"{path} {value!r} is not in an EU region")
         elif region not in facts.allowed_regions:

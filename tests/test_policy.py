@@ -62,6 +62,20 @@ def test_rules_are_named_described_and_unique():
     assert {r.enforcement for r in RULES} == {Enforcement.MANDATORY}
 
 
+def test_residency_ignores_keys_that_only_look_like_places():
+    """A time zone or a Cloud DNS zone is not where data lives; a self link's region is."""
+    job = rules.ResourceView(
+        type="gcp:cloudscheduler/job:Job",
+        name="nightly",
+        urn="urn:x",
+        props={"region": "projects/p/regions/europe-west1", "timeZone": "America/New_York",
+               "httpTarget": {"managedZone": "corp", "dnsZone": "us"}},
+        protect=False,
+    )  # fmt: skip
+    facts = facts_of(plan_of("prod-eu").config)
+    assert rule_named("eu-residency").evaluate(job, facts) == []
+
+
 def test_copied_facts_match_the_program():
     """The pack cannot import components/ (it runs from its own virtualenv): copies must agree."""
     assert rules.EU_REGIONS == EU_REGIONS
@@ -319,6 +333,12 @@ CASES = [
     Case("eu-residency", "bucket-data-locations", "prod-eu", "gcp:storage/bucket:Bucket",
          "dataLocations", put("customPlacementConfig", {"dataLocations": ["US-EAST1"]}),
          new_name="bucket"),
+    Case("eu-residency", "auto-provisioning", "prod-eu", CLUSTER,
+         "autoProvisioningLocations[0]",
+         put("clusterAutoscaling.autoProvisioningLocations", ["us-east1-b"])),
+    Case("eu-residency", "self-link-region", "staging", "gcp:compute/routerNat:RouterNat",
+         "not in an EU region",
+         put("region", "https://www.googleapis.com/compute/v1/projects/p/regions/us-east1")),
     Case("prod-protected", "kms-key-unprotected", "prod-eu", rules.KMS_CRYPTO_KEY,
          "not protected", put("keyRing", "projects/p/locations/europe-west1/keyRings/r"),
          new_name="secrets-key", options={"protect": False}),
@@ -489,39 +509,46 @@ def test_missing_policy_config_fails_closed():
     assert "--policy-pack-config" in message
 
 
-def test_analyzer_round_trip_with_policy_config():
+def configured_analyzer(stack: str) -> Any:
     """pulumi_policy's own analyzer service (what PolicyPack serves; constructing PolicyPack
-    blocks on its gRPC server): schema, config from the JSON file, wire inputs, protect."""
+    blocks on its gRPC server), configured with the stack's generated policy config file."""
     servicer: Any = _PolicyAnalyzerServicer(
         crossguard.PACK_NAME, "0.0.1", crossguard.policies(), EnforcementLevel.MANDATORY
     )
-    info = servicer.GetAnalyzerInfo(None, None)
-    schemas = {p.name: list(p.configSchema.required) for p in info.policies}
-    assert schemas["eu-residency"] == ["residency", "allowedRegions"]
-    assert schemas["prod-protected"] == ["stage"]
-
     request = proto.ConfigureAnalyzerRequest()
-    for name, values in policy_config("prod-eu").items():
+    for name, values in policy_config(stack).items():
         properties = struct_pb2.Struct()
         properties.update(values)
         request.policyConfig[name].CopyFrom(
             proto.PolicyConfig(enforcementLevel=proto.MANDATORY, properties=properties)
         )
     servicer.Configure(request, None)
+    return servicer
+
+
+def analyze_request(resource: Registration) -> Any:
+    """The engine's AnalyzeRequest (also Remediate's) for a resource: wire-format inputs."""
+    properties = struct_pb2.Struct()
+    properties.update(_wire(resource.inputs, "", resource.secret_paths))
+    return proto.AnalyzeRequest(
+        type=resource.type,
+        properties=properties,
+        urn=resource.urn,
+        name=resource.name,
+        options=proto.AnalyzerResourceOptions(protect=resource.protect),
+    )
+
+
+def test_analyzer_round_trip_with_policy_config():
+    """Schema, config from the JSON file, wire inputs, protect, through the analyzer service."""
+    servicer = configured_analyzer("prod-eu")
+    info = servicer.GetAnalyzerInfo(None, None)
+    schemas = {p.name: list(p.configSchema.required) for p in info.policies}
+    assert schemas["eu-residency"] == ["residency", "allowedRegions"]
+    assert schemas["prod-protected"] == ["stage"]
 
     def analyze(resource: Registration) -> list[tuple[str, str]]:
-        properties = struct_pb2.Struct()
-        properties.update(_wire(resource.inputs, "", resource.secret_paths))
-        response = servicer.Analyze(
-            proto.AnalyzeRequest(
-                type=resource.type,
-                properties=properties,
-                urn=resource.urn,
-                name=resource.name,
-                options=proto.AnalyzerResourceOptions(protect=resource.protect),
-            ),
-            None,
-        )
+        response = servicer.Analyze(analyze_request(resource), None)
         return [(d.policyName, d.message) for d in response.diagnostics]
 
     plan = plan_of("prod-eu")

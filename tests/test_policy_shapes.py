@@ -30,67 +30,30 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 from pulumi.runtime import proto
-from pulumi_policy import EnforcementLevel
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from offline.engine import Plan, Registration
-from policy import crossguard
 from policy.plan_checks import COMPUTED, facts_of, view_of
 from policy.rules import K8S_SECRET, RULES, walk
 from tests.support import STACKS, plan_of
-from tests.test_policy import CASES, SECRET_SIG, Case, Put, _case_id, policy_config
+from tests.test_policy import (
+    CASES,
+    SECRET_SIG,
+    Case,
+    Put,
+    _case_id,
+    analyze_request,
+    configured_analyzer,
+)
 
 Diagnostic = tuple[str, str]
 """(policy name, message) as the engine receives it."""
 
 
-def analyzer(stack: str) -> Any:
-    """pulumi-policy's analyzer service for the pack, configured with the stack's policy config
-    file exactly as `make policy-config` writes it."""
-    servicer: Any = _PolicyAnalyzerServicer(
-        crossguard.PACK_NAME, "0.0.1", crossguard.policies(), EnforcementLevel.MANDATORY
-    )
-    request = proto.ConfigureAnalyzerRequest()
-    for name, values in policy_config(stack).items():
-        properties = struct_pb2.Struct()
-        properties.update(values)
-        request.policyConfig[name].CopyFrom(
-            proto.PolicyConfig(enforcementLevel=proto.MANDATORY, properties=properties)
-        )
-    servicer.Configure(request, None)
-    return servicer
-
-
-def wire(value: Any, path: str, secret_paths: frozenset[str]) -> Any:
-    """Inputs as analyzer_plugin.go marshals them: unknowns as the string sentinel, secrets
-    wrapped in the secret signature."""
-    if isinstance(value, dict):
-        wired: Any = {
-            k: wire(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()
-        }
-    elif isinstance(value, list):
-        wired = [wire(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
-    else:
-        wired = UNKNOWN_STRING_VALUE if value == COMPUTED else value
-    return {**SECRET_SIG, "value": wired} if path in secret_paths else wired
-
-
 def crossguard_verdict(servicer: Any, resource: Registration) -> list[Diagnostic]:
-    properties = struct_pb2.Struct()
-    properties.update(wire(resource.inputs, "", frozenset(resource.secret_paths)))
-    response = servicer.Analyze(
-        proto.AnalyzeRequest(
-            type=resource.type,
-            properties=properties,
-            urn=resource.urn,
-            name=resource.name,
-            options=proto.AnalyzerResourceOptions(protect=resource.protect),
-        ),
-        None,
-    )
+    response = servicer.Analyze(analyze_request(resource), None)
     # No validation may give up on an unknown (pulumi-policy would pass it as ADVISORY).
     levels = {d.enforcementLevel for d in response.diagnostics}
     assert levels <= {proto.MANDATORY}, [d.message for d in response.diagnostics]
@@ -145,7 +108,7 @@ def test_an_unknown_anywhere_gives_the_offline_verdict_through_crossguard(stack:
     """Every input of every resource, one at a time, unknown during preview: no rule crashes or
     gives up, and CrossGuard reports exactly what the offline run reports."""
     plan = plan_of(stack)
-    servicer = analyzer(stack)
+    servicer = configured_analyzer(stack)
     checked = 0
     for resource in plan.resources:
         for path in nodes(resource.inputs):
@@ -183,7 +146,7 @@ def test_an_unknown_switch_fails_closed_unless_deferred(case: Case, path: str) -
     _, broken = case.apply(plan_of(case.stack))
     unknown = dataclasses.replace(broken, inputs=copy.deepcopy(broken.inputs))
     Put(path, COMPUTED)(unknown.inputs)
-    verdict = crossguard_verdict(analyzer(case.stack), unknown)
+    verdict = crossguard_verdict(configured_analyzer(case.stack), unknown)
     if rule.defers(path):
         assert [m for name, m in verdict if name == rule.name] == []
     else:
@@ -248,7 +211,7 @@ def test_a_first_preview_of_an_empty_stack_passes(stack: str) -> None:
         if value == COMPUTED
     ]
     assert len(unknown) >= 5, "the first preview has unknown inputs (emails, kubeconfigs)"
-    servicer = analyzer(stack)
+    servicer = configured_analyzer(stack)
     assert [(r.urn, crossguard_verdict(servicer, r)) for r in plan.resources] == [
         (r.urn, []) for r in plan.resources
     ]
@@ -278,7 +241,7 @@ def test_a_secret_wrapped_value_is_judged_like_a_plain_one(case: Case, path: str
     value and reports what the offline run reports on the plain value."""
     plan, broken = case.apply(plan_of(case.stack))
     hidden = dataclasses.replace(broken, secret_paths=[*broken.secret_paths, path])
-    verdict = crossguard_verdict(analyzer(case.stack), hidden)
+    verdict = crossguard_verdict(configured_analyzer(case.stack), hidden)
     assert verdict == offline_verdict(plan, broken)
     if case.in_crossguard:
         assert any(name == case.rule for name, _ in verdict)
@@ -287,18 +250,7 @@ def test_a_secret_wrapped_value_is_judged_like_a_plain_one(case: Case, path: str
 # -- secrets-are-secret under CrossGuard: a remediation -------------------------------------------
 def remediate(servicer: Any, resource: Registration) -> list[tuple[str, dict[str, Any]]]:
     """pulumi-policy's Remediate for one resource: (policy, returned inputs in wire format)."""
-    properties = struct_pb2.Struct()
-    properties.update(wire(resource.inputs, "", frozenset(resource.secret_paths)))
-    response = servicer.Remediate(
-        proto.AnalyzeRequest(
-            type=resource.type,
-            properties=properties,
-            urn=resource.urn,
-            name=resource.name,
-            options=proto.AnalyzerResourceOptions(protect=resource.protect),
-        ),
-        None,
-    )
+    response = servicer.Remediate(analyze_request(resource), None)
     assert [r.diagnostic for r in response.remediations if r.diagnostic] == []
     return [(r.policyName, json_format.MessageToDict(r.properties)) for r in response.remediations]
 
@@ -322,7 +274,7 @@ SIG_KEY = next(iter(SECRET_SIG))
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_remediation_when_every_secret_is_a_secret(stack: str) -> None:
-    servicer = analyzer(stack)
+    servicer = configured_analyzer(stack)
     assert [(r.urn, remediate(servicer, r)) for r in plan_of(stack).resources] == [
         (r.urn, []) for r in plan_of(stack).resources
     ]
@@ -345,7 +297,7 @@ def test_plaintext_secret_material_comes_back_as_a_secret(case: Case) -> None:
         if not any(re.match(rf"{re.escape(k)}($|[.\[])", p) for p in expected)
     )
     broken.inputs[some_input] = COMPUTED
-    [(policy, returned)] = remediate(analyzer(case.stack), broken)
+    [(policy, returned)] = remediate(configured_analyzer(case.stack), broken)
     assert policy == "secrets-are-secret"
     secrets: list[str] = []
     assert unwired(returned, "", secrets) == broken.inputs
@@ -365,7 +317,7 @@ def test_remediation_keeps_existing_secrets() -> None:
     broken = dataclasses.replace(
         secret, inputs={**secret.inputs, "data": {"extra.key": "a2V5"}}, secret_paths=["stringData"]
     )
-    [(_, returned)] = remediate(analyzer("staging"), broken)
+    [(_, returned)] = remediate(configured_analyzer("staging"), broken)
     secrets: list[str] = []
     assert unwired(returned, "", secrets) == broken.inputs
     assert sorted(secrets) == ["data.extra.key", "stringData"]
