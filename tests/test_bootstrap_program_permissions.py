@@ -114,7 +114,7 @@ def test_project_iam_writes_are_limited_to_the_roles_the_platform_grants(stack: 
     )
     assert granter.inputs["condition"]["expression"] == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
-        ".hasOnly(['roles/container.defaultNodeServiceAccount'])"
+        ".hasOnly(['roles/container.defaultNodeServiceAccount', 'roles/cloudtrace.agent'])"
     )
     deployer_role = roles_by_id(plan)[names.DEPLOYER_ROLE]
     assert "resourcemanager.projects.setIamPolicy" not in deployer_role

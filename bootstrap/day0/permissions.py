@@ -210,6 +210,32 @@ TABLE: Final[Mapping[str, Needs]] = {
         ),
         source="https://cloud.google.com/secret-manager/docs/access-control#permissions",
     ),
+    # -- Cloud Logging (components/log_storage.py): the bucket, and the `_Default` sink, which
+    # the provider acquires and updates in place and never deletes (terraform-provider-google
+    # logging/resource_logging_sink.go isAutomaticallyCreatedSink) -------------------------------
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": Needs(
+        read=_perms("logging.buckets", READ),
+        write=_perms("logging.buckets", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
+    ),
+    "gcp:logging/projectSink:ProjectSink": Needs(
+        read=_perms("logging.sinks", READ),
+        write=_perms("logging.sinks", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
+    ),
+    # -- Cloud Monitoring (components/observability.py) -----------------------------------------
+    **{
+        f"gcp:monitoring/{kind}:{kind[0].upper()}{kind[1:]}": Needs(
+            read=_perms(f"monitoring.{collection}", READ),
+            write=_perms(f"monitoring.{collection}", CRUD),
+            source="https://cloud.google.com/iam/docs/roles-permissions/monitoring",
+        )
+        for kind, collection in (
+            ("alertPolicy", "alertPolicies"),
+            ("dashboard", "dashboards"),
+            ("notificationChannel", "notificationChannels"),
+        )
+    },
     # -- Kubernetes, through each cluster's API --------------------------------------------------
     "pulumi:providers:kubernetes": Needs(
         read=CLUSTER_ACCESS,
@@ -217,6 +243,7 @@ TABLE: Final[Mapping[str, Needs]] = {
         source="kubeconfig with the DNS endpoint (components/gke_cluster.py); see CLUSTER_ACCESS",
     ),
     "kubernetes:core/v1:Namespace": _kubernetes(["namespaces"], _GKE_IAM),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": _kubernetes(["priorityClasses"], _GKE_IAM),
     "kubernetes:core/v1:ConfigMap": _kubernetes(["configMaps"], _GKE_IAM),
     "kubernetes:core/v1:Secret": _kubernetes(["secrets"], _GKE_IAM),
     # Custom resources are `thirdPartyObjects` in GKE's IAM.
@@ -253,11 +280,15 @@ TABLE: Final[Mapping[str, Needs]] = {
 ACT_AS: Final = frozenset({"iam.serviceAccounts.actAs"})
 
 # The project-level roles the platform program grants (components/facts.py
-# NODE_SERVICE_ACCOUNT_ROLES). resourcemanager.projects.setIamPolicy is bound with a condition
-# that allows changing grants of these roles only
+# NODE_SERVICE_ACCOUNT_ROLES, TELEMETRY_WRITER_ROLES). resourcemanager.projects.setIamPolicy is
+# bound with a condition that allows changing grants of these roles only
 # (https://cloud.google.com/iam/docs/setting-limits-on-granting-roles), as Cloud Foundation
 # Fabric's FAST stages delegate role grants.
-GRANTABLE_PROJECT_ROLES: Final = ("roles/container.defaultNodeServiceAccount",)
+# Kept literal (the bootstrap runs apart from components/); the test compares it with the plan.
+GRANTABLE_PROJECT_ROLES: Final = (
+    "roles/container.defaultNodeServiceAccount",  # NODE_SERVICE_ACCOUNT_ROLES
+    "roles/cloudtrace.agent",  # TELEMETRY_WRITER_ROLES (the trace collector's identity)
+)
 PROJECT_IAM_WRITE: Final = frozenset({"resourcemanager.projects.setIamPolicy"})
 
 
