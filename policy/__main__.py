@@ -21,5 +21,5 @@ PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=policies(),
-    description="Platform invariants of the GKE platform (docs/design.md).",
+    description="Platform invariants of the GKE platform (docs/design.md, section 6).",
 )

@@ -59,12 +59,14 @@ def view_of(registration: RegistrationLike) -> ResourceView:
 
 
 def facts_of(config: Mapping[str, Any]) -> StackFacts:
-    """Facts from the stack config (`platform:*` keys, Pulumi.yaml defaults applied)."""
+    """Facts from the stack config (`platform:*` keys, Pulumi.yaml defaults applied, and the
+    provider's `gcp:project`)."""
     return StackFacts.parse(
         {
             "stage": config.get("platform:stage"),
             "residency": config.get("platform:residency", "any"),
             "allowedRegions": config.get("platform:allowedRegions"),
+            "project": config.get("gcp:project"),
         }
     )
 

@@ -7,14 +7,16 @@ neither the cloud providers' SDKs nor pydantic are installed. The facts it share
 (EU regions, the node roles, stages) come from components/facts.py, which needs only the standard
 library.
 
-What CrossGuard cannot see is `None` in the view: `retain_on_delete` (the engine's
-AnalyzerResourceOptions has no such field) and `secret_paths` (pulumi_policy unwraps secrets before
-a validation sees the inputs). Rules check those parts only when they are known; a rule that needs
-them entirely is marked `offline_only` and is not part of the CrossGuard pack.
+Each rule states as data where it is enforced (`Rule.where`, `Rule.offline_part`) and which inputs
+it lets pass while they are unknown during a preview (`Rule.deferred`); docs/policy.md's rule
+table is generated from that data (policy/docs.py). What CrossGuard cannot see is `None` in the
+view: `retain_on_delete` and `secret_paths` (see policy/crossguard.py for the upstream source).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,10 +66,19 @@ SECRET_IAM: Final = frozenset(
 SM_SECRET: Final = "gcp:secretmanager/secret:Secret"
 SM_SECRET_VERSION: Final = "gcp:secretmanager/secretVersion:SecretVersion"
 ADDRESS: Final = "gcp:compute/address:Address"
+KMS_CRYPTO_KEY: Final = "gcp:kms/cryptoKey:CryptoKey"
 MESH: Final = "kubernetes:kuma.io/v1alpha1:Mesh"
 FLUX_INSTANCE: Final = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"
 K8S_SECRET: Final = "kubernetes:core/v1:Secret"
-HELM_CHARTS: Final = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
+HELM_CHARTS: Final = frozenset(
+    {
+        "kubernetes:helm.sh/v3:Release",
+        # Client-side charts: v3 renders in the SDK, v4 in the provider; both take a chart
+        # reference, a version and values like a Release.
+        "kubernetes:helm.sh/v3:Chart",
+        "kubernetes:helm.sh/v4:Chart",
+    }
+)
 GCP_PROVIDER: Final = "pulumi:providers:gcp"
 K8S_PROVIDER: Final = "pulumi:providers:kubernetes"
 
@@ -75,6 +86,8 @@ EXACT_SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 )
 ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
+PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+"""A GCP project id (cloud.google.com/resource-manager/docs/creating-managing-projects)."""
 
 
 class _Unknown:
@@ -130,19 +143,20 @@ class StackFacts:
     stage: Stage
     residency: Residency
     allowed_regions: frozenset[str]
+    project: str
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("stage", "residency", "allowedRegions")
-    """Keys in policy config, camelCase like the stack config keys they mirror."""
+    FIELDS: ClassVar[tuple[str, ...]] = ("stage", "residency", "allowedRegions", "project")
+    """Keys in policy config, camelCase like the stack config keys they mirror (in field order)."""
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], keys: Sequence[str] = FIELDS) -> StackFacts:
         """Facts from a mapping with the camelCase `keys`; facts outside `keys` get neutral values
-        (staging, any residency, no regions). ValueError lists every problem."""
+        (staging, any residency, no regions, no project). ValueError lists every problem."""
         problems: list[str] = []
         unknown = sorted(set(keys) - set(cls.FIELDS))
         if unknown:
             raise ValueError(f"unknown stack facts {unknown}; known: {list(cls.FIELDS)}")
-        stage, residency, regions = Stage.STAGING, Residency.ANY, frozenset[str]()
+        stage, residency, regions, project = Stage.STAGING, Residency.ANY, frozenset[str](), ""
         for key in keys:
             value = raw.get(key)
             try:
@@ -150,6 +164,10 @@ class StackFacts:
                     stage = Stage(str(value))
                 elif key == "residency":
                     residency = Residency(str(value))
+                elif key == "project":
+                    if not isinstance(value, str) or not PROJECT_ID.fullmatch(value):
+                        raise ValueError
+                    project = value
                 elif not _is_str_list(value) or not value:
                     raise ValueError
                 else:
@@ -158,13 +176,14 @@ class StackFacts:
                 problems.append(f"{key}: {value!r} is not {_FACT_HINTS[key]}")
         if problems:
             raise ValueError("; ".join(problems))
-        return cls(stage=stage, residency=residency, allowed_regions=regions)
+        return cls(stage=stage, residency=residency, allowed_regions=regions, project=project)
 
 
 _FACT_HINTS: Final = {
     "stage": f"one of {[s.value for s in Stage]}",
     "residency": f"one of {[r.value for r in Residency]}",
     "allowedRegions": "a non-empty list of region names",
+    "project": "a GCP project id (gcp:project of the stack)",
 }
 
 
@@ -177,7 +196,21 @@ class Enforcement(StrEnum):
     ADVISORY = "advisory"
 
 
-Check = Callable[[ResourceView, StackFacts], list[str]]
+class Where(StrEnum):
+    """Where a rule is enforced."""
+
+    PREVIEW = "preview"
+    """All of it by CrossGuard on `pulumi preview`/`up` (and offline)."""
+    PARTLY = "preview, part offline"
+    """By CrossGuard, except `Rule.offline_part`, which only the offline runs see."""
+    OFFLINE = "offline"
+    """Only offline: CrossGuard cannot see what it checks (`Rule.offline_part` says why)."""
+    REMEDIATED = "offline, remediated by CrossGuard"
+    """Fails only offline; CrossGuard cannot fail a preview on it but repairs the inputs with a
+    remediation (`Rule.offline_part` says why and how)."""
+
+
+Check = Callable[[ResourceView, "StackFacts"], list[str]]
 
 
 @dataclass(frozen=True)
@@ -185,14 +218,40 @@ class Rule:
     name: str
     description: str
     check: Check
+    why: str
     enforcement: Enforcement = Enforcement.MANDATORY
     facts: tuple[str, ...] = ()
     """StackFacts the rule reads (camelCase); the CrossGuard policy requires them as config."""
-    offline_only: bool = False
-    """True when CrossGuard cannot see what the rule checks, so the pack leaves it out."""
-    crossguard_gap: str = ""
-    """What part of the rule only the offline runs check."""
-    why: str = ""
+    where: Where = Where.PREVIEW
+    offline_part: str = ""
+    """What only the offline runs check, and why CrossGuard cannot (set unless `where` is
+    PREVIEW)."""
+    deferred: tuple[str, ...] = ()
+    """Inputs (fnmatch patterns of the last key of a path; `*` for any) whose value may be
+    unknown during a preview without a violation: values computed from other resources' outputs,
+    such as a service account's email or a kubeconfig. `pulumi up` runs the policy again with
+    them known, before it creates the resource (pkg/resource/deploy/step_generator.go: analyzers
+    run on every registration, preview or update). Every other input a rule needs fails the rule
+    while it is unknown."""
+    switches: str = ""
+    """Regex over normalized keys (lowercase, letters and digits) that a `*` in `deferred` does
+    not cover: the switches a scanning rule fails closed on."""
+
+    def __post_init__(self) -> None:
+        if (self.where is Where.PREVIEW) == bool(self.offline_part):
+            raise ValueError(f"{self.name}: offline_part is set exactly when where is not PREVIEW")
+
+    @property
+    def offline_only(self) -> bool:
+        """No CrossGuard validation: only the offline runs report a violation."""
+        return self.where in (Where.OFFLINE, Where.REMEDIATED)
+
+    def defers(self, path: str) -> bool:
+        """Whether an unknown value at dotted input `path` passes the preview."""
+        key = re.sub(r"(\[\d+\])+$", "", path).rsplit(".", 1)[-1]
+        if self.switches and re.search(self.switches, _normalized(key)):
+            return False
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.deferred)
 
     def evaluate(self, resource: ResourceView, facts: StackFacts) -> list[str]:
         return self.check(resource, facts)
@@ -207,8 +266,10 @@ def rule(
     *,
     why: str,
     facts: tuple[str, ...] = (),
-    offline_only: bool = False,
-    crossguard_gap: str = "",
+    where: Where = Where.PREVIEW,
+    offline_part: str = "",
+    deferred: tuple[str, ...] = (),
+    switches: str = "",
     enforcement: Enforcement = Enforcement.MANDATORY,
 ) -> Callable[[Check], Check]:
     """Register a check as a rule of the pack."""
@@ -219,11 +280,13 @@ def rule(
                 name=name,
                 description=description,
                 check=check,
+                why=why,
                 enforcement=enforcement,
                 facts=facts,
-                offline_only=offline_only,
-                crossguard_gap=crossguard_gap,
-                why=why,
+                where=where,
+                offline_part=offline_part,
+                deferred=deferred,
+                switches=switches,
             )
         )
         return check
@@ -246,6 +309,13 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
             yield from walk(child, child_path)
 
 
+def _items(value: Any) -> list[Any]:
+    """A list input as a list; anything else (absent, UNKNOWN, a scalar) as one item or none."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _region_of(location: str) -> str:
     match = ZONE.fullmatch(location)
     return match["region"] if match else location
@@ -263,8 +333,8 @@ def _node_configs(resource: ResourceView) -> list[str]:
     if resource.type == NODE_POOL:
         return ["nodeConfig"]
     if resource.type == CLUSTER:
-        pools = resource.get("nodePools") or []
-        inline = [f"nodePools[{i}].nodeConfig" for i in range(len(pools))]
+        pools = resource.get("nodePools")
+        inline = [f"nodePools[{i}].nodeConfig" for i in range(len(_items(pools)))]
         return ["nodeConfig", *inline]
     return []
 
@@ -283,6 +353,25 @@ def _at(resource: ResourceView, path: str) -> Any:
     return node
 
 
+def _normalized(key: str) -> str:
+    """`insecure-skip-tls-verify`, `insecureSkipTLSVerify`, `INSECURE_SKIP_TLS_VERIFY` alike."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+TRUE_STRINGS: Final = frozenset({"true", "t", "1", "yes", "y", "on"})
+"""What turns a switch on when it arrives as text: Go's strconv.ParseBool ("1", "t", "true" in
+any case; env vars of Kuma, Flux and ESO are parsed with it) and YAML 1.1 booleans (yes, y, on;
+sigs.k8s.io/yaml, which kubectl uses to read a kubeconfig, follows YAML 1.1)."""
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value == 1
+    return isinstance(value, str) and value.strip().strip("\"'").lower() in TRUE_STRINGS
+
+
 # -- GKE ------------------------------------------------------------------------------------------
 @rule(
     "gke-private-nodes",
@@ -294,8 +383,10 @@ def gke_private_nodes(resource: ResourceView, facts: StackFacts) -> list[str]:
         return _require(resource, "privateClusterConfig.enablePrivateNodes", True) + _require(
             resource, "privateClusterConfig.enablePrivateEndpoint", True
         )
-    if resource.type == NODE_POOL and resource.get("networkConfig.enablePrivateNodes") is False:
-        return ["networkConfig.enablePrivateNodes is false: the pool's nodes get public IPs"]
+    opt_out = resource.get("networkConfig.enablePrivateNodes")
+    if resource.type == NODE_POOL and opt_out not in (None, True):
+        # Absent, the pool inherits the cluster's private nodes; anything but true may not.
+        return [f"networkConfig.enablePrivateNodes is {opt_out!r}: the pool's nodes get public IPs"]
     return []
 
 
@@ -365,14 +456,46 @@ def no_service_account_keys(resource: ResourceView, facts: StackFacts) -> list[s
     return []
 
 
+def _is_iam(resource_type: str) -> bool:
+    """Every pulumi-gcp IAM resource: `gcp:<module>/<x>IamMember|Binding|Policy` and the
+    `iAMMember`-style spellings of projects/folders/organizations/serviceaccount."""
+    return resource_type.startswith("gcp:") and bool(
+        re.search(r"iam(member|binding|policy):", resource_type.lower())
+    )
+
+
+def _policy_bindings(policy_data: Any) -> list[tuple[Any, Any]]:
+    """(role, member) of every binding in an IAM policy document (`policyData`, JSON text as
+    gcp.organizations.get_iam_policy renders it); UNKNOWN text yields nothing (deferred)."""
+    if not isinstance(policy_data, str):
+        return []
+    try:
+        document = json.loads(policy_data)
+    except ValueError:
+        return [(UNKNOWN, f"unreadable policyData {policy_data[:40]!r}")]
+    bindings = document.get("bindings") if isinstance(document, Mapping) else None
+    return [
+        (binding.get("role"), member)
+        for binding in _items(bindings)
+        if isinstance(binding, Mapping)
+        for member in _items(binding.get("members"))
+    ]
+
+
+def _grants(resource: ResourceView) -> list[tuple[Any, Any]]:
+    """(role, member) of every grant an IAM resource makes (member, members, policyData)."""
+    if not _is_iam(resource.type):
+        return []
+    role = resource.get("role")
+    grants = [(role, resource.get("member"))] if "member" in resource.props else []
+    grants += [(role, member) for member in _items(resource.get("members"))]
+    return grants + _policy_bindings(resource.get("policyData"))
+
+
 def _project_grants(resource: ResourceView) -> list[tuple[str, Any]]:
     """(role, member) of a project-level IAM resource; IAMPolicy yields nothing (see below)."""
-    role = resource.get("role")
-    if resource.type == "gcp:projects/iAMMember:IAMMember":
-        return [(role, resource.get("member"))]
-    if resource.type == "gcp:projects/iAMBinding:IAMBinding":
-        members = resource.get("members")
-        return [(role, m) for m in members] if isinstance(members, list) else [(role, members)]
+    if resource.type in PROJECT_IAM and resource.type != "gcp:projects/iAMPolicy:IAMPolicy":
+        return _grants(resource)
     return []
 
 
@@ -381,6 +504,7 @@ def _project_grants(resource: ResourceView) -> list[tuple[str, Any]]:
     "Project-level IAM grants only the node roles, only to GKE node service accounts, and the "
     "Cloud Trace writer role only to the telemetry identity; no authoritative project IAM policy.",
     why="Workloads get per-resource grants; a project role reaches every resource of the project.",
+    deferred=("member", "members"),
 )
 def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type not in PROJECT_IAM:
@@ -403,6 +527,74 @@ def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) ->
     return problems
 
 
+NODE_ROLE_MEMBER = re.compile(
+    r"^serviceAccount:[a-z][-a-z0-9]*@(?P<project>[a-z][-a-z0-9]*)\.iam\.gserviceaccount\.com$"
+)
+"""A user-managed service account: `<id>@<project>.iam.gserviceaccount.com` names its project
+(cloud.google.com/iam/docs/service-account-overview, "user-managed service accounts")."""
+
+
+@rule(
+    "node-roles-own-project",
+    "The node roles are granted only in the stack's project, only to service accounts of that "
+    "project.",
+    facts=("project",),
+    why="A node role for another project's account lets that project's nodes write here; "
+    "granted elsewhere, it reaches beyond the stack.",
+    deferred=("member", "members", "policyData"),
+)
+def node_roles_own_project(resource: ResourceView, facts: StackFacts) -> list[str]:
+    problems: list[str] = []
+    for role, member in _grants(resource):
+        if isinstance(role, _Unknown):
+            problems.append(
+                f"role of {member!r} is unknown during preview: it could be a node role"
+            )
+        if role not in NODE_SERVICE_ACCOUNT_ROLES:
+            continue
+        if resource.type not in PROJECT_IAM:
+            problems.append(f"{role} granted through {resource.type}: grant it on the project")
+        project = resource.get("project")
+        if project is not None and project != facts.project:
+            problems.append(f"{role} granted in project {project!r}, not {facts.project!r}")
+        if isinstance(member, _Unknown):
+            continue
+        match = NODE_ROLE_MEMBER.match(member) if isinstance(member, str) else None
+        if match is None or match["project"] != facts.project:
+            problems.append(
+                f"{role} for {member!r}: only service accounts of project {facts.project!r}"
+            )
+    return problems
+
+
+PUBLIC_PRINCIPAL = re.compile(
+    r"(?<![A-Za-z0-9])(allUsers|allAuthenticatedUsers)(?![A-Za-z0-9])|principalSet://goog/public:all",
+    re.IGNORECASE,
+)
+"""Everyone on the internet / every Google account (cloud.google.com/iam/docs/principal-identifiers:
+`allUsers`, `allAuthenticatedUsers`; `principalSet://goog/public:all` in v2 IAM policies)."""
+PROSE_KEYS: Final = frozenset({"description", "displayname", "title"})
+
+
+@rule(
+    "no-public-principals",
+    "No GCP resource names allUsers or allAuthenticatedUsers (IAM member, binding or policy of "
+    "any resource, ACL entities).",
+    why="A secret accessor (or any role) for allUsers hands the resource to the internet.",
+    deferred=("*",),
+)
+def no_public_principals(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if not resource.type.startswith("gcp:"):
+        return []
+    return [
+        f"{path} {value!r} grants to everyone: name the principals"
+        for path, key, value in walk(resource.props)
+        if isinstance(value, str)
+        and _normalized(key or "") not in PROSE_KEYS
+        and PUBLIC_PRINCIPAL.search(value)
+    ]
+
+
 @rule(
     "secret-accessor-per-secret",
     "Secret Manager access is granted per secret, as secretAccessor only; never project-wide.",
@@ -420,29 +612,51 @@ def secret_accessor_per_secret(resource: ResourceView, facts: StackFacts) -> lis
 
 
 # -- residency and protection ---------------------------------------------------------------------
-LOCATION_KEYS: Final = ("location", "region", "zone")
-LOCATION_LISTS: Final = ("nodeLocations",)
+LOCATION_KEY = re.compile(r"(location|locations|region|regions|zone|zones)$")
+"""Input keys (normalized) that place a GCP resource or its data, at any depth: `location`,
+`region`, `zone` of every resource, `nodeLocations` of clusters and pools, Secret Manager
+`replication.userManaged.replicas[].location`, Cloud SQL `settings.locationPreference.zone` and
+`secondaryZone`, disks' `replicaZones`, node auto-provisioning's `autoProvisioningLocations`."""
+NOT_A_PLACE: Final = frozenset(
+    {"timezone", "managedzone", "dnszone", "privatezone", "peeringzone", "forwardingzone"}
+)
+"""Keys that end like a location but name something else (a time zone, a Cloud DNS zone)."""
+LOCATION_PATH_KEYS: Final = frozenset({"datalocations", "locationid"})
+PLACE_IN_PATH = re.compile(r"/(?:regions|zones|locations)/(?P<place>[A-Za-z0-9-]+)")
+"""A place inside a resource path or self link (`projects/p/locations/europe-west1/...`)."""
+
+
+def _is_location_key(key: str) -> bool:
+    normalized = _normalized(key)
+    return normalized not in NOT_A_PLACE and bool(
+        LOCATION_KEY.search(normalized) or normalized in LOCATION_PATH_KEYS
+    )
 
 
 def _locations(resource: ResourceView) -> Iterator[tuple[str, Any]]:
-    for key in LOCATION_KEYS:
-        if key in resource.props:
-            yield key, resource.props[key]
-    for key in LOCATION_LISTS:
-        for index, value in enumerate(resource.get(key) or []):
-            yield f"{key}[{index}]", value
-    replicas = resource.get("replication.userManaged.replicas") or []
-    for index, replica in enumerate(replicas):
-        location = replica.get("location") if isinstance(replica, Mapping) else None
-        yield f"replication.userManaged.replicas[{index}].location", location
+    for path, key, value in walk(resource.props):
+        if key is None or not _is_location_key(key) or isinstance(value, Mapping):
+            continue
+        if isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                yield f"{path}[{index}]", item
+        else:
+            yield path, value
+
+
+def _place(value: str) -> str:
+    """The region of a region, zone or a path/self link naming one (`.../regions/<r>/...`)."""
+    match = PLACE_IN_PATH.search(value)
+    return _region_of(match["place"] if match else value)
 
 
 @rule(
     "eu-residency",
-    "With residency eu, every location/region of a GCP resource and every Secret Manager replica "
-    "is an EU region listed in allowedRegions; no automatic replication.",
+    "With residency eu, every location/region/zone of a GCP resource at any depth (Secret "
+    "Manager replicas, node locations included) is an EU region listed in allowedRegions; no "
+    "automatic replication.",
     facts=("residency", "allowedRegions"),
-    why="prod-eu data stays in EU member states (docs/design.md).",
+    why="prod-eu data stays in EU member states (docs/design.md, section 6).",
 )
 def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
     if facts.residency is not Residency.EU:
@@ -451,7 +665,7 @@ def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
         return []
     problems: list[str] = []
     for path, value in _locations(resource):
-        region = _region_of(value) if isinstance(value, str) else None
+        region = _place(value) if isinstance(value, str) else None
         if region not in EU_REGIONS:
             problems.append(f"{path} {value!r} is not in an EU region")
         elif region not in facts.allowed_regions:
@@ -462,23 +676,33 @@ def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
         replication = resource.get("replication") or {}
         if not isinstance(replication, Mapping) or set(replication) & {"auto", "automatic"}:
             problems.append("replication is automatic (Google picks the regions): use userManaged")
-        elif not resource.get("replication.userManaged.replicas"):
+        elif not _items(resource.get("replication.userManaged.replicas")):
             problems.append("replication.userManaged.replicas is empty")
     return problems
 
 
-PROD_PROTECTED_TYPES: Final = frozenset({CLUSTER, NODE_POOL, SM_SECRET, ADDRESS, MESH})
+PROD_PROTECTED_TYPES: Final = frozenset(
+    {CLUSTER, NODE_POOL, SM_SECRET, ADDRESS, MESH, KMS_CRYPTO_KEY}
+)
 RETAINED_TYPES: Final = frozenset({SM_SECRET, SM_SECRET_VERSION})
+NO_RETAIN_IN_CROSSGUARD: Final = (
+    "retainOnDelete: the engine does not send it to policy packs (AnalyzerResourceOptions has "
+    "protect, ignoreChanges, deleteBeforeReplace, additionalSecretOutputs, aliases, "
+    "customTimeouts, parent: pulumi 3.272 runtime/proto/analyzer_pb2; pulumi-policy 1.21 "
+    "PolicyResourceOptions)"
+)
 
 
 @rule(
     "prod-protected",
-    "prod: clusters, node pools, Secret Manager secrets, the KDS address and the Mesh are "
-    "protected, clusters and secrets have deletionProtection; Secret Manager entries are always "
-    "retained on delete.",
+    "prod: clusters, node pools, Secret Manager secrets, Cloud KMS crypto keys, the KDS address "
+    "and the Mesh are protected, clusters and secrets have deletionProtection; Secret Manager "
+    "entries are always retained on delete.",
     facts=("stage",),
-    crossguard_gap="retainOnDelete (not sent to policy packs)",
-    why="A prod destroy or replace must be deliberate; a secret's value cannot be recreated.",
+    where=Where.PARTLY,
+    offline_part=NO_RETAIN_IN_CROSSGUARD,
+    why="A prod destroy or replace must be deliberate; a secret's value or a key's material "
+    "cannot be recreated.",
 )
 def prod_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
     problems: list[str] = []
@@ -497,7 +721,8 @@ def prod_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
     "prod: FluxInstance is protected and retained on delete (deleting it uninstalls Flux). "
     "Other stages may destroy it with their cluster.",
     facts=("stage",),
-    crossguard_gap="retainOnDelete (not sent to policy packs)",
+    where=Where.PARTLY,
+    offline_part=NO_RETAIN_IN_CROSSGUARD,
     why="Deleting the FluxInstance uninstalls Flux and everything it reconciles.",
 )
 def flux_instance_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
@@ -509,66 +734,128 @@ def flux_instance_protected(resource: ResourceView, facts: StackFacts) -> list[s
     return problems
 
 
-# -- in-cluster -----------------------------------------------------------------------------------
-SKIP_VERIFY_KEYS: Final = frozenset(
-    {"skipverify", "insecureskipverify", "insecureskiptlsverify", "insecure"}
+# -- TLS verification -----------------------------------------------------------------------------
+SKIP_VERIFY_KEY = re.compile(
+    r"(skip(tls|ssl|cert)?verif(y|ication)|noverify|insecure|allowselfsigned|allowinsecure)$"
 )
-KUBECONFIG_INSECURE = re.compile(r"insecure-skip-tls-verify:\s*['\"]?true", re.IGNORECASE)
+"""Normalized keys that switch TLS verification off: Kuma `skipVerify` (Helm
+controlPlane.tls.kdsZoneClient.skipVerify) and its env var KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY
+(kumahq/kuma pkg/config/multizone), `insecureSkipVerify`/`tlsInsecureSkipVerify` (Kubernetes
+and Prometheus TLS configs), `insecure-skip-tls-verify` (kubeconfig, kubectl/flux flags),
+Flux and ESO `insecure` (plain HTTP; source.toolkit.fluxcd.io CRDs, ESO DVLS provider),
+Kuma MeshIdentity `insecureAllowSelfSigned`, git's GIT_SSL_NO_VERIFY."""
+ASSIGNMENT = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?\s*[=:]\s*["']?(?P<value>[A-Za-z0-9]+)""")
+"""`KEY=value` (env, flags), `key: value` (YAML), `"key": value` (JSON) inside a text input: an
+embedded kubeconfig, a values file, an env list rendered as text."""
+FLAG = re.compile(r"^\s*--?(?P<key>[A-Za-z0-9_.-]+)\s*$")
+"""A bare command-line flag (`--insecure-skip-tls-verify`): a Go bool flag is true when given
+without `=value` (pkg.go.dev/flag)."""
+
+
+def _insecure_switches(path: str, key: str | None, value: Any) -> Iterator[str]:
+    if key is not None and SKIP_VERIFY_KEY.search(_normalized(key)):
+        if isinstance(value, _Unknown):
+            yield f"{path} is unknown during preview: TLS verification must visibly stay on"
+        elif _is_true(value):
+            yield f"{path} is {value!r}: TLS verification must stay on"
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str) and "value" in value:
+        # An env var as Kubernetes lists it: {name: KUMA_..._SKIP_VERIFY, value: "true"}.
+        name, setting = value["name"], value["value"]
+        if SKIP_VERIFY_KEY.search(_normalized(name)) and (
+            _is_true(setting) or isinstance(setting, _Unknown)
+        ):
+            yield f"{path} sets {name}={setting!r}: TLS verification must stay on"
+    if isinstance(value, str):
+        flag = FLAG.match(value)
+        if flag and SKIP_VERIFY_KEY.search(_normalized(flag["key"])):
+            yield f"{path} {value!r} switches TLS verification off"
+        for match in ASSIGNMENT.finditer(value):
+            if SKIP_VERIFY_KEY.search(_normalized(match["key"])) and _is_true(match["value"]):
+                yield f"{path} sets {match['key']}={match['value']}: TLS verification must stay on"
 
 
 @rule(
     "no-skip-verify",
-    "No TLS verification switched off anywhere in Kubernetes inputs (Helm values, CR specs, "
-    "provider kubeconfig): skipVerify/insecureSkipVerify/insecure true.",
-    why="The KDS connection and every other TLS link verify their peer (docs/design.md).",
+    "No TLS verification switched off in any input of any resource: skipVerify/"
+    "insecureSkipVerify/insecure-skip-tls-verify/insecure as a boolean or a true-like string, as "
+    "an environment variable (map or name/value list), as a command-line flag, or inside text "
+    "such as a kubeconfig (YAML or JSON).",
+    why="The KDS connection and every other TLS link verify their peer (docs/design.md, "
+    "section 5).",
+    deferred=("*",),
+    switches=SKIP_VERIFY_KEY.pattern,
 )
 def no_skip_verify(resource: ResourceView, facts: StackFacts) -> list[str]:
-    if not (resource.type.startswith("kubernetes:") or resource.type == K8S_PROVIDER):
-        return []
-    problems = [
-        f"{path} is {value!r}: TLS verification must stay on"
-        for path, key, value in walk(resource.props)
-        if key is not None and key.lower() in SKIP_VERIFY_KEYS and value in (True, "true")
-    ]
-    kubeconfig = resource.get("kubeconfig")
-    if isinstance(kubeconfig, str) and KUBECONFIG_INSECURE.search(kubeconfig):
-        problems.append("kubeconfig sets insecure-skip-tls-verify")
-    return problems
+    found: list[str] = []
+    for path, key, value in walk(resource.props):
+        found += _insecure_switches(path, key, value)
+    return list(dict.fromkeys(found))
 
 
+# -- Helm, Kuma -----------------------------------------------------------------------------------
 @rule(
     "pinned-chart-versions",
-    "Every Helm release/chart pins an exact semver version (no range, no empty, no latest).",
-    why="What is installed changes only with a reviewed commit (docs/design.md).",
+    "Every Helm release or chart (helm.sh/v3 Release and Chart, helm.sh/v4 Chart) pins an exact "
+    "semver version (no range, no empty, no latest).",
+    why="What is installed changes only with a reviewed commit (docs/design.md, section 4).",
 )
 def pinned_chart_versions(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type not in HELM_CHARTS:
         return []
-    version = resource.get("version")
-    if isinstance(version, str) and EXACT_SEMVER.fullmatch(version):
-        return []
-    return [f"version {version!r} is not an exact semver version such as '1.2.3'"]
+    # helm.sh/v3 Chart also takes the version inside fetchOpts.
+    versions = {p: resource.get(p) for p in ("version", "fetchOpts.version")}
+    given = {p: v for p, v in versions.items() if v is not None}
+    if not given:
+        return ["version is not set: pin an exact semver version such as '1.2.3'"]
+    return [
+        f"{path} {version!r} is not an exact semver version such as '1.2.3'"
+        for path, version in given.items()
+        if not (isinstance(version, str) and EXACT_SEMVER.fullmatch(version))
+    ]
 
 
 @rule(
     "mesh-mtls",
     "The Kuma Mesh enables mTLS with a declared backend; zoneEgress only with mTLS.",
-    why="docs/design.md: mTLS on; routing.zoneEgress is rejected without mtls.enabledBackend.",
+    why="docs/design.md sections 5 and 6: mTLS on; routing.zoneEgress is rejected without "
+    "mtls.enabledBackend.",
 )
 def mesh_mtls(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type != MESH:
         return []
     backend = resource.get("spec.mtls.enabledBackend")
-    backends = resource.get("spec.mtls.backends") or []
-    names = [b.get("name") for b in backends if isinstance(b, Mapping)]
+    names = [
+        b.get("name") for b in _items(resource.get("spec.mtls.backends")) if isinstance(b, Mapping)
+    ]
     if not isinstance(backend, str) or not backend:
-        problems = ["spec.mtls.enabledBackend is not set: mTLS is off"]
+        problems = [f"spec.mtls.enabledBackend is {backend!r}: mTLS is off"]
         if resource.get("spec.routing.zoneEgress") is True:
             problems.append("spec.routing.zoneEgress requires spec.mtls.enabledBackend")
         return problems
     if backend not in names:
         return [f"spec.mtls.enabledBackend {backend!r} names no backend; declared: {names}"]
     return []
+
+
+@rule(
+    "mtls-strict",
+    "No Kuma resource sets an mTLS mode other than strict: Mesh mtls.backends[].mode and "
+    "MeshTLS from[]/rules[].default.mode are never PERMISSIVE.",
+    why="Permissive mode accepts plaintext from outside the mesh (Kuma mesh.proto "
+    "CertificateAuthorityBackend.mode STRICT|PERMISSIVE; MeshTLS mode Strict|Permissive).",
+)
+def mtls_strict(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if not resource.type.startswith("kubernetes:kuma.io/"):
+        return []
+    problems: list[str] = []
+    for path, key, value in walk(resource.props):
+        if key != "mode":
+            continue
+        if isinstance(value, _Unknown) and re.search(r"\.(mtls|default)\b", path):
+            problems.append(f"{path} is unknown during preview: mTLS mode must visibly be strict")
+        elif isinstance(value, str) and value.strip().upper() == "PERMISSIVE":
+            problems.append(f"{path} is {value!r}: mTLS must be strict")
+    return problems
 
 
 # -- secrets --------------------------------------------------------------------------------------
@@ -582,8 +869,12 @@ def _sensitive_paths(resource: ResourceView) -> Iterator[str]:
     """Inputs that hold secret material: Secret data, secret-looking keys, private-key PEM."""
     if resource.type == K8S_SECRET:
         for field_name in ("data", "stringData"):
-            for key in resource.get(field_name) or {}:
-                yield f"{field_name}.{key}"
+            entries = resource.get(field_name)
+            if isinstance(entries, Mapping):
+                for key in entries:
+                    yield f"{field_name}.{key}"
+            elif entries is not None:
+                yield field_name
     for path, key, value in walk(resource.props):
         normalized = re.sub(r"[^a-z]", "", key.lower()) if key is not None else ""
         if (key is not None and (SENSITIVE_KEY.search(normalized) or key.endswith(".key"))) or (
@@ -596,12 +887,28 @@ def _sensitive_paths(resource: ResourceView) -> Iterator[str]:
     "secrets-are-secret",
     "Secret material (Kubernetes Secret data, passwords, tokens, private keys, Secret Manager "
     "data) is sent as a Pulumi secret, so it is encrypted in state.",
-    offline_only=True,
-    why="docs/design.md: every secret-bearing input is a Pulumi secret.",
+    where=Where.REMEDIATED,
+    offline_part="a validation cannot tell a secret from plain text: the engine sends secrets "
+    "wrapped, but pulumi-policy unwraps them before a validation runs (pulumi_policy/policy.py "
+    "Analyze: deserialize_properties(..., proxy_secrets=False)). Its Remediate keeps them "
+    "(proxy_secrets=True), so under CrossGuard the rule is a remediation (enforcement level "
+    "remediate): plaintext secret material comes back wrapped as a secret and the engine stores "
+    "it encrypted (step_generator.go uses the remediated inputs); the preview shows the "
+    "remediation instead of failing",
+    why="docs/design.md section 6: every secret-bearing input is a Pulumi secret.",
 )
 def secrets_are_secret(resource: ResourceView, facts: StackFacts) -> list[str]:
     return [
         f"{path} holds secret material but is not a Pulumi secret"
+        for path in plaintext_secret_paths(resource)
+    ]
+
+
+def plaintext_secret_paths(resource: ResourceView) -> list[str]:
+    """Dotted paths (as `walk` spells them) of secret material not sent as a Pulumi secret;
+    the CrossGuard remediation wraps exactly these."""
+    return [
+        path
         for path in dict.fromkeys(_sensitive_paths(resource))
         if resource.is_secret(path) is False
     ]

@@ -29,6 +29,7 @@ def policy_config(stack: str, repo: Path = REPO_ROOT) -> dict[str, dict[str, Any
         "stage": facts.stage.value,
         "residency": facts.residency.value,
         "allowedRegions": sorted(facts.allowed_regions),
+        "project": facts.project,
     }
     assert set(values) == set(StackFacts.FIELDS), "a new stack fact needs its value here"
     return {

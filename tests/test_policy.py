@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from components.naming import service_account_id
 from offline import problems
 from offline.engine import REPO_ROOT, Plan, Registration, stack_config
 from policy import crossguard, rules
+from policy import docs as policy_docs
 from policy import stack_config as policy_stack_config
 from policy.plan_checks import COMPUTED, facts_of, view_of, violations
 from policy.rules import RULES, Enforcement, Rule, StackFacts, rule_named
@@ -61,6 +62,20 @@ def test_rules_are_named_described_and_unique():
     assert {r.enforcement for r in RULES} == {Enforcement.MANDATORY}
 
 
+def test_residency_ignores_keys_that_only_look_like_places():
+    """A time zone or a Cloud DNS zone is not where data lives; a self link's region is."""
+    job = rules.ResourceView(
+        type="gcp:cloudscheduler/job:Job",
+        name="nightly",
+        urn="urn:x",
+        props={"region": "projects/p/regions/europe-west1", "timeZone": "America/New_York",
+               "httpTarget": {"managedZone": "corp", "dnsZone": "us"}},
+        protect=False,
+    )  # fmt: skip
+    facts = facts_of(plan_of("prod-eu").config)
+    assert rule_named("eu-residency").evaluate(job, facts) == []
+
+
 def test_copied_facts_match_the_program():
     """The pack cannot import components/ (it runs from its own virtualenv): copies must agree."""
     assert rules.EU_REGIONS == EU_REGIONS
@@ -71,20 +86,26 @@ def test_copied_facts_match_the_program():
 
 
 # -- breaking each rule on purpose -----------------------------------------------------------------
-Edit = Callable[[dict[str, Any]], None]
-
-
-def put(path: str, value: Any) -> Edit:
+@dataclass(frozen=True)
+class Put:
     """Set a dotted input path (creating mappings on the way)."""
 
-    def edit(inputs: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node = inputs
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = copy.deepcopy(value)
+    path: str
+    value: Any
 
-    return edit
+    def __call__(self, inputs: dict[str, Any]) -> None:
+        *parents, last = re.findall(r"[^.\[\]]+|\[\d+\]", self.path)
+        node: Any = inputs
+        for part in parents:
+            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+        if last.startswith("["):
+            node[int(last[1:-1])] = copy.deepcopy(self.value)
+        else:
+            node[last] = copy.deepcopy(self.value)
+
+
+def put(path: str, value: Any) -> Put:
+    return Put(path, value)
 
 
 @dataclass(frozen=True)
@@ -95,12 +116,14 @@ class Case:
     type: str
     expect: str
     """A fragment every violation message of `rule` on the resource contains."""
-    edit: Edit | None = None
+    edit: Put | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     pick: str = ""
     """Change the first resource of `type` whose name contains this."""
     new_name: str | None = None
-    """Add a resource of `type` with this name (inputs from `edit`) instead of changing one."""
+    """Add a resource of `type` with this name (inputs `base`, then `edit`) instead of changing
+    one."""
+    base: dict[str, Any] = dataclasses.field(default_factory=dict)
     in_crossguard: bool = True
     """False where CrossGuard cannot see what breaks the rule (retainOnDelete, secrets)."""
 
@@ -111,7 +134,7 @@ class Case:
             name, urn = original.name, original.urn
         else:
             original = plan.resources[0]
-            inputs, name = {}, self.new_name
+            inputs, name = copy.deepcopy(self.base), self.new_name
             urn = f"urn:pulumi:{plan.stack}::{plan.project}::{self.type}::{name}"
         if self.edit:
             self.edit(inputs)
@@ -126,6 +149,20 @@ CLUSTER, NODE_POOL, MESH = rules.CLUSTER, rules.NODE_POOL, rules.MESH
 KDS_SKIP_VERIFY = "values.controlPlane.tls.kdsZoneClient.skipVerify"
 HELM = "kubernetes:helm.sh/v3:Release"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+SECRET_MEMBER = "gcp:secretmanager/secretIamMember:SecretIamMember"
+[NODE_ROLE] = NODE_SERVICE_ACCOUNT_ROLES
+INSECURE_KUBECONFIG_YAML = """apiVersion: v1
+clusters:
+- cluster:
+    server: https://10.0.0.2
+    insecure-skip-tls-verify: true
+  name: c
+kind: Config
+"""
+INSECURE_KUBECONFIG_JSON = json.dumps(
+    {"apiVersion": "v1", "clusters": [{"name": "c", "cluster": {
+        "server": "https://10.0.0.2", "insecure-skip-tls-verify": True}}]}
+)  # fmt: skip
 
 CASES = [
     Case("gke-private-nodes", "public-nodes", "prod-eu", CLUSTER, "enablePrivateNodes",
@@ -136,6 +173,8 @@ CASES = [
          put("networkConfig.enablePrivateNodes", False)),
     Case("gke-workload-identity", "no-pool", "prod-eu", CLUSTER, "workloadPool",
          put("workloadIdentityConfig", {})),
+    Case("gke-workload-identity", "not-a-pool", "staging", CLUSTER, "workloadPool",
+         put("workloadIdentityConfig.workloadPool", "acme-platform-staging")),
     Case("node-pool-gke-metadata", "pool", "prod-eu", NODE_POOL, "GKE_METADATA",
          put("nodeConfig.workloadMetadataConfig.mode", "GCE_METADATA")),
     Case("node-pool-gke-metadata", "default-pool", "staging", CLUSTER, "nodeConfig.workload",
@@ -203,6 +242,106 @@ CASES = [
          put("spec.mtls", {})),
     Case("mesh-mtls", "dangling-backend", "staging", MESH, "names no backend",
          put("spec.mtls.enabledBackend", "ca-2")),
+    # -- public principals, node roles of other projects
+    Case("no-public-principals", "secret-accessor-all-users", "staging", SECRET_MEMBER,
+         "grants to everyone", put("member", "allUsers")),
+    Case("no-public-principals", "project-all-authenticated", "prod-eu", PROJECT_MEMBER,
+         "grants to everyone", put("member", "allAuthenticatedUsers")),
+    Case("no-public-principals", "secret-binding", "staging",
+         "gcp:secretmanager/secretIamBinding:SecretIamBinding", "grants to everyone",
+         put("members", ["serviceAccount:eso@p.iam.gserviceaccount.com", "allUsers"]),
+         new_name="open-binding"),
+    Case("no-public-principals", "secret-policy-document", "prod-eu",
+         "gcp:secretmanager/secretIamPolicy:SecretIamPolicy", "grants to everyone",
+         put("policyData", json.dumps({"bindings": [
+             {"role": rules.SECRET_ACCESSOR_ROLE, "members": ["allAuthenticatedUsers"]}]})),
+         new_name="open-policy"),
+    Case("no-public-principals", "bucket-member", "staging",
+         "gcp:storage/bucketIAMMember:BucketIAMMember", "grants to everyone",
+         put("member", "allUsers"), new_name="public-bucket"),
+    Case("no-public-principals", "v2-public-principal-set", "prod-eu",
+         "gcp:iam/denyPolicy:DenyPolicy", "grants to everyone",
+         put("rules", [{"denyRule": {"deniedPrincipals": ["principalSet://goog/public:all"]}}]),
+         new_name="public-deny"),
+    Case("node-roles-own-project", "other-project-account", "staging", PROJECT_MEMBER,
+         "only service accounts of project",
+         put("member", "serviceAccount:stg-global-nodes@other-project.iam.gserviceaccount.com")),
+    Case("node-roles-own-project", "other-project-grant", "prod-eu", PROJECT_MEMBER,
+         "granted in project", put("project", "other-project-42")),
+    Case("node-roles-own-project", "through-service-account-iam", "staging",
+         "gcp:serviceaccount/iAMMember:IAMMember", NODE_ROLE,
+         put("role", NODE_ROLE)),
+    Case("node-roles-own-project", "binding-default-compute", "prod-eu",
+         "gcp:projects/iAMBinding:IAMBinding", "only service accounts of project",
+         put("members", ["serviceAccount:123456789012-compute@developer.gserviceaccount.com"]),
+         new_name="compute-nodes", base={"role": NODE_ROLE}),
+    # -- TLS verification in every spelling
+    Case("no-skip-verify", "kds-skip-verify-string", "prod-eu", HELM, "skipVerify",
+         put(KDS_SKIP_VERIFY, "True"), pick="kuma-zone"),
+    Case("no-skip-verify", "kuma-env-map", "staging", HELM, "SKIP_VERIFY",
+         put("values.controlPlane.envVars", {"KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY": "true"}),
+         pick="kuma-zone"),
+    Case("no-skip-verify", "env-list", "prod-eu", HELM, "GIT_SSL_NO_VERIFY",
+         put("values.extraEnv", [{"name": "GIT_SSL_NO_VERIFY", "value": "1"}]),
+         pick="external-secrets"),
+    Case("no-skip-verify", "env-text", "staging", HELM, "INSECURE_SKIP_TLS_VERIFY=yes",
+         put("values.extraEnvText", "A=1\nFLUX_INSECURE_SKIP_TLS_VERIFY=yes\n"),
+         pick="flux-operator"),
+    Case("no-skip-verify", "cli-flag", "staging", HELM, "--insecure-skip-tls-verify",
+         put("values.extraArgs", ["--log-level=info", "--insecure-skip-tls-verify"]),
+         pick="flux-operator"),
+    Case("no-skip-verify", "cli-flag-value", "prod-eu", HELM, "kds-tls-skip-verify=true",
+         put("values.controlPlane.extraArgs", ["--kds-tls-skip-verify=true"]),
+         pick="kuma-zone"),
+    Case("no-skip-verify", "kubeconfig-yaml", "staging", rules.K8S_PROVIDER,
+         "insecure-skip-tls-verify", put("kubeconfig", INSECURE_KUBECONFIG_YAML)),
+    Case("no-skip-verify", "kubeconfig-json", "prod-eu", rules.K8S_PROVIDER,
+         "insecure-skip-tls-verify", put("kubeconfig", INSECURE_KUBECONFIG_JSON)),
+    Case("no-skip-verify", "kubeconfig-in-configmap", "staging", "kubernetes:core/v1:ConfigMap",
+         "insecure-skip-tls-verify", put("data.kubeconfig", INSECURE_KUBECONFIG_YAML)),
+    Case("no-skip-verify", "v4-chart-values", "prod-eu", "kubernetes:helm.sh/v4:Chart",
+         "insecureSkipVerify", put("values.webhook.insecureSkipVerify", "TRUE"),
+         new_name="v4-chart"),
+    # -- Helm charts like releases, strict mTLS
+    Case("pinned-chart-versions", "v3-chart-range", "staging", "kubernetes:helm.sh/v3:Chart",
+         "exact semver", put("version", ">=1.0.0"), new_name="v3-chart"),
+    Case("pinned-chart-versions", "v3-chart-fetch-opts", "prod-eu", "kubernetes:helm.sh/v3:Chart",
+         "fetchOpts.version", put("fetchOpts", {"version": "latest", "repo": "https://x"}),
+         new_name="v3-chart"),
+    Case("pinned-chart-versions", "v4-chart-unset", "staging", "kubernetes:helm.sh/v4:Chart",
+         "version is not set", put("chart", "oci://ghcr.io/x/chart"), new_name="v4-chart"),
+    Case("mtls-strict", "mesh-backend-permissive", "prod-eu", MESH, "PERMISSIVE",
+         put("spec.mtls.backends", [{"name": "ca-1", "type": "builtin", "mode": "PERMISSIVE"}])),
+    Case("mtls-strict", "mesh-backend-mode", "staging", MESH, "PERMISSIVE",
+         put("spec.mtls.backends[0].mode", "PERMISSIVE")),
+    Case("mtls-strict", "meshtls-from", "staging", "kubernetes:kuma.io/v1alpha1:MeshTLS",
+         "Permissive", put("spec", {"targetRef": {"kind": "Mesh"}, "from": [
+             {"targetRef": {"kind": "Mesh"}, "default": {"mode": "Permissive"}}]}),
+         new_name="meshtls-permissive"),
+    Case("mtls-strict", "meshtls-rules", "prod-eu", "kubernetes:kuma.io/v1alpha1:MeshTLS",
+         "Permissive", put("spec", {"rules": [{"default": {"mode": "Permissive"}}]}),
+         new_name="meshtls-permissive"),
+    # -- residency at any depth, KMS keys protected
+    Case("eu-residency", "nested-zone", "prod-eu", "gcp:sql/databaseInstance:DatabaseInstance",
+         "settings.locationPreference.zone", put("settings", {
+             "locationPreference": {"zone": "us-central1-a"}}), new_name="db"),
+    Case("eu-residency", "inline-pool-locations", "staging", CLUSTER,
+         "nodePools[0].nodeLocations[0]",
+         put("nodePools", [{"name": "extra", "nodeLocations": ["europe-west2-a"],
+                            "nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"},
+                                           "shieldedInstanceConfig": {"enableSecureBoot": True}}}])),
+    Case("eu-residency", "bucket-data-locations", "prod-eu", "gcp:storage/bucket:Bucket",
+         "dataLocations", put("customPlacementConfig", {"dataLocations": ["US-EAST1"]}),
+         new_name="bucket"),
+    Case("eu-residency", "auto-provisioning", "prod-eu", CLUSTER,
+         "autoProvisioningLocations[0]",
+         put("clusterAutoscaling.autoProvisioningLocations", ["us-east1-b"])),
+    Case("eu-residency", "self-link-region", "staging", "gcp:compute/routerNat:RouterNat",
+         "not in an EU region",
+         put("region", "https://www.googleapis.com/compute/v1/projects/p/regions/us-east1")),
+    Case("prod-protected", "kms-key-unprotected", "prod-eu", rules.KMS_CRYPTO_KEY,
+         "not protected", put("keyRing", "projects/p/locations/europe-west1/keyRings/r"),
+         new_name="secrets-key", options={"protect": False}),
     Case("secrets-are-secret", "tls-key-in-clear", "staging", rules.K8S_SECRET,
          "not a Pulumi", options={"secret_paths": []}, pick="kds-server-tls",
          in_crossguard=False),
@@ -288,8 +427,11 @@ class Reported(list[str]):
 
 def crossguard_messages(rule: Rule, resource: Registration, config: dict[str, Any]) -> list[str]:
     """Run the rule's CrossGuard policy (its real validate callback) on one resource."""
-    [policy] = [p for p in crossguard.policies() if p.name == rule.name]
-    assert isinstance(policy, ResourceValidationPolicy)
+    [policy] = [
+        p
+        for p in crossguard.policies()
+        if p.name == rule.name and isinstance(p, ResourceValidationPolicy) and p.has_validation()
+    ]
     reported = Reported()
     assert policy.validate(validation_args(resource, config), reported) is None
     return list(reported)
@@ -300,10 +442,14 @@ def config_for(rule: Rule, stack: str) -> dict[str, Any]:
 
 
 def test_the_pack_holds_every_rule_crossguard_can_see():
-    assert [p.name for p in crossguard.policies()] == [r.name for r in RULES if not r.offline_only]
+    """A validation per rule CrossGuard can see; the secrets rule as a remediation (a validation
+    cannot see secretness); nothing is left out."""
+    levels = {p.name: p.enforcement_level for p in crossguard.policies()}
+    assert list(levels) == [r.name for r in RULES]
     assert [r.name for r in RULES if r.offline_only] == ["secrets-are-secret"]
-    for policy in crossguard.policies():
-        assert policy.enforcement_level is EnforcementLevel.MANDATORY
+    assert rule_named("secrets-are-secret").where is rules.Where.REMEDIATED
+    assert levels.pop("secrets-are-secret") is EnforcementLevel.REMEDIATE
+    assert set(levels.values()) == {EnforcementLevel.MANDATORY}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -363,39 +509,46 @@ def test_missing_policy_config_fails_closed():
     assert "--policy-pack-config" in message
 
 
-def test_analyzer_round_trip_with_policy_config():
+def configured_analyzer(stack: str) -> Any:
     """pulumi_policy's own analyzer service (what PolicyPack serves; constructing PolicyPack
-    blocks on its gRPC server): schema, config from the JSON file, wire inputs, protect."""
+    blocks on its gRPC server), configured with the stack's generated policy config file."""
     servicer: Any = _PolicyAnalyzerServicer(
         crossguard.PACK_NAME, "0.0.1", crossguard.policies(), EnforcementLevel.MANDATORY
     )
-    info = servicer.GetAnalyzerInfo(None, None)
-    schemas = {p.name: list(p.configSchema.required) for p in info.policies}
-    assert schemas["eu-residency"] == ["residency", "allowedRegions"]
-    assert schemas["prod-protected"] == ["stage"]
-
     request = proto.ConfigureAnalyzerRequest()
-    for name, values in policy_config("prod-eu").items():
+    for name, values in policy_config(stack).items():
         properties = struct_pb2.Struct()
         properties.update(values)
         request.policyConfig[name].CopyFrom(
             proto.PolicyConfig(enforcementLevel=proto.MANDATORY, properties=properties)
         )
     servicer.Configure(request, None)
+    return servicer
+
+
+def analyze_request(resource: Registration) -> Any:
+    """The engine's AnalyzeRequest (also Remediate's) for a resource: wire-format inputs."""
+    properties = struct_pb2.Struct()
+    properties.update(_wire(resource.inputs, "", resource.secret_paths))
+    return proto.AnalyzeRequest(
+        type=resource.type,
+        properties=properties,
+        urn=resource.urn,
+        name=resource.name,
+        options=proto.AnalyzerResourceOptions(protect=resource.protect),
+    )
+
+
+def test_analyzer_round_trip_with_policy_config():
+    """Schema, config from the JSON file, wire inputs, protect, through the analyzer service."""
+    servicer = configured_analyzer("prod-eu")
+    info = servicer.GetAnalyzerInfo(None, None)
+    schemas = {p.name: list(p.configSchema.required) for p in info.policies}
+    assert schemas["eu-residency"] == ["residency", "allowedRegions"]
+    assert schemas["prod-protected"] == ["stage"]
 
     def analyze(resource: Registration) -> list[tuple[str, str]]:
-        properties = struct_pb2.Struct()
-        properties.update(_wire(resource.inputs, "", resource.secret_paths))
-        response = servicer.Analyze(
-            proto.AnalyzeRequest(
-                type=resource.type,
-                properties=properties,
-                urn=resource.urn,
-                name=resource.name,
-                options=proto.AnalyzerResourceOptions(protect=resource.protect),
-            ),
-            None,
-        )
+        response = servicer.Analyze(analyze_request(resource), None)
         return [(d.policyName, d.message) for d in response.diagnostics]
 
     plan = plan_of("prod-eu")
@@ -432,6 +585,32 @@ def test_stack_facts_reject_bad_config():
     assert "allowedRegions" in str(error.value)
 
 
-def test_docs_list_every_rule():
-    doc = (REPO_ROOT / "docs" / "policy.md").read_text()
-    assert [r.name for r in RULES if f"| `{r.name}` |" not in doc] == []
+def test_docs_rule_table_is_generated_from_the_rules():
+    """docs/policy.md's table is the rules' own metadata (where enforced, offline part, what may
+    be unknown); editing a rule without `python -m policy.docs` fails here."""
+    assert policy_docs.main(["--check"]) == 0
+    table = policy_docs.rules_table()
+    for r in RULES:
+        [row] = [line for line in table.splitlines() if line.startswith(f"| `{r.name}` |")]
+        assert policy_docs.WHERE_TEXT[r.where].split(":")[0] in row
+        assert r.offline_part.replace("|", "\\|") in row
+
+
+def test_docs_check_fails_on_drift(tmp_path, monkeypatch):
+    doc = tmp_path / "policy.md"
+    doc.write_text(policy_docs.DOC.read_text().replace("`mtls-strict`", "`mtls-lenient`"))
+    monkeypatch.setattr(policy_docs, "DOC", doc)
+    assert policy_docs.main(["--check"]) == 1
+    assert policy_docs.main([]) == 0
+    assert policy_docs.main(["--check"]) == 0
+
+
+def test_rule_metadata_is_consistent():
+    """Where a rule runs is data: offline-only parts always say why; a rule CrossGuard runs in
+    full has none."""
+    with pytest.raises(ValueError, match="offline_part"):
+        dataclasses.replace(rule_named("gke-dataplane-v2"), where=rules.Where.PARTLY)
+    with pytest.raises(ValueError, match="offline_part"):
+        dataclasses.replace(rule_named("secrets-are-secret"), where=rules.Where.PREVIEW)
+    assert rule_named("no-project-roles-for-workloads").defers("members[2]")
+    assert not rule_named("no-project-roles-for-workloads").defers("role")
