@@ -372,9 +372,13 @@ def kuma_problems(doc: Mapping[str, Any]) -> list[str]:
 _SPECIFICITY = {"Mesh": 0, "MeshSubset": 1, "Dataplane": 2}
 
 
-def target_selects(ref: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
-    """Whether a targetRef selects a proxy with these tags (pod labels, namespace, zone)."""
+def target_selects(ref: Mapping[str, Any], tags: Mapping[str, str], proxy: str = "Sidecar") -> bool:
+    """Whether a targetRef selects a proxy of this type (`Sidecar` or `Gateway`) with these tags
+    (pod labels, namespace, zone). `proxyTypes` narrows a Mesh/MeshSubset target; empty: both
+    (api/common/v1alpha1/targetref.go)."""
     kind = ref.get("kind")
+    if kind in ("Mesh", "MeshSubset") and proxy not in (ref.get("proxyTypes") or [proxy]):
+        return False
     if kind == "Mesh":
         return True
     if kind == "MeshSubset":

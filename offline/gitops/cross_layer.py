@@ -10,6 +10,7 @@ from typing import Any
 from components.flux import PLATFORM_VARS
 from offline.gitops.documents import Doc, api_group, ident, meta, namespace_of
 from offline.gitops.facts import StackFacts
+from offline.gitops.mesh import check_mesh_first
 from offline.gitops.render import ROOT_KUSTOMIZATION, ClusterRender, flux_kustomizations
 from offline.kuma_rules import is_kuma_policy
 
@@ -110,12 +111,14 @@ def check_depends_on(docs: Sequence[Doc]) -> list[str]:
 
 def check_health_checks(docs: Sequence[Doc], facts: StackFacts, cluster: str) -> list[str]:
     """Every health-check target exists: an object of the render, the program's
-    ClusterSecretStore, or this cluster's Kuma control-plane Deployment."""
+    ClusterSecretStore, this cluster's Kuma control-plane Deployment, or the program's Mesh."""
     rendered = {(str(d.get("kind")), namespace_of(d), str(meta(d).get("name"))) for d in docs}
     program = {("ClusterSecretStore", "", name) for name in facts.secret_stores}
     program |= {
         ("Deployment", ns, name) for c, ns, name in facts.kuma_control_planes if c == cluster
     }
+    # The Mesh: created by the program on the global, synced by KDS to every zone under its name.
+    program |= {("Mesh", "", name) for name in facts.mesh_names}
     return [
         f"{ident(ks)}: health check {check.get('kind')}/"
         f"{check.get('namespace') + '/' if check.get('namespace') else ''}{check.get('name')}"
@@ -175,4 +178,5 @@ def cross_layer_problems(render: ClusterRender, facts: StackFacts) -> list[str]:
         *check_depends_on(render.docs),
         *check_health_checks(render.docs, facts, render.cluster.name),
         *check_eso_health_exprs(render),
+        *check_mesh_first(render),
     ]

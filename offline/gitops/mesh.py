@@ -1,14 +1,18 @@
-"""The mesh as Kuma would see it from a render: the meshed workloads (their proxy tags) and the
-effective MeshTrafficPermission action between every two of them (offline/kuma_rules.py)."""
+"""The mesh as Kuma would see it from a render: the meshed workloads (their proxy tags), the
+effective MeshTrafficPermission action between every two of them (offline/kuma_rules.py), what a
+proxy gets from the outbound policies (retry budget, retried methods), and whether anything joins
+the mesh before Flux has seen the Mesh exist."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from offline.gitops.documents import Doc, ident, meta, namespace_of, workloads
-from offline.gitops.render import ClusterRender
-from offline.kuma_rules import specificity, target_selects
+from offline.gitops.render import ClusterRender, flux_kustomizations
+from offline.kuma_rules import is_kuma_policy, specificity, target_selects
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,133 @@ def traffic_permissions(
             best = max(matching, key=lambda m: m[0], default=None)
             matrix[client.name, server.name] = str(best[1]["default"]["action"]) if best else "Deny"
     return matrix
+
+
+# -- what one proxy gets towards the whole mesh ----------------------------------------------------
+
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration(text: str) -> float:
+    """Seconds of a Kubernetes/Go duration as Kuma's policies take it ("600ms", "2.5s", "1h")."""
+    parts = list(_DURATION.finditer(text))
+    if not parts or "".join(p.group(0) for p in parts) != text:
+        raise ValueError(f"{text!r} is not a duration Kuma accepts")
+    return sum(float(p["n"]) * _SECONDS[p["unit"]] for p in parts)
+
+
+def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        old = merged.get(key)
+        nested = isinstance(old, Mapping) and isinstance(value, Mapping)
+        merged[key] = _merge(old, value) if nested and old is not None else value
+    return merged
+
+
+def outbound_conf(
+    policies: Sequence[Doc], kind: str, tags: Mapping[str, str], proxy: str = "Sidecar"
+) -> dict[str, Any]:
+    """The `default` a proxy gets from the `to: Mesh` entries of every policy of `kind` whose
+    top-level targetRef selects it, merged least specific first (more specific fields win; Kuma
+    merges matching policies this way, pkg/plugins/policies/core/rules)."""
+    matching = sorted(
+        (
+            (specificity(top), str(meta(doc).get("name")), entry.get("default") or {})
+            for doc in policies
+            if doc.get("kind") == kind
+            and target_selects(top := doc["spec"].get("targetRef") or {"kind": "Mesh"}, tags, proxy)
+            for entry in doc["spec"].get("to") or []
+            if (entry.get("targetRef") or {}).get("kind") == "Mesh"
+        ),
+        key=lambda m: (m[0], m[1]),
+    )
+    conf: dict[str, Any] = {}
+    for _, _, default in matching:
+        conf = _merge(conf, default)
+    return conf
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How long a sidecar may spend on one request with its retries, against its route timeout
+    (MeshTimeout requestTimeout, which spans every attempt in Envoy)."""
+
+    attempts: int
+    per_try: float
+    back_off: float  # the longest total wait between attempts
+    request_timeout: float
+
+    @property
+    def worst_case(self) -> float:
+        return self.attempts * self.per_try + self.back_off
+
+
+def retry_budget(policies: Sequence[Doc], tags: Mapping[str, str]) -> RetryBudget:
+    """The HTTP retry budget of a sidecar with these tags under the rendered policies. Envoy
+    waits at most backOff.maxInterval between two attempts (its exponential back-off is capped
+    there); an unset numRetries is 1 (MeshRetry's API doc); no perTryTimeout means a try may run
+    the whole route timeout."""
+    timeout = outbound_conf(policies, "MeshTimeout", tags).get("http") or {}
+    retry = outbound_conf(policies, "MeshRetry", tags).get("http") or {}
+    request_timeout = go_duration(str(timeout.get("requestTimeout", "15s")))
+    retries = int(retry.get("numRetries", 1)) if retry else 0
+    back_off = go_duration(str((retry.get("backOff") or {}).get("maxInterval", "0s")))
+    return RetryBudget(
+        attempts=retries + 1,
+        per_try=go_duration(str(retry.get("perTryTimeout", "0s"))) or request_timeout,
+        back_off=retries * back_off,
+        request_timeout=request_timeout,
+    )
+
+
+def http_retry_methods(policies: Sequence[Doc], tags: Mapping[str, str]) -> frozenset[str] | None:
+    """The HTTP methods a sidecar retries: the `HttpMethod<X>` entries of its retryOn (Kuma makes
+    them Envoy retriable_request_headers on `:method`); None when retryOn names no method, so
+    Envoy retries every method, POST included."""
+    retry_on = (outbound_conf(policies, "MeshRetry", tags).get("http") or {}).get("retryOn") or []
+    methods = {
+        str(c).removeprefix("HttpMethod").upper()
+        for c in retry_on
+        if str(c).startswith("HttpMethod")
+    }
+    return frozenset(methods) if methods else None
+
+
+# -- nothing joins the mesh before it exists -------------------------------------------------------
+
+
+def _joins_mesh(doc: Mapping[str, Any]) -> bool:
+    labels = meta(doc).get("labels") or {}
+    injected = (
+        doc.get("kind") == "Namespace" and labels.get("kuma.io/sidecar-injection") == "enabled"
+    )
+    return injected or is_kuma_policy(doc)
+
+
+def check_mesh_first(render: ClusterRender) -> list[str]:
+    """Every Flux Kustomization that applies Kuma policies or sidecar-injected namespaces depends
+    (dependsOn, transitively) on one whose healthChecks wait for a Mesh: Flux reconciles a
+    Kustomization only once its dependencies are Ready, health checks included, while a
+    Kustomization's own health checks run after it has applied its objects."""
+    kustomizations = {str(meta(ks).get("name")): ks for ks in flux_kustomizations(render.docs)}
+
+    def gated(name: str, seen: frozenset[str]) -> bool:
+        spec = kustomizations.get(name, {}).get("spec") or {}
+        for dep in spec.get("dependsOn") or []:
+            parent = str(dep.get("name"))
+            if parent in seen:
+                continue
+            checks = (kustomizations.get(parent, {}).get("spec") or {}).get("healthChecks") or []
+            if any(c.get("kind") == "Mesh" for c in checks) or gated(parent, seen | {parent}):
+                return True
+        return False
+
+    return [
+        f"Kustomization/{out.kustomization}: applies {ident(doc)} without waiting for the Mesh"
+        " (dependsOn a Kustomization that health-checks it)"
+        for out in render.outputs
+        for doc in out.docs
+        if _joins_mesh(doc) and not gated(out.kustomization, frozenset({out.kustomization}))
+    ]
