@@ -249,6 +249,15 @@ KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
         needs=("from", "rules"),
         source="meshtrafficpermission/api/v1alpha1/validator.go",
     ),
+    # Outbound only, `to` needs at least one item; to-kinds narrower under a MeshGateway target
+    # (modelled as the wider set).
+    "MeshLoadBalancingStrategy": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=frozenset({"Mesh", "MeshService", "MeshMultiZoneService", "MeshHTTPRoute"}),
+        from_=_NONE,
+        needs=("to",),
+        source="meshloadbalancingstrategy/api/v1alpha1/validator.go",
+    ),
     # validateFrom: MustNotBeDefined if IncludesGateways; validateTo: MustNotBeDefined unless
     # IncludesGateways, to-kind Mesh only (a sidecar gets faults on its inbound, through `from`).
     "MeshFaultInjection": KumaPolicyRules(
@@ -395,3 +404,56 @@ def specificity(ref: Mapping[str, Any]) -> tuple[int, int]:
 
 def _subset(small: Mapping[str, Any], big: Mapping[str, Any]) -> bool:
     return all(big.get(k) == v for k, v in small.items())
+
+
+# -- which zone's endpoints a proxy prefers ------------------------------------------------------
+
+
+def endpoint_priority(
+    conf: Mapping[str, Any],
+    *,
+    local_zone: str,
+    endpoint_zone: str,
+    zone_egress: bool,
+    on_egress: bool = False,
+) -> int | None:
+    """The Envoy priority a proxy in `local_zone` gives an endpoint in `endpoint_zone` under the
+    MeshLoadBalancingStrategy `default` it gets (`conf`; empty: no MLBS selects it). 0 is tried
+    first; Envoy sends traffic to priority 1 only as priority 0 loses healthy hosts (envoyproxy.io
+    docs, load_balancing/priority). None: the endpoint is not used at all. Ported from kumahq/kuma
+    v2.13.10:
+    - no MLBS: pkg/xds/topology/outbound.go GetLocality gives every zone priority 0 unless the
+      Mesh sets routing.localityAwareLoadBalancing (ours does not);
+    - an MLBS: pkg/envoy/builders/endpoint/endpoint.go NonLocalPriority puts other zones at 1
+      unless localityAwareness.disabled; with localZone/crossZone set,
+      pkg/plugins/policies/meshloadbalancingstrategy/plugin/v1alpha1/locality_aware.go
+      NewEndpoints: local endpoints 0; with zone egress on, a sidecar reaches every other zone
+      through its ZoneEgress at priority 1 (egressLocality), and the egress (or a proxy without
+      zone egress) applies crossZone.failover in order (priority.go: rule i gives i + 1, `None`
+      and unmatched zones are dropped)."""
+    if endpoint_zone == local_zone:
+        return 0
+    awareness = conf.get("localityAwareness")
+    if not isinstance(awareness, Mapping):
+        return 1 if conf else 0
+    if awareness.get("disabled") is True:
+        return 0
+    if not awareness.get("localZone") and not awareness.get("crossZone"):
+        return 1
+    if zone_egress and not on_egress:
+        return 1
+    failover = (awareness.get("crossZone") or {}).get("failover") or []
+    for index, rule in enumerate(failover):
+        sources = (rule.get("from") or {}).get("zones")
+        if sources is not None and local_zone not in sources:
+            continue
+        to = rule.get("to") or {}
+        zones = set(to.get("zones") or [])
+        kind = to.get("type")
+        if (
+            kind == "Any"
+            or (kind == "AnyExcept" and endpoint_zone not in zones)
+            or (kind == "Only" and endpoint_zone in zones)
+        ):
+            return index + 1
+    return None
