@@ -79,7 +79,8 @@ def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, An
 
 
 def mesh_spec() -> dict[str, Any]:
-    """Builtin mTLS (required before zoneEgress is accepted) and cross-zone traffic via egress."""
+    """Builtin mTLS (required before zoneEgress is accepted), cross-zone and external traffic
+    via the ZoneEgress, no passthrough."""
     return {
         "mtls": {
             "enabledBackend": MTLS_BACKEND,
@@ -93,6 +94,11 @@ def mesh_spec() -> dict[str, Any]:
             ],
         },
         "routing": {"zoneEgress": True},
+        # Nothing leaves the mesh but to a declared MeshExternalService, which Kuma serves only
+        # through the ZoneEgress (kumahq/kuma docs/madr/decisions/062-meshexternalservice-and-
+        # zoneegress.md: "egress only"): without passthrough a sidecar has no route to any
+        # other address (tests/test_mesh_egress.py).
+        "networking": {"outbound": {"passthrough": False}},
         # Kuma would create default MeshTimeout/MeshRetry/MeshCircuitBreaker policies that sort
         # after ours and override them: the defaults live in k8s/mesh instead.
         "skipCreatingInitialPolicies": ["*"],

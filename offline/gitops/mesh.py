@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from offline.gitops.documents import Doc, ident, meta, namespace_of, workloads
 from offline.gitops.render import ClusterRender, flux_kustomizations
@@ -201,3 +202,45 @@ def check_mesh_first(render: ClusterRender) -> list[str]:
         for doc in out.docs
         if _joins_mesh(doc) and not gated(out.kustomization, frozenset({out.kustomization}))
     ]
+
+
+# -- nothing leaves the mesh but through a MeshExternalService -------------------------------------
+
+# What Kuma names a MeshExternalService created on the global, in every zone (kumahq/kuma
+# v2.13.10 pkg/defaults/hostname_generator.go, `synced-mesh-external-service`).
+EXTERNAL_SERVICE_DOMAIN = "extsvc.mesh.local"
+_IN_CLUSTER = re.compile(r"^[a-z0-9-]+\.[a-z0-9-]+\.svc(?:\.cluster\.local)?$")
+
+
+def _meshed_namespaces(docs: Sequence[Doc]) -> set[str]:
+    return {
+        str(meta(d).get("name"))
+        for d in docs
+        if d.get("kind") == "Namespace"
+        and (meta(d).get("labels") or {}).get("kuma.io/sidecar-injection") == "enabled"
+    }
+
+
+def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) -> list[str]:
+    """Every URL a meshed app is configured with (its ConfigMaps) names a Service of the cluster
+    or a MeshExternalService of the mesh (`<name>.extsvc.mesh.local` on its match port): with
+    passthrough off the sidecar drops anything else, and the NetworkPolicies block it anyway."""
+    external = {
+        (f"{meta(d).get('name')}.{EXTERNAL_SERVICE_DOMAIN}", int(d["spec"]["match"]["port"]))
+        for d in policies
+        if d.get("kind") == "MeshExternalService"
+    }
+    meshed = _meshed_namespaces(apps)
+    problems: list[str] = []
+    for cm in (d for d in apps if d.get("kind") == "ConfigMap" and namespace_of(d) in meshed):
+        for key, value in sorted((cm.get("data") or {}).items()):
+            url = urlsplit(value) if isinstance(value, str) and "://" in value else None
+            if url is None or not url.hostname or _IN_CLUSTER.match(url.hostname):
+                continue
+            port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+            if (url.hostname, port) not in external:
+                problems.append(
+                    f"{ident(cm)}: {key}={value}: {url.hostname}:{port} is neither a Service of"
+                    " the cluster nor a MeshExternalService of the mesh (passthrough is off)"
+                )
+    return problems
