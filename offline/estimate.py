@@ -56,6 +56,8 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
+    # pulumi-kubernetes has no await logic for this kind: created means accepted.
+    "kubernetes:kuma.io/v1alpha1:MeshGatewayInstance": Latency(5, "API server + Kuma webhook"),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

@@ -295,13 +295,13 @@ def test_region_move_plans_cleanly_and_every_location_moves(stack):
     for cluster in moved.of_type(CLUSTER):
         assert cluster.inputs["location"] in REGION_MOVE.values()
     # The KDS address and everything derived from it stay consistent after the move.
-    [address] = moved.of_type("gcp:compute/address:Address")
+    [address] = [a for a in moved.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     assert address.inputs["region"] in REGION_MOVE.values()
 
 
 def test_kds_address_is_inside_the_global_subnet():
     plan = plan_of("prod-eu")
-    [address] = plan.of_type("gcp:compute/address:Address")
+    [address] = [a for a in plan.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     global_spec = next(c for c in clusters_config(plan) if c["role"] == "global")
     assert ipaddress.ip_address(address.inputs["address"]) in ipaddress.ip_network(
         global_spec["ranges"]["nodes"]

@@ -83,10 +83,16 @@ def check_mesh_membership(
     docs: Sequence[Doc], mesh_names: Iterable[str], kuma_namespace: str
 ) -> list[str]:
     """Every Kuma policy carries `kuma.io/mesh: <a Mesh the program creates>` and lives in the
-    Kuma system namespace."""
+    Kuma system namespace; a cluster-scoped MeshGateway names such a Mesh in `mesh`."""
     meshes = set(mesh_names)
     problems: list[str] = []
     for doc in filter(is_kuma_policy, docs):
+        if "mesh" in doc:  # a cluster-scoped legacy kind (MeshGateway): the mesh is a field
+            if doc["mesh"] not in meshes:
+                problems.append(f"{ident(doc)}: mesh {doc['mesh']!r} names no Mesh of the program")
+            if namespace_of(doc):
+                problems.append(f"{ident(doc)}: cluster-scoped, but has a namespace")
+            continue
         mesh = (meta(doc).get("labels") or {}).get("kuma.io/mesh")
         if mesh not in meshes:
             problems.append(f"{ident(doc)}: kuma.io/mesh {mesh!r} names no Mesh of the program")

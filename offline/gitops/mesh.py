@@ -44,34 +44,37 @@ def mesh_workloads(render: ClusterRender) -> list[MeshWorkload]:
 # How specific a targetRef is (Kuma orders policies and their entries by it; more specific wins).
 
 
+def permission(
+    policies: Sequence[Doc], client: Mapping[str, str], server: Mapping[str, str]
+) -> str:
+    """The effective MeshTrafficPermission action from a client (the tags of its mTLS identity)
+    to a server sidecar: among the `from` entries of the policies whose top-level targetRef
+    selects the server and whose `from` targetRef selects the client, the most specific `from`
+    wins, then the most specific top-level targetRef, then the policy name (later overrides
+    earlier); no match: Deny (mTLS on, nothing allowed)."""
+    matching = [
+        ((specificity(entry["targetRef"]), specificity(top), str(meta(doc).get("name"))), entry)
+        for doc in policies
+        if doc.get("kind") == "MeshTrafficPermission"
+        and target_selects(top := doc.get("spec", {}).get("targetRef") or {"kind": "Mesh"}, server)
+        for entry in doc.get("spec", {}).get("from") or []
+        if target_selects(entry["targetRef"], client)
+    ]
+    best = max(matching, key=lambda m: m[0], default=None)
+    return str(best[1]["default"]["action"]) if best else "Deny"
+
+
 def traffic_permissions(
     policies: Sequence[Doc], mesh: Sequence[MeshWorkload]
 ) -> dict[tuple[str, str], str]:
-    """The effective MeshTrafficPermission action for every (client, server) pair of distinct
-    workloads: among the `from` entries of the policies whose top-level targetRef selects the
-    server and whose `from` targetRef selects the client, the most specific `from` wins, then the
-    most specific top-level targetRef, then the policy name (later overrides earlier); no match:
-    Deny (mTLS on, nothing allowed)."""
-    entries = [
-        (doc.get("spec", {}).get("targetRef") or {"kind": "Mesh"}, entry, meta(doc).get("name"))
-        for doc in policies
-        if doc.get("kind") == "MeshTrafficPermission"
-        for entry in doc.get("spec", {}).get("from") or []
-    ]
-    matrix: dict[tuple[str, str], str] = {}
-    for server in mesh:
-        for client in mesh:
-            if client is server:
-                continue
-            matching = [
-                ((specificity(entry["targetRef"]), specificity(top), str(name)), entry)
-                for top, entry, name in entries
-                if target_selects(top, server.tags)
-                and target_selects(entry["targetRef"], client.tags)
-            ]
-            best = max(matching, key=lambda m: m[0], default=None)
-            matrix[client.name, server.name] = str(best[1]["default"]["action"]) if best else "Deny"
-    return matrix
+    """The effective MeshTrafficPermission action (permission()) for every (client, server) pair
+    of distinct workloads."""
+    return {
+        (client.name, server.name): permission(policies, client.tags, server.tags)
+        for server in mesh
+        for client in mesh
+        if client is not server
+    }
 
 
 # -- what one proxy gets towards the whole mesh ----------------------------------------------------
@@ -98,7 +101,11 @@ def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def outbound_conf(
-    policies: Sequence[Doc], kind: str, tags: Mapping[str, str], proxy: str = "Sidecar"
+    policies: Sequence[Doc],
+    kind: str,
+    tags: Mapping[str, str],
+    proxy: str = "Sidecar",
+    gateway: str | None = None,
 ) -> dict[str, Any]:
     """The `default` a proxy gets from the `to: Mesh` entries of every policy of `kind` whose
     top-level targetRef selects it, merged least specific first (more specific fields win; Kuma
@@ -108,7 +115,9 @@ def outbound_conf(
             (specificity(top), str(meta(doc).get("name")), entry.get("default") or {})
             for doc in policies
             if doc.get("kind") == kind
-            and target_selects(top := doc["spec"].get("targetRef") or {"kind": "Mesh"}, tags, proxy)
+            and target_selects(
+                top := doc["spec"].get("targetRef") or {"kind": "Mesh"}, tags, proxy, gateway
+            )
             for entry in doc["spec"].get("to") or []
             if (entry.get("targetRef") or {}).get("kind") == "Mesh"
         ),
