@@ -121,7 +121,9 @@ kuma = KumaMultiZone(
                 region=c.region,
                 zone=c.kuma_zone or c.name,
                 provider=clusters[c.name].provider,
-                source_ranges=[str(c.ranges.nodes), str(c.ranges.pods)],
+                # Pods keep their address towards RFC 1918 destinations (GKE's default
+                # non-masquerade list), so the zone control plane dials KDS from its pod range.
+                source_ranges=[str(c.ranges.pods)],
             )
             for c in config.zone_clusters
         ],

@@ -50,6 +50,7 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:Namespace": Latency(2, "API server round trip"),
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),

@@ -42,8 +42,9 @@ class ZonePlane:
     region: str
     zone: str
     provider: k8s.Provider
-    # Where the zone control plane connects from (its node and pod ranges): only these may
-    # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
+    # Where the zone control plane connects from: only these may reach the global's KDS port
+    # (the load balancer's source ranges). Kuma OSS does not authenticate zones; the network must
+    # (docs/architecture.md, "What Kuma does not authenticate").
     source_ranges: Sequence[str]
 
 
