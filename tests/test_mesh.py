@@ -144,7 +144,7 @@ def test_app_namespaces_join_the_programs_mesh(stack: str) -> None:
             d
             for d in zone.docs
             if d["kind"] == "Namespace"
-            and meta(d)["labels"].get("kuma.io/sidecar-injection") == "enabled"
+            and (meta(d).get("labels") or {}).get("kuma.io/sidecar-injection") == "enabled"
         ]
         assert injected
         for ns in injected:
@@ -178,7 +178,12 @@ def test_a_platform_vars_change_rolls_the_pods_that_read_it(key: str) -> None:
 
 def test_prod_zone_spread_is_hard() -> None:
     for zone in _renders("prod-eu", "zone"):
-        for doc in (d for d in zone.docs if d["kind"] == "Deployment"):
+        apps = mesh.meshed_namespaces(zone.docs)
+        deployments = [
+            d for d in zone.docs if d["kind"] == "Deployment" and namespace_of(d) in apps
+        ]
+        assert deployments
+        for doc in deployments:
             spread = doc["spec"]["template"]["spec"].get("topologySpreadConstraints") or []
             by_zone = [c for c in spread if c["topologyKey"] == "topology.kubernetes.io/zone"]
             assert by_zone, f"{ident(doc)}: not spread over zones"

@@ -92,10 +92,11 @@ def test_an_undeclared_external_url_is_reported_and_a_declared_one_is_not() -> N
 
 
 def _meshed_pods(render: flux_render.ClusterRender) -> list[tuple[str, dict[str, str]]]:
+    meshed = mesh.meshed_namespaces(render.docs)
     return [
         (namespace_of(d), dict(meta(d["spec"]["template"])["labels"]))
         for d in render.docs
-        if d["kind"] == "Deployment"
+        if d["kind"] == "Deployment" and namespace_of(d) in meshed
     ]
 
 

@@ -34,7 +34,8 @@ class GatewayZone:
     cluster_name: str
     region: str
     subnet_self_link: pulumi.Input[str]
-    provider: k8s.Provider
+    # The cluster's provider and deletion with the cluster (GkeCluster.in_cluster).
+    in_cluster: pulumi.ResourceOptions
     # The zone's Kuma release: it installs the MeshGatewayInstance CRD and its controller.
     kuma_release: pulumi.Resource
 
@@ -46,7 +47,7 @@ class MeshGatewayArgs:
     # The Secret Manager entry holding the PEM key and certificate chain.
     tls_secret_id: str
     zones: Sequence[GatewayZone]
-    global_provider: k8s.Provider
+    global_in_cluster: pulumi.ResourceOptions
     # External Secrets on the global: its release (CRDs) and the store the Secret is read with.
     eso_release: pulumi.Resource
     eso_store: pulumi.Resource
@@ -132,7 +133,9 @@ class MeshGateway(pulumi.ComponentResource):
                 ),
             )
             self.addresses[zone.cluster_name] = address.address
-            on_zone = pulumi.ResourceOptions(parent=self, provider=zone.provider)
+            on_zone = pulumi.ResourceOptions.merge(
+                zone.in_cluster, pulumi.ResourceOptions(parent=self)
+            )
             ns = namespace(
                 GATEWAY_NAMESPACE,
                 f"{zone.cluster_name}-mesh-gateway-ns",
@@ -158,7 +161,9 @@ class MeshGateway(pulumi.ComponentResource):
                 opts=on_zone,
             )
 
-        on_global = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
+        on_global = pulumi.ResourceOptions.merge(
+            args.global_in_cluster, pulumi.ResourceOptions(parent=self)
+        )
         custom_resource(
             f"{name}-tls",
             api_version="external-secrets.io/v1",

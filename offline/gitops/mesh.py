@@ -26,7 +26,9 @@ class MeshWorkload:
 
 
 def mesh_workloads(render: ClusterRender) -> list[MeshWorkload]:
+    """The Deployments of the render in sidecar-injected namespaces, with their proxy tags."""
     zone = render.cluster.platform_vars.get("KUMA_ZONE", "")
+    meshed = meshed_namespaces(render.docs)
     return [
         MeshWorkload(
             name=ident(doc),
@@ -37,7 +39,7 @@ def mesh_workloads(render: ClusterRender) -> list[MeshWorkload]:
             },
         )
         for doc, pod in workloads(render.docs)
-        if doc.get("kind") == "Deployment"
+        if doc.get("kind") == "Deployment" and namespace_of(doc) in meshed
     ]
 
 
@@ -221,7 +223,8 @@ EXTERNAL_SERVICE_DOMAIN = "extsvc.mesh.local"
 _IN_CLUSTER = re.compile(r"^[a-z0-9-]+\.[a-z0-9-]+\.svc(?:\.cluster\.local)?$")
 
 
-def _meshed_namespaces(docs: Sequence[Doc]) -> set[str]:
+def meshed_namespaces(docs: Sequence[Doc]) -> set[str]:
+    """Namespaces whose pods get a Kuma sidecar (kuma.io/sidecar-injection: enabled)."""
     return {
         str(meta(d).get("name"))
         for d in docs
@@ -239,7 +242,7 @@ def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) ->
         for d in policies
         if d.get("kind") == "MeshExternalService"
     }
-    meshed = _meshed_namespaces(apps)
+    meshed = meshed_namespaces(apps)
     problems: list[str] = []
     for cm in (d for d in apps if d.get("kind") == "ConfigMap" and namespace_of(d) in meshed):
         for key, value in sorted((cm.get("data") or {}).items()):
