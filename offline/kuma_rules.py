@@ -298,6 +298,8 @@ class KumaPolicyRules:
     from_: frozenset[str]
     inbound_rejected: str = _Inbound.NEVER
     to_only_with_gateways: bool = False  # `to` only when the top-level target includes gateways
+    # The `to` kinds when the top-level target is a MeshGateway or MeshHTTPRoute (None: `to`).
+    to_under_gateway: frozenset[str] | None = None
     needs: tuple[str, ...] = ()  # at least one of these sections must be set
     source: str = ""
 
@@ -323,20 +325,24 @@ KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
         source="meshaccesslog/api/v1alpha1/validator.go",
     ),
     # validateTo: to-kinds Mesh, MeshService, MeshExternalService, MeshMultiZoneService,
-    # MeshHTTPRoute; validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
+    # MeshHTTPRoute (under a MeshGateway/MeshHTTPRoute target: Mesh, MeshExternalService);
+    # validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
     "MeshTimeout": KumaPolicyRules(
         top=_TOP_KINDS | {"MeshHTTPRoute"},
         to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
         from_=frozenset({"Mesh"}),
         inbound_rejected=_Inbound.GATEWAY_KINDS,
+        to_under_gateway=frozenset({"Mesh", "MeshExternalService"}),
         needs=("to", "from", "rules"),
         source="meshtimeout/api/v1alpha1/validator.go",
     ),
-    # Outbound only: `to` needs at least one item.
+    # Outbound only: `to` needs at least one item; under a MeshGateway/MeshHTTPRoute target the
+    # to-kinds are Mesh and MeshExternalService.
     "MeshRetry": KumaPolicyRules(
         top=_TOP_KINDS | {"MeshHTTPRoute"},
         to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
         from_=_NONE,
+        to_under_gateway=frozenset({"Mesh", "MeshExternalService"}),
         needs=("to",),
         source="meshretry/api/v1alpha1/validator.go",
     ),
@@ -468,7 +474,11 @@ def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
             "spec.to: must not be defined when spec.targetRef selects sidecars only"
             " (configure their inbound traffic with spec.from/spec.rules)"
         )
-    for key, allowed in (("to", rules.to), ("from", rules.from_)):
+    under_gateway = isinstance(top, Mapping) and top.get("kind") in ("MeshGateway", "MeshHTTPRoute")
+    to_kinds = rules.to
+    if rules.to_under_gateway is not None and under_gateway:
+        to_kinds = rules.to_under_gateway
+    for key, allowed in (("to", to_kinds), ("from", rules.from_)):
         for index, entry in enumerate(sections.get(key, [])):
             ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
             if allowed:

@@ -261,3 +261,15 @@ def test_kuma_refuses_a_broken_mesh_gateway(edit: Any, message: str) -> None:
     edit(gateway)
     problems = admission.problems(gateway)
     assert any(message in p for p in problems), problems
+
+
+def test_kuma_refuses_a_gateway_timeout_towards_a_mesh_service() -> None:
+    """Under a MeshGateway target MeshTimeout takes `to` kinds Mesh and MeshExternalService only
+    (kumahq/kuma v2.13.10 pkg/plugins/policies/meshtimeout/api/v1alpha1/validator.go)."""
+    timeout = copy.deepcopy(
+        next(d for d in _global_docs("prod-eu") if meta(d)["name"] == "mesh-gateway-timeout")
+    )
+    assert admission.problems(copy.deepcopy(timeout)) == []
+    timeout["spec"]["to"][0]["targetRef"] = {"kind": "MeshService", "name": "storefront"}
+    problems = admission.problems(timeout)
+    assert any("spec.to[0].targetRef.kind: 'MeshService' is not supported" in p for p in problems)
