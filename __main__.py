@@ -18,6 +18,7 @@ from components.kuma import (
     MeshGatewayArgs,
     ZonePlane,
 )
+from components.log_storage import LogStorage, LogStorageArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
@@ -36,6 +37,17 @@ network = Network(
         name=config.network.name,
         routing_mode=config.network.routing_mode,
         clusters=config.clusters,
+        depends_on=services.services,
+    ),
+)
+
+# Project logs stay where the stack may keep data (docs/configuration.md, platform:logging).
+LogStorage(
+    "logs",
+    LogStorageArgs(
+        project=config.project,
+        config=config.logging,
+        protected=config.protected,
         depends_on=services.services,
     ),
 )

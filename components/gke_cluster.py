@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.config_model import AuthorizedNetwork, Cluster, NodePool
+from components.config_model import AuthorizedNetwork, Cluster, Maintenance, NodePool
 from components.facts import (
     NODE_SERVICE_ACCOUNT_ROLES,
     SPOT_TAINT_EFFECT,
@@ -161,6 +161,7 @@ class GkeCluster(pulumi.ComponentResource):
                 ],
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
+            maintenance_policy=_maintenance_policy(spec.maintenance) if spec.maintenance else None,
             datapath_provider="ADVANCED_DATAPATH",
             # Managed Service for Prometheus collects what PodMonitorings select (k8s/
             # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
@@ -300,6 +301,27 @@ def _cluster_node_config(
             mode="GKE_METADATA"
         ),
         metadata={"disable-legacy-endpoints": "true"},
+    )
+
+
+def _maintenance_policy(maintenance: Maintenance) -> gcp.container.ClusterMaintenancePolicyArgs:
+    """Auto-upgrades only inside the recurring window and never inside an exclusion."""
+    window = maintenance.window
+    return gcp.container.ClusterMaintenancePolicyArgs(
+        recurring_window=gcp.container.ClusterMaintenancePolicyRecurringWindowArgs(
+            start_time=window.start_time, end_time=window.end_time, recurrence=window.recurrence
+        ),
+        maintenance_exclusions=[
+            gcp.container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
+                exclusion_name=exclusion.name,
+                start_time=exclusion.start_time,
+                end_time=exclusion.end_time,
+                exclusion_options=gcp.container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(
+                    scope=exclusion.scope
+                ),
+            )
+            for exclusion in maintenance.exclusions
+        ],
     )
 
 

@@ -42,6 +42,8 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:serviceaccount/iAMMember:IAMMember": Latency(10, "provider: read-modify-write of policy"),
     "gcp:projects/iAMMember:IAMMember": Latency(15, "provider: project policy read-modify-write"),
     "gcp:secretmanager/secret:Secret": Latency(3, "docs: synchronous API call"),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": Latency(3, "docs: synchronous API call"),
+    "gcp:logging/projectSink:ProjectSink": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretVersion:SecretVersion": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": Latency(5, "provider: policy update"),
     "kubernetes:helm.sh/v3:Release": Latency(

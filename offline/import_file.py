@@ -66,31 +66,37 @@ class ManualImport:
     command: str
 
 
-# Cloud Monitoring objects: the gcloud group that lists them, and their display name.
-MONITORING_LISTS: dict[str, tuple[str, Callable[[Registration], str]]] = {
+# Cloud Monitoring objects: the gcloud group that lists them, their collection in the resource
+# name, and their display name.
+MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
     "gcp:monitoring/alertPolicy:AlertPolicy": (
         "monitoring policies",
+        "alertPolicies",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/notificationChannel:NotificationChannel": (
         "beta monitoring channels",
+        "notificationChannels",
         lambda r: str(r.inputs["displayName"]),
     ),
     "gcp:monitoring/dashboard:Dashboard": (
         "monitoring dashboards",
+        "dashboards",
         lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
     ),
 }
 
 
 def monitoring_object_id(project: str, resource: Registration) -> str:
-    """Cloud Monitoring numbers its objects itself; the display name finds the full `name`."""
-    list_command, display_name = MONITORING_LISTS[resource.type]
+    """Cloud Monitoring numbers its objects itself; the display name finds the number. As for
+    SecretVersion, only the last segment is taken and the project id put in front, so the id
+    names the project the way the program does whatever form the API prints."""
+    list_command, collection, display_name = MONITORING_LISTS[resource.type]
     lookup = (
         f"gcloud {list_command} list --project {project} "
-        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name)'"
+        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name.basename())'"
     )
-    return f'"$({lookup})"'
+    return f'"projects/{project}/{collection}/$({lookup})"'
 
 
 # Ids chosen at create time: a lost state cannot name them, the cloud can. Secrets names the

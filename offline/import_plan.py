@@ -16,6 +16,7 @@ or the key removed when the old state has none).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Mapping
@@ -161,6 +162,8 @@ def fake_gcloud(plan: Plan, argv: list[str]) -> str:
     (Secret Manager API: `projects/*/secrets/*/versions/*`)."""
     words, flags = _parse(argv)
     command = words[:4]
+    if _monitoring_list(words) is not None:
+        return _monitoring_number(plan, words, flags)
     if command == ["gcloud", "secrets", "versions", "access"]:
         return latest_payload(plan, flags["secret"])
     if command == ["gcloud", "secrets", "versions", "describe"]:
@@ -171,6 +174,32 @@ def fake_gcloud(plan: Plan, argv: list[str]) -> str:
         raise ValueError(f"the import model does not know what {shlex.join(argv)} prints")
     name = f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{LATEST_VERSION}"
     return {"value(name)": name, "value(name.basename())": LATEST_VERSION}[flags["format"]]
+
+
+def _monitoring_list(words: list[str]) -> str | None:
+    from offline.import_file import MONITORING_LISTS
+
+    for type_, (group, _, _) in MONITORING_LISTS.items():
+        if words == ["gcloud", *group.split(), "list"]:
+            return type_
+    return None
+
+
+def _monitoring_number(plan: Plan, words: list[str], flags: dict[str, str]) -> str:
+    """`gcloud monitoring ... list --filter='displayName="X"' --format='value(name.basename())'`:
+    the number of the one object of that type with that display name."""
+    from offline.import_file import MONITORING_LISTS
+
+    type_ = _monitoring_list(words)
+    assert type_ is not None
+    _, _, display_name = MONITORING_LISTS[type_]
+    match = re.fullmatch(r'displayName="(?P<name>[^"]*)"', flags["filter"])
+    if match is None or flags["format"] != "value(name.basename())":
+        raise ValueError(f"the import model does not know what {shlex.join(words)} prints")
+    found = [r for r in plan.of_type(type_) if display_name(r) == match["name"]]
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} {type_} named {match['name']!r}: the lookup is ambiguous")
+    return str(int(hashlib.sha256(found[0].urn.encode()).hexdigest()[:10], 16))
 
 
 def evaluate(plan: Plan, word: str) -> str:

@@ -60,6 +60,10 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
+        lambda i, p: f"projects/{p}/locations/{i['location']}/buckets/{i['bucketId']}"
+    ),
+    "gcp:logging/projectSink:ProjectSink": lambda i, p: f"projects/{p}/sinks/{i['name']}",
     # The bootstrap program's (bootstrap/).
     "gcp:kms/keyRing:KeyRing": (
         lambda i, p: f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"
@@ -132,6 +136,31 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
         "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
+    ),
+    # Cloud Monitoring numbers its objects; import_file asks gcloud for the number.
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<id>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
+    # Imported by full name (`{{name}}`; pulumi-gcp registry docs, Import sections); the
+    # project comes from the provider, which this program sets to the stack's project.
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"(?P<name>projects/{_SEG}/alertPolicies/{_SEG})",
+        "pulumi-gcp docs monitoring/alertpolicy Import: {{name}}",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"(?P<name>projects/{_SEG}/notificationChannels/{_SEG})",
+        "pulumi-gcp docs monitoring/notificationchannel Import: {{name}}",
+    ),
+    # The importer sets `project` to `projects/<id>` (the parent), so only these two are compared.
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
+        f"projects/{_SEG}/locations/(?P<location>{_SEG})/buckets/(?P<bucketId>{_SEG})",
+        "logging/resource_logging_bucket_config.go resourceLoggingBucketConfigImportState "
+        "(loggingBucketConfigIDRegex)",
+    ),
+    "gcp:logging/projectSink:ProjectSink": (
+        f"projects/(?P<project>{_SEG})/sinks/(?P<name>{_SEG})",
+        "logging/resource_logging_sink.go resourceLoggingSinkImportState (parseLoggingSinkId)",
     ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (

@@ -3,7 +3,7 @@
 bootstrap/day0/permissions.py maps every resource type of the platform program to the IAM
 permissions its read / create / update / delete need. These tests fail when the platform gains a
 type without an entry, when an identity holds anything outside the table, when the preview
-identity could change anything, and when project IAM grants are not limited to the platform's
+identity could change anything, and when IAM grants are not limited to the platform's
 roles.
 """
 
@@ -70,7 +70,7 @@ def roles_by_id(plan: Plan) -> dict[str, set[str]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_deployer_holds_exactly_the_table(stack: str):
     roles = roles_by_id(bootstrap_plan_of(stack))
-    granted = roles[names.DEPLOYER_ROLE] | roles[names.PROJECT_IAM_GRANTER_ROLE]
+    granted = roles[names.DEPLOYER_ROLE] | roles[names.IAM_GRANTER_ROLE]
     assert granted == permissions.table_union()
     assert "iam.serviceAccounts.actAs" in granted  # node pools run as the node accounts
     assert {"container.clusters.get", "container.clusters.connect"} <= granted
@@ -104,20 +104,40 @@ def test_project_roles_are_the_custom_roles_only(stack: str):
     assert {m.inputs["role"] for m in members} <= role_names
 
 
+# The IAM member types of the platform and the permission that writes their policy.
+IAM_MEMBER_TYPES = {
+    PROJECT_MEMBER: "resourcemanager.projects.setIamPolicy",
+    "gcp:serviceaccount/iAMMember:IAMMember": "iam.serviceAccounts.setIamPolicy",
+    "gcp:secretmanager/secretIamMember:SecretIamMember": "secretmanager.secrets.setIamPolicy",
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_project_iam_writes_are_limited_to_the_roles_the_platform_grants(stack: str):
+def test_iam_policy_writes_are_limited_to_the_roles_the_platform_grants(stack: str):
     plan = bootstrap_plan_of(stack)
     granter = next(
         m
         for m in plan.of_type(PROJECT_MEMBER)
-        if m.inputs["role"].endswith(f"/roles/{names.PROJECT_IAM_GRANTER_ROLE}")
+        if m.inputs["role"].endswith(f"/roles/{names.IAM_GRANTER_ROLE}")
     )
     assert granter.inputs["condition"]["expression"] == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', [])"
-        ".hasOnly(['roles/container.defaultNodeServiceAccount', 'roles/cloudtrace.agent'])"
+        ".hasOnly(['roles/container.defaultNodeServiceAccount', 'roles/cloudtrace.agent', "
+        "'roles/iam.workloadIdentityUser', 'roles/secretmanager.secretAccessor'])"
     )
-    deployer_role = roles_by_id(plan)[names.DEPLOYER_ROLE]
-    assert "resourcemanager.projects.setIamPolicy" not in deployer_role
-    # The condition must cover every role the platform program grants on the project.
-    granted = {r.inputs["role"] for s in STACKS for r in plan_of(s).of_type(PROJECT_MEMBER)}
-    assert granted <= set(permissions.GRANTABLE_PROJECT_ROLES)
+    roles = roles_by_id(plan)
+    assert roles[names.IAM_GRANTER_ROLE] == set(IAM_MEMBER_TYPES.values())
+    assert not roles[names.DEPLOYER_ROLE] & set(IAM_MEMBER_TYPES.values())
+
+
+def test_the_condition_covers_every_role_the_platform_grants():
+    used = set().union(*(custom_types(plan_of(stack)) for stack in STACKS))
+    # Every IAM member type of the platform has its policy write in the conditional role.
+    assert {t for t in used if "IamMember" in t or "iAMMember" in t} == set(IAM_MEMBER_TYPES)
+    granted = {
+        r.inputs["role"]
+        for stack in STACKS
+        for type_ in IAM_MEMBER_TYPES
+        for r in plan_of(stack).of_type(type_)
+    }
+    assert granted == set(permissions.GRANTABLE_ROLES)

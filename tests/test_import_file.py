@@ -73,8 +73,8 @@ def test_the_gcloud_name_projection_would_double_the_path_and_replace_the_versio
     monkeypatch.setitem(
         import_file._MANUAL_IDS,
         VERSION,
-        lambda p, s: (
-            f'"projects/{p}/secrets/{s}/versions/$(gcloud secrets versions list {s} '
+        lambda p, r: (
+            f'"projects/{p}/secrets/{r.name}/versions/$(gcloud secrets versions list {r.name} '
             f"--project {p} --limit 1 --format='value(name)')\""
         ),
     )

@@ -113,7 +113,7 @@ def test_diff_calls_out_replaced_clusters_first_and_cascades_through_the_provide
 def test_diff_reports_in_place_updates_with_their_inputs():
     config = stack_config("staging")
     clusters = [dict(c) for c in config["platform:clusters"]]
-    pools = [{**clusters[1]["nodePools"][0], "maxNodes": 6}]
+    pools = [{**clusters[1]["nodePools"][0], "maxNodes": 6}, *clusters[1]["nodePools"][1:]]
     clusters[1] = {**clusters[1], "nodePools": pools}
     result = diff.compare(
         plan_of("staging"), plan_stack("staging", {"platform:clusters": clusters})
@@ -153,6 +153,8 @@ ID_PATTERNS = {
     "gcp:serviceaccount/iAMMember:IAMMember": r"projects/\S+/serviceAccounts/\S+ roles/\S+ serviceAccount:\S+",
     "gcp:secretmanager/secret:Secret": r"projects/[^/]+/secrets/[A-Za-z0-9_-]+",
     "gcp:secretmanager/secretIamMember:SecretIamMember": r"projects/[^/]+/secrets/\S+ roles/\S+ \S+",
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": r"projects/[^/]+/locations/[^/]+/buckets/[^/]+",
+    "gcp:logging/projectSink:ProjectSink": r"projects/[^/]+/sinks/_Default",
 }
 
 

@@ -51,9 +51,9 @@ class CiIdentities(pulumi.ComponentResource):
         )
         granter_role = self._role(
             args.project,
-            names.PROJECT_IAM_GRANTER_ROLE,
-            "Platform project IAM grants (conditional)",
-            permissions.PROJECT_IAM_WRITE,
+            names.IAM_GRANTER_ROLE,
+            "Platform IAM grants (conditional)",
+            permissions.IAM_POLICY_WRITES,
             after_apis,
         )
         preview_role = self._role(
@@ -71,13 +71,13 @@ class CiIdentities(pulumi.ComponentResource):
             opts=child,
         )
         gcp.projects.IAMMember(
-            f"{names.DEPLOYER_ACCOUNT}-project-iam",
+            f"{names.DEPLOYER_ACCOUNT}-iam-grants",
             project=args.project,
             role=granter_role.name,
             member=self.deployer.member,
             condition=gcp.projects.IAMMemberConditionArgs(
                 title="platform-grantable-roles",
-                description="Only the project roles the platform program grants",
+                description="Only the roles the platform program grants",
                 expression=permissions.grantable_roles_condition(),
             ),
             opts=child,

@@ -15,7 +15,7 @@ KEY_ROTATION_PERIOD: Final = "7776000s"
 DEPLOYER_ACCOUNT: Final = "platform-deployer"
 PREVIEW_ACCOUNT: Final = "platform-preview"
 DEPLOYER_ROLE: Final = "platformDeployer"
-PROJECT_IAM_GRANTER_ROLE: Final = "platformProjectIamGranter"
+IAM_GRANTER_ROLE: Final = "platformIamGranter"
 PREVIEW_ROLE: Final = "platformPreview"
 
 POOL_ID: Final = "github"

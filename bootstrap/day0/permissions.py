@@ -178,7 +178,7 @@ TABLE: Final[Mapping[str, Needs]] = {
         write=frozenset({"iam.serviceAccounts.setIamPolicy"}),
         source=_IAM_MEMBER_SOURCE,
     ),
-    # Limited by a condition to the roles in GRANTABLE_PROJECT_ROLES (see there).
+    # The setIamPolicy writes are limited by a condition to GRANTABLE_ROLES (see there).
     "gcp:projects/iAMMember:IAMMember": Needs(
         read=frozenset({"resourcemanager.projects.getIamPolicy"}),
         write=frozenset({"resourcemanager.projects.setIamPolicy"}),
@@ -209,6 +209,19 @@ TABLE: Final[Mapping[str, Needs]] = {
             }
         ),
         source="https://cloud.google.com/secret-manager/docs/access-control#permissions",
+    ),
+    # -- Cloud Logging (components/log_storage.py): the bucket, and the `_Default` sink, which
+    # the provider acquires and updates in place and never deletes (terraform-provider-google
+    # logging/resource_logging_sink.go isAutomaticallyCreatedSink) -------------------------------
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": Needs(
+        read=_perms("logging.buckets", READ),
+        write=_perms("logging.buckets", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
+    ),
+    "gcp:logging/projectSink:ProjectSink": Needs(
+        read=_perms("logging.sinks", READ),
+        write=_perms("logging.sinks", CRUD),
+        source="https://cloud.google.com/iam/docs/roles-permissions/logging",
     ),
     # -- Cloud Monitoring (components/observability.py) -----------------------------------------
     **{
@@ -261,28 +274,36 @@ TABLE: Final[Mapping[str, Needs]] = {
 
 # The node service accounts are created by the platform program (their names come from its
 # config), so they do not exist when the bootstrap runs and cannot be the scope of a binding
-# here. actAs is granted on the project instead: that adds no power, because the deployer needs
-# iam.serviceAccounts.setIamPolicy for the Workload Identity binding anyway and could grant
-# itself actAs on any account of the project with it; the boundary is the project (one per
-# environment). Cluster and node pool creation require actAs on the node account
-# (https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts#permissions).
+# here: actAs is granted on the project, whose only service accounts are the platform's and the
+# two CI identities (one project per environment). Cluster and node pool creation require actAs
+# on the node account (https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts).
 ACT_AS: Final = frozenset({"iam.serviceAccounts.actAs"})
 
-# The project-level roles the platform program grants (components/facts.py
-# NODE_SERVICE_ACCOUNT_ROLES, TELEMETRY_WRITER_ROLES). resourcemanager.projects.setIamPolicy is bound with a condition
-# that allows changing grants of these roles only
+# Every role the platform program grants (components/facts.py: NODE_SERVICE_ACCOUNT_ROLES and
+# TELEMETRY_WRITER_ROLES on the project, WORKLOAD_IDENTITY_USER_ROLE on service accounts,
+# SECRET_ACCESSOR_ROLE on secrets). Kept literal (the bootstrap runs apart from components/); the
+# tests compare it with the roles in the plans. The setIamPolicy permissions are bound
+# separately, with a condition that allows changing grants of these roles only
 # (https://cloud.google.com/iam/docs/setting-limits-on-granting-roles), as Cloud Foundation
-# Fabric's FAST stages delegate role grants.
-# Kept literal (the bootstrap runs apart from components/); the test compares it with the plan.
-GRANTABLE_PROJECT_ROLES: Final = (
+# Fabric's FAST stages delegate role grants: the deployer cannot grant itself, or anyone, any
+# other role through the IAM policies it manages.
+GRANTABLE_ROLES: Final = (
     "roles/container.defaultNodeServiceAccount",  # NODE_SERVICE_ACCOUNT_ROLES
     "roles/cloudtrace.agent",  # TELEMETRY_WRITER_ROLES (the trace collector's identity)
+    "roles/iam.workloadIdentityUser",
+    "roles/secretmanager.secretAccessor",
 )
-PROJECT_IAM_WRITE: Final = frozenset({"resourcemanager.projects.setIamPolicy"})
+IAM_POLICY_WRITES: Final = frozenset(
+    {
+        "resourcemanager.projects.setIamPolicy",
+        "iam.serviceAccounts.setIamPolicy",
+        "secretmanager.secrets.setIamPolicy",
+    }
+)
 
 
 def grantable_roles_condition() -> str:
-    roles = ", ".join(f"'{role}'" for role in GRANTABLE_PROJECT_ROLES)
+    roles = ", ".join(f"'{role}'" for role in GRANTABLE_ROLES)
     return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{roles}])"
 
 
@@ -292,9 +313,9 @@ def table_union() -> frozenset[str]:
 
 
 def deployer_permissions() -> frozenset[str]:
-    """The deployer's unconditional custom role: the whole table but the project IAM write,
-    which is bound separately under the grantable-roles condition."""
-    return table_union() - PROJECT_IAM_WRITE
+    """The deployer's unconditional custom role: the whole table but the IAM policy writes,
+    which are bound separately under the grantable-roles condition."""
+    return table_union() - IAM_POLICY_WRITES
 
 
 def preview_permissions() -> frozenset[str]:
