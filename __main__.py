@@ -10,9 +10,12 @@ from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kuma import (
     KUMA_NAMESPACE,
     MESH_NAME,
+    GatewayZone,
     GlobalPlane,
     KumaMultiZone,
     KumaMultiZoneArgs,
+    MeshGateway,
+    MeshGatewayArgs,
     ZonePlane,
 )
 from components.log_storage import LogStorage, LogStorageArgs
@@ -104,8 +107,27 @@ secrets = Secrets(
     ),
 )
 
+# External Secrets on every cluster (Flux, the mesh gateway's certificate and apps read through it).
+esos = {
+    c.name: ExternalSecrets(
+        f"{c.name}-external-secrets",
+        ExternalSecretsArgs(
+            project=config.project,
+            cluster_name=c.name,
+            cluster_location=c.region,
+            service_account_annotations=eso_identity.annotations,
+            read_access=[eso_identity.binding, *secrets.grants],
+            highly_available=config.is_prod,
+            priority=priorities[c.name],
+        ),
+        clusters[c.name].in_cluster,
+    )
+    for c in config.clusters
+}
+
 # The multi-zone mesh: global control plane on the global cluster, one zone per zone cluster.
 global_cluster = config.global_cluster
+global_eso = esos[global_cluster.name]
 kuma = KumaMultiZone(
     "kuma",
     KumaMultiZoneArgs(
@@ -126,31 +148,51 @@ kuma = KumaMultiZone(
                 zone=c.kuma_zone or c.name,
                 in_cluster=clusters[c.name].in_cluster,
                 priority=priorities[c.name],
-                source_ranges=[str(c.ranges.nodes), str(c.ranges.pods)],
+                # Pods keep their address towards RFC 1918 destinations (GKE's default
+                # non-masquerade list), so the zone control plane dials KDS from its pod range.
+                source_ranges=[str(c.ranges.pods)],
             )
             for c in config.zone_clusters
         ],
         highly_available=config.is_prod,
         protected=config.protected,
+        global_namespace_labels=global_eso.consumer_namespace_labels,
     ),
 )
+
+# The mesh's way in: a gateway on every zone cluster, its certificate from Secret Manager.
+if config.gateway is not None:
+    MeshGateway(
+        "mesh-gateway",
+        MeshGatewayArgs(
+            project=config.project,
+            exposure=config.gateway.exposure,
+            tls_secret_id=config.gateway.tls_secret,
+            zones=[
+                GatewayZone(
+                    cluster_name=c.name,
+                    region=c.region,
+                    subnet_self_link=network.subnets[c.name].self_link,
+                    in_cluster=clusters[c.name].in_cluster,
+                    kuma_release=kuma.zone_releases[c.name],
+                )
+                for c in config.zone_clusters
+            ],
+            global_in_cluster=clusters[global_cluster.name].in_cluster,
+            eso_release=global_eso.release,
+            eso_store=global_eso.store,
+            secret_store=global_eso.store_name,
+            global_kuma=kuma.global_namespace,
+            highly_available=config.is_prod,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
+    )
 
 # Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
 for c in config.clusters:
     on_cluster = clusters[c.name].in_cluster
-    eso = ExternalSecrets(
-        f"{c.name}-external-secrets",
-        ExternalSecretsArgs(
-            project=config.project,
-            cluster_name=c.name,
-            cluster_location=c.region,
-            service_account_annotations=eso_identity.annotations,
-            read_access=[eso_identity.binding, *secrets.grants],
-            highly_available=config.is_prod,
-            priority=priorities[c.name],
-        ),
-        on_cluster,
-    )
+    eso = esos[c.name]
     Flux(
         f"{c.name}-flux",
         FluxArgs(

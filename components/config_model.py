@@ -381,6 +381,15 @@ class GitOps(_Model):
     credentials_secret: SecretId
 
 
+class Gateway(_Model):
+    """The mesh's way in: a Kuma MeshGateway per zone cluster behind a GKE load balancer at a
+    reserved address (External: internet-facing; Internal: the VPC only), terminating TLS with the
+    certificate chain and key (PEM) of an external Secret Manager entry."""
+
+    tls_secret: SecretId
+    exposure: Literal["External", "Internal"] = "Internal"
+
+
 class PlatformConfig(_Model):
     """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
 
@@ -398,6 +407,7 @@ class PlatformConfig(_Model):
     secret_replica_regions: Regions
     secrets: list[SecretEntry] = Field(default_factory=list)
     gitops: GitOps
+    gateway: Gateway | None = None
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
     logging: LogStorageConfig
@@ -494,6 +504,7 @@ class ConfigView:
     secret_replica_regions: list[str] | None = None
     secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
     gitops: GitOps | None = None
+    gateway: Gateway | None = None
     protect: bool | None = None
     logging: LogStorageConfig | None = None
 
@@ -511,6 +522,7 @@ class ConfigView:
             secret_replica_regions=config.secret_replica_regions,
             secrets=list(enumerate(config.secrets)),
             gitops=config.gitops,
+            gateway=config.gateway,
             protect=config.protect,
             logging=config.logging,
         )
@@ -576,22 +588,24 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
     ids = [s.id for _, s in view.secrets]
     for secret_id in _duplicates(ids):
         yield "secrets", f"id {secret_id!r} is used twice; Secret Manager ids must be unique"
-    if view.gitops is None:
-        return
-    wanted = view.gitops.credentials_secret
     by_id = {s.id: s for _, s in view.secrets}
-    credentials = by_id.get(wanted)
-    if credentials is None:
-        yield (
-            "gitops.credentialsSecret",
-            f"{wanted!r} is not one of secrets[].id {sorted(by_id)}",
+    wanted: list[tuple[str, str, str]] = []
+    if view.gitops is not None:
+        wanted.append(
+            ("gitops.credentialsSecret", view.gitops.credentials_secret, "git credentials")
         )
-    elif credentials.external is None or not credentials.expose_to_clusters:
-        yield (
-            "gitops.credentialsSecret",
-            f"secret {wanted!r} must be 'external' (git credentials never pass through Pulumi "
-            "state) with exposeToClusters: true",
-        )
+    if view.gateway is not None:
+        wanted.append(("gateway.tlsSecret", view.gateway.tls_secret, "TLS private keys"))
+    for key, secret_id, what in wanted:
+        entry = by_id.get(secret_id)
+        if entry is None:
+            yield key, f"{secret_id!r} is not one of secrets[].id {sorted(by_id)}"
+        elif entry.external is None or not entry.expose_to_clusters:
+            yield (
+                key,
+                f"secret {secret_id!r} must be 'external' ({what} never pass through Pulumi "
+                "state) with exposeToClusters: true",
+            )
 
 
 def _log_storage(view: ConfigView) -> Iterator[Problem]:

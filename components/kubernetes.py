@@ -67,7 +67,7 @@ def custom_resource(
     api_version: str,
     kind: str,
     name: str,
-    spec: Mapping[str, Any],
+    spec: pulumi.Input[Mapping[str, Any]],
     crd_release: pulumi.Resource,
     opts: pulumi.ResourceOptions,
     namespace: str | None = None,
@@ -82,7 +82,7 @@ def custom_resource(
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=name, namespace=namespace, labels={**MANAGED_BY_LABELS, **(labels or {})}
         ),
-        spec=dict(spec),
+        spec=dict(spec) if isinstance(spec, Mapping) else spec,
         opts=pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=[crd_release, *depends_on])
         ),

@@ -54,3 +54,7 @@ def nat_router_name(network: str, region: str) -> str:
 
 def kds_address_name(global_cluster: str) -> str:
     return f"{global_cluster}-kuma-kds"
+
+
+def gateway_address_name(zone_cluster: str) -> str:
+    return f"{zone_cluster}-mesh-gateway"

@@ -52,6 +52,7 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:Namespace": Latency(2, "API server round trip"),
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": Latency(1, "API server round trip"),
     "kubernetes:scheduling.k8s.io/v1:PriorityClass": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
@@ -59,6 +60,8 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
+    # pulumi-kubernetes has no await logic for this kind: created means accepted.
+    "kubernetes:kuma.io/v1alpha1:MeshGatewayInstance": Latency(5, "API server + Kuma webhook"),
     # The day-0 bootstrap program's (bootstrap/).
     "gcp:projects/iAMCustomRole:IAMCustomRole": Latency(5, "docs: synchronous API call"),
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": Latency(

@@ -162,6 +162,105 @@ def _check_mesh_spec(prefix: str, spec: Any) -> list[str]:
     return errors
 
 
+# -- the MeshGateway -------------------------------------------------------------------------------
+
+# Its CRD, too, leaves `spec` open (kuma.io_meshgateways.yaml): the proto message
+# api/mesh/v1alpha1/gateway.proto in JSON names, and the rules of
+# pkg/core/resources/apis/mesh/gateway_validator.go (Kuma v2.13.10).
+_TAGS: dict[str, Any] = {"type": "object", "additionalProperties": _STR}
+_DATA_SOURCE: dict[str, Any] = {
+    **_closed({"secret": _STR, "file": _STR, "inline": _STR, "inlineString": _STR}),
+    "minProperties": 1,
+    "maxProperties": 1,
+}
+MESH_GATEWAY_SPEC_SCHEMA: dict[str, Any] = _closed(
+    {
+        "selectors": {
+            "type": "array",
+            "minItems": 1,
+            "items": _closed({"match": {**_TAGS, "minProperties": 1}}, required=("match",)),
+        },
+        "tags": _TAGS,
+        "conf": _closed(
+            {
+                "listeners": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _closed(
+                        {
+                            "hostname": _STR,
+                            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                            "protocol": {"enum": ["TCP", "TLS", "HTTP", "HTTPS"]},
+                            "tls": _closed(
+                                {
+                                    "mode": {"enum": ["TERMINATE", "PASSTHROUGH"]},
+                                    "certificates": {"type": "array", "items": _DATA_SOURCE},
+                                    "options": _closed({}),
+                                }
+                            ),
+                            "tags": _TAGS,
+                            "crossMesh": _BOOL,
+                            "resources": _closed({"connectionLimit": {"type": "integer"}}),
+                        },
+                        required=("port", "protocol"),
+                    ),
+                }
+            },
+            required=("listeners",),
+        ),
+    },
+    required=("selectors", "conf"),
+)
+# Tags a gateway may not set on itself or its listeners: they are the data plane's own.
+_RESERVED_TAGS = (
+    "kuma.io/service",
+    "kuma.io/protocol",
+    "kuma.io/zone",
+    "kuma.io/external-service-name",
+)
+
+
+@cache
+def _gateway_validator() -> Validator:
+    return Draft202012Validator(MESH_GATEWAY_SPEC_SCHEMA)
+
+
+def _listener_problems(at: str, listener: Mapping[str, Any]) -> list[str]:
+    errors: list[str] = []
+    tls = listener.get("tls")
+    cross_mesh = listener.get("crossMesh") is True
+    if listener["protocol"] == "HTTPS" and not cross_mesh:
+        if tls is None:
+            errors.append(f"{at}.tls: cannot be empty with protocol HTTPS")
+        elif tls.get("mode") == "PASSTHROUGH":
+            errors.append(f"{at}.tls.mode: PASSTHROUGH is not supported on HTTPS listeners")
+    if tls is not None and not cross_mesh:
+        if "mode" not in tls:
+            errors.append(f"{at}.tls.mode: cannot be empty")
+        elif tls["mode"] == "TERMINATE" and not 1 <= len(tls.get("certificates") or []) <= 2:
+            errors.append(f"{at}.tls.certificates: TERMINATE takes one or two certificates")
+    errors += [
+        f"{at}.tags: {key} must not be set on a listener"
+        for key in _RESERVED_TAGS
+        if key in (listener.get("tags") or {})
+    ]
+    return errors
+
+
+def _check_gateway_spec(prefix: str, spec: Any) -> list[str]:
+    errors = schema_errors(prefix, _gateway_validator(), spec, base=("spec",))
+    if errors or not isinstance(spec, Mapping):
+        return errors
+    for key in _RESERVED_TAGS:
+        if key in (spec.get("tags") or {}):
+            errors.append(f"{prefix}: spec.tags: {key} must not be set on a gateway")
+    if not any("kuma.io/service" in s["match"] for s in spec["selectors"]):
+        errors.append(f"{prefix}: spec.selectors: every selector needs a kuma.io/service tag")
+    for index, listener in enumerate(spec["conf"]["listeners"]):
+        errors += _listener_problems(f"{prefix}: spec.conf.listeners[{index}]", listener)
+    return errors
+
+
 # -- targetRef policies ----------------------------------------------------------------------------
 
 # The policy CRDs accept every targetRef kind everywhere; Kuma's admission webhook then runs each
@@ -199,6 +298,8 @@ class KumaPolicyRules:
     from_: frozenset[str]
     inbound_rejected: str = _Inbound.NEVER
     to_only_with_gateways: bool = False  # `to` only when the top-level target includes gateways
+    # The `to` kinds when the top-level target is a MeshGateway or MeshHTTPRoute (None: `to`).
+    to_under_gateway: frozenset[str] | None = None
     needs: tuple[str, ...] = ()  # at least one of these sections must be set
     source: str = ""
 
@@ -224,20 +325,24 @@ KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
         source="meshaccesslog/api/v1alpha1/validator.go",
     ),
     # validateTo: to-kinds Mesh, MeshService, MeshExternalService, MeshMultiZoneService,
-    # MeshHTTPRoute; validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
+    # MeshHTTPRoute (under a MeshGateway/MeshHTTPRoute target: Mesh, MeshExternalService);
+    # validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
     "MeshTimeout": KumaPolicyRules(
         top=_TOP_KINDS | {"MeshHTTPRoute"},
         to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
         from_=frozenset({"Mesh"}),
         inbound_rejected=_Inbound.GATEWAY_KINDS,
+        to_under_gateway=frozenset({"Mesh", "MeshExternalService"}),
         needs=("to", "from", "rules"),
         source="meshtimeout/api/v1alpha1/validator.go",
     ),
-    # Outbound only: `to` needs at least one item.
+    # Outbound only: `to` needs at least one item; under a MeshGateway/MeshHTTPRoute target the
+    # to-kinds are Mesh and MeshExternalService.
     "MeshRetry": KumaPolicyRules(
         top=_TOP_KINDS | {"MeshHTTPRoute"},
         to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
         from_=_NONE,
+        to_under_gateway=frozenset({"Mesh", "MeshExternalService"}),
         needs=("to",),
         source="meshretry/api/v1alpha1/validator.go",
     ),
@@ -267,6 +372,15 @@ KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
         from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
         needs=("from", "rules"),
         source="meshtrafficpermission/api/v1alpha1/validator.go",
+    ),
+    # Outbound only, `to` needs at least one item; to-kinds narrower under a MeshGateway target
+    # (modelled as the wider set).
+    "MeshLoadBalancingStrategy": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=frozenset({"Mesh", "MeshService", "MeshMultiZoneService", "MeshHTTPRoute"}),
+        from_=_NONE,
+        needs=("to",),
+        source="meshloadbalancingstrategy/api/v1alpha1/validator.go",
     ),
     # validateFrom: MustNotBeDefined if IncludesGateways; validateTo: MustNotBeDefined unless
     # IncludesGateways, to-kind Mesh only (a sidecar gets faults on its inbound, through `from`).
@@ -360,7 +474,11 @@ def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
             "spec.to: must not be defined when spec.targetRef selects sidecars only"
             " (configure their inbound traffic with spec.from/spec.rules)"
         )
-    for key, allowed in (("to", rules.to), ("from", rules.from_)):
+    under_gateway = isinstance(top, Mapping) and top.get("kind") in ("MeshGateway", "MeshHTTPRoute")
+    to_kinds = rules.to
+    if rules.to_under_gateway is not None and under_gateway:
+        to_kinds = rules.to_under_gateway
+    for key, allowed in (("to", to_kinds), ("from", rules.from_)):
         for index, entry in enumerate(sections.get(key, [])):
             ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
             if allowed:
@@ -376,24 +494,37 @@ def is_kuma_policy(doc: Mapping[str, Any]) -> bool:
 
 def kuma_problems(doc: Mapping[str, Any]) -> list[str]:
     """What Kuma refuses in one document that its CRD schema accepts, as `kind/name: path: why`:
-    the Mesh spec (hand-checked), or a targetRef policy's admission rules."""
+    the Mesh and MeshGateway specs (hand-checked), or a targetRef policy's admission rules."""
     if str(doc.get("apiVersion")).rpartition("/")[0] != KUMA_GROUP:
         return []
     prefix = describe(doc)
     if doc.get("kind") == "Mesh":
         return _check_mesh_spec(prefix, doc.get("spec"))
+    if doc.get("kind") == "MeshGateway":
+        return _check_gateway_spec(prefix, doc.get("spec"))
     return [f"{prefix}: {p}" for p in kuma_policy_problems(str(doc.get("kind")), doc.get("spec"))]
 
 
 # -- which proxies a targetRef selects, and which policy wins --------------------------------------
 # How specific a targetRef is: Kuma orders matching policies by it, the most specific wins
 # (pkg/plugins/policies/core/rules: Mesh < MeshSubset < Dataplane, then more tags/labels).
-_SPECIFICITY = {"Mesh": 0, "MeshSubset": 1, "Dataplane": 2}
+_SPECIFICITY = {"Mesh": 0, "MeshSubset": 1, "Dataplane": 2, "MeshGateway": 3}
 
 
-def target_selects(ref: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
-    """Whether a targetRef selects a proxy with these tags (pod labels, namespace, zone)."""
+def target_selects(
+    ref: Mapping[str, Any],
+    tags: Mapping[str, str],
+    proxy: str = "Sidecar",
+    gateway: str | None = None,
+) -> bool:
+    """Whether a targetRef selects a proxy of this type (`Sidecar` or `Gateway`, then serving the
+    MeshGateway `gateway`) with these tags (pod labels, namespace, zone). `proxyTypes` narrows a
+    Mesh/MeshSubset target; empty: both (api/common/v1alpha1/targetref.go)."""
     kind = ref.get("kind")
+    if kind == "MeshGateway":
+        return proxy == "Gateway" and ref.get("name") == gateway
+    if kind in ("Mesh", "MeshSubset") and proxy not in (ref.get("proxyTypes") or [proxy]):
+        return False
     if kind == "Mesh":
         return True
     if kind == "MeshSubset":
@@ -410,3 +541,70 @@ def specificity(ref: Mapping[str, Any]) -> tuple[int, int]:
 
 def _subset(small: Mapping[str, Any], big: Mapping[str, Any]) -> bool:
     return all(big.get(k) == v for k, v in small.items())
+
+
+# -- which zone's endpoints a proxy prefers ------------------------------------------------------
+
+
+def endpoint_priority(
+    conf: Mapping[str, Any],
+    *,
+    local_zone: str,
+    endpoint_zone: str,
+    zone_egress: bool,
+    on_egress: bool = False,
+) -> int | None:
+    """The Envoy priority a proxy in `local_zone` gives an endpoint in `endpoint_zone` under the
+    MeshLoadBalancingStrategy `default` it gets (`conf`; empty: no MLBS selects it). 0 is tried
+    first; Envoy sends traffic to priority 1 only as priority 0 loses healthy hosts (envoyproxy.io
+    docs, load_balancing/priority). None: the endpoint is not used at all. Ported from kumahq/kuma
+    v2.13.10:
+    - no MLBS: pkg/xds/topology/outbound.go GetLocality gives every zone priority 0 unless the
+      Mesh sets routing.localityAwareLoadBalancing (ours does not);
+    - an MLBS: pkg/envoy/builders/endpoint/endpoint.go NonLocalPriority puts other zones at 1
+      unless localityAwareness.disabled; with localZone/crossZone set,
+      pkg/plugins/policies/meshloadbalancingstrategy/plugin/v1alpha1/locality_aware.go
+      NewEndpoints: local endpoints 0; with zone egress on, a sidecar reaches every other zone
+      through its ZoneEgress at priority 1 (egressLocality), and the egress (or a proxy without
+      zone egress) applies crossZone.failover in order (priority.go: rule i gives i + 1, `None`
+      and unmatched zones are dropped)."""
+    if endpoint_zone == local_zone:
+        return 0
+    awareness = conf.get("localityAwareness")
+    if not isinstance(awareness, Mapping):
+        return 1 if conf else 0
+    if awareness.get("disabled") is True:
+        return 0
+    if not awareness.get("localZone") and not awareness.get("crossZone"):
+        return 1
+    if zone_egress and not on_egress:
+        return 1
+    failover = (awareness.get("crossZone") or {}).get("failover") or []
+    for index, rule in enumerate(failover):
+        sources = (rule.get("from") or {}).get("zones")
+        if sources is not None and local_zone not in sources:
+            continue
+        to = rule.get("to") or {}
+        zones = set(to.get("zones") or [])
+        kind = to.get("type")
+        if (
+            kind == "Any"
+            or (kind == "AnyExcept" and endpoint_zone not in zones)
+            or (kind == "Only" and endpoint_zone in zones)
+        ):
+            return index + 1
+    return None
+
+
+def gateway_service_tag(instance: str, namespace: str) -> str:
+    """The `kuma.io/service` tag of a MeshGatewayInstance's proxies, unless its spec.tags sets one
+    (pkg/plugins/runtime/k8s/controllers/gateway_instance_controller.go gatewayInstanceTags,
+    pkg/plugins/runtime/k8s/util/util.go ServiceTag)."""
+    return f"{instance}_{namespace}_svc"
+
+
+def service_tag(service: str, namespace: str, port: int) -> str:
+    """The `kuma.io/service` tag of the endpoints behind a Kubernetes Service port: what a
+    `kind: MeshService` backendRef names while the Mesh has no MeshService objects (util.go
+    ServiceTag with the port)."""
+    return f"{service}_{namespace}_svc_{port}"

@@ -76,7 +76,13 @@ def test_every_custom_resource_is_valid_against_the_pinned_crds(stack):
     plan = plan_of(stack)
     resources = custom_resources(plan)
     kinds = {r.inputs["kind"] for r in resources}
-    assert kinds == {"ClusterSecretStore", "ExternalSecret", "FluxInstance", "Mesh"}
+    assert kinds == {
+        "ClusterSecretStore",
+        "ExternalSecret",
+        "FluxInstance",
+        "Mesh",
+        "MeshGatewayInstance",
+    }
     errors = [e for r in resources for e in admission.problems(manifest(r))]
     assert errors == []
 
@@ -129,7 +135,7 @@ def test_eso_and_flux_on_every_cluster_kuma_by_role(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_kuma_global_values(stack):
     plan = plan_of(stack)
-    [address] = plan.of_type("gcp:compute/address:Address")
+    [address] = [a for a in plan.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     assert address.inputs["addressType"] == "INTERNAL"
     [global_cluster] = clusters(plan, "global")
     control_plane = release_on(plan, "kuma", global_cluster).inputs["values"]["controlPlane"]
@@ -153,7 +159,7 @@ def test_kuma_global_values(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_kuma_zone_values(stack):
     plan = plan_of(stack)
-    [address] = plan.of_type("gcp:compute/address:Address")
+    [address] = [a for a in plan.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     for spec in (c for c in plan.config["platform:clusters"] if c["role"] == "zone"):
         values = release_on(plan, "kuma", spec["name"]).inputs["values"]
         control_plane = values["controlPlane"]
@@ -176,7 +182,7 @@ def test_kuma_zone_values(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_kds_certificate_names_exactly_the_reserved_ip(stack):
     plan = plan_of(stack)
-    [address] = plan.of_type("gcp:compute/address:Address")
+    [address] = [a for a in plan.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     [request] = plan.of_type("tls:index/certRequest:CertRequest")
     assert request.inputs["ipAddresses"] == [address.inputs["address"]]
     assert "dnsNames" not in request.inputs
@@ -324,7 +330,13 @@ def test_store_serves_only_labelled_namespaces_and_flux_system_is_one(stack):
 def test_git_credentials_come_from_secret_manager_through_eso(stack):
     plan = plan_of(stack)
     secret_id = plan.config["platform:gitops"]["credentialsSecret"]
-    for external_secret in plan.of_type("kubernetes:external-secrets.io/v1:ExternalSecret"):
+    pulls = [
+        r
+        for r in plan.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        if r.name.endswith("-git-credentials")
+    ]
+    assert len(pulls) == len(clusters(plan))
+    for external_secret in pulls:
         spec = external_secret.inputs["spec"]
         assert external_secret.inputs["metadata"]["namespace"] == "flux-system"
         assert spec["dataFrom"] == [{"extract": {"key": secret_id}}]
@@ -382,7 +394,12 @@ def test_flux_instance_after_its_pull_secret_and_platform_vars(stack):
     for instance in plan.of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance"):
         cluster = cluster_of(plan, instance)
         same_cluster = [r for r in plan.resources if r.provider and cluster_of(plan, r) == cluster]
-        [pull_secret] = [r for r in same_cluster if r.type.endswith(":ExternalSecret")]
+        [pull_secret] = [
+            r
+            for r in same_cluster
+            if r.type.endswith(":ExternalSecret")
+            and r.inputs["metadata"]["namespace"] == "flux-system"
+        ]
         [platform_vars] = [r for r in same_cluster if r.type == "kubernetes:core/v1:ConfigMap"]
         assert plan.depends_on(instance, pull_secret)
         assert plan.depends_on(instance, platform_vars)

@@ -28,6 +28,7 @@ FREE_FORM_INPUTS = {
     "values",
     "spec",
     "annotations",
+    "match_labels",  # a label selector's map of labels
 }
 
 

@@ -701,6 +701,24 @@ CASES = [
         expect("platform:gitops.credentialsSecret", "with exposeToClusters: true"),
     ),
     case(
+        "gateway-tls-unknown-secret",
+        PROD,
+        set_at("platform:gateway.tlsSecret", "gateway-cert"),
+        expect("platform:gateway.tlsSecret", "is not one of secrets[].id"),
+    ),
+    case(
+        "gateway-tls-generated",
+        STG,
+        set_at("platform:gateway.tlsSecret", "catalog-db-password"),
+        expect("platform:gateway.tlsSecret", "must be 'external'"),
+    ),
+    case(
+        "gateway-exposure-unknown",
+        PROD,
+        set_at("platform:gateway.exposure", "Public"),
+        expect("platform:gateway.exposure", "'External' or 'Internal'"),
+    ),
+    case(
         "gitops-url-scheme",
         PROD,
         set_at("platform:gitops.repositoryUrl", "git@github.com:acme/gcp-platform.git"),

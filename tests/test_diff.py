@@ -155,8 +155,14 @@ def test_a_base_without_the_stack_file_is_planned_as_empty(tmp_path):
 def test_a_region_move_is_one_loss_the_cluster_with_its_pools_and_everything_in_it():
     head = _with_cluster("prod-eu", 1, region="europe-west3")
     result = diff.compare(plan_of("prod-eu"), head)
-    [loss] = result.losses
-    assert (loss.resource.type, loss.resource.name) == (CLUSTER, "prod-zone-ew1")
+    losses = {(loss.resource.type, loss.resource.name): loss for loss in result.losses}
+    # Besides the cluster, only the zone's mesh gateway address: a regional reservation cannot
+    # move, so the gateway gets a new address (and its DNS record must follow).
+    assert set(losses) == {
+        (CLUSTER, "prod-zone-ew1"),
+        ("gcp:compute/address:Address", "prod-zone-ew1-mesh-gateway"),
+    }
+    loss = losses[CLUSTER, "prod-zone-ew1"]
     taken = {(r.type, r.name) for r in loss.taken}
     assert ("gcp:container/nodePool:NodePool", "prod-zone-ew1-workloads") in taken
     provider = head.one(PROVIDER, "prod-zone-ew1-k8s")

@@ -38,6 +38,7 @@ def test_names_derived_from_a_longest_cluster_name_fit_google_clouds_limits():
     suffix must keep the derived names within 63 characters."""
     from components.gcp_limits import GKE_NAME_MAX, compute_name_problem
     from components.naming import (
+        gateway_address_name,
         kds_address_name,
         pods_range_name,
         services_range_name,
@@ -48,6 +49,7 @@ def test_names_derived_from_a_longest_cluster_name_fit_google_clouds_limits():
     for derived in (
         webhook_firewall_name(longest),
         kds_address_name(longest),
+        gateway_address_name(longest),
         pods_range_name(longest),
         services_range_name(longest),
     ):

@@ -351,7 +351,7 @@ def test_region_move_plans_cleanly_and_every_location_moves(stack):
     for cluster in moved.of_type(CLUSTER):
         assert cluster.inputs["location"] in REGION_MOVE.values()
     # The KDS address and everything derived from it stay consistent after the move.
-    [address] = moved.of_type("gcp:compute/address:Address")
+    [address] = [a for a in moved.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     assert address.inputs["region"] in REGION_MOVE.values()
     # Nothing the lost regions still hold is asked for again: subnet and control-plane ranges.
     held = _held_ranges(original)
@@ -391,7 +391,7 @@ def test_a_move_that_keeps_its_ranges_asks_for_what_the_lost_region_holds():
 
 def test_kds_address_is_inside_the_global_subnet():
     plan = plan_of("prod-eu")
-    [address] = plan.of_type("gcp:compute/address:Address")
+    [address] = [a for a in plan.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
     global_spec = next(c for c in clusters_config(plan) if c["role"] == "global")
     assert ipaddress.ip_address(address.inputs["address"]) in ipaddress.ip_network(
         global_spec["ranges"]["nodes"]

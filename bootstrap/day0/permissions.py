@@ -246,6 +246,7 @@ TABLE: Final[Mapping[str, Needs]] = {
     "kubernetes:scheduling.k8s.io/v1:PriorityClass": _kubernetes(["priorityClasses"], _GKE_IAM),
     "kubernetes:core/v1:ConfigMap": _kubernetes(["configMaps"], _GKE_IAM),
     "kubernetes:core/v1:Secret": _kubernetes(["secrets"], _GKE_IAM),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": _kubernetes(["networkPolicies"], _GKE_IAM),
     # Custom resources are `thirdPartyObjects` in GKE's IAM.
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": _kubernetes(
         ["thirdPartyObjects"], _GKE_IAM
@@ -257,6 +258,7 @@ TABLE: Final[Mapping[str, Needs]] = {
         ["thirdPartyObjects"], _GKE_IAM
     ),
     "kubernetes:kuma.io/v1alpha1:Mesh": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
+    "kubernetes:kuma.io/v1alpha1:MeshGatewayInstance": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
     "kubernetes:helm.sh/v3:Release": _kubernetes(
         HELM_CHART_KINDS,
         "chart templates (HELM_CHART_KINDS) and Helm's release storage",

@@ -6,6 +6,7 @@ ZoneIngress/ZoneEgress) is one change here. What the offline checks know of Kuma
 offline/kuma_rules.py.
 """
 
+from components.kuma.gateway import GatewayZone, MeshGateway, MeshGatewayArgs
 from components.kuma.multizone import GlobalPlane, KumaMultiZone, KumaMultiZoneArgs, ZonePlane
 from components.kuma.settings import KDS_PORT, KUMA_NAMESPACE, MESH_NAME
 
@@ -13,8 +14,11 @@ __all__ = [
     "KDS_PORT",
     "KUMA_NAMESPACE",
     "MESH_NAME",
+    "GatewayZone",
     "GlobalPlane",
     "KumaMultiZone",
     "KumaMultiZoneArgs",
+    "MeshGateway",
+    "MeshGatewayArgs",
     "ZonePlane",
 ]

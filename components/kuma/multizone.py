@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -46,8 +46,9 @@ class ZonePlane:
     zone: str
     in_cluster: pulumi.ResourceOptions
     priority: PlatformPriority
-    # Where the zone control plane connects from (its node and pod ranges): only these may
-    # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
+    # Where the zone control plane connects from: only these may reach the global's KDS port
+    # (the load balancer's source ranges). Kuma OSS does not authenticate zones; the network must
+    # (docs/architecture.md, "What Kuma does not authenticate").
     source_ranges: Sequence[str]
 
 
@@ -59,6 +60,9 @@ class KumaMultiZoneArgs:
     zones: Sequence[ZonePlane]
     highly_available: bool
     protected: bool
+    # Extra labels of the global's Kuma system namespace: the secret store's access label, so
+    # that the gateway's TLS certificate reaches it as a Kuma Secret (components/kuma/gateway.py).
+    global_namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def _system_namespace_with_secret(
@@ -69,9 +73,15 @@ def _system_namespace_with_secret(
     secret_type: str,
     data: Mapping[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Secret]:
     """The Kuma system namespace of a cluster (never injected) and the KDS TLS secret in it."""
-    system = namespace(KUMA_NAMESPACE, f"{cluster_name}-kuma-ns", opts, SYSTEM_NAMESPACE_LABELS)
+    system = namespace(
+        KUMA_NAMESPACE,
+        f"{cluster_name}-kuma-ns",
+        opts,
+        {**SYSTEM_NAMESPACE_LABELS, **(labels or {})},
+    )
     secret = k8s.core.v1.Secret(
         secret_resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=system.metadata.name),
@@ -89,6 +99,7 @@ class KumaMultiZone(pulumi.ComponentResource):
     kds_server_cert_expiry: pulumi.Output[str]
     mesh_name: str
     global_release: k8s.helm.v3.Release
+    global_namespace: k8s.core.v1.Namespace
     zone_releases: dict[str, k8s.helm.v3.Release]
     mesh: k8s.apiextensions.CustomResource
 
@@ -132,7 +143,9 @@ class KumaMultiZone(pulumi.ComponentResource):
                 "ca.crt": pki.ca_cert_pem,
             },
             opts=on_global,
+            labels=args.global_namespace_labels,
         )
+        self.global_namespace = global_ns
         cross_region = any(zone.region != glob.region for zone in args.zones)
         self.global_release = helm_release(
             f"{glob.cluster_name}-kuma-global",

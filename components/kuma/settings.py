@@ -15,6 +15,16 @@ SYSTEM_NAMESPACE_LABELS = {"kuma.io/sidecar-injection": "false"}
 INTERNAL_LB = {"networking.gke.io/load-balancer-type": "Internal"}
 GLOBAL_ACCESS = {"networking.gke.io/internal-load-balancer-allow-global-access": "true"}
 
+# The mesh gateway: a MeshGatewayInstance per zone cluster. Kuma tags its proxies
+# `kuma.io/service: <name>_<namespace>_svc` (kumahq/kuma v2.13.10
+# pkg/plugins/runtime/k8s/controllers/gateway_instance_controller.go, util.ServiceTag); the
+# MeshGateway in k8s/mesh/gateway selects that tag and serves the certificate of the Kuma Secret
+# GATEWAY_TLS_SECRET (kuma-system of the global, synced to the zones by KDS). Both sides are
+# traced together by tests/test_mesh_gateway.py.
+GATEWAY_NAMESPACE = "mesh-gateway"
+GATEWAY_INSTANCE = "edge"
+GATEWAY_TLS_SECRET = "mesh-gateway-tls"
+
 CA_VALIDITY_HOURS = 10 * 365 * 24
 SERVER_CERT_VALIDITY_HOURS = 365 * 24
 # `pulumi up` within 30 days of expiry issues a new server certificate.

@@ -8,11 +8,13 @@ from typing import Any
 
 from components.facts import HA_CONTROL_PLANE_REPLICAS, MIN_WEBHOOK_REPLICAS, ZONES_PER_REGION
 from components.kuma.settings import (
+    GATEWAY_TLS_SECRET,
     GLOBAL_ACCESS,
     INTERNAL_LB,
     KDS_CA_SECRET,
     KDS_PORT,
     KDS_SERVER_SECRET,
+    MESH_NAME,
     MTLS_BACKEND,
 )
 
@@ -114,7 +116,8 @@ def zone_values(
 
 
 def mesh_spec() -> dict[str, Any]:
-    """Builtin mTLS (required before zoneEgress is accepted) and cross-zone traffic via egress."""
+    """Builtin mTLS (required before zoneEgress is accepted), cross-zone and external traffic
+    via the ZoneEgress, no passthrough."""
     return {
         "mtls": {
             "enabledBackend": MTLS_BACKEND,
@@ -128,7 +131,57 @@ def mesh_spec() -> dict[str, Any]:
             ],
         },
         "routing": {"zoneEgress": True},
+        # Nothing leaves the mesh but to a declared MeshExternalService, which Kuma serves only
+        # through the ZoneEgress (kumahq/kuma docs/madr/decisions/062-meshexternalservice-and-
+        # zoneegress.md: "egress only"): without passthrough a sidecar has no route to any
+        # other address (tests/test_mesh_egress.py).
+        "networking": {"outbound": {"passthrough": False}},
         # Kuma would create default MeshTimeout/MeshRetry/MeshCircuitBreaker policies that sort
         # after ours and override them: the defaults live in k8s/mesh instead.
         "skipCreatingInitialPolicies": ["*"],
+    }
+
+
+def gateway_instance_spec(
+    address: str, *, internal: bool, highly_available: bool
+) -> dict[str, Any]:
+    """The MeshGatewayInstance of a zone cluster: Kuma creates a Deployment and a LoadBalancer
+    Service at `address` (serviceTemplate.spec.loadBalancerIP; the Service's ports are the
+    MeshGateway's listeners, gateway_instance_controller.go). GKE makes an external passthrough
+    Network Load Balancer of a LoadBalancer Service, an internal one with the Internal annotation;
+    a static address is taken from loadBalancerIP when reserved in the Service's region."""
+    return {
+        "replicas": 2 if highly_available else 1,
+        "serviceType": "LoadBalancer",
+        "serviceTemplate": {
+            "metadata": {"annotations": dict(INTERNAL_LB) if internal else {}},
+            "spec": {"loadBalancerIP": address},
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+    }
+
+
+def gateway_tls_external_secret_spec(secret_store: str, secret_id: str) -> dict[str, Any]:
+    """The Kuma Secret the MeshGateway's HTTPS listener serves, written by ESO from Secret
+    Manager: a Secret of type system.kuma.io/secret in the Kuma system namespace with the mesh
+    label, the PEM key and chain under `value` (kumahq/kuma v2.13.10 pkg/plugins/secrets/k8s/
+    secret.go reads Data["value"]; pkg/plugins/runtime/gateway/filter_chain_generator.go parses
+    the key and the chain from it)."""
+    return {
+        "refreshInterval": "1h",
+        "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+        "target": {
+            "name": GATEWAY_TLS_SECRET,
+            "creationPolicy": "Owner",
+            "template": {
+                "engineVersion": "v2",
+                "type": "system.kuma.io/secret",
+                "metadata": {"labels": {"kuma.io/mesh": MESH_NAME}},
+                "data": {"value": "{{ .pem }}"},
+            },
+        },
+        "data": [{"secretKey": "pem", "remoteRef": {"key": secret_id}}],
     }

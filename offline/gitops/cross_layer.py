@@ -10,6 +10,7 @@ from typing import Any
 from components.flux import PLATFORM_VARS
 from offline.gitops.documents import Doc, api_group, ident, meta, namespace_of
 from offline.gitops.facts import StackFacts
+from offline.gitops.mesh import check_mesh_first
 from offline.gitops.render import ROOT_KUSTOMIZATION, ClusterRender, flux_kustomizations
 from offline.kuma_rules import is_kuma_policy
 
@@ -82,10 +83,16 @@ def check_mesh_membership(
     docs: Sequence[Doc], mesh_names: Iterable[str], kuma_namespace: str
 ) -> list[str]:
     """Every Kuma policy carries `kuma.io/mesh: <a Mesh the program creates>` and lives in the
-    Kuma system namespace."""
+    Kuma system namespace; a cluster-scoped MeshGateway names such a Mesh in `mesh`."""
     meshes = set(mesh_names)
     problems: list[str] = []
     for doc in filter(is_kuma_policy, docs):
+        if "mesh" in doc:  # a cluster-scoped legacy kind (MeshGateway): the mesh is a field
+            if doc["mesh"] not in meshes:
+                problems.append(f"{ident(doc)}: mesh {doc['mesh']!r} names no Mesh of the program")
+            if namespace_of(doc):
+                problems.append(f"{ident(doc)}: cluster-scoped, but has a namespace")
+            continue
         mesh = (meta(doc).get("labels") or {}).get("kuma.io/mesh")
         if mesh not in meshes:
             problems.append(f"{ident(doc)}: kuma.io/mesh {mesh!r} names no Mesh of the program")
@@ -110,12 +117,14 @@ def check_depends_on(docs: Sequence[Doc]) -> list[str]:
 
 def check_health_checks(docs: Sequence[Doc], facts: StackFacts, cluster: str) -> list[str]:
     """Every health-check target exists: an object of the render, the program's
-    ClusterSecretStore, or this cluster's Kuma control-plane Deployment."""
+    ClusterSecretStore, this cluster's Kuma control-plane Deployment, or the program's Mesh."""
     rendered = {(str(d.get("kind")), namespace_of(d), str(meta(d).get("name"))) for d in docs}
     program = {("ClusterSecretStore", "", name) for name in facts.secret_stores}
     program |= {
         ("Deployment", ns, name) for c, ns, name in facts.kuma_control_planes if c == cluster
     }
+    # The Mesh: created by the program on the global, synced by KDS to every zone under its name.
+    program |= {("Mesh", "", name) for name in facts.mesh_names}
     return [
         f"{ident(ks)}: health check {check.get('kind')}/"
         f"{check.get('namespace') + '/' if check.get('namespace') else ''}{check.get('name')}"
@@ -175,4 +184,5 @@ def cross_layer_problems(render: ClusterRender, facts: StackFacts) -> list[str]:
         *check_depends_on(render.docs),
         *check_health_checks(render.docs, facts, render.cluster.name),
         *check_eso_health_exprs(render),
+        *check_mesh_first(render),
     ]

@@ -13,6 +13,9 @@ from pathlib import Path
 SERVICE = os.environ.get("SERVICE_NAME", "app")
 UPSTREAM = os.environ.get("UPSTREAM_URL", "")
 ITEMS = json.loads(os.environ.get("ITEMS", "[]"))
+# How long the app waits for its upstream's answer (urlopen's socket timeout); the mesh's
+# retry/timeout budget ends before it.
+UPSTREAM_TIMEOUT = float(os.environ.get("UPSTREAM_TIMEOUT_SECONDS", "3"))
 CREDENTIAL = Path(os.environ.get("CREDENTIAL_FILE", "/var/run/secrets/app/credential"))
 
 
@@ -20,7 +23,7 @@ def upstream() -> object:
     if not UPSTREAM:
         return None
     try:
-        with urllib.request.urlopen(UPSTREAM, timeout=2) as response:
+        with urllib.request.urlopen(UPSTREAM, timeout=UPSTREAM_TIMEOUT) as response:
             return json.load(response)
     except (OSError, ValueError) as error:
         return {"error": str(error)}

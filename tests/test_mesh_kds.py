@@ -1,0 +1,94 @@
+"""KDS reachable only from the zone control planes (issue 10, item 2): the global's zone-sync load
+balancer admits only the zone clusters' pod ranges, and inside a zone cluster only the Kuma system
+namespace may reach the KDS address: every namespace the mesh owns (apps, gateway) is isolated
+for egress by NetworkPolicies that do not allow it (GKE Dataplane V2 enforces them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.naming import cluster_of_provider
+from offline.engine import Plan, stacks
+from offline.gitops import egress
+from offline.gitops import facts as gitops_facts
+from offline.gitops.documents import Doc, meta, namespace_of
+from tests.support import plan_of
+
+STACKS = stacks()
+KUMA_NAMESPACE = "kuma-system"
+
+
+def _global_values(plan: Plan) -> dict[str, Any]:
+    (values,) = [
+        r.inputs["values"]
+        for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs.get("chart") == "kuma"
+        and r.inputs["values"]["controlPlane"]["mode"] == "global"
+    ]
+    return dict(values["controlPlane"]["globalZoneSyncService"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kds_load_balancer_admits_only_the_zone_pod_ranges(stack: str) -> None:
+    plan = plan_of(stack)
+    zones = [c for c in plan.config["platform:clusters"] if c["role"] == "zone"]
+    service = _global_values(plan)
+    assert sorted(service["loadBalancerSourceRanges"]) == sorted(z["ranges"]["pods"] for z in zones)
+    others = [c["ranges"]["nodes"] for c in plan.config["platform:clusters"]]
+    assert not set(others) & set(service["loadBalancerSourceRanges"])
+
+
+def _program_docs(plan: Plan, cluster: str) -> list[Doc]:
+    """What the program itself applies on a cluster, as manifests (namespaces, NetworkPolicies)."""
+    return [
+        {
+            **r.inputs,
+            "apiVersion": r.inputs.get("apiVersion", "v1"),
+            "kind": r.inputs.get("kind", r.type.rsplit(":", 1)[-1]),
+        }
+        for r in plan.resources
+        if r.type
+        in ("kubernetes:core/v1:Namespace", "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        and cluster_of_provider(r.provider_urn.rsplit("::", 1)[-1]) == cluster
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_in_a_zone_cluster_only_the_kuma_namespace_reaches_kds(stack: str) -> None:
+    plan = plan_of(stack)
+    kds = egress.Destination(5685, ip=_global_values(plan)["loadBalancerIP"])
+    for render in (r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone"):
+        docs = [*render.docs, *_program_docs(plan, render.cluster.name)]
+        meshed = {
+            meta(d)["name"]
+            for d in docs
+            if d["kind"] == "Namespace" and "kuma.io/mesh" in (meta(d).get("labels") or {})
+        }
+        assert {"storefront", "catalog", "mesh-gateway"} <= meshed, meshed
+        for namespace in sorted(meshed):
+            assert not egress.egress_allowed(docs, namespace, {"any": "pod"}, kds), namespace
+        assert egress.egress_allowed(docs, KUMA_NAMESPACE, {"app": "kuma-control-plane"}, kds)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_gateway_reaches_its_control_plane_and_storefront(stack: str) -> None:
+    plan = plan_of(stack)
+    render = next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone")
+    docs = [*render.docs, *_program_docs(plan, render.cluster.name)]
+    kuma = egress.namespace_labels(docs, KUMA_NAMESPACE)
+    storefront = egress.namespace_labels(docs, "storefront")
+    pod = {"app": "edge"}
+    assert egress.egress_allowed(
+        docs, "mesh-gateway", pod, egress.Destination(5678, namespace_labels=kuma)
+    )
+    assert egress.egress_allowed(
+        docs, "mesh-gateway", pod, egress.Destination(8080, namespace_labels=storefront)
+    )
+    assert not egress.egress_allowed(
+        docs, "mesh-gateway", pod, egress.Destination(443, ip="142.250.74.100")
+    )
+    assert [namespace_of(d) for d in docs if meta(d).get("name") == "mesh-gateway-egress"] == [
+        "mesh-gateway"
+    ]
