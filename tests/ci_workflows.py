@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from offline import ci_stacks
 from offline.engine import Plan, Registration
 from policy import crossguard
 from policy.plan_checks import COMPUTED
@@ -130,19 +132,16 @@ def policy_config_stacks(step: dict[str, Any], context: dict[str, Any]) -> list[
     return found
 
 
-def pulumi_runs(
-    path: Path, matrices: dict[str, list[dict[str, Any]]] | None = None
-) -> list[PulumiRun]:
-    """Every pulumi run of a workflow; `matrices` gives the matrix entries of jobs whose matrix
-    GitHub computes at run time (fromJSON of another job's output)."""
+def pulumi_runs(path: Path, repo: Path = ROOT) -> list[PulumiRun]:
+    """Every pulumi run of a workflow, one per matrix entry (derived matrices computed from
+    `repo` as the workflow's own stacks job computes them)."""
     runs: list[PulumiRun] = []
-    for job_id, job in jobs(load(path)).items():
+    workflow = load(path)
+    for job_id, job in jobs(workflow).items():
         if not any(uses(s, PULUMI_ACTION) for s in steps(job)):
             continue
-        entries = (matrices or {}).get(job_id) or matrix_entries(job)
-        for entry in entries:
-            # Stack names are `[org/]stack` until the state moves to a GCS backend.
-            context = {"matrix": entry, "vars": {"PULUMI_ORG": "organization"}}
+        for entry in matrix_entries(workflow, job_id, repo):
+            context = {"matrix": entry}
             generated: list[str] = []
             for step in steps(job):
                 if uses(step, PULUMI_ACTION):
@@ -152,7 +151,7 @@ def pulumi_runs(
                             workflow=path.name,
                             job=job_id,
                             command=inputs["command"],
-                            stack=resolve(inputs["stack-name"], context).rpartition("/")[2],
+                            stack=resolve(inputs["stack-name"], context),
                             policy_packs=_lines(resolve(inputs.get("policyPacks"), context)),
                             policy_pack_configs=_lines(
                                 resolve(inputs.get("policyPackConfigs"), context)
@@ -165,15 +164,50 @@ def pulumi_runs(
     return runs
 
 
-def matrix_entries(job: dict[str, Any]) -> list[dict[str, Any]]:
-    """The matrix entries written in the job (a job without a matrix runs once)."""
+DERIVED = re.compile(
+    r"^\$\{\{\s*fromJSON\(needs\.(?P<job>[\w-]+)\.outputs\.(?P<out>[\w-]+)\)\s*\}\}$"
+)
+STEP_OUTPUT = re.compile(r"^\$\{\{\s*steps\.(?P<step>[\w-]+)\.outputs\.(?P<out>[\w-]+)\s*\}\}$")
+CI_STACKS_COMMAND = '.venv/bin/python -m offline.ci_stacks --github-output "$GITHUB_OUTPUT"'
+
+
+def matrix_entries(
+    workflow: dict[Any, Any], job_id: str, repo: Path = ROOT
+) -> list[dict[str, Any]]:
+    """The matrix entries of a job: written in the job, or `include: ${{ fromJSON(needs.<job>.
+    outputs.<out>) }}` computed by following that output to the step that writes it, which must
+    run offline.ci_stacks; its output is then computed here from `repo`. A job without a matrix
+    runs once."""
+    job = jobs(workflow)[job_id]
     matrix = job.get("strategy", {}).get("matrix")
     if matrix is None:
         return [{}]
     assert isinstance(matrix, dict) and set(matrix) == {"include"}, matrix
     include = matrix["include"]
-    assert isinstance(include, list)
-    return include
+    if isinstance(include, list):
+        return include
+    derived = DERIVED.match(str(include))
+    assert derived, f"{job_id}: matrix.include is neither a list nor fromJSON(needs...)"
+    needs = job.get("needs", [])
+    assert derived["job"] in ([needs] if isinstance(needs, str) else needs), job_id
+    source = jobs(workflow)[derived["job"]]
+    step_output = STEP_OUTPUT.match(str(source["outputs"][derived["out"]]))
+    assert step_output and step_output["out"] == derived["out"], source["outputs"]
+    [step] = [s for s in steps(source) if s.get("id") == step_output["step"]]
+    assert step["run"] == CI_STACKS_COMMAND, step
+    entries = github_outputs(repo)[derived["out"]]
+    assert isinstance(entries, list)
+    return entries
+
+
+def github_outputs(repo: Path) -> dict[str, Any]:
+    """What `python -m offline.ci_stacks --github-output FILE` writes, parsed as GitHub does
+    (`name=value` lines), each value read with fromJSON."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "github_output"
+        assert ci_stacks.main(["--repo", str(repo), "--github-output", str(out)]) == 0
+        lines = out.read_text(encoding="utf-8").splitlines()
+    return {name: json.loads(value) for name, _, value in (x.partition("=") for x in lines)}
 
 
 # -- the policy pack, as `pulumi preview --policy-pack policy --policy-pack-config <file>` runs it

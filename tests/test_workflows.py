@@ -22,8 +22,10 @@ from tests.ci_workflows import (
     ROOT,
     PulumiRun,
     all_steps,
+    github_outputs,
     jobs,
     load,
+    matrix_entries,
     pulumi_runs,
     pulumi_step,
     run_pack,
@@ -43,8 +45,12 @@ EXACT_TAG_PIN = re.compile(r"^[^@\s]+@v\d+\.\d+\.\d+$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?\s*$")
 GCP_AUTH_ACTION = "google-github-actions/auth@"
-# The only secret the workflows may read: GCP access is keyless (Workload Identity Federation).
-ALLOWED_SECRETS = {"PULUMI_ACCESS_TOKEN"}
+# The provider the bootstrap program creates in every project; the number comes from the
+# repository variable GCP_PROJECT_NUMBERS (JSON: project id -> project number).
+WIF_PROVIDER = (
+    "projects/${{ fromJSON(vars.GCP_PROJECT_NUMBERS)[matrix.project] }}"
+    "/locations/global/workloadIdentityPools/github/providers/github-actions"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,18 +193,46 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
     assert seen == sum(1 for *_, step in all_steps() if "uses" in step)
 
 
-def test_no_service_account_keys_only_workload_identity() -> None:
+def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
+    """GCP access is Workload Identity Federation only, state is in the project's own GCS
+    bucket: no workflow reads a secret or a Pulumi access token."""
     for path in WORKFLOW_FILES:
         text = path.read_text(encoding="utf-8")
-        for forbidden in ("credentials_json", "service_account_key", "GOOGLE_CREDENTIALS"):
+        for forbidden in (
+            "credentials_json",
+            "service_account_key",
+            "GOOGLE_CREDENTIALS",
+            "PULUMI_ACCESS_TOKEN",
+            "secrets.",
+        ):
             assert forbidden not in text, f"{path.name}: {forbidden}"
-        used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
-        assert used <= ALLOWED_SECRETS, f"{path.name}: secrets {sorted(used - ALLOWED_SECRETS)}"
-    auth_steps = [step for *_, step in all_steps() if uses(step, GCP_AUTH_ACTION)]
-    assert len(auth_steps) == 3  # preview (matrix) + staging + prod-eu
-    for step in auth_steps:
-        assert set(step["with"]) == {"workload_identity_provider", "service_account"}
-        assert all("${{ " in str(v) for v in step["with"].values()), step
+    for path in WORKFLOW_FILES:
+        for job_id, job in jobs(load(path)).items():
+            auth = [s for s in steps(job) if uses(s, GCP_AUTH_ACTION)]
+            runs_pulumi = any(uses(s, PULUMI_ACTION) for s in steps(job))
+            assert len(auth) == runs_pulumi, f"{path.name}/{job_id}"
+            if not auth:
+                continue
+            identity = "matrix.previewer" if path.name == "pr.yml" else "matrix.deployer"
+            assert auth[0]["with"] == {
+                "workload_identity_provider": WIF_PROVIDER,
+                "service_account": f"${{{{ {identity} }}}}",
+            }, f"{path.name}/{job_id}"
+            pulumi = pulumi_step(job)
+            assert pulumi["with"]["cloud-url"] == "${{ matrix.backend }}"
+            assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+
+
+def test_matrix_fields_are_the_bootstrap_names() -> None:
+    """The names the bootstrap program creates (docs/bootstrap.md), per stack project."""
+    for entry in github_outputs(ROOT)["all"]:
+        project, region = entry["project"], entry["region"]
+        assert entry["backend"] == f"gs://{project}-pulumi-state"
+        assert entry["secrets_provider"] == (
+            f"gcpkms://projects/{project}/locations/{region}/keyRings/pulumi/cryptoKeys/state"
+        )
+        assert entry["deployer"] == f"platform-deployer@{project}.iam.gserviceaccount.com"
+        assert entry["previewer"] == f"platform-preview@{project}.iam.gserviceaccount.com"
 
 
 def test_run_scripts_never_interpolate_expressions() -> None:
@@ -238,7 +272,7 @@ def test_pr_workflow_shape() -> None:
     assert "pull_request" in triggers(workflow)
     assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
     job_map = jobs(workflow)
-    assert {"test", "offline-diff", "offline-diff-comment", "preview"} <= set(job_map)
+    assert {"stacks", "test", "offline-diff", "offline-diff-comment", "preview"} <= set(job_map)
     assert any(s.get("run") == "make test" for s in steps(job_map["test"]))
     setup_python = [s for s in steps(job_map["test"]) if uses(s, "actions/setup-python@")]
     assert setup_python and str(setup_python[0]["with"]["python-version"]) == "3.11"
@@ -252,54 +286,62 @@ def test_pr_offline_diff_uses_the_base_ref_through_env() -> None:
     diff_step = next(s for s in steps(diff_job) if "make diff" in s.get("run", ""))
     assert diff_step["env"]["BASE_REF"] == "${{ github.base_ref }}"
     assert 'BASE="origin/${BASE_REF}"' in diff_step["run"]
-    assert sorted(diff_step["env"]["STACKS"].split()) == STACKS
+    # The stacks it diffs are derived, like every matrix.
+    assert "stacks=$(.venv/bin/python -m offline.ci_stacks --names)" in diff_step["run"]
+    assert "for stack in $stacks; do" in diff_step["run"]
     comment = job_map["offline-diff-comment"]
     assert comment["needs"] == "offline-diff"
     assert "<!-- offline-diff -->" in diff_step["run"]
     assert "<!-- offline-diff -->" in steps(comment)[0]["run"]  # the sticky marker
 
 
-def test_preview_covers_every_stack_with_the_policy_pack() -> None:
-    preview = jobs(load(WORKFLOW_DIR / "pr.yml"))["preview"]
+def test_preview_covers_every_stack_as_the_preview_identity() -> None:
+    workflow = load(WORKFLOW_DIR / "pr.yml")
+    preview = jobs(workflow)["preview"]
     assert preview["permissions"] == {"id-token": "write", "contents": "read"}
-    include = preview["strategy"]["matrix"]["include"]
-    assert sorted(entry["stack"] for entry in include) == STACKS
-    for entry in include:
-        assert entry["workload_identity_provider"].startswith("${{ vars.")
-        assert entry["service_account"].startswith("${{ vars.")
+    assert "environment" not in preview  # the deployer is bound to environments only
+    assert [e["stack"] for e in matrix_entries(workflow, "preview")] == ci_stacks_names()
     gcloud = next(s for s in steps(preview) if uses(s, "google-github-actions/setup-gcloud@"))
     assert gcloud["with"]["install_components"] == "gke-gcloud-auth-plugin"
     pulumi = pulumi_step(preview)["with"]
     assert pulumi["command"] == "preview"
-    assert pulumi["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
-    assert pulumi["policyPacks"] == "policy"
+    # Preview reads state only if it does not refresh into it (docs/ci.md): the action's
+    # default `refresh: false` stays.
+    assert str(pulumi.get("refresh", "false")) == "false"
+
+
+def ci_stacks_names() -> list[str]:
+    names = [e["stack"] for e in github_outputs(ROOT)["all"]]
+    assert sorted(names) == STACKS
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
 # deploy
 
 
-def test_deploy_runs_staging_then_gated_prod() -> None:
+def test_deploy_runs_staging_then_gated_prod_one_at_a_time() -> None:
     workflow = load(WORKFLOW_DIR / "deploy.yml")
     on = triggers(workflow)
     assert on["push"] == {"branches": ["main"]}
     assert "workflow_dispatch" in on
     assert workflow["concurrency"]["cancel-in-progress"] is False
     job_map = jobs(workflow)
-    by_stack: dict[str, str] = {}
-    for job_id, job in job_map.items():
-        if any(uses(s, PULUMI_ACTION) for s in steps(job)):
-            pulumi = pulumi_step(job)["with"]
-            assert pulumi["command"] == "up"
-            assert pulumi["policyPacks"] == "policy"
-            stack = pulumi["stack-name"].removeprefix("${{ vars.PULUMI_ORG }}/")
-            by_stack[stack] = job_id
-            assert job["environment"]["name"] == stack, job_id
-            assert job["if"] == "github.ref == 'refs/heads/main'", job_id
-    assert sorted(by_stack) == STACKS
-    staging, prod = job_map[by_stack["staging"]], job_map[by_stack["prod-eu"]]
-    assert staging["needs"] == "test"
-    assert prod["needs"] == by_stack["staging"]
+    deploy_jobs = {
+        j: job for j, job in job_map.items() if any(uses(s, PULUMI_ACTION) for s in steps(job))
+    }
+    assert list(deploy_jobs) == ["up-staging", "up-prod"]
+    order: list[str] = []
+    for job_id, job in deploy_jobs.items():
+        assert pulumi_step(job)["with"]["command"] == "up"
+        assert job["environment"]["name"] == "${{ matrix.stack }}", job_id
+        assert job["if"] == "github.ref == 'refs/heads/main'", job_id
+        order += [e["stack"] for e in matrix_entries(workflow, job_id)]
+    assert order == ci_stacks_names()  # every stack once, staging stage first
+    assert set(job_map["up-staging"]["needs"]) == {"stacks", "test"}
+    assert set(job_map["up-prod"]["needs"]) == {"stacks", "up-staging"}
+    prod = job_map["up-prod"]["strategy"]
+    assert prod["max-parallel"] == 1 and prod["fail-fast"] is True
     assert any(s.get("run") == "make test" for s in steps(job_map["test"]))
 
 
@@ -317,7 +359,7 @@ def test_delete_unreachable_is_only_a_manual_dr_switch() -> None:
     setters = [
         step for _, _, step in all_steps() if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(step)
     ]
-    assert len(setters) == 2  # staging and prod-eu
+    assert len(setters) == 2  # one per deploy job (up-staging, up-prod)
     for step in setters:
         assert step["if"] == "github.event_name == 'workflow_dispatch' && inputs.delete_unreachable"
         assert "env" not in step
@@ -349,7 +391,7 @@ def test_make_policy_config_writes_the_default_path() -> None:
 
 def test_every_stack_is_previewed_and_deployed_with_the_pack() -> None:
     assert sorted(r.stack for r in RUNS if r.command == "preview") == STACKS
-    assert sorted(r.stack for r in RUNS if r.command == "up") == STACKS
+    assert [r.stack for r in RUNS if r.command == "up"] == ci_stacks_names()
     for run in RUNS:
         assert run.workflow == ("pr.yml" if run.command == "preview" else "deploy.yml"), run
         assert run.policy_packs == ["policy"], run
