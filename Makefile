@@ -35,13 +35,14 @@ $(STAMP): requirements-dev.lock | $(UV)
 venv: $(STAMP) ## create/refresh the virtualenv (.venv)
 
 plan: $(STAMP) ## offline plan of STACK
-	$(PY) -m offline.plan $(STACK)
+	$(PY) -m offline.plan $(STACK) $(if $(STATE),--state $(STATE))
 
 lint: $(STAMP) ## ruff + mypy
 	@echo "==> ruff, mypy"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bootstrap
 
 pytest: prereqs $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	@echo "==> pytest ($(PYTEST_WORKERS) workers)"

@@ -138,6 +138,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
             region=_key(Cluster, "region", item),
             ranges=_key(Cluster, "ranges", item),
             kuma_zone=_key(Cluster, "kuma_zone", item),
+            node_pools=_key(Cluster, "node_pools", item),
         )
         for index, item in enumerate(raw_clusters if isinstance(raw_clusters, list) else [])
     ]

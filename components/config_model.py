@@ -20,7 +20,15 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from components import gcp_limits
-from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
+from components.facts import (
+    EU_REGIONS,
+    GCP_REGIONS,
+    HA_CONTROL_PLANE_REPLICAS,
+    ZONES_PER_REGION,
+    ClusterRole,
+    Residency,
+    Stage,
+)
 from components.naming import nat_router_name
 
 # RFC 1918 private ranges and the RFC 6598 shared range (GKE accepts both for its ranges).
@@ -148,6 +156,15 @@ PrivateCidr = Annotated[Cidr, _checked(_private)]
 Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
 MachineType = Annotated[str, _checked(gcp_limits.machine_type_problem)]
 Labels = Annotated[dict[str, str], _checked(_labels)]
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def _email(value: str) -> str | None:
+    return None if _EMAIL.match(value) else f"{value!r} is not an email address (name@domain)"
+
+
+# An address Cloud Monitoring can mail (its `email` channel type takes one `email_address`).
+EmailAddress = Annotated[str, _checked(_email)]
 ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
 BootDiskType = Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"]
 
@@ -236,6 +253,15 @@ class Cluster(_Model):
             )
         if (repeated := _unique([pool.name for pool in self.node_pools])) is not None:
             problems.append(("nodePools", f"node pool names must be unique, {repeated}"))
+        if all(pool.spot for pool in self.node_pools):
+            problems.append(
+                (
+                    "nodePools",
+                    "every pool is spot: spot pools are tainted and control planes never "
+                    "tolerate it, so add a pool with spot: false (it runs the control planes "
+                    "and GKE's own system pods)",
+                )
+            )
         if problems:
             raise KeyedConfigError(problems)
         return self
@@ -313,6 +339,10 @@ class PlatformConfig(_Model):
     gitops: GitOps
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
+    # Who the alert policies notify (components/observability.py); none: incidents only.
+    alert_emails: Annotated[list[EmailAddress], _checked(_unique)] = Field(
+        default_factory=list, max_length=16
+    )
 
     @model_validator(mode="after")
     def _across_keys(self) -> PlatformConfig:
@@ -368,11 +398,18 @@ class ClusterView:
     region: str | None = None
     ranges: ClusterRanges | None = None
     kuma_zone: str | None = None
+    node_pools: list[NodePool] | None = None
 
     @classmethod
     def of(cls, index: int, cluster: Cluster) -> ClusterView:
         return cls(
-            index, cluster.name, cluster.role, cluster.region, cluster.ranges, cluster.kuma_zone
+            index,
+            cluster.name,
+            cluster.role,
+            cluster.region,
+            cluster.ranges,
+            cluster.kuma_zone,
+            cluster.node_pools,
         )
 
 
@@ -510,6 +547,30 @@ def _protection(view: ConfigView) -> Iterator[Problem]:
         )
 
 
+def _control_plane_capacity(view: ConfigView) -> Iterator[Problem]:
+    """A prod cluster runs its Kuma control plane as one replica per zone with a hard spread
+    (components/kuma/values.py): its standard pools must keep a node in every zone, or the
+    autoscaler may shrink them to one zone and a replica stays Pending. Spot pools do not count:
+    they are tainted and control planes never tolerate them."""
+    if view.stage is not Stage.PROD:
+        return
+    needed = ZONES_PER_REGION  # one node per zone holds one replica per zone
+    for cluster in view.clusters:
+        if cluster.node_pools is None:
+            continue
+        standard = [pool for pool in cluster.node_pools if not pool.spot]
+        kept = sum(pool.min_nodes for pool in standard)
+        if standard and kept < needed:
+            first = standard[0]
+            yield (
+                f"clusters[{cluster.index}].nodePools",
+                f"a prod cluster runs {HA_CONTROL_PLANE_REPLICAS} control-plane replicas, one "
+                f"in each of {ZONES_PER_REGION} zones (hard topology spread): its non-spot "
+                f"pools must keep at least {needed} nodes, but their minNodes sum to {kept}; "
+                f"raise minNodes of pool {first.name!r} to {needed - kept + first.min_nodes}",
+            )
+
+
 def stack_name_problems(view: ConfigView) -> list[Problem]:
     if view.stack is None or view.environment is None or view.environment == view.stack:
         return []
@@ -530,5 +591,6 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_secrets(view),
         *_derived_names(view),
         *_protection(view),
+        *_control_plane_capacity(view),
         *stack_name_problems(view),
     ]

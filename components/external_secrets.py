@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.facts import MIN_WEBHOOK_REPLICAS
 from components.kubernetes import custom_resource, helm_release, namespace
+from components.priority_class import PlatformPriority
 from components.versions import EXTERNAL_SECRETS_CHART
 
 ESO_NAMESPACE = "external-secrets"
@@ -30,11 +32,17 @@ class ExternalSecretsArgs:
     # before its identity may read.
     read_access: Sequence[pulumi.Resource]
     highly_available: bool
+    priority: PlatformPriority
 
 
-def eso_values(annotations: Mapping[str, str], highly_available: bool) -> dict[str, object]:
+def eso_values(
+    annotations: Mapping[str, str], highly_available: bool, priority_class: str
+) -> dict[str, object]:
     replicas = 2 if highly_available else 1
     return {
+        # Controller, webhook and cert controller each take their own key (chart 2.9.0
+        # templates deployment.yaml, webhook-deployment.yaml, cert-controller-deployment.yaml).
+        "priorityClassName": priority_class,
         "installCRDs": True,
         "replicaCount": replicas,
         # Two controllers without leader election would both reconcile every ExternalSecret.
@@ -45,10 +53,16 @@ def eso_values(annotations: Mapping[str, str], highly_available: bool) -> dict[s
             "annotations": dict(annotations),
         },
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
-        # The webhook is stateless; the cert controller only rotates the webhook's certificate
-        # and has no leader election in the chart: one replica.
-        "webhook": {"replicaCount": replicas},
-        "certController": {"replicaCount": 1},
+        # The webhook is stateless and admits ESO's resources (failurePolicy Fail): never alone, and
+        # with a disruption budget (chart templates/webhook-poddisruptionbudget.yaml).
+        "webhook": {
+            "replicaCount": max(replicas, MIN_WEBHOOK_REPLICAS),
+            "priorityClassName": priority_class,
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        },
+        # The cert controller only rotates the webhook's certificate and has no leader election
+        # in the chart: one replica.
+        "certController": {"replicaCount": 1, "priorityClassName": priority_class},
     }
 
 
@@ -98,8 +112,9 @@ class ExternalSecrets(pulumi.ComponentResource):
             chart=EXTERNAL_SECRETS_CHART,
             namespace=ns,
             values=pulumi.Output.from_input(args.service_account_annotations).apply(
-                lambda a: eso_values(a, args.highly_available)
+                lambda a: eso_values(a, args.highly_available, args.priority.name)
             ),
+            priority_class=args.priority.priority_class,
             opts=on_cluster,
         )
         self.store_name = CLUSTER_SECRET_STORE

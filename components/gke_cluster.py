@@ -12,12 +12,22 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.config_model import AuthorizedNetwork, Cluster, NodePool
-from components.facts import NODE_SERVICE_ACCOUNT_ROLES
+from components.facts import (
+    NODE_SERVICE_ACCOUNT_ROLES,
+    SPOT_TAINT_EFFECT,
+    SPOT_TAINT_KEY,
+    SPOT_TAINT_VALUE,
+    ZONES_PER_REGION,
+)
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
-# Regional pools spread over the region's zones: three in every region we allow.
-ZONES_PER_REGION = 3
+# The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
+GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+# GKE's own metrics and logs, plus workload logs (stdout of every container, Envoy access
+# logs included). pulumi-gcp ClusterMonitoringConfig / ClusterLoggingConfig enable_components.
+MONITORING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS",)
+LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,18 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             datapath_provider="ADVANCED_DATAPATH",
+            # Managed Service for Prometheus collects what PodMonitorings select (k8s/
+            # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
+            # Explicit, not GKE's version-dependent defaults (docs/observability.md).
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                    enabled=True
+                ),
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=list(LOGGING_COMPONENTS)
+            ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(args.project)
@@ -162,16 +184,20 @@ class GkeCluster(pulumi.ComponentResource):
                 stateful,
                 pulumi.ResourceOptions(
                     depends_on=[*args.depends_on, *node_role_grants],
-                    # Only the removed default pool used node_config; diffs there are noise.
-                    ignore_changes=["nodeConfig"],
+                    # Only the removed default pool used these, and GKE does not report them as
+                    # set (a cluster imported after a state loss would otherwise be replaced:
+                    # initial_node_count is ForceNew, hashicorp/terraform-provider-google#4963).
+                    ignore_changes=["nodeConfig", "initialNodeCount"],
                 ),
             ),
         )
 
         # The autoscaler owns the node count after creation; a changed initial count would
         # otherwise replace the pool.
+        # Deleted with the cluster: GKE removes its pools itself, one by one would only be slower.
         pool_opts = pulumi.ResourceOptions.merge(
-            stateful, pulumi.ResourceOptions(ignore_changes=["initialNodeCount"])
+            stateful,
+            pulumi.ResourceOptions(ignore_changes=["initialNodeCount"], deleted_with=self.cluster),
         )
         self.node_pools = [
             self._node_pool(args, pool, node_identity.email, pool_opts) for pool in spec.node_pools
@@ -184,6 +210,13 @@ class GkeCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_pools),
+        )
+        # What a component installed into this cluster is created with: the cluster's provider,
+        # and deletion with the cluster (the engine passes deletedWith on to the component's
+        # children), so a destroy removes the cluster instead of each object in it, and no
+        # finalizer can keep a namespace terminating after its controller is gone.
+        self.in_cluster = pulumi.ResourceOptions(
+            providers=[self.provider], deleted_with=self.cluster
         )
 
         self.register_outputs(
@@ -236,6 +269,17 @@ class GkeCluster(pulumi.ComponentResource):
                     mode="GKE_METADATA"
                 ),
                 metadata={"disable-legacy-endpoints": "true"},
+                # Spot nodes may be reclaimed at any time: only pods that tolerate this taint
+                # (apps meant to burst, docs/operations.md) land there, never a control plane.
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(
+                        key=SPOT_TAINT_KEY,
+                        value=SPOT_TAINT_VALUE,
+                        effect=GKE_TAINT_EFFECTS[SPOT_TAINT_EFFECT],
+                    )
+                ]
+                if pool.spot
+                else [],
                 labels={"pool": pool.name},
                 resource_labels={**args.labels, "cluster": spec.name, "pool": pool.name},
             ),

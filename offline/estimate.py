@@ -50,12 +50,31 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:Namespace": Latency(2, "API server round trip"),
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
+    # The day-0 bootstrap program's (bootstrap/).
+    "gcp:projects/iAMCustomRole:IAMCustomRole": Latency(5, "docs: synchronous API call"),
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": Latency(
+        10, "provider: long-running operation, seconds"
+    ),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": Latency(
+        10, "provider: long-running operation, seconds"
+    ),
+    "gcp:kms/keyRing:KeyRing": Latency(2, "docs: synchronous API call"),
+    "gcp:kms/cryptoKey:CryptoKey": Latency(3, "docs: synchronous API call"),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
+    "gcp:storage/bucket:Bucket": Latency(3, "docs: synchronous API call"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": Latency(5, "provider: policy update"),
+    "gcp:monitoring/alertPolicy:AlertPolicy": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/dashboard:Dashboard": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": Latency(
+        3, "docs: synchronous API call"
+    ),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

@@ -434,6 +434,30 @@ CASES = [
         expect("platform:clusters[0].nodePools", "at least 1 item"),
     ),
     case(
+        "only-spot-pools",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].spot", True),
+        expect("platform:clusters[0].nodePools", "every pool is spot"),
+    ),
+    case(
+        "only-spot-pools",
+        PROD,
+        set_at("platform:clusters[2].nodePools[0].spot", True),
+        expect("platform:clusters[2].nodePools", "add a pool with spot: false"),
+    ),
+    case(
+        "prod-global-pool-cannot-hold-control-plane",
+        PROD,
+        set_at("platform:clusters[0].nodePools[0].minNodes", 1),
+        expect("platform:clusters[0].nodePools", "raise minNodes of pool 'system' to 3"),
+    ),
+    case(
+        "prod-zone-pool-cannot-hold-control-plane",
+        PROD,
+        set_at("platform:clusters[1].nodePools[0].minNodes", 2),
+        expect("platform:clusters[1].nodePools", "their minNodes sum to 2"),
+    ),
+    case(
         "machine-type",
         STG,
         set_at("platform:clusters[0].nodePools[0].machineType", "e2_standard"),
@@ -740,6 +764,19 @@ CASES = [
         expect("platform:clusters[0].ranges.controlPlane", "must be a /28"),
         expect("platform:clusters[1].kumaZone", "required"),
         expect("platform:clusters[2].nodePools[0].minNodes", "must be <= maxNodes (10)"),
+    ),
+    # -- alert notification --------------------------------------------------------------------
+    case(
+        "alert-email-not-an-address",
+        PROD,
+        set_at("platform:alertEmails[0]", "platform-oncall"),
+        expect("platform:alertEmails[0]", "is not an email address (name@domain)"),
+    ),
+    case(
+        "alert-email-twice",
+        STG,
+        set_at("platform:alertEmails", ["oncall@acme.example", "oncall@acme.example"]),
+        expect("platform:alertEmails", "listed twice: ['oncall@acme.example']"),
     ),
 ]
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from components.facts import EU_REGIONS, NODE_SERVICE_ACCOUNT_ROLES
+from components.facts import (
+    EU_REGIONS,
+    NODE_SERVICE_ACCOUNT_ROLES,
+    TELEMETRY_SERVICE_ACCOUNT_ID,
+    TELEMETRY_WRITER_ROLES,
+)
 from components.network import WEBHOOK_PORTS
 from components.project_services import REQUIRED_APIS
 from offline.engine import Plan, Registration, plan_stack
@@ -158,13 +163,24 @@ class TestClusters:
             email = pool.inputs["nodeConfig"]["serviceAccount"]
             assert email in accounts, "nodes must not run as the default compute account"
             assert not email.endswith("-compute@developer.gserviceaccount.com")
+        project_grants = plan.of_type("gcp:projects/iAMMember:IAMMember")
         node_members = {
-            r.inputs["member"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+            r.inputs["member"]
+            for r in project_grants
+            if r.inputs["role"] in NODE_SERVICE_ACCOUNT_ROLES
         }
         assert all(m.startswith("serviceAccount:") and "-nodes@" in m for m in node_members)
-        assert {r.inputs["role"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")} == set(
-            NODE_SERVICE_ACCOUNT_ROLES
+        # The only other project roles: Cloud Trace's writer, for the telemetry identity.
+        others = {
+            (r.inputs["role"], r.inputs["member"])
+            for r in project_grants
+            if r.inputs["role"] not in NODE_SERVICE_ACCOUNT_ROLES
+        }
+        assert {role for role, _ in others} == set(TELEMETRY_WRITER_ROLES)
+        assert all(
+            m.startswith(f"serviceAccount:{TELEMETRY_SERVICE_ACCOUNT_ID}@") for _, m in others
         )
+        assert {r.inputs["role"] for r in project_grants} >= set(NODE_SERVICE_ACCOUNT_ROLES)
 
     def test_kubernetes_provider_per_cluster_with_exec_auth(self, stack):
         plan = plan_of(stack)
@@ -190,7 +206,9 @@ def test_kubernetes_provider_identity_is_stable_across_previews():
 @pytest.mark.parametrize("stack", STACKS)
 def test_workload_identity_binding_waits_for_every_cluster(stack):
     plan = plan_of(stack)
-    [binding] = plan.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+    binding = plan.one(
+        "gcp:serviceaccount/iAMMember:IAMMember", "external-secrets-workload-identity-user"
+    )
     assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
     project = plan.config["gcp:project"]
     assert binding.inputs["member"] == (

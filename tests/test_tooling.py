@@ -161,7 +161,11 @@ def test_mypy_checks_every_provider_module_the_code_uses() -> None:
         for module in override["module"]
     }
     used: set[str] = set()
-    sources = [ROOT / "__main__.py", *(ROOT / "components").rglob("*.py")]
+    sources = [
+        ROOT / "__main__.py",
+        *(ROOT / "components").rglob("*.py"),
+        *(ROOT / "bootstrap").rglob("*.py"),
+    ]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         used |= {f"pulumi_gcp.{m}" for m in re.findall(r"\bgcp\.([a-z][a-z0-9_]*)\.", text)}
