@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from day0 import names
 from offline.engine import Plan
 from policy import stack_config as policy_stack_config
 from tests.ci_workflows import (
@@ -224,15 +225,21 @@ def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
 
 
 def test_matrix_fields_are_the_bootstrap_names() -> None:
-    """The names the bootstrap program creates (docs/bootstrap.md), per stack project."""
+    """What CI logs into and impersonates is what the bootstrap program creates
+    (bootstrap/day0/names.py, docs/bootstrap.md), in each stack's project and region."""
     for entry in github_outputs(ROOT)["all"]:
         project, region = entry["project"], entry["region"]
-        assert entry["backend"] == f"gs://{project}-pulumi-state"
+        assert entry["backend"] == f"gs://{project}-pulumi-state" == names.backend_url(project)
+        assert entry["secrets_provider"] == names.secrets_provider(project, region)
         assert entry["secrets_provider"] == (
             f"gcpkms://projects/{project}/locations/{region}/keyRings/pulumi/cryptoKeys/state"
         )
         assert entry["deployer"] == f"platform-deployer@{project}.iam.gserviceaccount.com"
+        assert entry["deployer"] == names.service_account_email(names.DEPLOYER_ACCOUNT, project)
         assert entry["previewer"] == f"platform-preview@{project}.iam.gserviceaccount.com"
+        assert entry["previewer"] == names.service_account_email(names.PREVIEW_ACCOUNT, project)
+    pool = f"workloadIdentityPools/{names.POOL_ID}/providers/{names.PROVIDER_ID}"
+    assert WIF_PROVIDER.endswith(f"/locations/global/{pool}")
 
 
 def test_run_scripts_never_interpolate_expressions() -> None:
