@@ -1,43 +1,54 @@
-# Offline jobs run from a virtualenv this Makefile creates; nothing here needs cloud credentials.
+# Offline jobs run from virtualenvs this Makefile creates; nothing here needs cloud credentials.
 # The real workflow (pulumi preview/up) is in README.md.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+# A changed lock rebuilds the virtualenv from scratch.
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements-dev.lock | cut -c1-12)
+# uv installs every virtualenv from its hash-pinned lock (mk/tools.mk).
+UV_DIR := .venv-uv
+UV := $(UV_DIR)/bin/uv
 STACK ?= staging
+# pytest workers: `auto` = one per CPU (PYTEST_WORKERS=0 runs in one process). Whole files per
+# worker (--dist loadfile): tests of one file may share files under build/.
+PYTEST_WORKERS ?= auto
 .DEFAULT_GOAL := help
 
-# Targets of the offline tools and their extra environments (checkov, actionlint, references).
+# Tool checks, the hash-pinned installs (uv), and the targets of the offline tools.
 include $(sort $(wildcard mk/*.mk))
 
 .PHONY: help venv plan test lint pytest diff import-file bench
 
 help:
 	@echo "make plan STACK=<stack>   offline plan of a stack (mock engine) -> build/<stack>/plan.json"
-	@echo "make test                 lint + every offline test"
+	@echo "make test                 prerequisites, lint + every offline test"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-dev.lock | $(UV)
+	@echo "==> .venv from requirements-dev.lock (hash-pinned, uv)"
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $@
+	$(UV) pip install --quiet --require-hashes --python $(PY) -r requirements-dev.lock
+	touch $@
 
-venv: $(STAMP) ## create/refresh the virtualenv
+venv: $(STAMP) ## create/refresh the virtualenv (.venv)
 
 plan: $(STAMP) ## offline plan of STACK
 	$(PY) -m offline.plan $(STACK) $(if $(STATE),--state $(STATE))
 
 lint: $(STAMP) ## ruff + mypy
+	@echo "==> ruff, mypy"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap
 
-pytest: $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
-	$(PY) -m pytest
+pytest: prereqs $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
+	@echo "==> pytest ($(PYTEST_WORKERS) workers)"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-test: lint pytest
+test: prereqs lint pytest
 
 BASE ?= origin/main
 diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/diff.{txt,md}

