@@ -183,6 +183,7 @@ if config.gateway is not None:
             eso_store=global_eso.store,
             secret_store=global_eso.store_name,
             global_kuma=kuma.global_namespace,
+            mesh=kuma.mesh,
             highly_available=config.is_prod,
             protected=config.protected,
             depends_on=services.services,

@@ -21,6 +21,9 @@ from components.kuma.settings import (
     GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
     MESH_NAME,
+    TRACE_COLLECTOR_LABELS,
+    TRACE_COLLECTOR_NAMESPACE,
+    TRACE_COLLECTOR_PORT,
 )
 from components.kuma.values import gateway_instance_spec, gateway_tls_external_secret_spec
 from components.naming import gateway_address_name
@@ -54,6 +57,9 @@ class MeshGatewayArgs:
     secret_store: str
     # The Kuma system namespace of the global must exist (and may use the store) first.
     global_kuma: pulumi.Resource
+    # Kuma's Secret webhook refuses a mesh-scoped Secret until its Mesh exists
+    # (kumahq/kuma pkg/plugins/runtime/k8s/webhooks/secret_validator.go).
+    mesh: pulumi.Resource
     highly_available: bool
     protected: bool
     # Typically the project's API enablement: children do not inherit a component's dependsOn.
@@ -95,6 +101,20 @@ def _gateway_egress_policy(
                 ),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[_namespaces({"kuma.io/mesh": MESH_NAME})], ports=_tcp(8080)
+                ),
+                # Envoy sends spans itself, from the pod (MeshTrace: the zone's collector).
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels={NAME_LABEL: TRACE_COLLECTOR_NAMESPACE}
+                            ),
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels=TRACE_COLLECTOR_LABELS
+                            ),
+                        )
+                    ],
+                    ports=_tcp(TRACE_COLLECTOR_PORT),
                 ),
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=[dns],
@@ -172,7 +192,7 @@ class MeshGateway(pulumi.ComponentResource):
             namespace=KUMA_NAMESPACE,
             spec=gateway_tls_external_secret_spec(args.secret_store, args.tls_secret_id),
             crd_release=args.eso_release,
-            depends_on=[args.eso_store, args.global_kuma],
+            depends_on=[args.eso_store, args.global_kuma, args.mesh],
             opts=on_global,
         )
         self.register_outputs({"addresses": self.addresses})

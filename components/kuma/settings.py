@@ -36,3 +36,10 @@ def kds_address(global_nodes_range: ipaddress.IPv4Network) -> ipaddress.IPv4Addr
     cluster's node subnet (it keeps the network, gateway and last two addresses). Derived, so it
     is known at preview and moves with the subnet in a region rebuild."""
     return global_nodes_range.broadcast_address - 2
+
+
+# The zone's OpenTelemetry collector (k8s/infrastructure/zone/observability), where MeshTrace
+# sends spans: Envoy connects to it from the proxy's pod, so egress policies must allow it.
+TRACE_COLLECTOR_NAMESPACE = "observability"
+TRACE_COLLECTOR_LABELS = {"app": "otel-collector"}
+TRACE_COLLECTOR_PORT = 4317  # OTLP gRPC

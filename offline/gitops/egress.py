@@ -1,5 +1,5 @@
-"""Where a pod may connect under the rendered NetworkPolicies (Kubernetes semantics, egress
-only): the offline stand-in for GKE Dataplane V2's enforcement, used to prove that meshed pods
+"""Where a pod may connect, and who may connect to it, under the rendered NetworkPolicies
+(Kubernetes semantics): the offline stand-in for GKE Dataplane V2's enforcement, used to prove that meshed pods
 leave only through the mesh (ZoneEgress) and never reach the global's KDS address."""
 
 from __future__ import annotations
@@ -86,30 +86,53 @@ def _port_matches(ports: Sequence[Mapping[str, Any]], dest: Destination) -> bool
     return False
 
 
-def _is_egress_policy(policy: Mapping[str, Any]) -> bool:
+def _is_policy_of(policy: Mapping[str, Any], direction: str) -> bool:
+    """policyTypes when given; else Ingress always, Egress when the spec has egress rules."""
     spec = policy.get("spec") or {}
     types = spec.get("policyTypes")
-    return "Egress" in types if types else "egress" in spec
+    if types:
+        return direction in types
+    return direction == "Ingress" or "egress" in spec
 
 
-def egress_allowed(
-    docs: Sequence[Doc], namespace: str, pod_labels: Mapping[str, str], dest: Destination
+def _allowed(
+    docs: Sequence[Doc],
+    namespace: str,
+    pod_labels: Mapping[str, str],
+    peer: Destination,
+    direction: str,
 ) -> bool:
-    """Whether a pod may open this connection: allowed when no egress policy of its namespace
-    selects it, else when some rule of one that does matches destination and port."""
+    """Allowed when no policy of this direction in the pod's namespace selects the pod, else when
+    some rule of one that does matches the peer and the port."""
+    rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
     policies = [
         d
         for d in docs
         if d.get("kind") == "NetworkPolicy"
         and namespace_of(d) == namespace
-        and _is_egress_policy(d)
+        and _is_policy_of(d, direction)
         and _selects((d.get("spec") or {}).get("podSelector"), pod_labels)
     ]
     if not policies:
         return True
     return any(
-        (not rule.get("to") or any(_peer_matches(p, dest) for p in rule["to"]))
-        and _port_matches(rule.get("ports") or [], dest)
+        (not rule.get(peers_key) or any(_peer_matches(p, peer) for p in rule[peers_key]))
+        and _port_matches(rule.get("ports") or [], peer)
         for policy in policies
-        for rule in (policy.get("spec") or {}).get("egress") or []
+        for rule in (policy.get("spec") or {}).get(rules_key) or []
     )
+
+
+def egress_allowed(
+    docs: Sequence[Doc], namespace: str, pod_labels: Mapping[str, str], dest: Destination
+) -> bool:
+    """Whether a pod may open this connection to `dest` (its port on the destination)."""
+    return _allowed(docs, namespace, pod_labels, dest, "Egress")
+
+
+def ingress_allowed(
+    docs: Sequence[Doc], namespace: str, pod_labels: Mapping[str, str], source: Destination
+) -> bool:
+    """Whether `source` (namespace and pod labels, or an ip) may connect to this pod on
+    `source.port` (the port of the pod that receives)."""
+    return _allowed(docs, namespace, pod_labels, source, "Ingress")
