@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -376,11 +378,19 @@ def test_breaking_a_rule_is_reported(case: Case):
 
 
 # -- the same rules through the CrossGuard adapter -------------------------------------------------
-def policy_config(stack: str) -> dict[str, dict[str, Any]]:
-    """The file `make policy-config STACK=<stack>` writes, as the workflows pass it."""
-    out = REPO_ROOT / "build" / "test-policy-config" / f"{stack}.json"
+@functools.cache
+def _policy_config_text(stack: str) -> str:
+    # A directory of this process's own: test files run in parallel workers and would otherwise
+    # read each other's half-written file.
+    out = Path(tempfile.mkdtemp(prefix="policy-config-")) / f"{stack}.json"
     assert policy_stack_config.main([stack, "--out", str(out)]) == 0
-    config: dict[str, dict[str, Any]] = json.loads(out.read_text())
+    return out.read_text()
+
+
+def policy_config(stack: str) -> dict[str, dict[str, Any]]:
+    """The file `make policy-config STACK=<stack>` writes, as the workflows pass it (written once
+    per stack and test process; every call returns a fresh copy)."""
+    config: dict[str, dict[str, Any]] = json.loads(_policy_config_text(stack))
     return config
 
 
