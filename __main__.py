@@ -4,7 +4,12 @@ import pulumi
 
 from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
-from components.facts import ClusterRole
+from components.facts import (
+    FLUX_NAMESPACE,
+    SECRET_READER_SERVICE_ACCOUNT,
+    SECRET_STORE_NAME,
+    ClusterRole,
+)
 from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kuma import (
@@ -15,9 +20,11 @@ from components.kuma import (
     KumaMultiZoneArgs,
     ZonePlane,
 )
+from components.naming import service_account_id
 from components.network import Network, NetworkArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secrets import Secrets, SecretsArgs
+from components.tenant import Tenant, TenantArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
 config = load_stack_config()
@@ -54,18 +61,23 @@ clusters = {
     for c in config.clusters
 }
 
-# External Secrets reads Secret Manager as this identity, from every cluster.
-eso_identity = WorkloadIdentity(
-    "external-secrets",
-    WorkloadIdentityArgs(
-        project=config.project,
-        namespace="external-secrets",
-        service_account_name="external-secrets",
-        description="External Secrets Operator (reads exposed Secret Manager entries)",
-        clusters=[c.cluster for c in clusters.values()],
-        depends_on=services.services,
-    ),
-)
+# Each namespace that reads Secret Manager (flux-system, each tenant) does so as its own Google
+# identity, bound to the namespace's `secret-reader` Kubernetes account on every cluster.
+readers = {
+    ns: WorkloadIdentity(
+        f"{ns}-secrets",
+        WorkloadIdentityArgs(
+            project=config.project,
+            namespace=ns,
+            service_account_name=SECRET_READER_SERVICE_ACCOUNT,
+            account_id=service_account_id(ns, "secrets"),
+            description=f"Secret Manager reader of namespace {ns} (External Secrets)",
+            clusters=[c.cluster for c in clusters.values()],
+            depends_on=services.services,
+        ),
+    )
+    for ns in config.secret_readers
+}
 
 secrets = Secrets(
     "secrets",
@@ -75,7 +87,7 @@ secrets = Secrets(
         replica_regions=config.secret_replica_regions,
         labels=config.resource_labels,
         protected=config.protected,
-        cluster_readers=[eso_identity.member],
+        readers={ns: identity.member for ns, identity in readers.items()},
         depends_on=services.services,
     ),
 )
@@ -114,14 +126,7 @@ for c in config.clusters:
     on_cluster = pulumi.ResourceOptions(providers=[clusters[c.name].provider])
     eso = ExternalSecrets(
         f"{c.name}-external-secrets",
-        ExternalSecretsArgs(
-            project=config.project,
-            cluster_name=c.name,
-            cluster_location=c.region,
-            service_account_annotations=eso_identity.annotations,
-            read_access=[eso_identity.binding, *secrets.grants],
-            highly_available=config.is_prod,
-        ),
+        ExternalSecretsArgs(highly_available=config.is_prod),
         on_cluster,
     )
     Flux(
@@ -130,10 +135,11 @@ for c in config.clusters:
             stack=pulumi.get_stack(),
             repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
-            secret_store=eso.store_name,
-            secret_store_namespace_labels=eso.consumer_namespace_labels,
+            project=config.project,
+            cluster_location=c.region,
+            reader_annotations=readers[FLUX_NAMESPACE].annotations,
+            read_access=[readers[FLUX_NAMESPACE].binding, *secrets.grants[FLUX_NAMESPACE]],
             eso_release=eso.release,
-            eso_store=eso.store,
             platform_vars=PlatformVars(
                 environment=config.environment,
                 stage=config.stage.value,
@@ -141,7 +147,7 @@ for c in config.clusters:
                 region=c.region,
                 cluster_name=c.name,
                 cluster_role=c.role.value,
-                secret_store=eso.store_name,
+                secret_store=SECRET_STORE_NAME,
                 mesh_name=MESH_NAME,
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
@@ -149,6 +155,21 @@ for c in config.clusters:
         ),
         on_cluster,
     )
+    # Applications run on zone clusters only.
+    for ns in config.tenant_namespaces if c.role is ClusterRole.ZONE else []:
+        Tenant(
+            f"{c.name}-{ns}",
+            TenantArgs(
+                project=config.project,
+                cluster_name=c.name,
+                cluster_location=c.region,
+                namespace=ns,
+                reader_annotations=readers[ns].annotations,
+                read_access=[readers[ns].binding, *secrets.grants[ns]],
+                eso_release=eso.release,
+            ),
+            on_cluster,
+        )
 
 pulumi.export("project", config.project)
 pulumi.export("clusters", {name: c.dns_endpoint for name, c in clusters.items()})

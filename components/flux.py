@@ -4,20 +4,21 @@ overlays substitute (`platform-vars`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME
 from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_release, namespace
+from components.secret_store import SecretStore, SecretStoreArgs
 from components.versions import (
     FLUX_DISTRIBUTION_REGISTRY,
     FLUX_DISTRIBUTION_VERSION,
     FLUX_OPERATOR_CHART_REF,
 )
 
-FLUX_NAMESPACE = "flux-system"
 FLUX_INSTANCE = "flux"
 PLATFORM_VARS = "platform-vars"
 GIT_CREDENTIALS = "flux-git-credentials"
@@ -70,13 +71,15 @@ class FluxArgs:
     stack: str
     repository_url: str
     # Secret Manager entry (external value) holding the git credentials as JSON
-    # {"username": ..., "password": ...}; ESO copies it into flux-system.
+    # {"username": ..., "password": ...}; ESO copies it into flux-system through flux-system's own
+    # SecretStore, whose identity may read this entry and no other.
     credentials_secret: str
-    secret_store: str
-    # flux-system reads its git credentials through the store: the labels that allow it.
-    secret_store_namespace_labels: Mapping[str, str]
+    project: str
+    cluster_location: str
+    # flux-system's WorkloadIdentity annotations, and the IAM its store waits for.
+    reader_annotations: pulumi.Input[Mapping[str, str]]
+    read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
-    eso_store: pulumi.Resource
     platform_vars: PlatformVars
 
 
@@ -119,10 +122,10 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
     }
 
 
-def git_credentials_spec(credentials_secret: str, secret_store: str) -> dict[str, object]:
+def git_credentials_spec(credentials_secret: str) -> dict[str, object]:
     return {
         "refreshInterval": "1h",
-        "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+        "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
         "target": {"name": GIT_CREDENTIALS, "creationPolicy": "Owner"},
         "dataFrom": [{"extract": {"key": credentials_secret}}],
     }
@@ -138,7 +141,22 @@ class Flux(pulumi.ComponentResource):
         super().__init__("platform:k8s:Flux", name, None, opts)
         # The cluster's Kubernetes provider comes with this component's own options (`providers`).
         on_cluster = pulumi.ResourceOptions(parent=self)
-        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, args.secret_store_namespace_labels)
+        # flux-operator's chart defaults are "compliant with the pod security restricted profile"
+        # (its values.yaml securityContext), as are the Flux controllers' manifests.
+        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, pod_security="restricted")
+        store = SecretStore(
+            f"{name}-store",
+            SecretStoreArgs(
+                project=args.project,
+                cluster_name=args.platform_vars.cluster_name,
+                cluster_location=args.cluster_location,
+                namespace=FLUX_NAMESPACE,
+                service_account_annotations=args.reader_annotations,
+                depends_on=[ns, *args.read_access],
+                eso_release=args.eso_release,
+            ),
+            on_cluster,
+        )
         operator = helm_release(
             f"{name}-operator",
             release_name="flux-operator",
@@ -171,9 +189,9 @@ class Flux(pulumi.ComponentResource):
             kind="ExternalSecret",
             name=GIT_CREDENTIALS,
             namespace=FLUX_NAMESPACE,
-            spec=git_credentials_spec(args.credentials_secret, args.secret_store),
+            spec=git_credentials_spec(args.credentials_secret),
             crd_release=args.eso_release,
-            depends_on=[ns, args.eso_store],
+            depends_on=[ns, store.store],
             opts=on_cluster,
         )
         # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied):

@@ -67,7 +67,16 @@ def _system_namespace_with_secret(
     opts: pulumi.ResourceOptions,
 ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Secret]:
     """The Kuma system namespace of a cluster (never injected) and the KDS TLS secret in it."""
-    system = namespace(KUMA_NAMESPACE, f"{cluster_name}-kuma-ns", opts, SYSTEM_NAMESPACE_LABELS)
+    # `baseline`: the chart's ZoneIngress/ZoneEgress pods set no seccomp profile and keep their
+    # capabilities (kuma 2.13.10 values.yaml ingress/egress podSecurityContext), which
+    # `restricted` refuses; nothing in the chart needs more than baseline.
+    system = namespace(
+        KUMA_NAMESPACE,
+        f"{cluster_name}-kuma-ns",
+        opts,
+        SYSTEM_NAMESPACE_LABELS,
+        pod_security="baseline",
+    )
     secret = k8s.core.v1.Secret(
         secret_resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=system.metadata.name),
