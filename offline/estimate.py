@@ -50,10 +50,13 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:Namespace": Latency(2, "API server round trip"),
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
+    "kubernetes:core/v1:ServiceAccount": Latency(1, "API server round trip"),
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": Latency(1, "API server round trip"),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),
-    "kubernetes:external-secrets.io/v1:ClusterSecretStore": Latency(5, "API server + validation"),
+    "kubernetes:external-secrets.io/v1:SecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
 }
