@@ -12,6 +12,7 @@ from components.facts import (
 )
 from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
     KUMA_NAMESPACE,
     MESH_NAME,
@@ -42,6 +43,22 @@ network = Network(
     ),
 )
 
+# Kubernetes Secrets in etcd are encrypted with a key of our own, per cluster, in its region.
+secrets_keys = {
+    c.name: SecretsEncryptionKey(
+        f"{c.name}-secrets-key",
+        SecretsEncryptionKeyArgs(
+            project=config.project,
+            cluster_name=c.name,
+            region=c.region,
+            labels=config.resource_labels,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
+    )
+    for c in config.clusters
+}
+
 clusters = {
     c.name: GkeCluster(
         c.name,
@@ -55,6 +72,8 @@ clusters = {
             authorized_networks=config.authorized_networks,
             labels=config.resource_labels,
             protected=config.protected,
+            secrets_encryption_key=secrets_keys[c.name].key_id,
+            secrets_encryption_grant=secrets_keys[c.name].grant,
             depends_on=services.services,
         ),
     )
@@ -129,7 +148,7 @@ for c in config.clusters:
         ExternalSecretsArgs(highly_available=config.is_prod),
         on_cluster,
     )
-    Flux(
+    flux = Flux(
         f"{c.name}-flux",
         FluxArgs(
             stack=pulumi.get_stack(),
@@ -167,6 +186,7 @@ for c in config.clusters:
                 reader_annotations=readers[ns].annotations,
                 read_access=[readers[ns].binding, *secrets.grants[ns]],
                 eso_release=eso.release,
+                flux_namespace=flux.namespace,
             ),
             on_cluster,
         )

@@ -103,7 +103,19 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
             "registry": FLUX_DISTRIBUTION_REGISTRY,
         },
         "components": list(FLUX_COMPONENTS),
-        "cluster": {"type": "gcp", "networkPolicy": True, "domain": "cluster.local"},
+        # Multi-tenancy lockdown (flux-operator v0.58.1 internal/builder/profiles.go
+        # `profileClusterMultitenant`): no cross-namespace source references, and a Kustomization
+        # without `serviceAccountName` applies as `default` of its namespace (no rights) instead
+        # of as kustomize-controller. The operator gives its own sync Kustomization
+        # kustomize-controller; k8s/flux names it on each platform Kustomization and a
+        # per-tenant account on each tenant's.
+        "cluster": {
+            "type": "gcp",
+            "networkPolicy": True,
+            "domain": "cluster.local",
+            "multitenant": True,
+            "tenantDefaultServiceAccount": "default",
+        },
         "sync": {
             "kind": "GitRepository",
             "url": args.repository_url,
@@ -132,6 +144,7 @@ def git_credentials_spec(credentials_secret: str) -> dict[str, object]:
 
 
 class Flux(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
     instance: k8s.apiextensions.CustomResource
     platform_vars: k8s.core.v1.ConfigMap
 
@@ -144,6 +157,7 @@ class Flux(pulumi.ComponentResource):
         # flux-operator's chart defaults are "compliant with the pod security restricted profile"
         # (its values.yaml securityContext), as are the Flux controllers' manifests.
         ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, pod_security="restricted")
+        self.namespace = ns
         store = SecretStore(
             f"{name}-store",
             SecretStoreArgs(
@@ -166,6 +180,9 @@ class Flux(pulumi.ComponentResource):
             # namespaces with a matching ResourceQuota, which flux-system has only once Flux runs.
             values={
                 "installCRDs": True,
+                # The Flux Status web UI is on by default and unauthenticated unless a Web Config
+                # with an identity provider is given (values.yaml `web`); off here.
+                "web": {"enabled": False},
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "64Mi"},
                     "limits": {"cpu": "1000m", "memory": "512Mi"},

@@ -31,6 +31,10 @@ class GkeClusterArgs:
     authorized_networks: Sequence[AuthorizedNetwork]
     labels: Mapping[str, str]
     protected: bool
+    # Cloud KMS key for application-layer encryption of Secrets (components/kms.py), and the
+    # service agent's grant on it, which the cluster's creation needs.
+    secrets_encryption_key: pulumi.Input[str]
+    secrets_encryption_grant: pulumi.Resource
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
@@ -152,6 +156,9 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             datapath_provider="ADVANCED_DATAPATH",
+            database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
+                state="ENCRYPTED", key_name=args.secrets_encryption_key
+            ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(args.project)
@@ -161,7 +168,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 stateful,
                 pulumi.ResourceOptions(
-                    depends_on=[*args.depends_on, *node_role_grants],
+                    depends_on=[*args.depends_on, *node_role_grants, args.secrets_encryption_grant],
                     # Only the removed default pool used node_config; diffs there are noise.
                     ignore_changes=["nodeConfig"],
                 ),

@@ -1,18 +1,36 @@
 """An application namespace on one zone cluster: the namespace itself (mesh injection, Pod
-Security), its own way into Secret Manager (components/secret_store.py)."""
+Security), its own way into Secret Manager (components/secret_store.py), and the account Flux
+applies its manifests as, with rights in this namespace only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from components.kubernetes import namespace
+from components.facts import FLUX_NAMESPACE
+from components.kubernetes import MANAGED_BY_LABELS, namespace
+from components.naming import tenant_reconciler
 from components.secret_store import SecretStore, SecretStoreArgs
 
 # Every pod of an application namespace gets the Kuma sidecar.
-MESH_INJECTION_LABELS = {"kuma.io/sidecar-injection": "enabled"}
+MESH_INJECTION_LABELS: Final = {"kuma.io/sidecar-injection": "enabled"}
+RECONCILER_ROLE: Final = "flux-reconciler"
+# What the apps of k8s/apps consist of, and nothing more: no Secrets (ESO writes them), no RBAC,
+# no SecretStores (the program's), nothing cluster-scoped. Flux applies server-side, prunes and
+# checks health through the impersonated account, so it needs every verb on these.
+RECONCILER_RESOURCES: Final[Mapping[str, tuple[str, ...]]] = {
+    "": ("configmaps", "services", "serviceaccounts"),
+    "apps": ("deployments",),
+    "autoscaling": ("horizontalpodautoscalers",),
+    "policy": ("poddisruptionbudgets",),
+    "networking.k8s.io": ("networkpolicies",),
+    "external-secrets.io": ("externalsecrets",),
+}
+RECONCILER_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,8 @@ class TenantArgs:
     reader_annotations: pulumi.Input[Mapping[str, str]]
     read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
+    # flux-system, where the reconciler's account lives (the Flux component's namespace).
+    flux_namespace: pulumi.Resource
 
 
 class Tenant(pulumi.ComponentResource):
@@ -56,5 +76,47 @@ class Tenant(pulumi.ComponentResource):
                 eso_release=args.eso_release,
             ),
             on_cluster,
+        )
+        # Flux's Kustomization `apps-<namespace>` (k8s/flux/zone) impersonates this account; it
+        # must live in the Kustomization's namespace (kustomize-controller impersonates
+        # `spec.serviceAccountName` in the object's own namespace).
+        reconciler = k8s.core.v1.ServiceAccount(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=tenant_reconciler(args.namespace),
+                namespace=FLUX_NAMESPACE,
+                labels=dict(MANAGED_BY_LABELS),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.flux_namespace]),
+        )
+        role = k8s.rbac.v1.Role(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RECONCILER_ROLE, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS)
+            ),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[group], resources=list(resources), verbs=list(RECONCILER_VERBS)
+                )
+                for group, resources in RECONCILER_RESOURCES.items()
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RECONCILER_ROLE, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS)
+            ),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=RECONCILER_ROLE
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount",
+                    name=tenant_reconciler(args.namespace),
+                    namespace=FLUX_NAMESPACE,
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, reconciler]),
         )
         self.register_outputs({"namespace": args.namespace})

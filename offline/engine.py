@@ -295,6 +295,13 @@ def _computed_outputs(
             "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
             "selfLink": f"https://container.googleapis.com/v1/projects/{proj}/locations/{location}/clusters/{inputs['name']}",
         }
+    if type_ == "gcp:projects/serviceIdentity:ServiceIdentity":
+        # The service agent is named after the project number (the mocks' 123456789012).
+        agent = (
+            str(inputs["service"]).split(".", 1)[0].replace("container", "container-engine-robot")
+        )
+        email = f"service-123456789012@{agent}.iam.gserviceaccount.com"
+        return {"email": email, "member": f"serviceAccount:{email}"}
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
     if type_ == "gcp:compute/address:Address":

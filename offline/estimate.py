@@ -44,6 +44,10 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:secretmanager/secret:Secret": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretVersion:SecretVersion": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": Latency(5, "provider: policy update"),
+    "gcp:kms/keyRing:KeyRing": Latency(2, "docs: synchronous API call"),
+    "gcp:kms/cryptoKey:CryptoKey": Latency(3, "docs: synchronous API call (first version)"),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
+    "gcp:projects/serviceIdentity:ServiceIdentity": Latency(5, "API: generateServiceIdentity"),
     "kubernetes:helm.sh/v3:Release": Latency(
         150, "helm: install --wait incl. an internal LoadBalancer address (~1-2 min)"
     ),

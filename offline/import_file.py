@@ -102,7 +102,10 @@ def build(plan: Plan) -> ImportDocuments:
             kubernetes.append(_entry(resource, names, id=ident, provider=provider_name))
         elif step := _manual_step(resource, plan.stack, project):
             manual.append(step)
-        elif not resource.type.startswith(("pulumi:providers:", "tls:")):
+        # A service identity is get-or-create on the API side: `pulumi up` adopts it as is.
+        elif not resource.type.startswith(
+            ("pulumi:providers:", "tls:", "gcp:projects/serviceIdentity:")
+        ):
             raise ValueError(f"{resource.type} {resource.name}: no way to adopt it is known")
     # Phase 2 refers to what phase 1 (components) and the targeted update (providers) put in
     # the state by URN.

@@ -51,6 +51,15 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"{i['serviceAccountId']} {i['role']} {i['member']}"
     ),
     "gcp:secretmanager/secret:Secret": lambda i, p: f"projects/{p}/secrets/{i['secretId']}",
+    "gcp:kms/keyRing:KeyRing": (
+        lambda i, p: (
+            f"projects/{i.get('project', p)}/locations/{i['location']}/keyRings/{i['name']}"
+        )
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (
+        lambda i, p: f"{i['cryptoKeyId']} {i['role']} {i['member']}"
+    ),
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),

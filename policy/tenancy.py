@@ -137,3 +137,32 @@ def stack_policies() -> list[Any]:
             enforcement_level=EnforcementLevel.MANDATORY,
         )
     ]
+
+
+CLUSTER: Final = "gcp:container/cluster:Cluster"
+CRYPTO_KEY: Final = "gcp:kms/cryptoKey:CryptoKey"
+
+
+@rule(
+    "gke-secrets-encrypted-with-own-key",
+    "GKE clusters encrypt Kubernetes Secrets at the application layer with a Cloud KMS key "
+    "(databaseEncryption ENCRYPTED); keys are rotated and never deleted with the program.",
+    why="A Secret copied from etcd or a backup stays unreadable without the key, whose use is "
+    "logged and revocable; destroying the key would make every Secret unreadable.",
+)
+def gke_secrets_encrypted(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if resource.type == CLUSTER:
+        state, key = (
+            resource.get("databaseEncryption.state"),
+            resource.get("databaseEncryption.keyName"),
+        )
+        if state != "ENCRYPTED" or not key:
+            return [f"databaseEncryption {state!r} with key {key!r}: use ENCRYPTED with a KMS key"]
+    if resource.type == CRYPTO_KEY:
+        problems = []
+        if not resource.get("rotationPeriod"):
+            problems.append("rotationPeriod is not set: rotate the key")
+        if resource.retain_on_delete is False:
+            problems.append("not retained on delete: removing it from the program destroys it")
+        return problems
+    return []

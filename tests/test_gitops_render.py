@@ -174,7 +174,7 @@ def test_eso_objects_are_waited_for_with_cel(stack: str) -> None:
         }
         assert ("SecretStore", "infrastructure") in exprs
         if render.cluster.role == "zone":
-            assert ("ExternalSecret", "apps") in exprs
+            assert ("ExternalSecret", "apps-catalog") in exprs
 
 
 def test_cached_renders_and_facts_are_copies() -> None:

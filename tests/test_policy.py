@@ -223,6 +223,13 @@ CASES = [
          pick="external-secrets"),
     Case("eso-controller-reads-nothing", "cluster-stores", "prod-eu", HELM, "processClusterStore",
          put("values.processClusterStore", True), pick="external-secrets"),
+    Case("gke-secrets-encrypted-with-own-key", "decrypted", "staging", CLUSTER, "ENCRYPTED",
+         put("databaseEncryption", {"state": "DECRYPTED"})),
+    Case("gke-secrets-encrypted-with-own-key", "no-rotation", "prod-eu", "gcp:kms/cryptoKey:CryptoKey",
+         "rotationPeriod", put("rotationPeriod", "")),
+    Case("gke-secrets-encrypted-with-own-key", "key-not-retained", "staging",
+         "gcp:kms/cryptoKey:CryptoKey", "retained", options={"retain_on_delete": False},
+         in_crossguard=False),
 ]  # fmt: skip
 
 
