@@ -26,12 +26,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP) ## create/refresh the virtualenv
 
 plan: $(STAMP) ## offline plan of STACK
-	$(PY) -m offline.plan $(STACK)
+	$(PY) -m offline.plan $(STACK) $(if $(STATE),--state $(STATE))
 
 lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bootstrap
 
 pytest: $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	$(PY) -m pytest

@@ -21,8 +21,11 @@ from components.kuma import (
     KumaMultiZoneArgs,
     ZonePlane,
 )
+from components.log_storage import LogStorage, LogStorageArgs
 from components.naming import service_account_id
 from components.network import Network, NetworkArgs
+from components.observability import Observability, ObservabilityArgs
+from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secrets import Secrets, SecretsArgs
 from components.tenant import Tenant, TenantArgs
@@ -39,6 +42,17 @@ network = Network(
         name=config.network.name,
         routing_mode=config.network.routing_mode,
         clusters=config.clusters,
+        depends_on=services.services,
+    ),
+)
+
+# Project logs stay where the stack may keep data (docs/configuration.md, platform:logging).
+LogStorage(
+    "logs",
+    LogStorageArgs(
+        project=config.project,
+        config=config.logging,
+        protected=config.protected,
         depends_on=services.services,
     ),
 )
@@ -78,6 +92,16 @@ clusters = {
         ),
     )
     for c in config.clusters
+}
+
+# Every pod the program installs runs at the platform's priority, above every application.
+priorities = {
+    name: PlatformPriority(
+        f"{name}-priority",
+        PlatformPriorityArgs(cluster_name=name),
+        cluster.in_cluster,
+    )
+    for name, cluster in clusters.items()
 }
 
 # Each namespace that reads Secret Manager (flux-system, each tenant) does so as its own Google
@@ -123,14 +147,16 @@ kuma = KumaMultiZone(
             region=global_cluster.region,
             subnet_self_link=network.subnets[global_cluster.name].self_link,
             nodes_range=global_cluster.ranges.nodes,
-            provider=clusters[global_cluster.name].provider,
+            in_cluster=clusters[global_cluster.name].in_cluster,
+            priority=priorities[global_cluster.name],
         ),
         zones=[
             ZonePlane(
                 cluster_name=c.name,
                 region=c.region,
                 zone=c.kuma_zone or c.name,
-                provider=clusters[c.name].provider,
+                in_cluster=clusters[c.name].in_cluster,
+                priority=priorities[c.name],
                 source_ranges=[str(c.ranges.nodes), str(c.ranges.pods)],
             )
             for c in config.zone_clusters
@@ -142,10 +168,10 @@ kuma = KumaMultiZone(
 
 # Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
 for c in config.clusters:
-    on_cluster = pulumi.ResourceOptions(providers=[clusters[c.name].provider])
+    on_cluster = clusters[c.name].in_cluster
     eso = ExternalSecrets(
         f"{c.name}-external-secrets",
-        ExternalSecretsArgs(highly_available=config.is_prod),
+        ExternalSecretsArgs(highly_available=config.is_prod, priority=priorities[c.name]),
         on_cluster,
     )
     flux = Flux(
@@ -171,6 +197,8 @@ for c in config.clusters:
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
             ),
+            protected=config.protected,
+            priority=priorities[c.name],
         ),
         on_cluster,
     )
@@ -190,6 +218,21 @@ for c in config.clusters:
             ),
             on_cluster,
         )
+
+# Cloud Monitoring alerts and dashboard over what GMP scrapes; the collector's Cloud Trace identity.
+Observability(
+    "observability",
+    ObservabilityArgs(
+        project=config.project,
+        environment=config.environment,
+        global_cluster=global_cluster.name,
+        zone_clusters=[c.name for c in config.zone_clusters],
+        kds_server_cert_expiry=kuma.kds_server_cert_expiry,
+        clusters=[c.cluster for c in clusters.values()],
+        alert_emails=config.alert_emails,
+        depends_on=services.services,
+    ),
+)
 
 pulumi.export("project", config.project)
 pulumi.export("clusters", {name: c.dns_endpoint for name, c in clusters.items()})

@@ -54,7 +54,12 @@ def _key_path(namespace: str, loc: tuple[int | str, ...]) -> str:
         key = "gcp" if head in GCP_KEYS else namespace
         path = f"{key}:{head}"
     for part in rest:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).isprintable() and not any(c.isspace() for c in str(part)):
+            path += f".{part}"
+        else:  # an unknown key that is not one a user could type after a dot: quote it
+            path += f"[{json.dumps(part)}]"
     return path
 
 
@@ -138,6 +143,8 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
             region=_key(Cluster, "region", item),
             ranges=_key(Cluster, "ranges", item),
             kuma_zone=_key(Cluster, "kuma_zone", item),
+            node_pools=_key(Cluster, "node_pools", item),
+            has_maintenance=isinstance(item, Mapping) and "maintenance" in item,
         )
         for index, item in enumerate(raw_clusters if isinstance(raw_clusters, list) else [])
     ]
@@ -156,6 +163,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         tenants=_key(config, "tenants", raw),
         gitops=_key(config, "gitops", raw),
         protect=_key(config, "protect", raw),
+        logging=_key(config, "logging", raw),
     )
 
 

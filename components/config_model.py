@@ -24,7 +24,9 @@ from components.facts import (
     EU_REGIONS,
     FLUX_NAMESPACE,
     GCP_REGIONS,
+    HA_CONTROL_PLANE_REPLICAS,
     RESERVED_NAMESPACES,
+    ZONES_PER_REGION,
     ClusterRole,
     Residency,
     Stage,
@@ -176,7 +178,18 @@ PrivateCidr = Annotated[Cidr, _checked(_private)]
 Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
 MachineType = Annotated[str, _checked(gcp_limits.machine_type_problem)]
 Labels = Annotated[dict[str, str], _checked(_labels)]
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def _email(value: str) -> str | None:
+    return None if _EMAIL.match(value) else f"{value!r} is not an email address (name@domain)"
+
+
+# An address Cloud Monitoring can mail (its `email` channel type takes one `email_address`).
+EmailAddress = Annotated[str, _checked(_email)]
 ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
+Rfc3339 = Annotated[str, _checked(gcp_limits.rfc3339_problem)]
+ExclusionScope = Literal["NO_UPGRADES", "NO_MINOR_UPGRADES", "NO_MINOR_OR_NODE_UPGRADES"]
 BootDiskType = Literal["pd-balanced", "pd-ssd", "pd-standard", "hyperdisk-balanced"]
 
 
@@ -238,6 +251,51 @@ class NodePool(_Model):
         return self
 
 
+class MaintenanceWindow(_Model):
+    """GKE's one recurring maintenance window (times in UTC; RFC 5545 recurrence)."""
+
+    start_time: Rfc3339
+    end_time: Rfc3339
+    recurrence: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _gke_minimum(self) -> MaintenanceWindow:
+        problem = gcp_limits.maintenance_window_problem(
+            gcp_limits.parse_rfc3339(self.start_time),
+            gcp_limits.parse_rfc3339(self.end_time),
+            self.recurrence,
+        )
+        if problem is not None:
+            raise KeyedConfigError([problem])
+        return self
+
+
+class MaintenanceExclusion(_Model):
+    """A one-off period in which GKE does not upgrade what `scope` names."""
+
+    name: str = Field(min_length=1)
+    start_time: Rfc3339
+    end_time: Rfc3339
+    scope: ExclusionScope
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceExclusion:
+        if gcp_limits.parse_rfc3339(self.end_time) <= gcp_limits.parse_rfc3339(self.start_time):
+            raise KeyedConfigError([("endTime", "must be after startTime")])
+        return self
+
+
+class Maintenance(_Model):
+    window: MaintenanceWindow
+    exclusions: list[MaintenanceExclusion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Maintenance:
+        if (repeated := _unique([e.name for e in self.exclusions])) is not None:
+            raise KeyedConfigError([("exclusions", f"exclusion names must be unique, {repeated}")])
+        return self
+
+
 class Cluster(_Model):
     name: GkeName
     role: ClusterRole
@@ -246,6 +304,7 @@ class Cluster(_Model):
     node_pools: list[NodePool] = Field(min_length=1)
     release_channel: ReleaseChannel = "REGULAR"
     kuma_zone: Rfc1035Name | None = None
+    maintenance: Maintenance | None = None
 
     @model_validator(mode="after")
     def _zone_name_by_role(self) -> Cluster:
@@ -264,6 +323,15 @@ class Cluster(_Model):
             )
         if (repeated := _unique([pool.name for pool in self.node_pools])) is not None:
             problems.append(("nodePools", f"node pool names must be unique, {repeated}"))
+        if all(pool.spot for pool in self.node_pools):
+            problems.append(
+                (
+                    "nodePools",
+                    "every pool is spot: spot pools are tainted and control planes never "
+                    "tolerate it, so add a pool with spot: false (it runs the control planes "
+                    "and GKE's own system pods)",
+                )
+            )
         if problems:
             raise KeyedConfigError(problems)
         return self
@@ -323,6 +391,19 @@ class Network(_Model):
     routing_mode: Literal["REGIONAL", "GLOBAL"] = "GLOBAL"
 
 
+class LogStorageConfig(_Model):
+    """Where the project's logs are kept (components/log_storage.py)."""
+
+    # The region of the log bucket the `_Default` sink writes to.
+    bucket_location: Region
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    # The organization's (or folder's) Cloud Logging default storage location when the project was
+    # created: it decides where the `_Required` bucket (audit logs) lives, and nothing in the
+    # project can move it. Stated by the operator (`gcloud logging settings describe
+    # --organization=ORG_ID`); the program cannot read it offline.
+    org_storage_location: Region | None = None
+
+
 class GitOps(_Model):
     """Where Flux pulls this repository from; credentials come from Secret Manager."""
 
@@ -350,6 +431,11 @@ class PlatformConfig(_Model):
     gitops: GitOps
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
+    logging: LogStorageConfig
+    # Who the alert policies notify (components/observability.py); none: incidents only.
+    alert_emails: Annotated[list[EmailAddress], _checked(_unique)] = Field(
+        default_factory=list, max_length=16
+    )
 
     @model_validator(mode="after")
     def _across_keys(self) -> PlatformConfig:
@@ -417,11 +503,21 @@ class ClusterView:
     region: str | None = None
     ranges: ClusterRanges | None = None
     kuma_zone: str | None = None
+    node_pools: list[NodePool] | None = None
+    # Whether the cluster sets `maintenance` at all (valid or not: its own problems are reported).
+    has_maintenance: bool = False
 
     @classmethod
     def of(cls, index: int, cluster: Cluster) -> ClusterView:
         return cls(
-            index, cluster.name, cluster.role, cluster.region, cluster.ranges, cluster.kuma_zone
+            index,
+            cluster.name,
+            cluster.role,
+            cluster.region,
+            cluster.ranges,
+            cluster.kuma_zone,
+            cluster.node_pools,
+            cluster.maintenance is not None,
         )
 
 
@@ -444,6 +540,7 @@ class ConfigView:
     tenants: list[Tenant] | None = None
     gitops: GitOps | None = None
     protect: bool | None = None
+    logging: LogStorageConfig | None = None
 
     @classmethod
     def of(cls, config: PlatformConfig, stack: str | None = None) -> ConfigView:
@@ -461,6 +558,7 @@ class ConfigView:
             tenants=config.tenants,
             gitops=config.gitops,
             protect=config.protect,
+            logging=config.logging,
         )
 
 
@@ -574,6 +672,36 @@ def _readers(view: ConfigView) -> Iterator[Problem]:
                 )
 
 
+def _log_storage(view: ConfigView) -> Iterator[Problem]:
+    """Logs are stored where the stack may store data: the `_Default` sink's bucket in an
+    allowed region and, with residency eu, the `_Required` bucket (audit logs), whose location
+    only the organization's Cloud Logging setting decides, in the EU as well."""
+    if view.logging is None:
+        return
+    location = view.logging.bucket_location
+    if view.allowed_regions is not None and location not in view.allowed_regions:
+        yield (
+            "logging.bucketLocation",
+            f"{location!r} is not in allowedRegions {view.allowed_regions}",
+        )
+    if view.residency is not Residency.EU:
+        return
+    fix = (
+        "`gcloud logging settings update --organization=ORG_ID --storage-location=<EU region>` "
+        "before the project is created (an existing project keeps its _Required bucket where it "
+        "is: re-create the project), then state that region here"
+    )
+    org = view.logging.org_storage_location
+    if org is None or org not in EU_REGIONS:
+        stated = "not stated" if org is None else f"{org!r}, outside the EU"
+        yield (
+            "logging.orgStorageLocation",
+            f"{stated}: the _Required log bucket (audit logs) is created with the project in the "
+            "organization's Cloud Logging default storage location (setting `storageLocation`) "
+            f"and cannot be moved; set it to an EU region: {fix}",
+        )
+
+
 def _derived_names(view: ConfigView) -> Iterator[Problem]:
     """Names the components derive from config values must fit GCP's limits too (the names
     derived from a cluster name fit whenever the cluster name does: tests/test_naming.py)."""
@@ -592,6 +720,44 @@ def _protection(view: ConfigView) -> Iterator[Problem]:
             "a prod stack is always protected; to decommission it, run "
             "`pulumi state unprotect --all -s <stack>` on purpose instead",
         )
+
+
+def _control_plane_capacity(view: ConfigView) -> Iterator[Problem]:
+    """A prod cluster runs its Kuma control plane as one replica per zone with a hard spread
+    (components/kuma/values.py): its standard pools must keep a node in every zone, or the
+    autoscaler may shrink them to one zone and a replica stays Pending. Spot pools do not count:
+    they are tainted and control planes never tolerate them."""
+    if view.stage is not Stage.PROD:
+        return
+    needed = ZONES_PER_REGION  # one node per zone holds one replica per zone
+    for cluster in view.clusters:
+        if cluster.node_pools is None:
+            continue
+        standard = [pool for pool in cluster.node_pools if not pool.spot]
+        kept = sum(pool.min_nodes for pool in standard)
+        if standard and kept < needed:
+            first = standard[0]
+            yield (
+                f"clusters[{cluster.index}].nodePools",
+                f"a prod cluster runs {HA_CONTROL_PLANE_REPLICAS} control-plane replicas, one "
+                f"in each of {ZONES_PER_REGION} zones (hard topology spread): its non-spot "
+                f"pools must keep at least {needed} nodes, but their minNodes sum to {kept}; "
+                f"raise minNodes of pool {first.name!r} to {needed - kept + first.min_nodes}",
+            )
+
+
+def _maintenance(view: ConfigView) -> Iterator[Problem]:
+    """Prod clusters upgrade only inside a window the team chose, never at GKE's discretion."""
+    if view.stage is not Stage.PROD:
+        return
+    for cluster in view.clusters:
+        if not cluster.has_maintenance:
+            yield (
+                f"clusters[{cluster.index}].maintenance",
+                "required for a prod cluster: a recurring window (e.g. window: {startTime: "
+                "'2026-01-03T01:00:00Z', endTime: '2026-01-03T07:00:00Z', recurrence: "
+                "'FREQ=WEEKLY;BYDAY=SA,SU'}) and any exclusions (docs/configuration.md)",
+            )
 
 
 def stack_name_problems(view: ConfigView) -> list[Problem]:
@@ -613,7 +779,10 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_locations(view),
         *_secrets(view),
         *_readers(view),
+        *_log_storage(view),
         *_derived_names(view),
         *_protection(view),
+        *_control_plane_capacity(view),
+        *_maintenance(view),
         *stack_name_problems(view),
     ]

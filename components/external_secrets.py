@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.facts import ESO_NAMESPACE
+from components.facts import ESO_NAMESPACE, MIN_WEBHOOK_REPLICAS
 from components.kubernetes import helm_release, namespace
+from components.priority_class import PlatformPriority
 from components.versions import EXTERNAL_SECRETS_CHART
 
 ESO_SERVICE_ACCOUNT = "external-secrets"
@@ -18,11 +19,15 @@ ESO_SERVICE_ACCOUNT = "external-secrets"
 @dataclass(frozen=True)
 class ExternalSecretsArgs:
     highly_available: bool
+    priority: PlatformPriority
 
 
-def eso_values(highly_available: bool) -> dict[str, object]:
+def eso_values(highly_available: bool, priority_class: str) -> dict[str, object]:
     replicas = 2 if highly_available else 1
     return {
+        # Controller, webhook and cert controller each take their own key (chart 2.9.0
+        # templates deployment.yaml, webhook-deployment.yaml, cert-controller-deployment.yaml).
+        "priorityClassName": priority_class,
         "installCRDs": True,
         "replicaCount": replicas,
         # Two controllers without leader election would both reconcile every ExternalSecret.
@@ -38,10 +43,16 @@ def eso_values(highly_available: bool) -> dict[str, object]:
         "processClusterExternalSecret": False,
         "processClusterPushSecret": False,
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
-        # The webhook is stateless; the cert controller only rotates the webhook's certificate
-        # and has no leader election in the chart: one replica.
-        "webhook": {"replicaCount": replicas},
-        "certController": {"replicaCount": 1},
+        # The webhook is stateless and admits ESO's resources (failurePolicy Fail): never alone, and
+        # with a disruption budget (chart templates/webhook-poddisruptionbudget.yaml).
+        "webhook": {
+            "replicaCount": max(replicas, MIN_WEBHOOK_REPLICAS),
+            "priorityClassName": priority_class,
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        },
+        # The cert controller only rotates the webhook's certificate and has no leader election
+        # in the chart: one replica.
+        "certController": {"replicaCount": 1, "priorityClassName": priority_class},
     }
 
 
@@ -62,7 +73,8 @@ class ExternalSecrets(pulumi.ComponentResource):
             release_name="external-secrets",
             chart=EXTERNAL_SECRETS_CHART,
             namespace=ns,
-            values=eso_values(args.highly_available),
+            values=eso_values(args.highly_available, args.priority.name),
+            priority_class=args.priority.priority_class,
             opts=on_cluster,
         )
         self.register_outputs({})

@@ -60,6 +60,12 @@ EU_REGIONS: Final[frozenset[str]] = frozenset(
 # role the platform grants.
 NODE_SERVICE_ACCOUNT_ROLES: Final[tuple[str, ...]] = ("roles/container.defaultNodeServiceAccount",)
 
+# The OpenTelemetry collector writes the mesh's spans to Cloud Trace. Cloud Trace has no
+# resource-level IAM: its writer role exists only on the project, so this is the one project
+# role a workload identity holds, and only this identity (policy/rules.py).
+TELEMETRY_SERVICE_ACCOUNT_ID: Final = "otel-collector"
+TELEMETRY_WRITER_ROLES: Final[tuple[str, ...]] = ("roles/cloudtrace.agent",)
+
 SECRET_ACCESSOR_ROLE: Final = "roles/secretmanager.secretAccessor"
 WORKLOAD_IDENTITY_USER_ROLE: Final = "roles/iam.workloadIdentityUser"
 
@@ -78,3 +84,27 @@ SECRET_STORE_NAME: Final = "gcp-secret-manager"
 # Annotation on each Secret Manager entry naming the namespaces that may read it (comma-separated):
 # the entry states its own audience, so the policy pack can compare it with the grants it sees.
 SECRET_READERS_ANNOTATION: Final = "platform-readers"
+# The platform's own PriorityClass, created by Pulumi on every cluster and set on every pod the
+# program installs (Kuma, External Secrets, flux-operator, Flux's notification-controller). It must
+# stay above every application class in k8s/ (tests/test_resilience_priority.py reads both) and at
+# most 1e9: Kubernetes refuses a user-defined class above HighestUserDefinablePriority, and names
+# starting with `system-` are reserved (kubernetes pkg/apis/scheduling/validation/validation.go).
+PLATFORM_PRIORITY_CLASS: Final = "platform-critical"
+PLATFORM_PRIORITY: Final = 1_000_000
+HIGHEST_USER_DEFINABLE_PRIORITY: Final = 1_000_000_000
+
+# Spot node pools carry this taint (the one GKE's Spot VM guide recommends); GKE labels Spot
+# nodes `cloud.google.com/gke-spot: "true"` itself. Only pods meant to burst tolerate it.
+SPOT_TAINT_KEY: Final = "cloud.google.com/gke-spot"
+SPOT_TAINT_VALUE: Final = "true"
+SPOT_TAINT_EFFECT: Final = "NoSchedule"
+
+# A regional GKE node pool spreads over three zones of its region unless node locations are set
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters); ours are not set.
+ZONES_PER_REGION: Final = 3
+# Prod control planes: one Kuma control-plane replica per zone, spread with a hard constraint.
+HA_CONTROL_PLANE_REPLICAS: Final = ZONES_PER_REGION
+# A webhook server (Kuma's control plane, ESO's webhook) never runs alone: with one replica a
+# node drain takes the webhook away, and Kuma's injector fails closed. Two replicas and a
+# disruption budget of one keep it answering through node upgrades, on every stage.
+MIN_WEBHOOK_REPLICAS: Final = 2

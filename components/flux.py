@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME
 from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_release, namespace
+from components.priority_class import PlatformPriority
 from components.secret_store import SecretStore, SecretStoreArgs
 from components.versions import (
     FLUX_DISTRIBUTION_REGISTRY,
@@ -29,6 +30,10 @@ FLUX_COMPONENTS = (
     "helm-controller",
     "notification-controller",
 )
+# Flux 2.9 runs source-, kustomize- and helm-controller at system-cluster-critical already (with
+# a `critical-pods` ResourceQuota in flux-system that GKE requires for it: flux-operator v0.58.1
+# config/data/flux/v2.9.4/*.yaml); only notification-controller comes without a class.
+UNPRIORITISED_FLUX_COMPONENTS = ("notification-controller",)
 # Flux reconciles a Kustomization as soon as a ConfigMap it substitutes from, carrying this
 # label, changes (instead of waiting for the next interval).
 WATCH_LABEL = {"reconcile.fluxcd.io/watch": "Enabled"}
@@ -81,6 +86,8 @@ class FluxArgs:
     read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
     platform_vars: PlatformVars
+    protected: bool
+    priority: PlatformPriority
 
 
 def sync_path(stack: str, role: str) -> str:
@@ -97,6 +104,11 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
             "value": {"substituteFrom": [{"kind": "ConfigMap", "name": PLATFORM_VARS}]},
         }
     ]
+    priority_patch = {
+        "op": "add",
+        "path": "/spec/template/spec/priorityClassName",
+        "value": args.priority.name,
+    }
     return {
         "distribution": {
             "version": FLUX_DISTRIBUTION_VERSION,
@@ -128,7 +140,14 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
                 {
                     "target": {"kind": "Kustomization", "name": FLUX_NAMESPACE},
                     "patch": json.dumps(substitute_patch),
-                }
+                },
+                *(
+                    {
+                        "target": {"kind": "Deployment", "name": component},
+                        "patch": json.dumps([priority_patch]),
+                    }
+                    for component in UNPRIORITISED_FLUX_COMPONENTS
+                ),
             ]
         },
     }
@@ -176,13 +195,16 @@ class Flux(pulumi.ComponentResource):
             release_name="flux-operator",
             chart=FLUX_OPERATOR_CHART_REF,
             namespace=ns,
-            # No system-cluster-critical priority class: GKE admits pods of that class only in
-            # namespaces with a matching ResourceQuota, which flux-system has only once Flux runs.
+            priority_class=args.priority.priority_class,
+            # Not the chart's suggested system-cluster-critical: GKE admits pods of that class
+            # only in namespaces with a matching ResourceQuota, which flux-system has only once
+            # Flux runs. The chart renders `priorityClassName` as given (templates/deployment.yaml).
             values={
                 "installCRDs": True,
                 # The Flux Status web UI is on by default and unauthenticated unless a Web Config
                 # with an identity provider is given (values.yaml `web`); off here.
                 "web": {"enabled": False},
+                "priorityClassName": args.priority.name,
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "64Mi"},
                     "limits": {"cpu": "1000m", "memory": "512Mi"},
@@ -211,8 +233,9 @@ class Flux(pulumi.ComponentResource):
             depends_on=[ns, store.store],
             opts=on_cluster,
         )
-        # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied):
-        # protected, and left in the cluster if removed from the program.
+        # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied): in
+        # prod protected, and left in the cluster if removed from the program. Elsewhere it goes
+        # with its cluster on destroy (deletedWith, inherited from this component).
         self.instance = custom_resource(
             f"{name}-instance",
             api_version="fluxcd.controlplane.io/v1",
@@ -223,7 +246,8 @@ class Flux(pulumi.ComponentResource):
             crd_release=operator,
             depends_on=[credentials, self.platform_vars],
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+                on_cluster,
+                pulumi.ResourceOptions(protect=args.protected, retain_on_delete=args.protected),
             ),
         )
         self.register_outputs({"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)})

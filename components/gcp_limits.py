@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 COMPUTE_NAME_MAX: Final = 63
@@ -250,3 +251,78 @@ def boot_disk_problem(machine_type: str, disk_type: str) -> str | None:
         f"{disk_type!r} cannot be the boot disk of {family_name} machines "
         f"({machine_type}); use {' or '.join(sorted(allowed))}"
     )
+
+
+# -- maintenance policy ----------------------------------------------------------------------------
+# https://cloud.google.com/kubernetes-engine/docs/how-to/maintenance-windows-and-exclusions:
+# one recurring window per cluster; at least 48 hours of maintenance availability in any 32-day
+# rolling window, counting only contiguous windows of at least four hours; day-of-week
+# recurrences are evaluated in UTC. Exclusion scopes (config_model.ExclusionScope): the GKE
+# API's MaintenanceExclusionOptions.Scope. The longest exclusion GKE accepts per scope is not
+# checked here (30 days for NO_UPGRADES historically, reportedly longer since 2026; unverified):
+# the API refuses a longer one at `pulumi up`.
+MAINTENANCE_MIN_WINDOW_HOURS: Final = 4
+MAINTENANCE_MIN_HOURS: Final = 48
+MAINTENANCE_ROLLING_DAYS: Final = 32
+WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_RRULE_DAILY = re.compile(r"^FREQ=DAILY$")
+_RRULE_WEEKLY = re.compile(r"^FREQ=WEEKLY;BYDAY=(?P<days>[A-Z]{2}(?:,[A-Z]{2})*)$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
+
+
+def rfc3339_problem(value: str) -> str | None:
+    """Why `value` is not an RFC 3339 timestamp with an explicit offset (GKE's time format)."""
+    if not _RFC3339.fullmatch(value):
+        return f"{value!r} is not an RFC 3339 time such as '2026-01-03T01:00:00Z'"
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        return f"{value!r} is not a valid time ({exc})"
+    return None
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def occurrences_in_rolling_window(recurrence: str) -> int | None:
+    """The fewest occurrences of `recurrence` in any 32-day window, or None for a rule outside
+    the two shapes checked here (`FREQ=DAILY`, `FREQ=WEEKLY;BYDAY=..`). Any 32 consecutive days
+    hold every weekday at least four times."""
+    if _RRULE_DAILY.fullmatch(recurrence):
+        return MAINTENANCE_ROLLING_DAYS
+    weekly = _RRULE_WEEKLY.fullmatch(recurrence)
+    if weekly is None:
+        return None
+    days = weekly["days"].split(",")
+    if any(day not in WEEKDAYS for day in days) or len(set(days)) != len(days):
+        return None
+    return (MAINTENANCE_ROLLING_DAYS // len(WEEKDAYS)) * len(days)
+
+
+def maintenance_window_problem(
+    start: datetime, end: datetime, recurrence: str
+) -> tuple[str, str] | None:
+    """The key (`endTime` or `recurrence`) and why GKE would refuse a recurring maintenance
+    window; None: it meets GKE's minimum."""
+    if end <= start:
+        return "endTime", "must be after startTime"
+    hours = (end - start).total_seconds() / 3600
+    if hours < MAINTENANCE_MIN_WINDOW_HOURS:
+        return "endTime", (
+            f"the window lasts {hours:g} hours: GKE counts only windows of at least "
+            f"{MAINTENANCE_MIN_WINDOW_HOURS} contiguous hours"
+        )
+    occurrences = occurrences_in_rolling_window(recurrence)
+    if occurrences is None:
+        return "recurrence", (
+            f"{recurrence!r}: use 'FREQ=DAILY' or 'FREQ=WEEKLY;BYDAY=SA,SU' "
+            f"(days among {', '.join(WEEKDAYS)}, UTC)"
+        )
+    available = occurrences * min(hours, 24.0)
+    if available < MAINTENANCE_MIN_HOURS:
+        return "recurrence", (
+            f"{available:g} hours of maintenance in {MAINTENANCE_ROLLING_DAYS} days: GKE requires "
+            f"at least {MAINTENANCE_MIN_HOURS} (longer windows or more days)"
+        )
+    return None

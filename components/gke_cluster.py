@@ -11,13 +11,23 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.config_model import AuthorizedNetwork, Cluster, NodePool
-from components.facts import NODE_SERVICE_ACCOUNT_ROLES
+from components.config_model import AuthorizedNetwork, Cluster, Maintenance, NodePool
+from components.facts import (
+    NODE_SERVICE_ACCOUNT_ROLES,
+    SPOT_TAINT_EFFECT,
+    SPOT_TAINT_KEY,
+    SPOT_TAINT_VALUE,
+    ZONES_PER_REGION,
+)
 from components.naming import kubernetes_provider_name, service_account_id, workload_pool
 
 NODE_OAUTH_SCOPES: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
-# Regional pools spread over the region's zones: three in every region we allow.
-ZONES_PER_REGION = 3
+# The Kubernetes taint effect as the GKE API spells it (NodeTaint.Effect).
+GKE_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+# GKE's own metrics and logs, plus workload logs (stdout of every container, Envoy access
+# logs included). pulumi-gcp ClusterMonitoringConfig / ClusterLoggingConfig enable_components.
+MONITORING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS",)
+LOGGING_COMPONENTS: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS")
 
 
 @dataclass(frozen=True)
@@ -155,9 +165,22 @@ class GkeCluster(pulumi.ComponentResource):
                 ],
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
+            maintenance_policy=_maintenance_policy(spec.maintenance) if spec.maintenance else None,
             datapath_provider="ADVANCED_DATAPATH",
             database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
                 state="ENCRYPTED", key_name=args.secrets_encryption_key
+            ),
+            # Managed Service for Prometheus collects what PodMonitorings select (k8s/
+            # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
+            # Explicit, not GKE's version-dependent defaults (docs/observability.md).
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                    enabled=True
+                ),
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=list(LOGGING_COMPONENTS)
             ),
             enable_shielded_nodes=True,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
@@ -169,16 +192,20 @@ class GkeCluster(pulumi.ComponentResource):
                 stateful,
                 pulumi.ResourceOptions(
                     depends_on=[*args.depends_on, *node_role_grants, args.secrets_encryption_grant],
-                    # Only the removed default pool used node_config; diffs there are noise.
-                    ignore_changes=["nodeConfig"],
+                    # Only the removed default pool used these, and GKE does not report them as
+                    # set (a cluster imported after a state loss would otherwise be replaced:
+                    # initial_node_count is ForceNew, hashicorp/terraform-provider-google#4963).
+                    ignore_changes=["nodeConfig", "initialNodeCount"],
                 ),
             ),
         )
 
         # The autoscaler owns the node count after creation; a changed initial count would
         # otherwise replace the pool.
+        # Deleted with the cluster: GKE removes its pools itself, one by one would only be slower.
         pool_opts = pulumi.ResourceOptions.merge(
-            stateful, pulumi.ResourceOptions(ignore_changes=["initialNodeCount"])
+            stateful,
+            pulumi.ResourceOptions(ignore_changes=["initialNodeCount"], deleted_with=self.cluster),
         )
         self.node_pools = [
             self._node_pool(args, pool, node_identity.email, pool_opts) for pool in spec.node_pools
@@ -191,6 +218,13 @@ class GkeCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             # Workloads wait for node pools: without nodes, webhooks of Helm charts time out.
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_pools),
+        )
+        # What a component installed into this cluster is created with: the cluster's provider,
+        # and deletion with the cluster (the engine passes deletedWith on to the component's
+        # children), so a destroy removes the cluster instead of each object in it, and no
+        # finalizer can keep a namespace terminating after its controller is gone.
+        self.in_cluster = pulumi.ResourceOptions(
+            providers=[self.provider], deleted_with=self.cluster
         )
 
         self.register_outputs(
@@ -243,6 +277,17 @@ class GkeCluster(pulumi.ComponentResource):
                     mode="GKE_METADATA"
                 ),
                 metadata={"disable-legacy-endpoints": "true"},
+                # Spot nodes may be reclaimed at any time: only pods that tolerate this taint
+                # (apps meant to burst, docs/operations.md) land there, never a control plane.
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(
+                        key=SPOT_TAINT_KEY,
+                        value=SPOT_TAINT_VALUE,
+                        effect=GKE_TAINT_EFFECTS[SPOT_TAINT_EFFECT],
+                    )
+                ]
+                if pool.spot
+                else [],
                 labels={"pool": pool.name},
                 resource_labels={**args.labels, "cluster": spec.name, "pool": pool.name},
             ),
@@ -263,6 +308,27 @@ def _cluster_node_config(
             mode="GKE_METADATA"
         ),
         metadata={"disable-legacy-endpoints": "true"},
+    )
+
+
+def _maintenance_policy(maintenance: Maintenance) -> gcp.container.ClusterMaintenancePolicyArgs:
+    """Auto-upgrades only inside the recurring window and never inside an exclusion."""
+    window = maintenance.window
+    return gcp.container.ClusterMaintenancePolicyArgs(
+        recurring_window=gcp.container.ClusterMaintenancePolicyRecurringWindowArgs(
+            start_time=window.start_time, end_time=window.end_time, recurrence=window.recurrence
+        ),
+        maintenance_exclusions=[
+            gcp.container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
+                exclusion_name=exclusion.name,
+                start_time=exclusion.start_time,
+                end_time=exclusion.end_time,
+                exclusion_options=gcp.container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(
+                    scope=exclusion.scope
+                ),
+            )
+            for exclusion in maintenance.exclusions
+        ],
     )
 
 

@@ -52,10 +52,12 @@ def helm_release(
     namespace: k8s.core.v1.Namespace,
     values: pulumi.Input[Mapping[str, Any]],
     opts: pulumi.ResourceOptions,
+    priority_class: pulumi.Resource,
     release_name: str | None = None,
 ) -> k8s.helm.v3.Release:
     """A Helm release that installs CRDs and waits for readiness; `atomic` rolls back a failed
-    upgrade instead of leaving a half-applied control plane."""
+    upgrade instead of leaving a half-applied control plane. The release waits for the platform's
+    PriorityClass that its pods name: the API server refuses a pod naming a missing one."""
     return k8s.helm.v3.Release(
         resource_name,
         k8s.helm.v3.ReleaseArgs(
@@ -70,7 +72,9 @@ def helm_release(
             timeout=600,
             max_history=5,
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[priority_class])
+        ),
     )
 
 

@@ -19,6 +19,7 @@ REQUIRED_APIS: tuple[str, ...] = (
     "secretmanager.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
+    "cloudtrace.googleapis.com",  # the mesh's traces (components/observability.py)
 )
 
 

@@ -12,6 +12,10 @@ import pulumi_random as random
 from components.config_model import SecretEntry
 from components.facts import SECRET_ACCESSOR_ROLE, SECRET_READERS_ANNOTATION
 
+# The RandomPassword inputs this program sets that importing the value cannot restore. `length`
+# is restored (the value's length), so changing it still rotates the value.
+UNRESTORABLE_GENERATOR_SETTINGS = ("special", "overrideSpecial")
+
 
 @dataclass(frozen=True)
 class SecretsArgs:
@@ -70,7 +74,15 @@ class Secrets(pulumi.ComponentResource):
                     length=entry.generated.length,
                     special=entry.generated.special,
                     override_special=entry.generated.override_special,
-                    opts=pulumi.ResourceOptions(parent=self, protect=args.protected),
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        protect=args.protected,
+                        # After a state loss the value is imported by value, and the import
+                        # cannot know these (terraform-provider-random resource_password.go
+                        # ImportState sets special=true, overrideSpecial=null); both force
+                        # replacement, i.e. a rotated credential. They shape the next value only.
+                        ignore_changes=list(UNRESTORABLE_GENERATOR_SETTINGS),
+                    ),
                 )
                 gcp.secretmanager.SecretVersion(
                     entry.id,

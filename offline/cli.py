@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec
 
+from offline.certificates import StateExportError
 from offline.engine import REPO_ROOT, PlanFailed
 from offline.pulumi_project import EngineRuleError, stack_file
 from offline.yaml_files import KeyPath, YamlFileError, load
@@ -75,7 +76,7 @@ def guarded(main: Callable[P, int]) -> Callable[P, int]:
             return main(*args, **kwargs)
         except PlanFailed as failed:
             message = describe(failed, failed.plan.stack)
-        except (EngineRuleError, YamlFileError) as error:
+        except (EngineRuleError, YamlFileError, StateExportError) as error:
             message = str(error)
         if os.environ.get("OFFLINE_TRACEBACK"):
             traceback.print_exc()

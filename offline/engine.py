@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import datetime
 import gc
 import hashlib
 import json
@@ -261,6 +262,50 @@ def _short_hash(*parts: str, length: int = 8) -> str:
 
 
 FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
+# "Now" for values the provider derives from the creation time (certificate validity).
+MOCK_NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+
+
+# Resource names the API assigns (the bootstrap program's types): pools by project number.
+_POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/{}"
+_ASSIGNED_NAMES: dict[str, Callable[[Mapping[str, Any], str], str]] = {
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": (
+        lambda i, p: _POOL_NAME.format(i["workloadIdentityPoolId"])
+    ),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": (
+        lambda i, p: (
+            _POOL_NAME.format(i["workloadIdentityPoolId"])
+            + f"/providers/{i['workloadIdentityPoolProviderId']}"
+        )
+    ),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
+}
+
+
+def _account(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
+    return {
+        "email": email,
+        "member": f"serviceAccount:{email}",
+        "name": f"projects/{proj}/serviceAccounts/{email}",
+    }
+
+
+# Google-managed service agents are named after the project number (the mocks' 123456789012;
+# cloud.google.com/iam/docs/service-agents).
+_SERVICE_AGENT_DOMAINS: dict[str, str] = {"container.googleapis.com": "container-engine-robot"}
+
+
+def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    domain = _SERVICE_AGENT_DOMAINS[str(inputs["service"])]
+    email = f"service-123456789012@{domain}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
+
+
+_IDENTITY_OUTPUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "gcp:serviceaccount/account:Account": _account,
+    "gcp:projects/serviceIdentity:ServiceIdentity": _service_agent,
+}
 
 
 def _computed_outputs(
@@ -268,13 +313,10 @@ def _computed_outputs(
 ) -> dict[str, Any]:
     """Realistic values for what the cloud would assign, derived only from the inputs."""
     proj = str(inputs.get("project", project))
-    if type_ == "gcp:serviceaccount/account:Account":
-        email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
-        return {
-            "email": email,
-            "member": f"serviceAccount:{email}",
-            "name": f"projects/{proj}/serviceAccounts/{email}",
-        }
+    if type_ in _ASSIGNED_NAMES:
+        return {"name": _ASSIGNED_NAMES[type_](inputs, proj)}
+    if type_ in _IDENTITY_OUTPUTS:
+        return _IDENTITY_OUTPUTS[type_](inputs, proj)
     if type_ == "gcp:compute/network:Network":
         return {
             "selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/global/networks/{inputs['name']}"
@@ -295,15 +337,12 @@ def _computed_outputs(
             "masterAuth": {"clusterCaCertificate": "bW9jay1jYQ=="},
             "selfLink": f"https://container.googleapis.com/v1/projects/{proj}/locations/{location}/clusters/{inputs['name']}",
         }
-    if type_ == "gcp:projects/serviceIdentity:ServiceIdentity":
-        # The service agent is named after the project number (the mocks' 123456789012).
-        agent = (
-            str(inputs["service"]).split(".", 1)[0].replace("container", "container-engine-robot")
-        )
-        email = f"service-123456789012@{agent}.iam.gserviceaccount.com"
-        return {"email": email, "member": f"serviceAccount:{email}"}
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
+    if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
+        return {
+            "name": f"projects/{proj}/notificationChannels/{_short_hash(proj, name, length=19)}"
+        }
     if type_ == "gcp:compute/address:Address":
         return {"address": inputs.get("address", "10.0.0.100")}
     if type_ == "random:index/randomPassword:RandomPassword":
@@ -317,7 +356,10 @@ def _computed_outputs(
         "tls:index/selfSignedCert:SelfSignedCert",
         "tls:index/locallySignedCert:LocallySignedCert",
     ):
-        return {"certPem": FAKE_CA_PEM}
+        # pulumi-tls sets validity_end_time = creation time + validity_period_hours (RFC 3339).
+        hours = int(inputs.get("validityPeriodHours", 0))
+        end = MOCK_NOW + datetime.timedelta(hours=hours)
+        return {"certPem": FAKE_CA_PEM, "validityEndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if type_ == "tls:index/certRequest:CertRequest":
         return {
             "certRequestPem": "-----BEGIN CERTIFICATE REQUEST-----\nmock\n"
@@ -358,8 +400,34 @@ def _make_mocks(project: str) -> Any:
     return PlatformMocks()
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """The options the engine inherits from a resource's parent when the request leaves them
+    unset: DeletedWith, Protect and RetainOnDelete (pulumi/pulumi
+    pkg/resource/deploy/source_eval.go, `inheritFromParent`; pulumi/pulumi#12572). The SDK does
+    not, and neither does MockMonitor, so a component's `deleted_with` reaches its children only
+    here."""
+
+    deleted_with: str
+    protect: bool | None
+    retain_on_delete: bool | None
+
+
+def _inherit_from_parent(request: Any, parent: _Goal | None) -> _Goal:
+    def optional(field: str, inherited: bool | None) -> bool | None:
+        return bool(getattr(request, field)) if request.HasField(field) else inherited
+
+    return _Goal(
+        deleted_with=request.deletedWith or (parent.deleted_with if parent else ""),
+        protect=optional("protect", parent.protect if parent else None),
+        retain_on_delete=optional("retainOnDelete", parent.retain_on_delete if parent else None),
+    )
+
+
 def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
     from pulumi.runtime.mocks import MockMonitor
+
+    goals: dict[str, _Goal] = {}
 
     class RecordingMonitor(MockMonitor):
         def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -371,6 +439,8 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            goal = _inherit_from_parent(request, goals.get(request.parent))
+            goals[response.urn] = goal
             secrets: list[str] = []
             inputs = _decode(_struct_to_dict(request.object), "", secrets)
             state = self.resources.get(response.urn)
@@ -388,13 +458,13 @@ def _make_monitor(mocks: Any, registrations: list[Registration]) -> Any:
                         k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())
                     },
                     provider=request.provider,
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
+                    protect=bool(goal.protect),
+                    retain_on_delete=bool(goal.retain_on_delete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     ignore_changes=list(request.ignoreChanges),
                     replace_on_changes=list(request.replaceOnChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
-                    deleted_with=request.deletedWith,
+                    deleted_with=goal.deleted_with,
                     import_id=request.importId,
                     version=request.version,
                     outputs=_jsonable(state.state) if state else {},

@@ -42,11 +42,10 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:serviceaccount/iAMMember:IAMMember": Latency(10, "provider: read-modify-write of policy"),
     "gcp:projects/iAMMember:IAMMember": Latency(15, "provider: project policy read-modify-write"),
     "gcp:secretmanager/secret:Secret": Latency(3, "docs: synchronous API call"),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": Latency(3, "docs: synchronous API call"),
+    "gcp:logging/projectSink:ProjectSink": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretVersion:SecretVersion": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": Latency(5, "provider: policy update"),
-    "gcp:kms/keyRing:KeyRing": Latency(2, "docs: synchronous API call"),
-    "gcp:kms/cryptoKey:CryptoKey": Latency(3, "docs: synchronous API call (first version)"),
-    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
     "gcp:projects/serviceIdentity:ServiceIdentity": Latency(5, "API: generateServiceIdentity"),
     "kubernetes:helm.sh/v3:Release": Latency(
         150, "helm: install --wait incl. an internal LoadBalancer address (~1-2 min)"
@@ -57,12 +56,31 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:ServiceAccount": Latency(1, "API server round trip"),
     "kubernetes:rbac.authorization.k8s.io/v1:Role": Latency(1, "API server round trip"),
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": Latency(1, "API server round trip"),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),
     "kubernetes:external-secrets.io/v1:SecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
+    # The day-0 bootstrap program's (bootstrap/).
+    "gcp:projects/iAMCustomRole:IAMCustomRole": Latency(5, "docs: synchronous API call"),
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": Latency(
+        10, "provider: long-running operation, seconds"
+    ),
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": Latency(
+        10, "provider: long-running operation, seconds"
+    ),
+    "gcp:kms/keyRing:KeyRing": Latency(2, "docs: synchronous API call"),
+    "gcp:kms/cryptoKey:CryptoKey": Latency(3, "docs: synchronous API call"),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Latency(5, "provider: policy update"),
+    "gcp:storage/bucket:Bucket": Latency(3, "docs: synchronous API call"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": Latency(5, "provider: policy update"),
+    "gcp:monitoring/alertPolicy:AlertPolicy": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/dashboard:Dashboard": Latency(3, "docs: synchronous API call"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": Latency(
+        3, "docs: synchronous API call"
+    ),
 }
 # Local computations (random values, TLS keys/certificates, providers) take well under a second.
 LOCAL_PREFIXES = ("random:", "tls:", "pulumi:providers:")

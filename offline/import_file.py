@@ -15,50 +15,119 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from offline.cli import guarded
 from offline.engine import REPO_ROOT, Plan, Registration, plan_stack
+from offline.import_plan import unexpected
 from offline.resource_ids import gcp_id, kubernetes_id
 
 
-def _secret_id(resource: Registration) -> str:
-    """Secrets names its RandomPassword and SecretVersion after the entry id they belong to."""
-    return resource.name
-
-
-def _import_command(resource: Registration, stack: str, project: str, identifier: str) -> str:
+def _import_command(resource: Registration, stack: str, identifier: str) -> str:
+    # `--` ends the flags: a generated value may start with "-" (overrideSpecial "-_.~").
     return (
-        f"pulumi import -s {stack} {resource.type} {resource.name} {identifier} "
-        f"--parent 'parent={resource.parent}' --generate-code=false"
+        f"pulumi import -s {stack} --parent 'parent={resource.parent}' --generate-code=false "
+        f"-- {resource.type} {resource.name} {identifier}"
     )
 
 
-# Ids chosen at create time: a lost state cannot name them, the cloud can.
-def _manual_step(resource: Registration, stack: str, project: str) -> str | None:
-    secret = _secret_id(resource)
-    if resource.type == "random:index/randomPassword:RandomPassword":
-        # Adopting the value keeps the credential; a new random value would rotate it unasked.
-        value = f'"$(gcloud secrets versions access latest --secret {secret} --project {project})"'
-        return _import_command(resource, stack, project, value)
-    if resource.type == "gcp:secretmanager/secretVersion:SecretVersion":
-        latest = (
-            f"$(gcloud secrets versions list {secret} --project {project} --limit 1 "
-            "--format='value(name)')"
-        )
-        ident = f'"projects/{project}/secrets/{secret}/versions/{latest}"'
-        return _import_command(resource, stack, project, ident)
-    return None
+def secret_version_id(project: str, secret: str) -> str:
+    """The SecretVersion import id, `projects/<project id>/secrets/<secret>/versions/<number>`.
+
+    The importer keeps everything before `/versions/` as the `secret` input, which forces
+    replacement when it differs from the program's `projects/<project id>/secrets/<secret>`
+    (resource_secret_manager_secret_version.go: `secret` is ForceNew, compared as a relative
+    path). gcloud's `name` is the full path with the project NUMBER, so only its last segment
+    (`basename()`, gcloud topic projections) is taken; `latest` is the version Secrets wrote
+    last, the same one the RandomPassword value is read from.
+    """
+    number = (
+        f"$(gcloud secrets versions describe latest --secret {secret} --project {project} "
+        "--format='value(name.basename())')"
+    )
+    return f'"projects/{project}/secrets/{secret}/versions/{number}"'
+
+
+def generated_value(project: str, secret: str) -> str:
+    """The RandomPassword import id is the value itself (terraform-provider-random
+    resource_password.go ImportState); reading it back keeps the credential."""
+    return f'"$(gcloud secrets versions access latest --secret {secret} --project {project})"'
+
+
+@dataclass(frozen=True)
+class ManualImport:
+    """A resource whose import id only the cloud knows: `identifier` is a shell word."""
+
+    resource: Registration
+    identifier: str
+    command: str
+
+
+# Cloud Monitoring objects: the gcloud group that lists them, their collection in the resource
+# name, and their display name.
+MONITORING_LISTS: dict[str, tuple[str, str, Callable[[Registration], str]]] = {
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        "monitoring policies",
+        "alertPolicies",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        "beta monitoring channels",
+        "notificationChannels",
+        lambda r: str(r.inputs["displayName"]),
+    ),
+    "gcp:monitoring/dashboard:Dashboard": (
+        "monitoring dashboards",
+        "dashboards",
+        lambda r: str(json.loads(r.inputs["dashboardJson"])["displayName"]),
+    ),
+}
+
+
+def monitoring_object_id(project: str, resource: Registration) -> str:
+    """Cloud Monitoring numbers its objects itself; the display name finds the number. As for
+    SecretVersion, only the last segment is taken and the project id put in front, so the id
+    names the project the way the program does whatever form the API prints."""
+    list_command, collection, display_name = MONITORING_LISTS[resource.type]
+    lookup = (
+        f"gcloud {list_command} list --project {project} "
+        f"--filter='displayName=\"{display_name(resource)}\"' --format='value(name.basename())'"
+    )
+    return f'"projects/{project}/{collection}/$({lookup})"'
+
+
+# Ids chosen at create time: a lost state cannot name them, the cloud can. Secrets names the
+# RandomPassword and SecretVersion after the entry id they belong to.
+_MANUAL_IDS: dict[str, Callable[[str, Registration], str]] = {
+    "random:index/randomPassword:RandomPassword": lambda project, r: generated_value(
+        project, r.name
+    ),
+    "gcp:secretmanager/secretVersion:SecretVersion": lambda project, r: secret_version_id(
+        project, r.name
+    ),
+    **dict.fromkeys(MONITORING_LISTS, monitoring_object_id),
+}
+
+
+def _manual_step(resource: Registration, stack: str, project: str) -> ManualImport | None:
+    derive = _MANUAL_IDS.get(resource.type)
+    if derive is None:
+        return None
+    identifier = derive(project, resource)
+    return ManualImport(resource, identifier, _import_command(resource, stack, identifier))
 
 
 @dataclass
 class ImportDocuments:
     gcp: dict[str, Any]
     kubernetes: dict[str, Any]
-    manual: list[str] = field(default_factory=list)
+    manual: list[ManualImport] = field(default_factory=list)
     provider_urns: list[str] = field(default_factory=list)
+    # URN -> the id `pulumi import` is given (a shell word for the manual steps).
+    identifiers: dict[str, str] = field(default_factory=dict)
 
 
 def _import_names(plan: Plan) -> dict[str, str]:
@@ -88,7 +157,8 @@ def build(plan: Plan) -> ImportDocuments:
     gcp: list[dict[str, Any]] = []
     kubernetes: list[dict[str, Any]] = []
     providers: dict[str, str] = {}
-    manual: list[str] = []
+    manual: list[ManualImport] = []
+    identifiers: dict[str, str] = {}
     for resource in plan.resources:
         if not resource.custom:
             gcp.append(_entry(resource, names, component=True, remote=False))
@@ -96,12 +166,15 @@ def build(plan: Plan) -> ImportDocuments:
             ident := gcp_id(resource.type, resource.inputs, project)
         ):
             gcp.append(_entry(resource, names, id=ident))
+            identifiers[resource.urn] = ident
         elif resource.type.startswith("kubernetes:") and (ident := kubernetes_id(resource.inputs)):
             provider_name = index[resource.provider_urn].name
             providers[provider_name] = resource.provider_urn
             kubernetes.append(_entry(resource, names, id=ident, provider=provider_name))
+            identifiers[resource.urn] = ident
         elif step := _manual_step(resource, plan.stack, project):
             manual.append(step)
+            identifiers[resource.urn] = step.identifier
         # A service identity is get-or-create on the API side: `pulumi up` adopts it as is.
         elif not resource.type.startswith(
             ("pulumi:providers:", "tls:", "gcp:projects/serviceIdentity:")
@@ -116,6 +189,7 @@ def build(plan: Plan) -> ImportDocuments:
         kubernetes={"nameTable": {**providers, **parents}, "resources": kubernetes},
         manual=manual,
         provider_urns=sorted(providers.values()),
+        identifiers=identifiers,
     )
 
 
@@ -128,7 +202,7 @@ def write(documents: ImportDocuments, out_dir: Path) -> list[Path]:
     ]
     paths[0].write_text(json.dumps(documents.gcp, indent=2) + "\n")
     paths[1].write_text(json.dumps(documents.kubernetes, indent=2) + "\n")
-    paths[2].write_text("\n".join(documents.manual) + "\n")
+    paths[2].write_text("".join(f"{step.command}\n" for step in documents.manual))
     return paths
 
 
@@ -138,11 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    documents = build(plan_stack(args.stack))
+    plan = plan_stack(args.stack)
+    documents = build(plan)
+    if replaced := unexpected(plan, documents):
+        # A rebuild that replaces something (a rotated secret, a new cluster) is not a recovery.
+        print(
+            f"The first `pulumi up` after these imports would replace {len(replaced)}:",
+            file=sys.stderr,
+        )
+        index = plan.by_urn()
+        for urn, why in replaced.items():
+            print(f"  {index[urn].type} {index[urn].name}: {why}", file=sys.stderr)
+        return 1
     paths = write(documents, args.out or REPO_ROOT / "build" / args.stack)
     print(f"{len(documents.gcp['resources'])} entries (components + GCP) -> {paths[0]}")
     print(f"{len(documents.kubernetes['resources'])} Kubernetes objects -> {paths[1]}")
     print(f"{len(documents.manual)} resources need a manual step -> {paths[2]}")
+    print("Modelled first preview after the imports (offline/import_plan.py): nothing replaced.")
     targets = " ".join(f"--target '{urn}'" for urn in documents.provider_urns)
     print(
         "\nThen (docs/disaster-recovery.md, 'Pulumi state lost'):\n"

@@ -204,6 +204,25 @@ class KumaPolicyRules:
 
 
 KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
+    # Telemetry policies (k8s/mesh/observability). validateTop with the system policy role (the
+    # policies live in the Kuma system namespace): Mesh, MeshSubset, MeshService,
+    # MeshServiceSubset, MeshGateway, Dataplane; no to/from/rules sections in their CRDs.
+    "MeshMetric": KumaPolicyRules(
+        top=_TOP_KINDS, to=_NONE, from_=_NONE, source="meshmetric/api/v1alpha1/validator.go"
+    ),
+    "MeshTrace": KumaPolicyRules(
+        top=_TOP_KINDS, to=_NONE, from_=_NONE, source="meshtrace/api/v1alpha1/validator.go"
+    ),
+    # validateFrom: kind Mesh only; validateTo (top-level kind not MeshGateway): Mesh,
+    # MeshService, MeshExternalService, MeshMultiZoneService, MeshHTTPRoute; "at least one of
+    # 'from', 'to' or 'rules' has to be defined".
+    "MeshAccessLog": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=_OUTBOUND_KINDS | {"MeshHTTPRoute"},
+        from_=frozenset({"Mesh"}),
+        needs=("to", "from", "rules"),
+        source="meshaccesslog/api/v1alpha1/validator.go",
+    ),
     # validateTo: to-kinds Mesh, MeshService, MeshExternalService, MeshMultiZoneService,
     # MeshHTTPRoute; validateFrom: kind Mesh only, and no `from` under a MeshGateway/MeshHTTPRoute.
     "MeshTimeout": KumaPolicyRules(

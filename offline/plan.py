@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from offline import estimate
+from offline import certificates, estimate
 from offline.cli import EXIT_BAD_INPUT, describe, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
@@ -74,14 +74,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default build/<stack>")
     parser.add_argument("--quiet", action="store_true", help="summary only, no tree")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="`pulumi stack export` of the deployed stack: adds the days left on each certificate",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=REPO_ROOT,
+        help="the Pulumi project to plan (default: the platform; bootstrap/ for day 0)",
+    )
     args = parser.parse_args(argv)
+    project_dir = args.project_dir.resolve()
+    platform = project_dir == REPO_ROOT
+    default_out = (
+        REPO_ROOT / "build" / (args.stack if platform else f"{project_dir.name}/{args.stack}")
+    )
 
+    ends = certificates.load_validity_ends(args.state) if args.state else {}
     started = time.perf_counter()
     try:
-        plan = plan_stack(args.stack)
+        plan = plan_stack(args.stack) if platform else plan_stack(args.stack, repo=project_dir)
     except PlanFailed as failed:
-        print(f"plan of {args.stack} failed: {describe(failed, args.stack)}", file=sys.stderr)
-        write_plan(failed.plan, args.out or REPO_ROOT / "build" / args.stack)
+        message = describe(failed, args.stack, project_dir)
+        print(f"plan of {args.stack} failed: {message}", file=sys.stderr)
+        write_plan(failed.plan, args.out or default_out)
         return EXIT_BAD_INPUT
     elapsed = time.perf_counter() - started
 
@@ -93,14 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(estimate.render(estimate.critical_path(plan))))
     print()
-    problems = [p for finder in _finders() for p in finder(plan)]
+    print("\n".join(certificates.render(plan, ends)))
+    print()
+    # The finders are the platform's (its policy pack reads platform:* facts); the bootstrap
+    # program has its own tests (tests/test_bootstrap_program*.py).
+    finders = _finders() if platform else []
+    problems = [p for finder in finders for p in finder(plan)]
+    problems += certificates.problems(plan, ends)
     problems += [f"warning from the program: {w}" for w in plan.warnings]
     if problems:
         print(f"{len(problems)} problem(s):")
         print("\n".join(f"  - {p}" for p in problems))
     else:
         print("No problems found.")
-    path = write_plan(plan, args.out or REPO_ROOT / "build" / args.stack)
+    path = write_plan(plan, args.out or default_out)
     shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
     print(
         f"\nFull registration written to {shown} (planned in {elapsed:.2f}s, offline, mock engine)"

@@ -3,12 +3,18 @@
 Used twice: by the mock engine, so plans carry ids in the providers' real formats (a resource that
 refers to another by id then holds a realistic value), and by `make import-file`, which writes the
 `pulumi import --file` document that adopts surviving resources after the state is lost.
-Formats: the "Import" section of each resource's page in the Pulumi registry (pulumi-gcp 10,
-pulumi-kubernetes 4).
+
+`IMPORT_PATTERNS` is the contract with upstream: for each type, the first import-id pattern the
+provider's importer tries (pulumi-gcp 10 bridges hashicorp/terraform-provider-google-beta 7.x; read
+at tag v7.45.0, `google-beta/services/<dir>/<file>`), or for IAM members the
+`<resource> <role> <member>` split of tpgiamresource/resource_iam_member.go `iamMemberImport`
+followed by the resource's own parser. tests/test_import_file.py checks every id we write against
+it; the "Import" section of each resource's page in the Pulumi registry shows the same formats.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,19 +57,128 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"{i['serviceAccountId']} {i['role']} {i['member']}"
     ),
     "gcp:secretmanager/secret:Secret": lambda i, p: f"projects/{p}/secrets/{i['secretId']}",
-    "gcp:kms/keyRing:KeyRing": (
-        lambda i, p: (
-            f"projects/{i.get('project', p)}/locations/{i['location']}/keyRings/{i['name']}"
-        )
-    ),
-    "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (
         lambda i, p: f"{i['cryptoKeyId']} {i['role']} {i['member']}"
     ),
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
+        lambda i, p: f"projects/{p}/locations/{i['location']}/buckets/{i['bucketId']}"
+    ),
+    "gcp:logging/projectSink:ProjectSink": lambda i, p: f"projects/{p}/sinks/{i['name']}",
+    # The bootstrap program's (bootstrap/) and components/kms.py.
+    "gcp:kms/keyRing:KeyRing": (
+        lambda i, p: f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
+    "gcp:storage/bucket:Bucket": lambda i, p: str(i["name"]),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
 }
+
+_SEG = "[^/]+"
+_IAM = r" (?P<role>\S+) (?P<member>\S+)"
+# type -> (the importer's pattern, where upstream parses it). Named groups are the properties the
+# importer sets from the id; the test compares them with the program's inputs.
+IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
+    "gcp:projects/service:Service": (
+        f"(?P<project>{_SEG})/(?P<service>{_SEG})",
+        "resourcemanager/resource_google_project_service.go resourceGoogleProjectServiceImport",
+    ),
+    "gcp:compute/network:Network": (
+        f"projects/(?P<project>{_SEG})/global/networks/(?P<name>{_SEG})",
+        "compute/resource_compute_network.go resourceComputeNetworkImport",
+    ),
+    "gcp:compute/subnetwork:Subnetwork": (
+        f"projects/(?P<project>{_SEG})/regions/(?P<region>{_SEG})/subnetworks/(?P<name>{_SEG})",
+        "compute/resource_compute_subnetwork.go resourceComputeSubnetworkImport",
+    ),
+    "gcp:compute/firewall:Firewall": (
+        f"projects/(?P<project>{_SEG})/global/firewalls/(?P<name>{_SEG})",
+        "compute/resource_compute_firewall.go resourceComputeFirewallImport",
+    ),
+    "gcp:compute/router:Router": (
+        f"projects/(?P<project>{_SEG})/regions/(?P<region>{_SEG})/routers/(?P<name>{_SEG})",
+        "compute/resource_compute_router.go resourceComputeRouterImport",
+    ),
+    "gcp:compute/routerNat:RouterNat": (
+        f"projects/(?P<project>{_SEG})/regions/(?P<region>{_SEG})/routers/(?P<router>{_SEG})"
+        f"/(?P<name>{_SEG})",
+        "compute/resource_compute_router_nat.go resourceComputeRouterNatImport",
+    ),
+    "gcp:compute/address:Address": (
+        f"projects/(?P<project>{_SEG})/regions/(?P<region>{_SEG})/addresses/(?P<name>{_SEG})",
+        "compute/resource_compute_address.go resourceComputeAddressImport",
+    ),
+    "gcp:container/cluster:Cluster": (
+        f"projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})/clusters/(?P<name>{_SEG})",
+        "container/resource_container_cluster.go resourceContainerClusterStateImporter",
+    ),
+    "gcp:container/nodePool:NodePool": (
+        f"projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})/clusters/"
+        f"(?P<cluster>{_SEG})/nodePools/(?P<name>{_SEG})",
+        "container/resource_container_node_pool.go resourceContainerNodePoolStateImporter",
+    ),
+    "gcp:serviceaccount/account:Account": (
+        f"projects/(?P<project>{_SEG})/serviceAccounts/(?P<email>{_SEG})",
+        "resourcemanager/resource_google_service_account.go resourceGoogleServiceAccountImport",
+    ),
+    "gcp:projects/iAMMember:IAMMember": (
+        f"(?P<project>{_SEG}){_IAM}",
+        "resourcemanager/iam_project.go ProjectIdParseFunc (project = the first field)",
+    ),
+    "gcp:serviceaccount/iAMMember:IAMMember": (
+        f"(?P<serviceAccountId>projects/{_SEG}/serviceAccounts/{_SEG}){_IAM}",
+        "resourcemanager/iam_service_account.go ServiceAccountIdParseFunc "
+        "(service_account_id = the first field)",
+    ),
+    "gcp:secretmanager/secret:Secret": (
+        f"projects/(?P<project>{_SEG})/secrets/(?P<secretId>{_SEG})",
+        "secretmanager/resource_secret_manager_secret.go resourceSecretManagerSecretImport",
+    ),
+    "gcp:secretmanager/secretIamMember:SecretIamMember": (
+        f"(?P<secretId>projects/{_SEG}/secrets/{_SEG}){_IAM}",
+        "secretmanager/iam_secret_manager_secret.go SecretManagerSecretIdParseFunc",
+    ),
+    # Cloud Monitoring numbers its objects; import_file asks gcloud for the number.
+    "gcp:monitoring/dashboard:Dashboard": (
+        f"projects/(?P<project>{_SEG})/dashboards/(?P<id>{_SEG})",
+        "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
+    # Imported by full name (`{{name}}`; pulumi-gcp registry docs, Import sections); the
+    # project comes from the provider, which this program sets to the stack's project.
+    "gcp:monitoring/alertPolicy:AlertPolicy": (
+        f"(?P<name>projects/{_SEG}/alertPolicies/{_SEG})",
+        "pulumi-gcp docs monitoring/alertpolicy Import: {{name}}",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        f"(?P<name>projects/{_SEG}/notificationChannels/{_SEG})",
+        "pulumi-gcp docs monitoring/notificationchannel Import: {{name}}",
+    ),
+    # The importer sets `project` to `projects/<id>` (the parent), so only these two are compared.
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": (
+        f"projects/{_SEG}/locations/(?P<location>{_SEG})/buckets/(?P<bucketId>{_SEG})",
+        "logging/resource_logging_bucket_config.go resourceLoggingBucketConfigImportState "
+        "(loggingBucketConfigIDRegex)",
+    ),
+    "gcp:logging/projectSink:ProjectSink": (
+        f"projects/(?P<project>{_SEG})/sinks/(?P<name>{_SEG})",
+        "logging/resource_logging_sink.go resourceLoggingSinkImportState (parseLoggingSinkId)",
+    ),
+    # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
+    "gcp:secretmanager/secretVersion:SecretVersion": (
+        "(?P<secret>projects/.+/secrets/.+)/versions/(?P<version>.+)",
+        "secretmanager/resource_secret_manager_secret_version.go "
+        "resourceSecretManagerSecretVersionImport (secret = everything before /versions/)",
+    ),
+}
+
+
+def import_fields(type_: str, identifier: str) -> dict[str, str] | None:
+    """What the provider's importer reads out of `identifier`, or None if it rejects it."""
+    pattern = IMPORT_PATTERNS.get(type_)
+    match = re.fullmatch(pattern[0], identifier) if pattern else None
+    return match.groupdict() if match else None
 
 
 def gcp_id(type_: str, inputs: Inputs, project: str) -> str | None:
@@ -73,7 +188,8 @@ def gcp_id(type_: str, inputs: Inputs, project: str) -> str | None:
 
 
 def kubernetes_id(inputs: Inputs) -> str | None:
-    """`namespace/name` (or `name` for cluster-scoped objects); Helm releases likewise."""
+    """`namespace/name` (or `name` for cluster-scoped objects); Helm releases likewise: what
+    pulumi-kubernetes Read splits an import id with (provider/pkg/provider/util.go parseFqName)."""
     if "chart" in inputs:  # helm.sh/v3 Release
         return f"{inputs['namespace']}/{inputs['name']}"
     metadata = inputs.get("metadata")

@@ -22,5 +22,5 @@ PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[*policies(), *stack_policies()],
-    description="Platform invariants of the GKE platform (DESIGN section 6).",
+    description="Platform invariants of the GKE platform (docs/design.md).",
 )

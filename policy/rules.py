@@ -35,6 +35,11 @@ NODE_SERVICE_ACCOUNT = re.compile(r"^serviceAccount:[a-z][-a-z0-9]*-nodes@")
 """`components/naming.service_account_id(cluster, "nodes")`: `<cluster>-nodes`, or for a long
 cluster name `<cluster prefix>-<hash>-nodes`: it always ends in `-nodes`."""
 
+TELEMETRY_WRITER_ROLES: Final = frozenset(facts.TELEMETRY_WRITER_ROLES)
+"""Project-only roles (Cloud Trace has no resource-level IAM), for the telemetry identity only."""
+
+TELEMETRY_SERVICE_ACCOUNT = re.compile(rf"^serviceAccount:{facts.TELEMETRY_SERVICE_ACCOUNT_ID}@")
+
 SECRET_ACCESSOR_ROLE: Final = facts.SECRET_ACCESSOR_ROLE
 
 # -- resource types -------------------------------------------------------------------------------
@@ -373,8 +378,8 @@ def _project_grants(resource: ResourceView) -> list[tuple[str, Any]]:
 
 @rule(
     "no-project-roles-for-workloads",
-    "Project-level IAM grants only the node roles, only to GKE node service accounts; no "
-    "authoritative project IAM policy.",
+    "Project-level IAM grants only the node roles, only to GKE node service accounts, and the "
+    "Cloud Trace writer role only to the telemetry identity; no authoritative project IAM policy.",
     why="Workloads get per-resource grants; a project role reaches every resource of the project.",
 )
 def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) -> list[str]:
@@ -384,7 +389,10 @@ def no_project_roles_for_workloads(resource: ResourceView, facts: StackFacts) ->
         return ["a project IAMPolicy is authoritative for the whole project: use IAMMember"]
     problems: list[str] = []
     for role, member in _project_grants(resource):
-        if role not in NODE_SERVICE_ACCOUNT_ROLES:
+        if role in TELEMETRY_WRITER_ROLES:
+            if isinstance(member, str) and not TELEMETRY_SERVICE_ACCOUNT.match(member):
+                problems.append(f"project role {role!r} for {member!r}, not the telemetry identity")
+        elif role not in NODE_SERVICE_ACCOUNT_ROLES:
             problems.append(
                 f"project role {role!r} for {member!r}: only {sorted(NODE_SERVICE_ACCOUNT_ROLES)} "
                 "may be granted at project level; grant workloads on the resource instead"
@@ -434,7 +442,7 @@ def _locations(resource: ResourceView) -> Iterator[tuple[str, Any]]:
     "With residency eu, every location/region of a GCP resource and every Secret Manager replica "
     "is an EU region listed in allowedRegions; no automatic replication.",
     facts=("residency", "allowedRegions"),
-    why="prod-eu data stays in EU member states (DESIGN 6).",
+    why="prod-eu data stays in EU member states (docs/design.md).",
 )
 def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
     if facts.residency is not Residency.EU:
@@ -486,12 +494,14 @@ def prod_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
 
 @rule(
     "flux-instance-protected",
-    "FluxInstance is protected and retained on delete (deleting it uninstalls Flux).",
+    "prod: FluxInstance is protected and retained on delete (deleting it uninstalls Flux). "
+    "Other stages may destroy it with their cluster.",
+    facts=("stage",),
     crossguard_gap="retainOnDelete (not sent to policy packs)",
     why="Deleting the FluxInstance uninstalls Flux and everything it reconciles.",
 )
 def flux_instance_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
-    if resource.type != FLUX_INSTANCE:
+    if resource.type != FLUX_INSTANCE or facts.stage is not Stage.PROD:
         return []
     problems = [] if resource.protect else ["not protected"]
     if resource.retain_on_delete is False:
@@ -510,7 +520,7 @@ KUBECONFIG_INSECURE = re.compile(r"insecure-skip-tls-verify:\s*['\"]?true", re.I
     "no-skip-verify",
     "No TLS verification switched off anywhere in Kubernetes inputs (Helm values, CR specs, "
     "provider kubeconfig): skipVerify/insecureSkipVerify/insecure true.",
-    why="The KDS connection and every other TLS link verify their peer (DESIGN 5).",
+    why="The KDS connection and every other TLS link verify their peer (docs/design.md).",
 )
 def no_skip_verify(resource: ResourceView, facts: StackFacts) -> list[str]:
     if not (resource.type.startswith("kubernetes:") or resource.type == K8S_PROVIDER):
@@ -529,7 +539,7 @@ def no_skip_verify(resource: ResourceView, facts: StackFacts) -> list[str]:
 @rule(
     "pinned-chart-versions",
     "Every Helm release/chart pins an exact semver version (no range, no empty, no latest).",
-    why="What is installed changes only with a reviewed commit (DESIGN 4).",
+    why="What is installed changes only with a reviewed commit (docs/design.md).",
 )
 def pinned_chart_versions(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type not in HELM_CHARTS:
@@ -543,7 +553,7 @@ def pinned_chart_versions(resource: ResourceView, facts: StackFacts) -> list[str
 @rule(
     "mesh-mtls",
     "The Kuma Mesh enables mTLS with a declared backend; zoneEgress only with mTLS.",
-    why="DESIGN 5/6: mTLS on; routing.zoneEgress is rejected without mtls.enabledBackend.",
+    why="docs/design.md: mTLS on; routing.zoneEgress is rejected without mtls.enabledBackend.",
 )
 def mesh_mtls(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type != MESH:
@@ -587,7 +597,7 @@ def _sensitive_paths(resource: ResourceView) -> Iterator[str]:
     "Secret material (Kubernetes Secret data, passwords, tokens, private keys, Secret Manager "
     "data) is sent as a Pulumi secret, so it is encrypted in state.",
     offline_only=True,
-    why="DESIGN 6: every secret-bearing input is a Pulumi secret.",
+    why="docs/design.md: every secret-bearing input is a Pulumi secret.",
 )
 def secrets_are_secret(resource: ResourceView, facts: StackFacts) -> list[str]:
     return [

@@ -145,8 +145,9 @@ def test_kuma_global_values(stack):
     assert (sync["annotations"].get(global_access) == "true") is cross_region
     assert control_plane["tls"]["kdsGlobalServer"]["secretName"] == "kds-server-tls"
     prod = plan.config["platform:stage"] == "prod"
-    assert control_plane["replicas"] == (3 if prod else 1)
-    assert control_plane["podDisruptionBudget"]["enabled"] is prod
+    # It serves Kuma's webhooks: never alone (tests/test_resilience_topology.py).
+    assert control_plane["replicas"] == (3 if prod else 2)
+    assert control_plane["podDisruptionBudget"]["enabled"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -238,7 +239,9 @@ def test_flux_instance(stack):
         assert sync["ref"] == "refs/heads/main"
         assert sync["path"] == f"k8s/clusters/{stack}/{roles[cluster_of(plan, instance)]}"
         assert sync["pullSecret"] == "flux-git-credentials"
-        [patch] = spec["kustomize"]["patches"]
+        [patch] = [
+            p for p in spec["kustomize"]["patches"] if p["target"]["kind"] == "Kustomization"
+        ]
         assert patch["target"] == {"kind": "Kustomization", "name": "flux-system"}
         assert json.loads(patch["patch"]) == [
             {
@@ -313,15 +316,12 @@ def test_mesh_after_global_control_plane(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_zone_installs_do_not_wait_for_the_global_install(stack):
+def test_zone_installs_have_the_ca_to_verify_the_global(stack):
+    """(They also wait for the global install: tests/test_upgrade_order.py.)"""
     plan = plan_of(stack)
-    [global_cluster] = clusters(plan, "global")
-    global_release = release_on(plan, "kuma", global_cluster)
     [ca] = plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
     for zone in clusters(plan, "zone"):
-        zone_release = release_on(plan, "kuma", zone)
-        assert not plan.depends_on(zone_release, global_release)
-        assert plan.depends_on(zone_release, ca), "zones need the CA to verify the global"
+        assert plan.depends_on(release_on(plan, "kuma", zone), ca)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -372,6 +372,12 @@ def test_generated_secret_values_are_pulumi_secrets(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_flux_instance_is_protected_and_retained(stack):
-    for instance in plan_of(stack).of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance"):
-        assert instance.protect and instance.retain_on_delete
+def test_flux_instance_protection_follows_the_stage(stack):
+    """Prod keeps its FluxInstance (deleting it uninstalls Flux); other stages destroy it with
+    their cluster (tests/test_teardown.py)."""
+    plan = plan_of(stack)
+    prod = plan.config["platform:stage"] == "prod"
+    instances = plan.of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")
+    assert instances
+    for instance in instances:
+        assert (instance.protect, instance.retain_on_delete) == (prod, prod)

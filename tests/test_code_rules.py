@@ -9,12 +9,19 @@ import pytest
 
 from offline.engine import REPO_ROOT
 
-PROGRAM_FILES = [REPO_ROOT / "__main__.py", *sorted((REPO_ROOT / "components").glob("*.py"))]
+BOOTSTRAP_MAIN = REPO_ROOT / "bootstrap" / "__main__.py"
+PROGRAM_FILES = [
+    REPO_ROOT / "__main__.py",
+    *sorted((REPO_ROOT / "components").rglob("*.py")),
+    BOOTSTRAP_MAIN,
+    *sorted((REPO_ROOT / "bootstrap" / "day0").rglob("*.py")),
+]
 PROVIDER_MODULES = {"gcp", "k8s", "random", "tls"}
 # Inputs that are free-form maps in the provider schema (no typed Args exists for them).
 FREE_FORM_INPUTS = {
     "labels",
     "resource_labels",
+    "user_labels",
     "metadata",
     "data",
     "string_data",
@@ -45,7 +52,7 @@ def raw_dict_inputs(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", PROGRAM_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PROGRAM_FILES, ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
 def test_nested_provider_inputs_use_typed_args(path: Path):
     assert raw_dict_inputs(path.read_text()) == []
 
@@ -63,16 +70,19 @@ def test_a_typo_in_typed_args_is_a_type_error_offline():
         gcp.container.ClusterPrivateClusterConfigArgs(enable_private_node=True)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("path", PROGRAM_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PROGRAM_FILES, ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
 def test_no_service_account_keys_in_code(path: Path):
     source = path.read_text()
     assert "serviceaccount.Key" not in source
     assert "HmacKey" not in source
 
 
-def test_main_is_wiring_only():
+@pytest.mark.parametrize(
+    "main", [REPO_ROOT / "__main__.py", BOOTSTRAP_MAIN], ids=["platform", "bootstrap"]
+)
+def test_main_is_wiring_only(main: Path):
     """__main__.py reads config, creates components, exports: no provider resources of its own."""
-    tree = ast.parse((REPO_ROOT / "__main__.py").read_text())
+    tree = ast.parse(main.read_text())
     provider_calls = [
         ast.unparse(n.func)
         for n in ast.walk(tree)

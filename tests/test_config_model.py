@@ -286,11 +286,14 @@ def cluster_ranges(draw: st.DrawFn, block: ipaddress.IPv4Network, cp_index: int)
 def node_pools(draw: st.DrawFn) -> list[dict[str, Any]]:
     pool_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
     pools = []
-    for name in pool_names:
-        max_nodes = draw(st.integers(1, 50))
+    for index, name in enumerate(pool_names):
+        # The first pool is a standard one able to hold a prod control plane (one node per zone,
+        # components/config_model.py `_control_plane_capacity`); the others are anything valid.
+        first = index == 0
+        max_nodes = draw(st.integers(3 if first else 1, 50))
         pool: dict[str, Any] = {
             "name": name,
-            "minNodes": draw(st.integers(0, max_nodes)),
+            "minNodes": draw(st.integers(3 if first else 0, max_nodes)),
             "maxNodes": max_nodes,
         }
         if draw(st.booleans()):
@@ -298,7 +301,7 @@ def node_pools(draw: st.DrawFn) -> list[dict[str, Any]]:
                 st.sampled_from(["e2-standard-4", "n2-highmem-8", "t2d-standard-2"])
             )
         if draw(st.booleans()):
-            pool["spot"] = draw(st.booleans())
+            pool["spot"] = False if first else draw(st.booleans())
         pools.append(pool)
     return pools
 
@@ -352,6 +355,24 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         )
     secrets = draw(st.permutations(secrets))
     stage = draw(st.sampled_from(["staging", "prod"]))
+    for cluster in clusters:
+        # Prod clusters need a maintenance window; other stages may have one.
+        if stage == "prod" or draw(st.booleans()):
+            cluster["maintenance"] = {
+                "window": {
+                    "startTime": "2026-01-03T01:00:00Z",
+                    "endTime": "2026-01-03T07:00:00Z",
+                    "recurrence": "FREQ=WEEKLY;BYDAY=SA,SU",
+                },
+                "exclusions": [
+                    {
+                        "name": "freeze",
+                        "startTime": "2026-12-18T00:00:00+01:00",
+                        "endTime": "2027-01-04T00:00:00Z",
+                        "scope": draw(st.sampled_from(["NO_UPGRADES", "NO_MINOR_UPGRADES"])),
+                    }
+                ],
+            }
     raw: dict[str, Any] = {
         "project": draw(projects),
         "region": draw(st.sampled_from(allowed)),
@@ -370,6 +391,10 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             "credentialsSecret": credentials,
         },
         "labels": draw(st.dictionaries(label_keys, label_values, max_size=4)),
+        "logging": {
+            "bucketLocation": draw(st.sampled_from(allowed)),
+            "orgStorageLocation": draw(st.sampled_from(sorted(EU_REGIONS))),
+        },
         "authorizedNetworks": [{"displayName": "vpn", "cidr": "192.168.0.0/24"}],
     }
     protect = draw(st.sampled_from([None, True] if stage == "prod" else [None, True, False]))

@@ -434,6 +434,124 @@ CASES = [
         expect("platform:clusters[0].nodePools", "at least 1 item"),
     ),
     case(
+        "only-spot-pools",
+        STG,
+        set_at("platform:clusters[0].nodePools[0].spot", True),
+        expect("platform:clusters[0].nodePools", "every pool is spot"),
+    ),
+    case(
+        "only-spot-pools",
+        PROD,
+        set_at("platform:clusters[2].nodePools[0].spot", True),
+        expect("platform:clusters[2].nodePools", "add a pool with spot: false"),
+    ),
+    case(
+        "prod-global-pool-cannot-hold-control-plane",
+        PROD,
+        set_at("platform:clusters[0].nodePools[0].minNodes", 1),
+        expect("platform:clusters[0].nodePools", "raise minNodes of pool 'system' to 3"),
+    ),
+    case(
+        "prod-zone-pool-cannot-hold-control-plane",
+        PROD,
+        set_at("platform:clusters[1].nodePools[0].minNodes", 2),
+        expect("platform:clusters[1].nodePools", "their minNodes sum to 2"),
+    ),
+    # -- maintenance windows and exclusions (GKE's rules: components/gcp_limits.py) --------------
+    case(
+        "prod-cluster-without-maintenance",
+        PROD,
+        delete_at("platform:clusters[1].maintenance"),
+        expect("platform:clusters[1].maintenance", "required for a prod cluster"),
+    ),
+    case(
+        "maintenance-time-not-rfc3339",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.startTime", "2026-01-03 01:00"),
+        expect("platform:clusters[0].maintenance.window.startTime", "not an RFC 3339 time"),
+    ),
+    case(
+        "maintenance-time-without-offset",
+        STG,
+        set_at(
+            "platform:clusters[0].maintenance",
+            {
+                "window": {
+                    "startTime": "2026-01-03T01:00:00",
+                    "endTime": "2026-01-03T07:00:00Z",
+                    "recurrence": "FREQ=DAILY",
+                }
+            },
+        ),
+        expect("platform:clusters[0].maintenance.window.startTime", "not an RFC 3339 time"),
+    ),
+    case(
+        "maintenance-window-too-short",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.endTime", "2026-01-03T04:00:00Z"),
+        expect("platform:clusters[0].maintenance.window.endTime", "at least 4 contiguous hours"),
+    ),
+    case(
+        "maintenance-window-ends-before-it-starts",
+        PROD,
+        set_at("platform:clusters[2].maintenance.window.endTime", "2026-01-02T07:00:00Z"),
+        expect("platform:clusters[2].maintenance.window.endTime", "must be after startTime"),
+    ),
+    case(
+        "maintenance-too-little-time",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.recurrence", "FREQ=WEEKLY;BYDAY=SA"),
+        expect("platform:clusters[0].maintenance.window.recurrence", "GKE requires at least 48"),
+    ),
+    case(
+        "maintenance-recurrence-unknown",
+        PROD,
+        set_at("platform:clusters[0].maintenance.window.recurrence", "FREQ=WEEKLY;BYDAY=XX"),
+        expect("platform:clusters[0].maintenance.window.recurrence", "use 'FREQ=DAILY'"),
+    ),
+    case(
+        "maintenance-exclusion-scope",
+        PROD,
+        set_at("platform:clusters[0].maintenance.exclusions[0].scope", "NO_PATCHES"),
+        expect(
+            "platform:clusters[0].maintenance.exclusions[0].scope",
+            "'NO_UPGRADES', 'NO_MINOR_UPGRADES' or 'NO_MINOR_OR_NODE_UPGRADES'",
+        ),
+    ),
+    case(
+        "maintenance-exclusion-ends-before-it-starts",
+        PROD,
+        set_at("platform:clusters[1].maintenance.exclusions[0].endTime", "2026-12-01T00:00:00Z"),
+        expect("platform:clusters[1].maintenance.exclusions[0].endTime", "must be after"),
+    ),
+    case(
+        "maintenance-exclusion-names-repeat",
+        PROD,
+        append_at(
+            "platform:clusters[0].maintenance.exclusions",
+            {
+                "name": "year-end-freeze",
+                "startTime": "2027-03-01T00:00:00Z",
+                "endTime": "2027-03-02T00:00:00Z",
+                "scope": "NO_UPGRADES",
+            },
+        ),
+        expect("platform:clusters[0].maintenance.exclusions", "exclusion names must be unique"),
+    ),
+    # -- where logs are stored (components/log_storage.py) --------------------------------------
+    case(
+        "log-bucket-outside-allowed-regions",
+        STG,
+        set_at("platform:logging.bucketLocation", "europe-west3"),
+        expect("platform:logging.bucketLocation", "is not in allowedRegions"),
+    ),
+    case(
+        "eu-stack-without-org-log-location",
+        STG,
+        delete_at("platform:logging.orgStorageLocation"),
+        expect("platform:logging.orgStorageLocation", "--storage-location=<EU region>"),
+    ),
+    case(
         "machine-type",
         STG,
         set_at("platform:clusters[0].nodePools[0].machineType", "e2_standard"),
@@ -785,6 +903,19 @@ CASES = [
         expect("platform:clusters[1].kumaZone", "required"),
         expect("platform:clusters[2].nodePools[0].minNodes", "must be <= maxNodes (10)"),
     ),
+    # -- alert notification --------------------------------------------------------------------
+    case(
+        "alert-email-not-an-address",
+        PROD,
+        set_at("platform:alertEmails[0]", "platform-oncall"),
+        expect("platform:alertEmails[0]", "is not an email address (name@domain)"),
+    ),
+    case(
+        "alert-email-twice",
+        STG,
+        set_at("platform:alertEmails", ["oncall@acme.example", "oncall@acme.example"]),
+        expect("platform:alertEmails", "listed twice: ['oncall@acme.example']"),
+    ),
 ]
 
 
@@ -846,8 +977,35 @@ def test_the_real_stacks_are_valid(stack: str) -> None:
         ),
         (STG, set_at("platform:labels", {"équipe": "données"})),
         (STG, set_at("platform:network.name", "n" * 50)),
+        (
+            PROD,
+            set_at(
+                "platform:clusters[0].maintenance.window",
+                {
+                    "startTime": "2026-01-05T22:00:00+01:00",
+                    "endTime": "2026-01-06T02:00:00+01:00",
+                    "recurrence": "FREQ=DAILY",
+                },
+            ),
+        ),
+        (
+            STG,
+            combine(
+                set_at("platform:residency", "any"),
+                delete_at("platform:logging.orgStorageLocation"),
+            ),
+        ),
     ],
-    ids=["extended-channel", "custom-n2", "custom-n1", "n4-hyperdisk", "intl-label", "network-50"],
+    ids=[
+        "extended-channel",
+        "custom-n2",
+        "custom-n1",
+        "n4-hyperdisk",
+        "intl-label",
+        "network-50",
+        "daily-4h-window",
+        "no-eu-residency-no-org-log-check",
+    ],
 )
 def test_values_google_cloud_accepts_are_accepted(stack: str, mutation: Mutation) -> None:
     plan = try_plan(stack, overrides_for(stack, mutation))

@@ -65,6 +65,13 @@ def test_a_stale_urn_is_caught(urn: str, fragment: str) -> None:
         ("pulumi config set platform:clustres x -s staging", "platform:clustres is not declared"),
         (f"pulumi state unprotect -s staging '{CLUSTER_URN}'", "of another stack"),
         ("pulumi up -s staging 'unbalanced", "cannot be parsed"),
+        # The day-0 bootstrap project (docs/bootstrap.md): -C moves to bootstrap/.
+        ("pulumi -C bootstrap stack init prod-us", "no stack 'prod-us' in bootstrap"),
+        (
+            "pulumi -C bootstrap config set bootstrap:githubRepo x -s staging",
+            "is not declared in bootstrap/Pulumi.yaml",
+        ),
+        ("pulumi -C bootstrapp up -s staging", "has no Pulumi.yaml"),
     ],
 )
 def test_a_broken_command_is_caught(command: str, fragment: str) -> None:
@@ -81,6 +88,9 @@ def test_a_broken_command_is_caught(command: str, fragment: str) -> None:
         "pulumi up -s <stack> --target '<a URN printed by make import-file>'",
         "pulumi stack init prod-eu --secrets-provider gcpkms://projects/p/locations/l/keyRings/k/cryptoKeys/c",
         "pulumi login gs://acme-platform-staging-pulumi-state",
+        "pulumi -C bootstrap stack init staging",
+        "pulumi -C bootstrap up -s prod-eu",
+        "pulumi -C bootstrap config set bootstrap:githubRepositoryOwnerId 4242 -s staging",
     ],
 )
 def test_a_correct_command_passes(command: str) -> None:

@@ -9,7 +9,6 @@ import copy
 import hashlib
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -671,35 +670,6 @@ def test_schemas_are_strict() -> None:
     for by_kind in index["crds"].values():
         for entry in by_kind.values():
             walk(json.loads((REFS / entry["schema"]).read_text()), entry["schema"])
-
-
-def _repo_python_files() -> list[Path]:
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", "*.py"],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return [REPO / line for line in out.splitlines() if line and (REPO / line).is_file()]
-    except (OSError, subprocess.CalledProcessError):
-        return [p for p in REPO.rglob("*.py") if ".venv" not in p.parts]
-
-
-def test_nothing_but_the_refresh_script_references_shared() -> None:
-    needles = ("../" + "shared", "/work/" + "shared")
-    allowed = {REPO / "scripts" / "refresh_offline_refs.py"}
-    files = _repo_python_files()
-    assert REPO / "offline" / "k8s_validation.py" in files
-    offenders = [
-        f"{p.relative_to(REPO)}: {needle}"
-        for p in files
-        if p not in allowed
-        for needle in needles
-        if needle in p.read_text(encoding="utf-8", errors="replace")
-    ]
-    assert offenders == []
 
 
 def test_validation_is_cached_and_fast() -> None:

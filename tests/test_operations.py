@@ -103,8 +103,8 @@ def test_diff_calls_out_replaced_clusters_first_and_cascades_through_the_provide
     # Everything deployed through the moved cluster's provider goes with it.
     assert ("kubernetes:helm.sh/v3:Release", "prod-zone-ew1-kuma-zone") in replaced
     text = diff.render_text(result, "main")
-    assert text.index("!! gcp:container/cluster:Cluster prod-zone-ew1 (protected)") < text.index(
-        "0 removed"
+    assert text.index("!!   REPLACE gcp:container/cluster:Cluster prod-zone-ew1 (protected)") < (
+        text.index("Offline diff of stack")
     )
     markdown = diff.render_markdown(result, "main")
     assert "[!CAUTION]" in markdown and "prod-zone-ew1" in markdown
@@ -113,7 +113,7 @@ def test_diff_calls_out_replaced_clusters_first_and_cascades_through_the_provide
 def test_diff_reports_in_place_updates_with_their_inputs():
     config = stack_config("staging")
     clusters = [dict(c) for c in config["platform:clusters"]]
-    pools = [{**clusters[1]["nodePools"][0], "maxNodes": 6}]
+    pools = [{**clusters[1]["nodePools"][0], "maxNodes": 6}, *clusters[1]["nodePools"][1:]]
     clusters[1] = {**clusters[1], "nodePools": pools}
     result = diff.compare(
         plan_of("staging"), plan_stack("staging", {"platform:clusters": clusters})
@@ -132,7 +132,9 @@ def test_diff_against_a_git_ref_plans_that_revision(tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "Offline diff of stack staging against HEAD" in completed.stdout
-    assert (out / "diff.md").read_text().startswith("### Offline plan diff")
+    assert (
+        (out / "diff.md").read_text().startswith("### Offline plan diff")
+    )  # no losses: no caution
 
 
 # -- disaster recovery drills ----------------------------------------------------------------------
@@ -154,6 +156,8 @@ ID_PATTERNS = {
     "gcp:kms/keyRing:KeyRing": r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+",
     "gcp:kms/cryptoKey:CryptoKey": r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+",
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": r"projects/\S+/cryptoKeys/\S+ roles/\S+ serviceAccount:\S+",
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": r"projects/[^/]+/locations/[^/]+/buckets/[^/]+",
+    "gcp:logging/projectSink:ProjectSink": r"projects/[^/]+/sinks/_Default",
 }
 
 
@@ -172,11 +176,18 @@ def test_import_file_covers_every_gcp_resource_with_a_deterministic_id(stack):
             assert re.fullmatch(pattern, str(entry["id"])), entry
             assert "-id" not in str(entry["id"]) and "<computed>" not in str(entry["id"])
     gcp_types = {r.type for r in plan.resources if r.type.startswith("gcp:")}
-    # Versions are adopted by a manual step; a service identity needs no adoption (get-or-create).
+    # Ids the cloud chooses: adopted through the manual steps instead; a service identity needs
+    # no adoption (get-or-create).
     assert gcp_types - set(ID_PATTERNS) == {
         "gcp:secretmanager/secretVersion:SecretVersion",
+        "gcp:monitoring/alertPolicy:AlertPolicy",
+        "gcp:monitoring/dashboard:Dashboard",
         "gcp:projects/serviceIdentity:ServiceIdentity",
-    }
+    } | ({"gcp:monitoring/notificationChannel:NotificationChannel"} & gcp_types)
+    manual = "\n".join(step.command for step in documents.manual)
+    for resource in plan.resources:
+        if resource.type.startswith("gcp:monitoring/"):
+            assert f"{resource.type} {resource.name} " in manual
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -213,8 +224,8 @@ def test_import_file_has_the_shape_pulumi_import_reads(stack):
     # Generated values are adopted by value, never regenerated (that would rotate credentials).
     generated = [s["id"] for s in plan.config["platform:secrets"] if "generated" in s]
     for secret_id in generated:
-        assert any(f"RandomPassword {secret_id} " in step for step in documents.manual)
-        assert any(f"SecretVersion {secret_id} " in step for step in documents.manual)
+        assert any(f"RandomPassword {secret_id} " in step.command for step in documents.manual)
+        assert any(f"SecretVersion {secret_id} " in step.command for step in documents.manual)
 
 
 def test_import_file_cli_writes_both_phases(tmp_path, capsys):

@@ -351,3 +351,62 @@ def test_every_image_of_the_gitops_tree_is_matched() -> None:
 def test_image_regex_forms(line: str, expected: tuple[str, str] | None) -> None:
     deps = extract(line + "\n", managers_for(DEPLOYMENT))
     assert [(d.dep_name, d.current_value) for d in deps] == ([expected] if expected else [])
+
+
+# ---------------------------------------------------------------------------------------------
+# packageRules: which rules apply to an update (the match* fields this config uses)
+
+_MATCH_FIELDS = {
+    "matchManagers": "manager",
+    "matchFileNames": "file",
+    "matchDepNames": "depName",
+    "matchPackageNames": "depName",
+    "matchUpdateTypes": "updateType",
+    "matchDepTypes": "depType",
+}
+
+
+def rules_for(update: dict[str, str]) -> list[dict[str, Any]]:
+    """The packageRules Renovate applies to `update` (all match* fields must match)."""
+    applied = []
+    for rule in CONFIG["packageRules"]:
+        matchers = {k for k in rule if k.startswith("match")}
+        unknown = matchers - {*_MATCH_FIELDS, "matchCurrentVersion"}
+        assert not unknown, f"extend rules_for for {unknown}"
+        if any(
+            update.get(_MATCH_FIELDS[k]) not in rule[k] for k in matchers & _MATCH_FIELDS.keys()
+        ):
+            continue
+        if "matchCurrentVersion" in rule and not js_regex(
+            rule["matchCurrentVersion"].strip("/")
+        ).search(update["currentValue"]):
+            continue
+        applied.append(rule)
+    return applied
+
+
+def _needs_approval(update: dict[str, str]) -> bool:
+    return any(r.get("dependencyDashboardApproval") for r in rules_for(update))
+
+
+KUMA_UPDATE = {
+    "manager": "custom.regex",
+    "file": "components/versions.py",
+    "depName": "kuma",
+    "currentValue": versions.KUMA_CHART_VERSION,
+}
+
+
+@pytest.mark.parametrize(("update_type", "held"), [("minor", True), ("patch", False)])
+def test_kuma_minors_wait_for_approval_patches_do_not(update_type: str, held: bool) -> None:
+    assert _needs_approval({**KUMA_UPDATE, "updateType": update_type}) is held
+
+
+def test_an_eso_patch_is_not_held_by_the_kuma_rule() -> None:
+    eso = {
+        **KUMA_UPDATE,
+        "depName": "external-secrets",
+        "currentValue": versions.EXTERNAL_SECRETS_CHART_VERSION,
+        "updateType": "patch",
+    }
+    assert not _needs_approval(eso)

@@ -24,6 +24,7 @@ from components.kuma.settings import (
 )
 from components.kuma.values import global_values, mesh_spec, zone_values
 from components.naming import kds_address_name
+from components.priority_class import PlatformPriority
 from components.versions import KUMA_CHART
 
 
@@ -33,7 +34,9 @@ class GlobalPlane:
     region: str
     subnet_self_link: pulumi.Input[str]
     nodes_range: ipaddress.IPv4Network
-    provider: k8s.Provider
+    # The cluster's provider and deletion with the cluster (GkeCluster.in_cluster).
+    in_cluster: pulumi.ResourceOptions
+    priority: PlatformPriority
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ class ZonePlane:
     cluster_name: str
     region: str
     zone: str
-    provider: k8s.Provider
+    in_cluster: pulumi.ResourceOptions
+    priority: PlatformPriority
     # Where the zone control plane connects from (its node and pod ranges): only these may
     # reach the global's KDS port. Kuma OSS does not authenticate zones; the network must.
     source_ranges: Sequence[str]
@@ -90,6 +94,8 @@ def _system_namespace_with_secret(
 class KumaMultiZone(pulumi.ComponentResource):
     kds_address: str
     kds_global_address: str
+    # When the zone-sync server certificate expires (RFC 3339): the expiry alert's deadline.
+    kds_server_cert_expiry: pulumi.Output[str]
     mesh_name: str
     global_release: k8s.helm.v3.Release
     zone_releases: dict[str, k8s.helm.v3.Release]
@@ -120,9 +126,10 @@ class KumaMultiZone(pulumi.ComponentResource):
         )
 
         pki = kds_pki(name, args.environment, address, child)
+        self.kds_server_cert_expiry = pki.server_cert_expiry
 
         # Global control plane.
-        on_global = pulumi.ResourceOptions(parent=self, provider=glob.provider)
+        on_global = pulumi.ResourceOptions.merge(glob.in_cluster, child)
         global_ns, server_secret = _system_namespace_with_secret(
             glob.cluster_name,
             secret_resource_name=f"{glob.cluster_name}-kds-server-tls",
@@ -148,18 +155,23 @@ class KumaMultiZone(pulumi.ComponentResource):
                     highly_available=args.highly_available,
                     zone_source_ranges=[r for z in args.zones for r in z.source_ranges],
                     server_cert_pem=pem,
+                    priority_class=glob.priority.name,
                 )
             ),
+            priority_class=glob.priority.priority_class,
             opts=pulumi.ResourceOptions.merge(
                 on_global, pulumi.ResourceOptions(depends_on=[server_secret, reserved])
             ),
         )
 
-        # Zone control planes need only the address and the CA, not a running global: they
-        # install in parallel and connect once the global is up.
+        # Zones upgrade after the global: a zone must never run a newer Kuma than its global
+        # (kuma.io/docs/2.13.x/production/upgrades-tuning/upgrades; Kong Mesh's upgrade page:
+        # a zone may be up to two minors older than the global, never newer). Each zone release
+        # waits for the global release, so a version bump reaches the global first; on a first
+        # install the zones connect to KDS only once the global runs anyway.
         self.zone_releases = {}
         for zone in args.zones:
-            on_zone = pulumi.ResourceOptions(parent=self, provider=zone.provider)
+            on_zone = pulumi.ResourceOptions.merge(zone.in_cluster, child)
             zone_ns, ca_secret = _system_namespace_with_secret(
                 zone.cluster_name,
                 secret_resource_name=f"{zone.cluster_name}-kds-ca",
@@ -173,9 +185,10 @@ class KumaMultiZone(pulumi.ComponentResource):
                 release_name="kuma",
                 chart=KUMA_CHART,
                 namespace=zone_ns,
-                values=zone_values(zone.zone, address, args.highly_available),
+                values=zone_values(zone.zone, address, args.highly_available, zone.priority.name),
+                priority_class=zone.priority.priority_class,
                 opts=pulumi.ResourceOptions.merge(
-                    on_zone, pulumi.ResourceOptions(depends_on=[ca_secret])
+                    on_zone, pulumi.ResourceOptions(depends_on=[ca_secret, self.global_release])
                 ),
             )
 

@@ -19,6 +19,8 @@ class KdsPki:
     ca_cert_pem: pulumi.Output[str]
     server_cert_pem: pulumi.Output[str]
     server_key_pem: pulumi.Output[str]
+    # RFC 3339 end of the server certificate's validity (pulumi-tls `validity_end_time`).
+    server_cert_expiry: pulumi.Output[str]
 
 
 def kds_pki(name: str, environment: str, address: str, opts: pulumi.ResourceOptions) -> KdsPki:
@@ -57,4 +59,9 @@ def kds_pki(name: str, environment: str, address: str, opts: pulumi.ResourceOpti
         allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
         opts=opts,
     )
-    return KdsPki(ca_cert.cert_pem, server_cert.cert_pem, server_key.private_key_pem)
+    return KdsPki(
+        ca_cert.cert_pem,
+        server_cert.cert_pem,
+        server_key.private_key_pem,
+        server_cert.validity_end_time,
+    )

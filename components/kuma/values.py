@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from components.facts import HA_CONTROL_PLANE_REPLICAS, MIN_WEBHOOK_REPLICAS, ZONES_PER_REGION
 from components.kuma.settings import (
     GLOBAL_ACCESS,
     INTERNAL_LB,
@@ -15,11 +16,41 @@ from components.kuma.settings import (
     MTLS_BACKEND,
 )
 
+# The control plane's pods, as the chart labels them (v2.13.10 _helpers.tpl kuma.cpLabels and
+# kuma.selectorLabels). Rendered with `tpl` by the chart (cp-deployment.yaml), like its own
+# default affinity, so the chart's name and the release name are resolved by Helm.
+CONTROL_PLANE_POD_LABELS = {
+    "app": '{{ include "kuma.name" . }}-control-plane',
+    "app.kubernetes.io/name": '{{ include "kuma.name" . }}',
+    "app.kubernetes.io/instance": "{{ .Release.Name }}",
+}
 
-def _availability(highly_available: bool) -> dict[str, Any]:
+
+def _zone_spread() -> list[dict[str, Any]]:
+    """One replica per zone, hard: with DoNotSchedule and minDomains a replica stays Pending
+    (and the cluster autoscaler adds a node in the missing zone) rather than doubling up in a
+    zone. `pod-template-hash` spreads each rollout's ReplicaSet on its own (Kubernetes
+    "Pod Topology Spread Constraints": matchLabelKeys, minDomains)."""
+    return [
+        {
+            "maxSkew": 1,
+            "minDomains": ZONES_PER_REGION,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": dict(CONTROL_PLANE_POD_LABELS)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+    ]
+
+
+def _availability(highly_available: bool, priority_class: str) -> dict[str, Any]:
+    """The control plane serves Kuma's admission webhooks (the injector fails closed): never one
+    replica, always a disruption budget; in prod one replica per zone."""
     return {
-        "replicas": 3 if highly_available else 1,
-        "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
+        "priorityClassName": priority_class,
+        "replicas": HA_CONTROL_PLANE_REPLICAS if highly_available else MIN_WEBHOOK_REPLICAS,
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        **({"topologySpreadConstraints": _zone_spread()} if highly_available else {}),
     }
 
 
@@ -30,12 +61,13 @@ def global_values(
     highly_available: bool,
     zone_source_ranges: Sequence[str],
     server_cert_pem: str,
+    priority_class: str,
 ) -> dict[str, Any]:
     annotations = {**INTERNAL_LB, **(GLOBAL_ACCESS if cross_region else {})}
     return {
         "controlPlane": {
             "mode": "global",
-            **_availability(highly_available),
+            **_availability(highly_available, priority_class),
             # Kuma 2.13 reads its KDS certificate at start only, and the chart restarts the
             # control plane only for secrets it generates: a renewed certificate rolls the pods.
             "podAnnotations": {
@@ -55,9 +87,12 @@ def global_values(
     }
 
 
-def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, Any]:
+def zone_values(
+    zone: str, address: str, highly_available: bool, priority_class: str
+) -> dict[str, Any]:
     proxy = {
         "enabled": True,
+        "priorityClassName": priority_class,
         "replicas": 2 if highly_available else 1,
         "podDisruptionBudget": {"enabled": highly_available, "maxUnavailable": 1},
     }
@@ -66,7 +101,7 @@ def zone_values(zone: str, address: str, highly_available: bool) -> dict[str, An
             "mode": "zone",
             "zone": zone,
             "kdsGlobalAddress": f"grpcs://{address}:{KDS_PORT}",
-            **_availability(highly_available),
+            **_availability(highly_available, priority_class),
             "tls": {"kdsZoneClient": {"secretName": KDS_CA_SECRET, "skipVerify": False}},
         },
         # Other zones reach this zone's services through its ZoneIngress, possibly cross-region.

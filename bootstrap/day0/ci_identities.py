@@ -1,0 +1,110 @@
+"""The two identities CI impersonates: the deployer (`pulumi up`) and the preview (`pulumi
+preview` of pull requests), each with one custom role derived from day0/permissions.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+from day0 import names, permissions
+
+
+@dataclass(frozen=True)
+class CiIdentitiesArgs:
+    project: str
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+class CiIdentities(pulumi.ComponentResource):
+    deployer: gcp.serviceaccount.Account
+    preview: gcp.serviceaccount.Account
+
+    def __init__(
+        self, name: str, args: CiIdentitiesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("bootstrap:iam:CiIdentities", name, None, opts)
+        after_apis = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        child = pulumi.ResourceOptions(parent=self)
+        self.deployer = gcp.serviceaccount.Account(
+            names.DEPLOYER_ACCOUNT,
+            project=args.project,
+            account_id=names.DEPLOYER_ACCOUNT,
+            display_name="Platform deployer (CI: pulumi up on main)",
+            opts=after_apis,
+        )
+        self.preview = gcp.serviceaccount.Account(
+            names.PREVIEW_ACCOUNT,
+            project=args.project,
+            account_id=names.PREVIEW_ACCOUNT,
+            display_name="Platform preview (CI: pulumi preview of pull requests, read-only)",
+            opts=after_apis,
+        )
+        deployer_role = self._role(
+            args.project,
+            names.DEPLOYER_ROLE,
+            "Platform deployer",
+            permissions.deployer_permissions(),
+            after_apis,
+        )
+        granter_role = self._role(
+            args.project,
+            names.IAM_GRANTER_ROLE,
+            "Platform IAM grants (conditional)",
+            permissions.IAM_POLICY_WRITES,
+            after_apis,
+        )
+        preview_role = self._role(
+            args.project,
+            names.PREVIEW_ROLE,
+            "Platform preview (read-only)",
+            permissions.preview_permissions(),
+            after_apis,
+        )
+        gcp.projects.IAMMember(
+            f"{names.DEPLOYER_ACCOUNT}-role",
+            project=args.project,
+            role=deployer_role.name,
+            member=self.deployer.member,
+            opts=child,
+        )
+        gcp.projects.IAMMember(
+            f"{names.DEPLOYER_ACCOUNT}-iam-grants",
+            project=args.project,
+            role=granter_role.name,
+            member=self.deployer.member,
+            condition=gcp.projects.IAMMemberConditionArgs(
+                title="platform-grantable-roles",
+                description="Only the roles the platform program grants",
+                expression=permissions.grantable_roles_condition(),
+            ),
+            opts=child,
+        )
+        gcp.projects.IAMMember(
+            f"{names.PREVIEW_ACCOUNT}-role",
+            project=args.project,
+            role=preview_role.name,
+            member=self.preview.member,
+            opts=child,
+        )
+        self.register_outputs({"deployer": self.deployer.email, "preview": self.preview.email})
+
+    def _role(
+        self,
+        project: str,
+        role_id: str,
+        title: str,
+        granted: frozenset[str],
+        opts: pulumi.ResourceOptions,
+    ) -> gcp.projects.IAMCustomRole:
+        return gcp.projects.IAMCustomRole(
+            role_id,
+            project=project,
+            role_id=role_id,
+            title=title,
+            description="Derived from bootstrap/day0/permissions.py; edit the table, not the role.",
+            permissions=sorted(granted),
+            opts=opts,
+        )
