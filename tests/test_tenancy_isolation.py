@@ -150,9 +150,12 @@ def test_every_namespace_has_pod_security_labels(stack):
         # Kuma's init container needs NET_ADMIN (components/tenant.py)
         "privileged": set(tenants(plan)),
     }
-    # k8s/ creates no namespace of its own: the program's are the only ones.
+    # The namespaces k8s/ creates carry the labels too; no tenant namespace comes from k8s/.
     for render in gitops_facts.rendered_stack(stack):
-        assert [d for d in render.docs if d.get("kind") == "Namespace"] == []
+        for ns in (d for d in render.docs if d.get("kind") == "Namespace"):
+            labels = ns["metadata"].get("labels") or {}
+            assert labels.get(f"{PSA}/enforce") in ("baseline", "restricted"), ns
+            assert ns["metadata"]["name"] not in tenants(plan)
 
 
 def _peers(rule: dict[str, Any]) -> list[tuple[str, str, int, str]]:
@@ -180,6 +183,12 @@ def egress_problems(docs: list[dict[str, Any]], kuma_namespace: str) -> list[str
         (kuma, "None", 5678, "TCP"),
         (kuma, "None", 10002, "TCP"),
         (mesh, "None", 8080, "TCP"),
+        (
+            str({"matchLabels": {"kubernetes.io/metadata.name": "observability"}}),
+            "None",
+            4317,
+            "TCP",
+        ),
     }
     problems = []
     namespaces = {d["metadata"]["namespace"] for d in docs if d["kind"] == "Deployment"}
