@@ -31,9 +31,10 @@ class SecretsEncryptionKeyArgs:
 
 
 class SecretsEncryptionKey(pulumi.ComponentResource):
-    """A key ring and key that outlive the program: GCP never deletes a key ring, and destroying
-    the key would make every Secret of the cluster unreadable. Retained when removed from the
-    program, protected in prod, and its versions are never destroyed by Pulumi."""
+    """A key ring and key per cluster. In prod they outlive the program (protected, retained when
+    removed): destroying the key would make every Secret of the cluster unreadable. Elsewhere a
+    teardown destroys the key's versions with the cluster; GCP never deletes a key ring, so the
+    provider only forgets it (terraform-provider-google `google_kms_key_ring` docs)."""
 
     key_id: pulumi.Output[str]
     # The service agent's grant: the cluster must not be created before it.
@@ -43,7 +44,9 @@ class SecretsEncryptionKey(pulumi.ComponentResource):
         self, name: str, args: SecretsEncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("platform:kms:SecretsEncryptionKey", name, None, opts)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protected, retain_on_delete=True)
+        kept = pulumi.ResourceOptions(
+            parent=self, protect=args.protected, retain_on_delete=args.protected
+        )
         ring = gcp.kms.KeyRing(
             f"{name}-ring",
             project=args.project,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from components.facts import SECRET_READER_SERVICE_ACCOUNT
+from components.facts import SECRET_READER_SERVICE_ACCOUNT, Stage
 from offline.secret_access import (
     CLUSTER_SECRET_STORE,
     SECRET_STORE,
@@ -146,9 +146,11 @@ CRYPTO_KEY: Final = "gcp:kms/cryptoKey:CryptoKey"
 @rule(
     "gke-secrets-encrypted-with-own-key",
     "GKE clusters encrypt Kubernetes Secrets at the application layer with a Cloud KMS key "
-    "(databaseEncryption ENCRYPTED); keys are rotated and never deleted with the program.",
+    "(databaseEncryption ENCRYPTED); keys are rotated, and in prod never deleted with the program.",
     why="A Secret copied from etcd or a backup stays unreadable without the key, whose use is "
     "logged and revocable; destroying the key would make every Secret unreadable.",
+    facts=("stage",),
+    crossguard_gap="retain-on-delete of the key (CrossGuard does not see it)",
 )
 def gke_secrets_encrypted(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type == CLUSTER:
@@ -162,7 +164,7 @@ def gke_secrets_encrypted(resource: ResourceView, facts: StackFacts) -> list[str
         problems = []
         if not resource.get("rotationPeriod"):
             problems.append("rotationPeriod is not set: rotate the key")
-        if resource.retain_on_delete is False:
+        if facts.stage is Stage.PROD and resource.retain_on_delete is False:
             problems.append("not retained on delete: removing it from the program destroys it")
         return problems
     return []

@@ -231,7 +231,7 @@ CASES = [
          put("databaseEncryption", {"state": "DECRYPTED"})),
     Case("gke-secrets-encrypted-with-own-key", "no-rotation", "prod-eu", "gcp:kms/cryptoKey:CryptoKey",
          "rotationPeriod", put("rotationPeriod", "")),
-    Case("gke-secrets-encrypted-with-own-key", "key-not-retained", "staging",
+    Case("gke-secrets-encrypted-with-own-key", "key-not-retained", "prod-eu",
          "gcp:kms/cryptoKey:CryptoKey", "retained", options={"retain_on_delete": False},
          in_crossguard=False),
 ]  # fmt: skip

@@ -209,7 +209,7 @@ def test_workload_identity_bindings_wait_for_every_cluster(stack):
     bindings = [
         b
         for b in plan.of_type("gcp:serviceaccount/iAMMember:IAMMember")
-        if b.inputs["role"] == "roles/iam.workloadIdentityUser"
+        if b.inputs["member"].endswith("/secret-reader]")
     ]
     project = plan.config["gcp:project"]
     # One per namespace that reads secrets: flux-system and each tenant.

@@ -152,10 +152,10 @@ def test_every_namespace_has_pod_security_labels(stack):
     }
     # The namespaces k8s/ creates carry the labels too; no tenant namespace comes from k8s/.
     for render in gitops_facts.rendered_stack(stack):
-        for ns in (d for d in render.docs if d.get("kind") == "Namespace"):
-            labels = ns["metadata"].get("labels") or {}
-            assert labels.get(f"{PSA}/enforce") in ("baseline", "restricted"), ns
-            assert ns["metadata"]["name"] not in tenants(plan)
+        for doc in (d for d in render.docs if d.get("kind") == "Namespace"):
+            labels = doc["metadata"].get("labels") or {}
+            assert labels.get(f"{PSA}/enforce") in ("baseline", "restricted"), doc
+            assert doc["metadata"]["name"] not in tenants(plan)
 
 
 def _peers(rule: dict[str, Any]) -> list[tuple[str, str, int, str]]:

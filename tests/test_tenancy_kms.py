@@ -35,8 +35,8 @@ def test_every_cluster_encrypts_secrets_with_a_key_in_its_region(stack):
         assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
         # The cluster is created only once the agent may use the key.
         assert plan.depends_on(cluster, grant)
-        # Kept: never destroyed with the program, protected in prod.
+        # Prod keeps them: protected, and never destroyed with the program.
+        prod = plan.config["platform:stage"] == "prod"
         for kept in (key, ring):
-            assert kept.retain_on_delete
-            assert kept.protect == (plan.config["platform:stage"] == "prod")
+            assert (kept.protect, kept.retain_on_delete) == (prod, prod)
         assert key.inputs["rotationPeriod"]
