@@ -120,6 +120,10 @@ def _manual_step(resource: Registration, stack: str, project: str) -> ManualImpo
     return ManualImport(resource, identifier, _import_command(resource, stack, identifier))
 
 
+# Get-or-create on the API side (a service identity): `pulumi up` adopts it as it is.
+ADOPTED_AS_IS: tuple[str, ...] = ("gcp:projects/serviceIdentity:ServiceIdentity",)
+
+
 @dataclass
 class ImportDocuments:
     gcp: dict[str, Any]
@@ -175,10 +179,7 @@ def build(plan: Plan) -> ImportDocuments:
         elif step := _manual_step(resource, plan.stack, project):
             manual.append(step)
             identifiers[resource.urn] = step.identifier
-        # A service identity is get-or-create on the API side: `pulumi up` adopts it as is.
-        elif not resource.type.startswith(
-            ("pulumi:providers:", "tls:", "gcp:projects/serviceIdentity:")
-        ):
+        elif not resource.type.startswith(("pulumi:providers:", "tls:", *ADOPTED_AS_IS)):
             raise ValueError(f"{resource.type} {resource.name}: no way to adopt it is known")
     # Phase 2 refers to what phase 1 (components) and the targeted update (providers) put in
     # the state by URN.

@@ -165,6 +165,20 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"projects/(?P<project>{_SEG})/sinks/(?P<name>{_SEG})",
         "logging/resource_logging_sink.go resourceLoggingSinkImportState (parseLoggingSinkId)",
     ),
+    # components/kms.py (terraform-provider-google kms/ parse helpers; patterns not yet checked
+    # against a real import).
+    "gcp:kms/keyRing:KeyRing": (
+        f"projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})/keyRings/(?P<name>{_SEG})",
+        "kms/resource_kms_key_ring.go resourceKMSKeyRingImportState (parseKmsKeyRingId)",
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": (
+        f"(?P<keyRing>projects/{_SEG}/locations/{_SEG}/keyRings/{_SEG})/cryptoKeys/(?P<name>{_SEG})",
+        "kms/resource_kms_crypto_key.go resourceKMSCryptoKeyImportState (parseKmsCryptoKeyId)",
+    ),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (
+        f"(?P<cryptoKeyId>projects/{_SEG}/locations/{_SEG}/keyRings/{_SEG}/cryptoKeys/{_SEG}){_IAM}",
+        "kms/iam_kms_crypto_key.go CryptoKeyIdParseFunc",
+    ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (
         "(?P<secret>projects/.+/secrets/.+)/versions/(?P<version>.+)",
