@@ -4,9 +4,15 @@ import pulumi
 
 from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
-from components.facts import ClusterRole
+from components.facts import (
+    FLUX_NAMESPACE,
+    SECRET_READER_SERVICE_ACCOUNT,
+    SECRET_STORE_NAME,
+    ClusterRole,
+)
 from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
     KUMA_NAMESPACE,
     MESH_NAME,
@@ -19,11 +25,14 @@ from components.kuma import (
     ZonePlane,
 )
 from components.log_storage import LogStorage, LogStorageArgs
+from components.naming import service_account_id
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
+from components.secret_store import SecretStore, SecretStoreArgs
 from components.secrets import Secrets, SecretsArgs
+from components.tenant import Tenant, TenantArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
 config = load_stack_config()
@@ -52,6 +61,22 @@ LogStorage(
     ),
 )
 
+# Kubernetes Secrets in etcd are encrypted with a key of our own, per cluster, in its region.
+secrets_keys = {
+    c.name: SecretsEncryptionKey(
+        f"{c.name}-secrets-key",
+        SecretsEncryptionKeyArgs(
+            project=config.project,
+            cluster_name=c.name,
+            region=c.region,
+            labels=config.resource_labels,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
+    )
+    for c in config.clusters
+}
+
 clusters = {
     c.name: GkeCluster(
         c.name,
@@ -65,6 +90,8 @@ clusters = {
             authorized_networks=config.authorized_networks,
             labels=config.resource_labels,
             protected=config.protected,
+            secrets_encryption_key=secrets_keys[c.name].key_id,
+            secrets_encryption_grant=secrets_keys[c.name].grant,
             depends_on=services.services,
         ),
     )
@@ -81,18 +108,23 @@ priorities = {
     for name, cluster in clusters.items()
 }
 
-# External Secrets reads Secret Manager as this identity, from every cluster.
-eso_identity = WorkloadIdentity(
-    "external-secrets",
-    WorkloadIdentityArgs(
-        project=config.project,
-        namespace="external-secrets",
-        service_account_name="external-secrets",
-        description="External Secrets Operator (reads exposed Secret Manager entries)",
-        clusters=[c.cluster for c in clusters.values()],
-        depends_on=services.services,
-    ),
-)
+# Each namespace that reads Secret Manager (flux-system, each tenant) does so as its own Google
+# identity, bound to the namespace's `secret-reader` Kubernetes account on every cluster.
+readers = {
+    ns: WorkloadIdentity(
+        f"{ns}-secrets",
+        WorkloadIdentityArgs(
+            project=config.project,
+            namespace=ns,
+            service_account_name=SECRET_READER_SERVICE_ACCOUNT,
+            account_id=service_account_id(ns, "secrets"),
+            description=f"Secret Manager reader of namespace {ns} (External Secrets)",
+            clusters=[c.cluster for c in clusters.values()],
+            depends_on=services.services,
+        ),
+    )
+    for ns in config.secret_readers
+}
 
 secrets = Secrets(
     "secrets",
@@ -102,24 +134,16 @@ secrets = Secrets(
         replica_regions=config.secret_replica_regions,
         labels=config.resource_labels,
         protected=config.protected,
-        cluster_readers=[eso_identity.member],
+        readers={ns: identity.member for ns, identity in readers.items()},
         depends_on=services.services,
     ),
 )
 
-# External Secrets on every cluster (Flux, the mesh gateway's certificate and apps read through it).
+# External Secrets on every cluster; each namespace that reads through it has its own store.
 esos = {
     c.name: ExternalSecrets(
         f"{c.name}-external-secrets",
-        ExternalSecretsArgs(
-            project=config.project,
-            cluster_name=c.name,
-            cluster_location=c.region,
-            service_account_annotations=eso_identity.annotations,
-            read_access=[eso_identity.binding, *secrets.grants],
-            highly_available=config.is_prod,
-            priority=priorities[c.name],
-        ),
+        ExternalSecretsArgs(highly_available=config.is_prod, priority=priorities[c.name]),
         clusters[c.name].in_cluster,
     )
     for c in config.clusters
@@ -156,12 +180,29 @@ kuma = KumaMultiZone(
         ],
         highly_available=config.is_prod,
         protected=config.protected,
-        global_namespace_labels=global_eso.consumer_namespace_labels,
     ),
 )
 
-# The mesh's way in: a gateway on every zone cluster, its certificate from Secret Manager.
+# The mesh's way in: a gateway on every zone cluster, its certificate from Secret Manager,
+# read by the global's Kuma namespace through its own store and identity.
 if config.gateway is not None:
+    gateway_store = SecretStore(
+        f"{global_cluster.name}-kuma-secret-store",
+        SecretStoreArgs(
+            project=config.project,
+            cluster_name=global_cluster.name,
+            cluster_location=global_cluster.region,
+            namespace=KUMA_NAMESPACE,
+            service_account_annotations=readers[KUMA_NAMESPACE].annotations,
+            depends_on=[
+                kuma.global_namespace,
+                readers[KUMA_NAMESPACE].binding,
+                *secrets.grants[KUMA_NAMESPACE],
+            ],
+            eso_release=global_eso.release,
+        ),
+        clusters[global_cluster.name].in_cluster,
+    )
     MeshGateway(
         "mesh-gateway",
         MeshGatewayArgs(
@@ -180,8 +221,8 @@ if config.gateway is not None:
             ],
             global_in_cluster=clusters[global_cluster.name].in_cluster,
             eso_release=global_eso.release,
-            eso_store=global_eso.store,
-            secret_store=global_eso.store_name,
+            eso_store=gateway_store.store,
+            secret_store=SECRET_STORE_NAME,
             global_kuma=kuma.global_namespace,
             mesh=kuma.mesh,
             highly_available=config.is_prod,
@@ -194,16 +235,17 @@ if config.gateway is not None:
 for c in config.clusters:
     on_cluster = clusters[c.name].in_cluster
     eso = esos[c.name]
-    Flux(
+    flux = Flux(
         f"{c.name}-flux",
         FluxArgs(
             stack=pulumi.get_stack(),
             repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
-            secret_store=eso.store_name,
-            secret_store_namespace_labels=eso.consumer_namespace_labels,
+            project=config.project,
+            cluster_location=c.region,
+            reader_annotations=readers[FLUX_NAMESPACE].annotations,
+            read_access=[readers[FLUX_NAMESPACE].binding, *secrets.grants[FLUX_NAMESPACE]],
             eso_release=eso.release,
-            eso_store=eso.store,
             platform_vars=PlatformVars(
                 environment=config.environment,
                 stage=config.stage.value,
@@ -211,7 +253,7 @@ for c in config.clusters:
                 region=c.region,
                 cluster_name=c.name,
                 cluster_role=c.role.value,
-                secret_store=eso.store_name,
+                secret_store=SECRET_STORE_NAME,
                 mesh_name=MESH_NAME,
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
@@ -221,6 +263,22 @@ for c in config.clusters:
         ),
         on_cluster,
     )
+    # Applications run on zone clusters only.
+    for ns in config.tenant_namespaces if c.role is ClusterRole.ZONE else []:
+        Tenant(
+            f"{c.name}-{ns}",
+            TenantArgs(
+                project=config.project,
+                cluster_name=c.name,
+                cluster_location=c.region,
+                namespace=ns,
+                reader_annotations=readers[ns].annotations,
+                read_access=[readers[ns].binding, *secrets.grants[ns]],
+                eso_release=eso.release,
+                flux_namespace=flux.namespace,
+            ),
+            on_cluster,
+        )
 
 # Cloud Monitoring alerts and dashboard over what GMP scrapes; the collector's Cloud Trace identity.
 Observability(

@@ -160,6 +160,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         clusters=clusters,
         secret_replica_regions=_key(config, "secret_replica_regions", raw),
         secrets=_valid_items(SecretEntry, raw.get("secrets")),
+        tenants=_key(config, "tenants", raw),
         gitops=_key(config, "gitops", raw),
         gateway=_key(config, "gateway", raw),
         protect=_key(config, "protect", raw),

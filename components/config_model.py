@@ -22,8 +22,11 @@ from pydantic.alias_generators import to_camel
 from components import gcp_limits
 from components.facts import (
     EU_REGIONS,
+    FLUX_NAMESPACE,
     GCP_REGIONS,
     HA_CONTROL_PLANE_REPLICAS,
+    KUMA_NAMESPACE,
+    RESERVED_NAMESPACES,
     ZONES_PER_REGION,
     ClusterRole,
     Residency,
@@ -40,6 +43,8 @@ PRIVATE_RANGES: tuple[ipaddress.IPv4Network, ...] = tuple(
 )
 GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# A Kubernetes namespace name (RFC 1123 label).
+NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Labels the platform sets itself on every labelled resource (a user label may not override them).
 PLATFORM_LABEL_KEYS = frozenset({"environment", "stage", "managed-by", "cluster", "role", "pool"})
 
@@ -146,11 +151,29 @@ def _labels(labels: dict[str, str]) -> str | None:
     return None
 
 
+def _tenant_namespace(value: str) -> str | None:
+    if not NAMESPACE_NAME.fullmatch(value):
+        return f"{value!r} is not a Kubernetes namespace name (RFC 1123 label, <= 63 characters)"
+    if value in RESERVED_NAMESPACES or value.startswith(("kube-", "gke-", "gmp-")):
+        return f"{value!r} is a namespace of Kubernetes, GKE or the platform; choose another name"
+    return None
+
+
+def _reader(value: str) -> str | None:
+    if value == FLUX_NAMESPACE:
+        return None
+    if not NAMESPACE_NAME.fullmatch(value):
+        return f"{value!r} is not a Kubernetes namespace name (RFC 1123 label, <= 63 characters)"
+    return None
+
+
 Rfc1035Name = Annotated[str, _checked(_rfc1035)]
 GkeName = Annotated[str, _checked(_gke_name)]
 Region = Annotated[str, _checked(_region)]
 ProjectId = Annotated[str, _checked(_project_id)]
 SecretId = Annotated[str, _checked(_secret_id)]
+TenantNamespace = Annotated[str, _checked(_tenant_namespace)]
+Reader = Annotated[str, _checked(_reader)]
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_cidr)]
 PrivateCidr = Annotated[Cidr, _checked(_private)]
 Regions = Annotated[list[Region], Field(min_length=1), _checked(_unique)]
@@ -346,14 +369,22 @@ class SecretEntry(_Model):
     id: SecretId
     generated: GeneratedValue | None = None
     external: ExternalValue | None = None
-    # Whether the cluster's External Secrets identity may read this entry.
-    expose_to_clusters: bool = False
+    # The namespaces that may read this entry: `flux-system` or a tenant namespace. Each reads
+    # through its own SecretStore and Google identity; nobody else can.
+    readers: Annotated[list[Reader], _checked(_unique)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_source(self) -> SecretEntry:
         if (self.generated is None) == (self.external is None):
             raise ValueError("set exactly one of 'generated' or 'external'")
         return self
+
+
+class Tenant(_Model):
+    """An application namespace on the zone clusters: created by the program with its own
+    secret-reading identity and SecretStore, and reconciled by Flux with namespace-only rights."""
+
+    namespace: TenantNamespace
 
 
 class Network(_Model):
@@ -406,6 +437,7 @@ class PlatformConfig(_Model):
     )
     secret_replica_regions: Regions
     secrets: list[SecretEntry] = Field(default_factory=list)
+    tenants: list[Tenant] = Field(default_factory=list)
     gitops: GitOps
     gateway: Gateway | None = None
     labels: Labels = Field(default_factory=dict)
@@ -458,6 +490,20 @@ class PlatformConfig(_Model):
     def secret(self, secret_id: str) -> SecretEntry:
         return next(s for s in self.secrets if s.id == secret_id)
 
+    @cached_property
+    def tenant_namespaces(self) -> list[str]:
+        return [t.namespace for t in self.tenants]
+
+    @cached_property
+    def secret_readers(self) -> dict[str, list[str]]:
+        """Reader namespace -> the entries it may read (`flux-system` first, then tenants, then
+        `kuma-system` on the global cluster when a gateway serves TLS)."""
+        gateway = [KUMA_NAMESPACE] if self.gateway is not None else []
+        return {
+            ns: [s.id for s in self.secrets if ns in s.readers]
+            for ns in [FLUX_NAMESPACE, *self.tenant_namespaces, *gateway]
+        }
+
 
 # -- rules across top-level keys -------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -503,6 +549,8 @@ class ConfigView:
     clusters: list[ClusterView] = field(default_factory=list)
     secret_replica_regions: list[str] | None = None
     secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
+    # None: the key is invalid (reported on its own); the reader rules then wait for it.
+    tenants: list[Tenant] | None = None
     gitops: GitOps | None = None
     gateway: Gateway | None = None
     protect: bool | None = None
@@ -521,6 +569,7 @@ class ConfigView:
             clusters=[ClusterView.of(i, c) for i, c in enumerate(config.clusters)],
             secret_replica_regions=config.secret_replica_regions,
             secrets=list(enumerate(config.secrets)),
+            tenants=config.tenants,
             gitops=config.gitops,
             gateway=config.gateway,
             protect=config.protect,
@@ -589,23 +638,63 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
     for secret_id in _duplicates(ids):
         yield "secrets", f"id {secret_id!r} is used twice; Secret Manager ids must be unique"
     by_id = {s.id: s for _, s in view.secrets}
-    wanted: list[tuple[str, str, str]] = []
+    # Entries only one platform namespace reads, whose values never pass through Pulumi state.
+    wanted: list[tuple[str, str, str, str]] = []
     if view.gitops is not None:
         wanted.append(
-            ("gitops.credentialsSecret", view.gitops.credentials_secret, "git credentials")
+            (
+                "gitops.credentialsSecret",
+                view.gitops.credentials_secret,
+                "git credentials",
+                FLUX_NAMESPACE,
+            )
         )
     if view.gateway is not None:
-        wanted.append(("gateway.tlsSecret", view.gateway.tls_secret, "TLS private keys"))
-    for key, secret_id, what in wanted:
+        wanted.append(
+            ("gateway.tlsSecret", view.gateway.tls_secret, "TLS private keys", KUMA_NAMESPACE)
+        )
+    for key, secret_id, what, reader in wanted:
         entry = by_id.get(secret_id)
         if entry is None:
             yield key, f"{secret_id!r} is not one of secrets[].id {sorted(by_id)}"
-        elif entry.external is None or not entry.expose_to_clusters:
+        elif entry.external is None or entry.readers != [reader]:
             yield (
                 key,
                 f"secret {secret_id!r} must be 'external' ({what} never pass through Pulumi "
-                "state) with exposeToClusters: true",
+                f"state) with readers: [{reader}] ({reader} alone reads it)",
             )
+
+
+def _readers(view: ConfigView) -> Iterator[Problem]:
+    """Each reader is a namespace the program creates a store for; Flux's identity reads the
+    git credentials and nothing else."""
+    if view.tenants is None:
+        return
+    tenants = [t.namespace for t in view.tenants]
+    for namespace in _duplicates(tenants):
+        yield "tenants", f"namespace {namespace!r} is listed twice"
+    known = [FLUX_NAMESPACE, *tenants, *([KUMA_NAMESPACE] if view.gateway is not None else [])]
+    by_id = {entry.id: entry for _, entry in view.secrets}
+    # Which entry is Flux's is known only once gitops.credentialsSecret names a valid one (its
+    # problems are reported by `_secrets`).
+    credentials = view.gitops.credentials_secret if view.gitops is not None else None
+    flux_entry = by_id.get(credentials) if credentials is not None else None
+    if flux_entry is None or flux_entry.readers != [FLUX_NAMESPACE]:
+        credentials = None
+    for index, entry in view.secrets:
+        for reader in entry.readers:
+            if reader not in known:
+                yield (
+                    f"secrets[{index}].readers",
+                    f"{reader!r} is not one of {known} (flux-system, tenants[], kuma-system "
+                    "with a gateway); add it to platform:tenants first",
+                )
+            elif reader == FLUX_NAMESPACE and credentials is not None and entry.id != credentials:
+                yield (
+                    f"secrets[{index}].readers",
+                    f"{FLUX_NAMESPACE!r} may read only the git credentials "
+                    f"({credentials!r}); give {entry.id!r} to the namespace that uses it",
+                )
 
 
 def _log_storage(view: ConfigView) -> Iterator[Problem]:
@@ -714,6 +803,7 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_topology(view),
         *_locations(view),
         *_secrets(view),
+        *_readers(view),
         *_log_storage(view),
         *_derived_names(view),
         *_protection(view),

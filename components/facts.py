@@ -69,6 +69,23 @@ TELEMETRY_WRITER_ROLES: Final[tuple[str, ...]] = ("roles/cloudtrace.agent",)
 SECRET_ACCESSOR_ROLE: Final = "roles/secretmanager.secretAccessor"
 WORKLOAD_IDENTITY_USER_ROLE: Final = "roles/iam.workloadIdentityUser"
 
+# Namespaces the platform itself runs in. Only `flux-system` reads a Secret Manager entry (the git
+# credentials); application namespaces ("tenants") are named in the stack config.
+FLUX_NAMESPACE: Final = "flux-system"
+# Kuma's system namespace; on the global cluster it reads the gateway's TLS entry.
+KUMA_NAMESPACE: Final = "kuma-system"
+ESO_NAMESPACE: Final = "external-secrets"
+KUMA_SYSTEM_NAMESPACE: Final = "kuma-system"
+RESERVED_NAMESPACES: Final[frozenset[str]] = frozenset(
+    {"default", FLUX_NAMESPACE, ESO_NAMESPACE, KUMA_SYSTEM_NAMESPACE}
+)
+# In every reader namespace: the Kubernetes service account its SecretStore authenticates as
+# (Workload Identity, impersonating the namespace's own Google service account), and the store.
+SECRET_READER_SERVICE_ACCOUNT: Final = "secret-reader"
+SECRET_STORE_NAME: Final = "gcp-secret-manager"
+# Annotation on each Secret Manager entry naming the namespaces that may read it (comma-separated):
+# the entry states its own audience, so the policy pack can compare it with the grants it sees.
+SECRET_READERS_ANNOTATION: Final = "platform-readers"
 # The platform's own PriorityClass, created by Pulumi on every cluster and set on every pod the
 # program installs (Kuma, External Secrets, flux-operator, Flux's notification-controller). It must
 # stay above every application class in k8s/ (tests/test_resilience_priority.py reads both) and at

@@ -4,21 +4,22 @@ overlays substitute (`platform-vars`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME
 from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_release, namespace
 from components.priority_class import PlatformPriority
+from components.secret_store import SecretStore, SecretStoreArgs
 from components.versions import (
     FLUX_DISTRIBUTION_REGISTRY,
     FLUX_DISTRIBUTION_VERSION,
     FLUX_OPERATOR_CHART_REF,
 )
 
-FLUX_NAMESPACE = "flux-system"
 FLUX_INSTANCE = "flux"
 PLATFORM_VARS = "platform-vars"
 GIT_CREDENTIALS = "flux-git-credentials"
@@ -75,13 +76,15 @@ class FluxArgs:
     stack: str
     repository_url: str
     # Secret Manager entry (external value) holding the git credentials as JSON
-    # {"username": ..., "password": ...}; ESO copies it into flux-system.
+    # {"username": ..., "password": ...}; ESO copies it into flux-system through flux-system's own
+    # SecretStore, whose identity may read this entry and no other.
     credentials_secret: str
-    secret_store: str
-    # flux-system reads its git credentials through the store: the labels that allow it.
-    secret_store_namespace_labels: Mapping[str, str]
+    project: str
+    cluster_location: str
+    # flux-system's WorkloadIdentity annotations, and the IAM its store waits for.
+    reader_annotations: pulumi.Input[Mapping[str, str]]
+    read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
-    eso_store: pulumi.Resource
     platform_vars: PlatformVars
     protected: bool
     priority: PlatformPriority
@@ -112,7 +115,19 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
             "registry": FLUX_DISTRIBUTION_REGISTRY,
         },
         "components": list(FLUX_COMPONENTS),
-        "cluster": {"type": "gcp", "networkPolicy": True, "domain": "cluster.local"},
+        # Multi-tenancy lockdown (flux-operator v0.58.1 internal/builder/profiles.go
+        # `profileClusterMultitenant`): no cross-namespace source references, and a Kustomization
+        # without `serviceAccountName` applies as `default` of its namespace (no rights) instead
+        # of as kustomize-controller. The operator gives its own sync Kustomization
+        # kustomize-controller; k8s/flux names it on each platform Kustomization and a
+        # per-tenant account on each tenant's.
+        "cluster": {
+            "type": "gcp",
+            "networkPolicy": True,
+            "domain": "cluster.local",
+            "multitenant": True,
+            "tenantDefaultServiceAccount": "default",
+        },
         "sync": {
             "kind": "GitRepository",
             "url": args.repository_url,
@@ -138,16 +153,17 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
     }
 
 
-def git_credentials_spec(credentials_secret: str, secret_store: str) -> dict[str, object]:
+def git_credentials_spec(credentials_secret: str) -> dict[str, object]:
     return {
         "refreshInterval": "1h",
-        "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+        "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
         "target": {"name": GIT_CREDENTIALS, "creationPolicy": "Owner"},
         "dataFrom": [{"extract": {"key": credentials_secret}}],
     }
 
 
 class Flux(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
     instance: k8s.apiextensions.CustomResource
     platform_vars: k8s.core.v1.ConfigMap
 
@@ -157,7 +173,23 @@ class Flux(pulumi.ComponentResource):
         super().__init__("platform:k8s:Flux", name, None, opts)
         # The cluster's Kubernetes provider comes with this component's own options (`providers`).
         on_cluster = pulumi.ResourceOptions(parent=self)
-        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, args.secret_store_namespace_labels)
+        # flux-operator's chart defaults are "compliant with the pod security restricted profile"
+        # (its values.yaml securityContext), as are the Flux controllers' manifests.
+        ns = namespace(FLUX_NAMESPACE, f"{name}-ns", on_cluster, pod_security="restricted")
+        self.namespace = ns
+        store = SecretStore(
+            f"{name}-store",
+            SecretStoreArgs(
+                project=args.project,
+                cluster_name=args.platform_vars.cluster_name,
+                cluster_location=args.cluster_location,
+                namespace=FLUX_NAMESPACE,
+                service_account_annotations=args.reader_annotations,
+                depends_on=[ns, *args.read_access],
+                eso_release=args.eso_release,
+            ),
+            on_cluster,
+        )
         operator = helm_release(
             f"{name}-operator",
             release_name="flux-operator",
@@ -169,6 +201,9 @@ class Flux(pulumi.ComponentResource):
             # Flux runs. The chart renders `priorityClassName` as given (templates/deployment.yaml).
             values={
                 "installCRDs": True,
+                # The Flux Status web UI is on by default and unauthenticated unless a Web Config
+                # with an identity provider is given (values.yaml `web`); off here.
+                "web": {"enabled": False},
                 "priorityClassName": args.priority.name,
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "64Mi"},
@@ -193,9 +228,9 @@ class Flux(pulumi.ComponentResource):
             kind="ExternalSecret",
             name=GIT_CREDENTIALS,
             namespace=FLUX_NAMESPACE,
-            spec=git_credentials_spec(args.credentials_secret, args.secret_store),
+            spec=git_credentials_spec(args.credentials_secret),
             crd_release=args.eso_release,
-            depends_on=[ns, args.eso_store],
+            depends_on=[ns, store.store],
             opts=on_cluster,
         )
         # Deleting the FluxInstance uninstalls Flux (and with it everything Flux applied): in

@@ -41,6 +41,10 @@ class GkeClusterArgs:
     authorized_networks: Sequence[AuthorizedNetwork]
     labels: Mapping[str, str]
     protected: bool
+    # Cloud KMS key for application-layer encryption of Secrets (components/kms.py), and the
+    # service agent's grant on it, which the cluster's creation needs.
+    secrets_encryption_key: pulumi.Input[str]
+    secrets_encryption_grant: pulumi.Resource
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
@@ -163,6 +167,9 @@ class GkeCluster(pulumi.ComponentResource):
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
             maintenance_policy=_maintenance_policy(spec.maintenance) if spec.maintenance else None,
             datapath_provider="ADVANCED_DATAPATH",
+            database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
+                state="ENCRYPTED", key_name=args.secrets_encryption_key
+            ),
             # Managed Service for Prometheus collects what PodMonitorings select (k8s/
             # infrastructure); container stdout (mesh access logs) goes to Cloud Logging.
             # Explicit, not GKE's version-dependent defaults (docs/observability.md).
@@ -184,7 +191,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 stateful,
                 pulumi.ResourceOptions(
-                    depends_on=[*args.depends_on, *node_role_grants],
+                    depends_on=[*args.depends_on, *node_role_grants, args.secrets_encryption_grant],
                     # Only the removed default pool used these, and GKE does not report them as
                     # set (a cluster imported after a state loss would otherwise be replaced:
                     # initial_node_count is ForceNew, hashicorp/terraform-provider-google#4963).

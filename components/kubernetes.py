@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,16 +13,33 @@ from components.versions import ChartRef
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "pulumi"}
 
 
+PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+POD_SECURITY_LABEL = "pod-security.kubernetes.io"
+
+
+def pod_security_labels(enforce: PodSecurityLevel) -> dict[str, str]:
+    """Pod Security admission: `enforce` rejects pods above the level; `audit` and `warn` always
+    report what `restricted` would refuse, so the gap to it stays visible."""
+    return {
+        f"{POD_SECURITY_LABEL}/enforce": enforce,
+        f"{POD_SECURITY_LABEL}/audit": "restricted",
+        f"{POD_SECURITY_LABEL}/warn": "restricted",
+    }
+
+
 def namespace(
     name: str,
     resource_name: str,
     opts: pulumi.ResourceOptions,
     labels: Mapping[str, str] | None = None,
+    *,
+    pod_security: PodSecurityLevel,
 ) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=name, labels={**MANAGED_BY_LABELS, **(labels or {})}
+            name=name,
+            labels={**MANAGED_BY_LABELS, **(labels or {}), **pod_security_labels(pod_security)},
         ),
         opts=opts,
     )

@@ -17,6 +17,12 @@ def service_account_id(*parts: str) -> str:
     return f"{'-'.join(head)[:room].rstrip('-')}-{digest}-{purpose}"
 
 
+def tenant_reconciler(namespace: str) -> str:
+    """The Flux Kustomization of a tenant (k8s/flux/zone) and the flux-system service account it
+    impersonates: the same name."""
+    return f"apps-{namespace}"
+
+
 KUBERNETES_PROVIDER_SUFFIX = "-k8s"
 
 

@@ -277,6 +277,7 @@ class Observability(pulumi.ComponentResource):
                 project=args.project,
                 namespace=COLLECTOR_NAMESPACE,
                 service_account_name=COLLECTOR_SERVICE_ACCOUNT,
+                account_id=TELEMETRY_SERVICE_ACCOUNT_ID,
                 description="OpenTelemetry collector (writes the mesh's traces to Cloud Trace)",
                 clusters=args.clusters,
                 depends_on=args.depends_on,

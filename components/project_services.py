@@ -12,6 +12,7 @@ REQUIRED_APIS: tuple[str, ...] = (
     "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
     "container.googleapis.com",
+    "cloudkms.googleapis.com",  # application-layer encryption of Kubernetes Secrets
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",  # Workload Identity token exchange
     "sts.googleapis.com",  # Workload Identity token exchange

@@ -10,7 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from components.config_model import SecretEntry
-from components.facts import SECRET_ACCESSOR_ROLE
+from components.facts import SECRET_ACCESSOR_ROLE, SECRET_READERS_ANNOTATION
 
 # The RandomPassword inputs this program sets that importing the value cannot restore. `length`
 # is restored (the value's length), so changing it still rotates the value.
@@ -24,8 +24,9 @@ class SecretsArgs:
     replica_regions: Sequence[str]
     labels: Mapping[str, str]
     protected: bool
-    # Identities (IAM members) allowed to read every entry marked exposeToClusters.
-    cluster_readers: Sequence[pulumi.Input[str]]
+    # Reader namespace -> its Google identity (IAM member); each entry is granted to exactly the
+    # identities of its `readers`.
+    readers: Mapping[str, pulumi.Input[str]]
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -34,20 +35,22 @@ class Secrets(pulumi.ComponentResource):
     the program (a secret's value cannot be recreated), and protected in prod."""
 
     secret_names: dict[str, pulumi.Output[str]]
-    grants: list[gcp.secretmanager.SecretIamMember]
+    # Reader namespace -> its accessor grants.
+    grants: dict[str, list[gcp.secretmanager.SecretIamMember]]
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("platform:gcp:Secrets", name, None, opts)
         self.secret_names = {}
-        self.grants = []
+        self.grants = {reader: [] for reader in args.readers}
         for entry in args.entries:
             secret = gcp.secretmanager.Secret(
                 entry.id,
                 project=args.project,
                 secret_id=entry.id,
                 labels={**args.labels, "source": "generated" if entry.generated else "external"},
+                annotations={SECRET_READERS_ANNOTATION: ",".join(entry.readers)},
                 replication=gcp.secretmanager.SecretReplicationArgs(
                     user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
                         replicas=[
@@ -90,16 +93,17 @@ class Secrets(pulumi.ComponentResource):
                     secret_data=value.result.apply(pulumi.Output.secret),
                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
                 )
-            if entry.expose_to_clusters:
-                self.grants += [
+            # One member per reader (never a binding or policy, which would own the entry's whole
+            # accessor list); named after the namespace, so a reader's grants are its own.
+            for reader in entry.readers:
+                self.grants[reader].append(
                     gcp.secretmanager.SecretIamMember(
-                        f"{entry.id}-reader-{index}",
+                        f"{entry.id}-reader-{reader}",
                         project=args.project,
                         secret_id=secret.id,
                         role=SECRET_ACCESSOR_ROLE,
-                        member=reader,
+                        member=args.readers[reader],
                         opts=pulumi.ResourceOptions(parent=self),
                     )
-                    for index, reader in enumerate(args.cluster_readers)
-                ]
+                )
         self.register_outputs({"secrets": self.secret_names})

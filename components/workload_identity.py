@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.facts import WORKLOAD_IDENTITY_USER_ROLE
-from components.naming import service_account_id, workload_pool
+from components.naming import workload_pool
 
 WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
 
@@ -19,6 +19,8 @@ class WorkloadIdentityArgs:
     project: str
     namespace: str
     service_account_name: str
+    # The Google service account id (components/naming.service_account_id).
+    account_id: str
     description: str
     # The clusters running the workload. The project's identity pool exists only once a cluster
     # with Workload Identity does, so the IAM binding must wait for them.
@@ -47,7 +49,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         account = gcp.serviceaccount.Account(
             name,
             project=args.project,
-            account_id=service_account_id(name),
+            account_id=args.account_id,
             display_name=args.description,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )

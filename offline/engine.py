@@ -282,6 +282,32 @@ _ASSIGNED_NAMES: dict[str, Callable[[Mapping[str, Any], str], str]] = {
 }
 
 
+def _account(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
+    return {
+        "email": email,
+        "member": f"serviceAccount:{email}",
+        "name": f"projects/{proj}/serviceAccounts/{email}",
+    }
+
+
+# Google-managed service agents are named after the project number (the mocks' 123456789012;
+# cloud.google.com/iam/docs/service-agents).
+_SERVICE_AGENT_DOMAINS: dict[str, str] = {"container.googleapis.com": "container-engine-robot"}
+
+
+def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    domain = _SERVICE_AGENT_DOMAINS[str(inputs["service"])]
+    email = f"service-123456789012@{domain}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
+
+
+_IDENTITY_OUTPUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "gcp:serviceaccount/account:Account": _account,
+    "gcp:projects/serviceIdentity:ServiceIdentity": _service_agent,
+}
+
+
 def _computed_outputs(
     type_: str, name: str, inputs: Mapping[str, Any], project: str
 ) -> dict[str, Any]:
@@ -289,13 +315,8 @@ def _computed_outputs(
     proj = str(inputs.get("project", project))
     if type_ in _ASSIGNED_NAMES:
         return {"name": _ASSIGNED_NAMES[type_](inputs, proj)}
-    if type_ == "gcp:serviceaccount/account:Account":
-        email = f"{inputs['accountId']}@{proj}.iam.gserviceaccount.com"
-        return {
-            "email": email,
-            "member": f"serviceAccount:{email}",
-            "name": f"projects/{proj}/serviceAccounts/{email}",
-        }
+    if type_ in _IDENTITY_OUTPUTS:
+        return _IDENTITY_OUTPUTS[type_](inputs, proj)
     if type_ == "gcp:compute/network:Network":
         return {
             "selfLink": f"https://www.googleapis.com/compute/v1/projects/{proj}/global/networks/{inputs['name']}"

@@ -46,6 +46,7 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:logging/projectSink:ProjectSink": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretVersion:SecretVersion": Latency(3, "docs: synchronous API call"),
     "gcp:secretmanager/secretIamMember:SecretIamMember": Latency(5, "provider: policy update"),
+    "gcp:projects/serviceIdentity:ServiceIdentity": Latency(5, "API: generateServiceIdentity"),
     "kubernetes:helm.sh/v3:Release": Latency(
         150, "helm: install --wait incl. an internal LoadBalancer address (~1-2 min)"
     ),
@@ -53,11 +54,14 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:core/v1:ConfigMap": Latency(1, "API server round trip"),
     "kubernetes:core/v1:Secret": Latency(1, "API server round trip"),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": Latency(1, "API server round trip"),
+    "kubernetes:core/v1:ServiceAccount": Latency(1, "API server round trip"),
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": Latency(1, "API server round trip"),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": Latency(1, "API server round trip"),
     "kubernetes:scheduling.k8s.io/v1:PriorityClass": Latency(1, "API server round trip"),
     "kubernetes:fluxcd.controlplane.io/v1:FluxInstance": Latency(
         120, "flux-operator installs the controllers and waits for Ready"
     ),
-    "kubernetes:external-secrets.io/v1:ClusterSecretStore": Latency(5, "API server + validation"),
+    "kubernetes:external-secrets.io/v1:SecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
     # pulumi-kubernetes has no await logic for this kind: created means accepted.

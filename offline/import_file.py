@@ -123,6 +123,10 @@ def _manual_step(resource: Registration, stack: str, project: str) -> ManualImpo
     return ManualImport(resource, identifier, _import_command(resource, stack, identifier))
 
 
+# Get-or-create on the API side (a service identity): `pulumi up` adopts it as it is.
+ADOPTED_AS_IS: tuple[str, ...] = ("gcp:projects/serviceIdentity:ServiceIdentity",)
+
+
 @dataclass
 class ImportDocuments:
     gcp: dict[str, Any]
@@ -200,7 +204,7 @@ def build(plan: Plan, only: frozenset[str] | None = None) -> ImportDocuments:
         elif step := _manual_step(resource, plan.stack, project):
             manual.append(step)
             identifiers[resource.urn] = step.identifier
-        elif not resource.type.startswith(("pulumi:providers:", "tls:")):
+        elif not resource.type.startswith(("pulumi:providers:", "tls:", *ADOPTED_AS_IS)):
             raise ValueError(f"{resource.type} {resource.name}: no way to adopt it is known")
     # Phase 2 refers to what phase 1 (components) and the targeted update (providers) put in
     # the state by URN.

@@ -57,6 +57,9 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"{i['serviceAccountId']} {i['role']} {i['member']}"
     ),
     "gcp:secretmanager/secret:Secret": lambda i, p: f"projects/{p}/secrets/{i['secretId']}",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (
+        lambda i, p: f"{i['cryptoKeyId']} {i['role']} {i['member']}"
+    ),
     "gcp:secretmanager/secretIamMember:SecretIamMember": (
         lambda i, p: f"{i['secretId']} {i['role']} {i['member']}"
     ),
@@ -64,7 +67,7 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
         lambda i, p: f"projects/{p}/locations/{i['location']}/buckets/{i['bucketId']}"
     ),
     "gcp:logging/projectSink:ProjectSink": lambda i, p: f"projects/{p}/sinks/{i['name']}",
-    # The bootstrap program's (bootstrap/).
+    # The bootstrap program's (bootstrap/) and components/kms.py.
     "gcp:kms/keyRing:KeyRing": (
         lambda i, p: f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"
     ),
@@ -180,6 +183,10 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
     "gcp:monitoring/dashboard:Dashboard": (
         f"projects/(?P<project>{_SEG})/dashboards/(?P<dashboard>{_SEG})",
         "monitoring/resource_monitoring_dashboard.go resourceMonitoringDashboardImport",
+    ),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (
+        f"(?P<cryptoKeyId>projects/{_SEG}/locations/{_SEG}/keyRings/{_SEG}/cryptoKeys/{_SEG}){_IAM}",
+        "kms/iam_kms_crypto_key.go CryptoKeyIdParseFunc",
     ),
     # Not derivable from inputs (the version number is the cloud's): import_file asks gcloud.
     "gcp:secretmanager/secretVersion:SecretVersion": (

@@ -16,10 +16,11 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policy.crossguard import PACK_NAME, policies
+from policy.tenancy import stack_policies
 
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=policies(),
-    description="Platform invariants of the GKE platform (docs/design.md, section 6).",
+    policies=[*policies(), *stack_policies()],
+    description="Platform invariants of the GKE platform (docs/design.md).",
 )

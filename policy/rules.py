@@ -942,3 +942,7 @@ def evaluate(resources: Sequence[ResourceView], facts: StackFacts) -> list[Viola
         for r in RULES
         for message in r.evaluate(resource, facts)
     ]
+
+
+# The tenancy rules live in their own module and register themselves into RULES on import.
+from policy import tenancy  # noqa: E402, F401

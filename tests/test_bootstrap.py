@@ -77,7 +77,7 @@ def test_every_custom_resource_is_valid_against_the_pinned_crds(stack):
     resources = custom_resources(plan)
     kinds = {r.inputs["kind"] for r in resources}
     assert kinds == {
-        "ClusterSecretStore",
+        "SecretStore",
         "ExternalSecret",
         "FluxInstance",
         "Mesh",
@@ -288,45 +288,6 @@ def test_platform_vars_per_cluster(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_cluster_secret_store_uses_the_clusters_workload_identity(stack):
-    plan = plan_of(stack)
-    regions = {c["name"]: c["region"] for c in plan.config["platform:clusters"]}
-    for store in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore"):
-        cluster = cluster_of(plan, store)
-        gcpsm = store.inputs["spec"]["provider"]["gcpsm"]
-        assert gcpsm["projectID"] == plan.config["gcp:project"]
-        assert gcpsm["auth"]["workloadIdentity"] == {
-            "clusterLocation": regions[cluster],
-            "clusterName": cluster,
-            "clusterProjectID": plan.config["gcp:project"],
-            "serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"},
-        }
-    release = releases(plan, "external-secrets")[0]
-    [identity] = [
-        a
-        for a in plan.of_type("gcp:serviceaccount/account:Account")
-        if a.name == "external-secrets"
-    ]
-    annotations = release.inputs["values"]["serviceAccount"]["annotations"]
-    assert annotations == {"iam.gke.io/gcp-service-account": identity.outputs["email"]}
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_store_serves_only_labelled_namespaces_and_flux_system_is_one(stack):
-    plan = plan_of(stack)
-    for store in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore"):
-        [condition] = store.inputs["spec"]["conditions"]
-        required = condition["namespaceSelector"]["matchLabels"]
-        assert required == {"platform.acme.io/secret-store": "gcp-secret-manager"}
-        [flux_ns] = [
-            n
-            for n in plan.of_type("kubernetes:core/v1:Namespace")
-            if n.inputs["metadata"]["name"] == "flux-system" and n.provider == store.provider
-        ]
-        assert required.items() <= flux_ns.inputs["metadata"]["labels"].items()
-
-
-@pytest.mark.parametrize("stack", STACKS)
 def test_git_credentials_come_from_secret_manager_through_eso(stack):
     plan = plan_of(stack)
     secret_id = plan.config["platform:gitops"]["credentialsSecret"]
@@ -340,10 +301,7 @@ def test_git_credentials_come_from_secret_manager_through_eso(stack):
         spec = external_secret.inputs["spec"]
         assert external_secret.inputs["metadata"]["namespace"] == "flux-system"
         assert spec["dataFrom"] == [{"extract": {"key": secret_id}}]
-        assert spec["secretStoreRef"] == {
-            "kind": "ClusterSecretStore",
-            "name": "gcp-secret-manager",
-        }
+        assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": "gcp-secret-manager"}
     # The credentials value never passes through Pulumi: no version is created for it.
     versions_created = {
         v.name for v in plan.of_type("gcp:secretmanager/secretVersion:SecretVersion")
@@ -376,16 +334,6 @@ def test_zone_installs_have_the_ca_to_verify_the_global(stack):
     [ca] = plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
     for zone in clusters(plan, "zone"):
         assert plan.depends_on(release_on(plan, "kuma", zone), ca)
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_cluster_secret_store_after_its_iam_grants(stack):
-    plan = plan_of(stack)
-    grants = plan.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
-    assert grants
-    for store in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore"):
-        for grant in grants:
-            assert plan.depends_on(store, grant)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -438,30 +386,6 @@ def test_private_keys_only_as_pulumi_secrets(stack):
 def test_generated_secret_values_are_pulumi_secrets(stack):
     for version in plan_of(stack).of_type("gcp:secretmanager/secretVersion:SecretVersion"):
         assert version.is_secret("secretData")
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_eso_reads_exactly_the_exposed_entries(stack):
-    plan = plan_of(stack)
-    exposed = {s["id"] for s in plan.config["platform:secrets"] if s.get("exposeToClusters")}
-    [identity] = [
-        a
-        for a in plan.of_type("gcp:serviceaccount/account:Account")
-        if a.name == "external-secrets"
-    ]
-    secrets = {s.urn: s.inputs["secretId"] for s in plan.of_type("gcp:secretmanager/secret:Secret")}
-    granted = set()
-    for grant in plan.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"):
-        assert grant.inputs["role"] == "roles/secretmanager.secretAccessor"
-        assert grant.inputs["member"] == identity.outputs["member"]
-        [secret_urn] = grant.property_dependencies["secretId"]
-        granted.add(secrets[secret_urn])
-    assert granted == exposed
-    assert exposed != set(secrets.values()), (
-        "the fixture should hold an entry clusters may not read"
-    )
-    project_roles = {r.inputs["role"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")}
-    assert not any(role.startswith("roles/secretmanager.") for role in project_roles)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -340,14 +340,18 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(secret_ids.filter(lambda s: s != credentials), max_size=3, unique=True)
     )
     secrets: list[dict[str, Any]] = [
-        {"id": credentials, "exposeToClusters": True, "external": {"description": "git token"}}
+        {"id": credentials, "readers": ["flux-system"], "external": {"description": "git token"}}
     ]
     for secret_id in other_ids:
         generated: dict[str, Any] = {"length": draw(st.integers(16, 128))}
         if draw(st.booleans()):
             generated["special"] = True
         secrets.append(
-            {"id": secret_id, "exposeToClusters": draw(st.booleans()), "generated": generated}
+            {
+                "id": secret_id,
+                "readers": draw(st.sampled_from([[], ["shop"]])),
+                "generated": generated,
+            }
         )
     secrets = draw(st.permutations(secrets))
     stage = draw(st.sampled_from(["staging", "prod"]))
@@ -381,6 +385,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "clusters": clusters,
         "secrets": secrets,
+        "tenants": [{"namespace": "shop"}],
         "gitops": {
             "repositoryUrl": "https://github.com/acme/x.git",
             "credentialsSecret": credentials,

@@ -697,8 +697,52 @@ CASES = [
     case(
         "gitops-credentials-not-exposed",
         STG,
-        set_at("platform:secrets[0].exposeToClusters", False),
-        expect("platform:gitops.credentialsSecret", "with exposeToClusters: true"),
+        set_at("platform:secrets[0].readers", []),
+        expect("platform:gitops.credentialsSecret", "with readers: [flux-system]"),
+    ),
+    case(
+        "secret-reader-unknown-namespace",
+        STG,
+        set_at("platform:secrets[1].readers", ["catalog", "payments"]),
+        expect("platform:secrets[1].readers", "'payments' is not 'flux-system' nor a namespace"),
+    ),
+    case(
+        "flux-reads-an-app-secret",
+        PROD,
+        set_at("platform:secrets[2].readers", ["storefront", "flux-system"]),
+        expect("platform:secrets[2].readers", "may read only the git credentials"),
+    ),
+    case(
+        "git-credentials-shared-with-a-tenant",
+        STG,
+        set_at("platform:secrets[0].readers", ["flux-system", "catalog"]),
+        expect("platform:gitops.credentialsSecret", "with readers: [flux-system]"),
+    ),
+    case(
+        "secret-reader-listed-twice",
+        PROD,
+        set_at("platform:secrets[1].readers", ["catalog", "catalog"]),
+        expect("platform:secrets[1].readers", "listed twice"),
+    ),
+    case(
+        "tenant-reserved-namespace",
+        PROD,
+        set_at("platform:tenants[0].namespace", "kube-system"),
+        expect("platform:tenants[0].namespace", "a namespace of Kubernetes, GKE or the platform"),
+    ),
+    case(
+        "tenant-not-a-namespace-name",
+        STG,
+        set_at("platform:tenants[1].namespace", "Store_Front"),
+        expect("platform:tenants[1].namespace", "not a Kubernetes namespace name"),
+    ),
+    case(
+        "tenant-listed-twice",
+        STG,
+        set_at("platform:tenants[1].namespace", "catalog"),
+        expect("platform:tenants", "namespace 'catalog' is listed twice"),
+        # storefront's entry now names a namespace that is no tenant.
+        expect("platform:secrets[2].readers", "'storefront' is not 'flux-system' nor"),
     ),
     case(
         "gateway-tls-unknown-secret",
@@ -795,10 +839,10 @@ CASES = [
         expect("platform:clusters[2].kumazone", "unknown key"),
     ),
     case(
-        "typo-secret-exposeToCluster",
+        "typo-secret-reader",
         STG,
-        rename_at("platform:secrets[2].exposeToClusters", "exposeToCluster"),
-        expect("platform:secrets[2].exposeToCluster", "unknown key"),
+        rename_at("platform:secrets[2].readers", "reader"),
+        expect("platform:secrets[2].reader", "unknown key"),
     ),
     case(
         "typo-gitops-repositoryURL",

@@ -67,7 +67,7 @@ def _object(kind: str, name: str, api_version: str = "v1") -> Doc:
 def _external_secret(name: str, target: str, key: str, store: str = "gcp-secret-manager") -> Doc:
     doc = _object("ExternalSecret", name, "external-secrets.io/v1")
     doc["spec"] = {
-        "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
+        "secretStoreRef": {"kind": "SecretStore", "name": store},
         "target": {"name": target},
         "data": [{"secretKey": "k", "remoteRef": {"key": key}}],
     }
@@ -93,9 +93,9 @@ FACTS = gitops_facts.StackFacts(
     stack="test",
     clusters=(),
     secret_ids=frozenset({"catalog-db-password", "backup-encryption-key"}),
-    cluster_readable=frozenset({"catalog-db-password"}),
     mesh_names=frozenset({"default"}),
-    secret_stores=frozenset({"gcp-secret-manager"}),
+    secret_stores=frozenset({("c1", "shop", "gcp-secret-manager")}),
+    readable_by={"shop": frozenset({"catalog-db-password"})},
 )
 
 
@@ -112,7 +112,7 @@ FACTS = gitops_facts.StackFacts(
 )
 def test_the_good_fixture_passes(check: checks.Check) -> None:
     assert check(_good()) == []
-    assert cross_layer.check_external_secrets(_good(), FACTS) == []
+    assert cross_layer.check_external_secrets(_good(), FACTS, "c1") == []
 
 
 def test_selectors_report_a_service_that_selects_nothing() -> None:
@@ -330,32 +330,20 @@ def test_external_secrets_report_unknown_unreadable_keys_and_other_stores() -> N
         _external_secret("b", "b", "backup-encryption-key"),
         _external_secret("c", "c", "catalog-db-password", store="other-store"),
     ]
-    problems = cross_layer.check_external_secrets(docs, FACTS)
+    problems = cross_layer.check_external_secrets(docs, FACTS, "c1")
     assert "no Secret Manager entry" in problems[0]
-    assert "not readable by the clusters" in problems[1]
-    assert "not the program's ClusterSecretStore" in problems[2]
+    assert "not readable by namespace 'shop'" in problems[1]
+    assert "not a SecretStore the program creates in namespace 'shop'" in problems[2]
 
 
-def test_store_access_needs_the_labelled_namespace() -> None:
-    facts = dataclasses.replace(
-        FACTS,
-        store_namespace_labels={
-            "gcp-secret-manager": {"platform.acme.io/secret-store": "gcp-secret-manager"}
-        },
-    )
-    allowed = {"platform.acme.io/secret-store": "gcp-secret-manager"}
-    docs = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ok", "labels": allowed}},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}},
-    ]
-    for name, namespace in (("s1", "ok"), ("s2", "bare"), ("s3", "ghost")):
-        secret = _external_secret(name, name, "catalog-db-password")
-        secret["metadata"]["namespace"] = namespace
-        docs.append(secret)
-    problems = cross_layer.check_store_access(docs, facts)
-    assert len(problems) == 2
-    assert "namespace 'bare' lacks the labels" in problems[0]
-    assert "namespace 'ghost' is not rendered" in problems[1]
+def test_external_secrets_use_their_own_namespace_store_and_entries() -> None:
+    # Another namespace's entry, or this namespace's store on a cluster without it, is refused.
+    other = _external_secret("d", "d", "catalog-db-password")
+    other["metadata"]["namespace"] = "payments"
+    problems = cross_layer.check_external_secrets([other], FACTS, "c1")
+    assert "not a SecretStore the program creates in namespace 'payments'" in problems[0]
+    assert "not readable by namespace 'payments'" in problems[1]
+    assert len(cross_layer.check_external_secrets(_good(), FACTS, "c2")) == 1
 
 
 def test_schema_check_reports_unknown_fields() -> None:
@@ -421,7 +409,7 @@ def test_depends_on_must_name_a_kustomization_of_the_cluster() -> None:
 
 
 KUMA_CP = {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "kuma-system"}
-STORE = {"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore"}
+STORE = {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "namespace": "shop"}
 READY = "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')"
 NOT_READY = "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'False')"
 STORE_EXPR = {**STORE, "current": READY, "failed": NOT_READY}
@@ -440,13 +428,13 @@ def test_health_checks_must_target_what_exists() -> None:
     assert cross_layer.check_health_checks([good], facts, "c1") == []
     bad = _flux_ks(healthChecks=[{**STORE, "name": "gcp"}, {**KUMA_CP, "name": "kuma"}])
     assert cross_layer.check_health_checks([bad], facts, "c1") == [
-        "Kustomization/shop/apps: health check ClusterSecretStore/gcp is neither rendered nor"
+        "Kustomization/shop/apps: health check SecretStore/shop/gcp is neither rendered nor"
         " created by the program on this cluster",
         "Kustomization/shop/apps: health check Deployment/kuma-system/kuma is neither rendered nor"
         " created by the program on this cluster",
     ]
-    # the control plane of another cluster does not count
-    assert len(cross_layer.check_health_checks([good], facts, "c2")) == 1
+    # the store and control plane of another cluster do not count
+    assert len(cross_layer.check_health_checks([good], facts, "c2")) == 2
 
 
 def _render_of(ks: Doc, output: list[Doc]) -> flux_render.ClusterRender:
@@ -462,14 +450,14 @@ def _render_of(ks: Doc, output: list[Doc]) -> flux_render.ClusterRender:
 @pytest.mark.parametrize(
     ("spec", "output", "missing"),
     [
-        ({"healthChecks": [{**STORE, "name": "s"}]}, [], "ClusterSecretStore"),
+        ({"healthChecks": [{**STORE, "name": "s"}]}, [], "SecretStore"),
         (
             {
                 "healthChecks": [{**STORE, "name": "s"}],
                 "healthCheckExprs": [{**STORE, "current": READY}],
             },
             [],
-            "ClusterSecretStore",
+            "SecretStore",
         ),
         ({"wait": True, "healthCheckExprs": [STORE_EXPR]}, _good(), "ExternalSecret"),
     ],

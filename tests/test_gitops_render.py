@@ -172,9 +172,9 @@ def test_eso_objects_are_waited_for_with_cel(stack: str) -> None:
             if ks["kind"] == "Kustomization"
             for e in ks["spec"].get("healthCheckExprs", [])
         }
-        assert ("ClusterSecretStore", "infrastructure") in exprs
+        assert ("SecretStore", "infrastructure") in exprs
         if render.cluster.role == "zone":
-            assert ("ExternalSecret", "apps") in exprs
+            assert ("ExternalSecret", "apps-catalog") in exprs
 
 
 def test_cached_renders_and_facts_are_copies() -> None:

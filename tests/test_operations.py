@@ -154,6 +154,9 @@ ID_PATTERNS = {
     "gcp:serviceaccount/iAMMember:IAMMember": r"projects/\S+/serviceAccounts/\S+ roles/\S+ serviceAccount:\S+",
     "gcp:secretmanager/secret:Secret": r"projects/[^/]+/secrets/[A-Za-z0-9_-]+",
     "gcp:secretmanager/secretIamMember:SecretIamMember": r"projects/[^/]+/secrets/\S+ roles/\S+ \S+",
+    "gcp:kms/keyRing:KeyRing": r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+",
+    "gcp:kms/cryptoKey:CryptoKey": r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": r"projects/\S+/cryptoKeys/\S+ roles/\S+ serviceAccount:\S+",
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": r"projects/[^/]+/locations/[^/]+/buckets/[^/]+",
     "gcp:logging/projectSink:ProjectSink": r"projects/[^/]+/sinks/_Default",
 }
@@ -174,11 +177,13 @@ def test_import_file_covers_every_gcp_resource_with_a_deterministic_id(stack):
             assert re.fullmatch(pattern, str(entry["id"])), entry
             assert "-id" not in str(entry["id"]) and "<computed>" not in str(entry["id"])
     gcp_types = {r.type for r in plan.resources if r.type.startswith("gcp:")}
-    # Ids the cloud chooses: adopted through the manual steps instead.
+    # Ids the cloud chooses: adopted through the manual steps instead; a service identity needs
+    # no adoption (get-or-create).
     assert gcp_types - set(ID_PATTERNS) == {
         "gcp:secretmanager/secretVersion:SecretVersion",
         "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:monitoring/dashboard:Dashboard",
+        "gcp:projects/serviceIdentity:ServiceIdentity",
     } | ({"gcp:monitoring/notificationChannel:NotificationChannel"} & gcp_types)
     manual = "\n".join(step.command for step in documents.manual)
     for resource in plan.resources:

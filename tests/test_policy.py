@@ -165,6 +165,8 @@ INSECURE_KUBECONFIG_JSON = json.dumps(
     {"apiVersion": "v1", "clusters": [{"name": "c", "cluster": {
         "server": "https://10.0.0.2", "insecure-skip-tls-verify": True}}]}
 )  # fmt: skip
+STORE = "kubernetes:external-secrets.io/v1:SecretStore"
+CLUSTER_STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
 
 CASES = [
     Case("gke-private-nodes", "public-nodes", "prod-eu", CLUSTER, "enablePrivateNodes",
@@ -235,7 +237,7 @@ CASES = [
     Case("no-skip-verify", "kds-skip-verify", "staging", HELM, "skipVerify",
          put(KDS_SKIP_VERIFY, True), pick="kuma-zone"),
     Case("no-skip-verify", "cr-insecure", "prod-eu",
-         "kubernetes:external-secrets.io/v1:ClusterSecretStore", "insecureSkipVerify",
+         "kubernetes:external-secrets.io/v1:SecretStore", "insecureSkipVerify",
          put("spec.provider.gcpsm.insecureSkipVerify", True)),
     Case("pinned-chart-versions", "range", "staging", HELM, "exact semver",
          put("version", "~2.9")),
@@ -349,6 +351,30 @@ CASES = [
          in_crossguard=False),
     Case("secrets-are-secret", "version-data-in-clear", "prod-eu", rules.SM_SECRET_VERSION,
          "secretData", options={"secret_paths": []}, in_crossguard=False),
+    # Tenancy (policy/tenancy.py; the stack-wide reader analysis: tests/test_tenancy.py).
+    Case("no-cluster-secret-store", "cluster-store", "staging", CLUSTER_STORE,
+         "SecretStore per namespace", put("spec", {}), new_name="shared-store"),
+    Case("secret-store-own-identity", "no-auth", "staging", STORE, "controller's identity",
+         put("spec.provider.gcpsm.auth", {})),
+    Case("secret-store-own-identity", "key", "prod-eu", STORE, "exactly workloadIdentity",
+         put("spec.provider.gcpsm.auth", {"secretRef": {"secretAccessKeySecretRef": {}}})),
+    Case("secret-store-own-identity", "other-account", "staging", STORE, "serviceAccountRef",
+         put("spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef.name", "default")),
+    Case("secret-store-own-identity", "other-namespace", "prod-eu", STORE, "own namespace",
+         put("spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef.namespace", "x")),
+    Case("eso-controller-reads-nothing", "annotated", "staging", HELM, "Google identity",
+         put("values.serviceAccount.annotations",
+             {"iam.gke.io/gcp-service-account": "x@p.iam.gserviceaccount.com"}),
+         pick="external-secrets"),
+    Case("eso-controller-reads-nothing", "cluster-stores", "prod-eu", HELM, "processClusterStore",
+         put("values.processClusterStore", True), pick="external-secrets"),
+    Case("gke-secrets-encrypted-with-own-key", "decrypted", "staging", CLUSTER, "ENCRYPTED",
+         put("databaseEncryption", {"state": "DECRYPTED"})),
+    Case("gke-secrets-encrypted-with-own-key", "no-rotation", "prod-eu", "gcp:kms/cryptoKey:CryptoKey",
+         "rotationPeriod", put("rotationPeriod", "")),
+    Case("gke-secrets-encrypted-with-own-key", "key-not-retained", "prod-eu",
+         "gcp:kms/cryptoKey:CryptoKey", "retained", options={"retain_on_delete": False},
+         in_crossguard=False),
 ]  # fmt: skip
 
 

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.external_secrets import ESO_NAMESPACE
-from components.facts import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
-from components.flux import FLUX_NAMESPACE
+from components.facts import ESO_NAMESPACE, FLUX_NAMESPACE, SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from components.kuma import KUMA_NAMESPACE
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import namespace_of, pod_template, workloads

@@ -204,19 +204,23 @@ def test_kubernetes_provider_identity_is_stable_across_previews():
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_workload_identity_binding_waits_for_every_cluster(stack):
+def test_workload_identity_bindings_wait_for_every_cluster(stack):
     plan = plan_of(stack)
-    binding = plan.one(
-        "gcp:serviceaccount/iAMMember:IAMMember", "external-secrets-workload-identity-user"
-    )
-    assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
+    bindings = [
+        b
+        for b in plan.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+        if b.inputs["member"].endswith("/secret-reader]")
+    ]
     project = plan.config["gcp:project"]
-    assert binding.inputs["member"] == (
-        f"serviceAccount:{project}.svc.id.goog[external-secrets/external-secrets]"
+    # One per namespace that reads secrets: flux-system and each tenant.
+    readers = ["flux-system", *(t["namespace"] for t in plan.config["platform:tenants"])]
+    assert sorted(b.inputs["member"] for b in bindings) == sorted(
+        f"serviceAccount:{project}.svc.id.goog[{ns}/secret-reader]" for ns in readers
     )
-    for cluster in plan.of_type(CLUSTER):
-        assert cluster.urn in binding.dependencies
-        assert plan.depends_on(binding, cluster)
+    for binding in bindings:
+        for cluster in plan.of_type(CLUSTER):
+            assert cluster.urn in binding.dependencies
+            assert plan.depends_on(binding, cluster)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -210,6 +210,36 @@ TABLE: Final[Mapping[str, Needs]] = {
         ),
         source="https://cloud.google.com/secret-manager/docs/access-control#permissions",
     ),
+    # -- Cloud KMS (components/kms.py): the key that encrypts each cluster's Secrets; a teardown
+    # of a non-prod stack destroys the key's versions (a key ring is never deleted) ------------
+    "gcp:kms/keyRing:KeyRing": Needs(
+        read=_perms("cloudkms.keyRings", READ),
+        write=frozenset({"cloudkms.keyRings.create"}),
+        source="https://cloud.google.com/kms/docs/reference/permissions-and-roles",
+    ),
+    "gcp:kms/cryptoKey:CryptoKey": Needs(
+        read=_perms("cloudkms.cryptoKeys", READ) | _perms("cloudkms.cryptoKeyVersions", READ),
+        write=frozenset(
+            {
+                "cloudkms.cryptoKeys.create",
+                "cloudkms.cryptoKeys.update",
+                "cloudkms.cryptoKeyVersions.destroy",
+            }
+        ),
+        source="https://cloud.google.com/kms/docs/reference/permissions-and-roles",
+    ),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Needs(
+        read=frozenset({"cloudkms.cryptoKeys.getIamPolicy"}),
+        write=frozenset({"cloudkms.cryptoKeys.setIamPolicy"}),
+        source=_IAM_MEMBER_SOURCE,
+    ),
+    # The GKE service agent's email: services.generateServiceIdentity (get-or-create); which
+    # permission the API checks is not documented on that page: unverified here.
+    "gcp:projects/serviceIdentity:ServiceIdentity": Needs(
+        read=frozenset(),
+        write=frozenset({"serviceusage.services.use"}),
+        source="https://cloud.google.com/service-usage/docs/reference/rest/v1beta1/services/generateServiceIdentity",
+    ),
     # -- Cloud Logging (components/log_storage.py): the bucket, and the `_Default` sink, which
     # the provider acquires and updates in place and never deletes (terraform-provider-google
     # logging/resource_logging_sink.go isAutomaticallyCreatedSink) -------------------------------
@@ -247,10 +277,18 @@ TABLE: Final[Mapping[str, Needs]] = {
     "kubernetes:core/v1:ConfigMap": _kubernetes(["configMaps"], _GKE_IAM),
     "kubernetes:core/v1:Secret": _kubernetes(["secrets"], _GKE_IAM),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _kubernetes(["networkPolicies"], _GKE_IAM),
-    # Custom resources are `thirdPartyObjects` in GKE's IAM.
-    "kubernetes:external-secrets.io/v1:ClusterSecretStore": _kubernetes(
-        ["thirdPartyObjects"], _GKE_IAM
+    # components/secret_store.py, components/tenant.py: each reader namespace's account, the
+    # tenants' Flux reconciler accounts and their namespaced Role and RoleBinding (granting a
+    # Role needs the rights it grants, or escalate/bind: RBAC_ESCALATION).
+    "kubernetes:core/v1:ServiceAccount": _kubernetes(["serviceAccounts"], _GKE_IAM),
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": _kubernetes(
+        ["roles"], _GKE_IAM, extra=RBAC_ESCALATION
     ),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": _kubernetes(
+        ["roleBindings"], _GKE_IAM, extra=RBAC_ESCALATION
+    ),
+    # Custom resources are `thirdPartyObjects` in GKE's IAM.
+    "kubernetes:external-secrets.io/v1:SecretStore": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
     "kubernetes:external-secrets.io/v1:ExternalSecret": _kubernetes(
         ["thirdPartyObjects"], _GKE_IAM
     ),

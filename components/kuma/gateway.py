@@ -163,6 +163,9 @@ class MeshGateway(pulumi.ComponentResource):
                 # The gateway's proxies join the mesh the namespace names
                 # (pkg/plugins/runtime/k8s/util MeshOfByLabelOrAnnotation).
                 {"kuma.io/mesh": MESH_NAME},
+                # `baseline`: the gateway pods add NET_BIND_SERVICE and the chart sets no seccomp
+                # profile for them (kumahq/kuma gateway_instance_controller.go); no init container.
+                pod_security="baseline",
             )
             _gateway_egress_policy(zone.cluster_name, ns, on_zone)
             custom_resource(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
@@ -60,9 +60,6 @@ class KumaMultiZoneArgs:
     zones: Sequence[ZonePlane]
     highly_available: bool
     protected: bool
-    # Extra labels of the global's Kuma system namespace: the secret store's access label, so
-    # that the gateway's TLS certificate reaches it as a Kuma Secret (components/kuma/gateway.py).
-    global_namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def _system_namespace_with_secret(
@@ -73,14 +70,17 @@ def _system_namespace_with_secret(
     secret_type: str,
     data: Mapping[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
-    labels: Mapping[str, str] | None = None,
 ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Secret]:
     """The Kuma system namespace of a cluster (never injected) and the KDS TLS secret in it."""
+    # `baseline`: the chart's ZoneIngress/ZoneEgress pods set no seccomp profile and keep their
+    # capabilities (kuma 2.13.10 values.yaml ingress/egress podSecurityContext), which
+    # `restricted` refuses; nothing in the chart needs more than baseline.
     system = namespace(
         KUMA_NAMESPACE,
         f"{cluster_name}-kuma-ns",
         opts,
-        {**SYSTEM_NAMESPACE_LABELS, **(labels or {})},
+        SYSTEM_NAMESPACE_LABELS,
+        pod_security="baseline",
     )
     secret = k8s.core.v1.Secret(
         secret_resource_name,
@@ -143,7 +143,6 @@ class KumaMultiZone(pulumi.ComponentResource):
                 "ca.crt": pki.ca_cert_pem,
             },
             opts=on_global,
-            labels=args.global_namespace_labels,
         )
         self.global_namespace = global_ns
         cross_region = any(zone.region != glob.region for zone in args.zones)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-KUMA_NAMESPACE = "kuma-system"
+from components import facts
+
+KUMA_NAMESPACE = facts.KUMA_NAMESPACE
 MESH_NAME = "default"
 KDS_PORT = 5685
 KDS_SERVER_SECRET = "kds-server-tls"

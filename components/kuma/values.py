@@ -172,7 +172,7 @@ def gateway_tls_external_secret_spec(secret_store: str, secret_id: str) -> dict[
     the key and the chain from it)."""
     return {
         "refreshInterval": "1h",
-        "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+        "secretStoreRef": {"kind": "SecretStore", "name": secret_store},
         "target": {
             "name": GATEWAY_TLS_SECRET,
             "creationPolicy": "Owner",

@@ -34,48 +34,30 @@ def remote_keys(doc: Mapping[str, Any]) -> Iterator[str]:
             yield f"<find {item['find']}>"  # not checkable offline: reported as unknown
 
 
-def check_external_secrets(docs: Sequence[Doc], facts: StackFacts) -> list[str]:
-    """ExternalSecrets read, through the program's ClusterSecretStore, Secret Manager entries of
-    this stack that the clusters are allowed to read."""
+def check_external_secrets(docs: Sequence[Doc], facts: StackFacts, cluster: str) -> list[str]:
+    """ExternalSecrets read through the program's SecretStore of their own namespace on this
+    cluster, and only entries that namespace may read (its `readers` in the stack config)."""
     problems: list[str] = []
     for doc in (d for d in docs if d.get("kind") == "ExternalSecret"):
+        namespace = namespace_of(doc)
         store = (doc.get("spec") or {}).get("secretStoreRef") or {}
         if (
-            store.get("kind") != "ClusterSecretStore"
-            or store.get("name") not in facts.secret_stores
+            store.get("kind") != "SecretStore"
+            or (cluster, namespace, store.get("name")) not in facts.secret_stores
         ):
             problems.append(
-                f"{ident(doc)}: secretStoreRef {store} is not the program's ClusterSecretStore"
-                f" ({', '.join(sorted(facts.secret_stores))})"
+                f"{ident(doc)}: secretStoreRef {store} is not a SecretStore the program creates "
+                f"in namespace {namespace!r} on this cluster"
             )
+        readable = facts.readable_by.get(namespace, frozenset())
         for key in remote_keys(doc):
             if key not in facts.secret_ids:
                 problems.append(f"{ident(doc)}: {key!r} is no Secret Manager entry of the stack")
-            elif key not in facts.cluster_readable:
-                problems.append(f"{ident(doc)}: {key!r} is not readable by the clusters")
-    return problems
-
-
-def check_store_access(docs: Sequence[Doc], facts: StackFacts) -> list[str]:
-    """An ExternalSecret's namespace carries the labels its ClusterSecretStore's conditions
-    require; otherwise ESO refuses it and the app never gets its credentials."""
-    namespaces = {
-        meta(d).get("name"): meta(d).get("labels") or {}
-        for d in docs
-        if d.get("kind") == "Namespace"
-    }
-    problems: list[str] = []
-    for doc in (d for d in docs if d.get("kind") == "ExternalSecret"):
-        store = str(((doc.get("spec") or {}).get("secretStoreRef") or {}).get("name"))
-        required = facts.store_namespace_labels.get(store, {})
-        labels = namespaces.get(namespace_of(doc))
-        if labels is None:
-            problems.append(f"{ident(doc)}: its namespace {namespace_of(doc)!r} is not rendered")
-        elif any(labels.get(k) != v for k, v in required.items()):
-            problems.append(
-                f"{ident(doc)}: namespace {namespace_of(doc)!r} lacks the labels "
-                f"{dict(required)} that ClusterSecretStore {store} requires"
-            )
+            elif key not in readable:
+                problems.append(
+                    f"{ident(doc)}: {key!r} is not readable by namespace {namespace!r} "
+                    "(platform:secrets[].readers)"
+                )
     return problems
 
 
@@ -116,10 +98,10 @@ def check_depends_on(docs: Sequence[Doc]) -> list[str]:
 
 
 def check_health_checks(docs: Sequence[Doc], facts: StackFacts, cluster: str) -> list[str]:
-    """Every health-check target exists: an object of the render, the program's
-    ClusterSecretStore, this cluster's Kuma control-plane Deployment, or the program's Mesh."""
+    """Every health-check target exists: an object of the render, a SecretStore of the program
+    on this cluster, this cluster's Kuma control-plane Deployment, or the program's Mesh."""
     rendered = {(str(d.get("kind")), namespace_of(d), str(meta(d).get("name"))) for d in docs}
-    program = {("ClusterSecretStore", "", name) for name in facts.secret_stores}
+    program = {("SecretStore", ns, name) for c, ns, name in facts.secret_stores if c == cluster}
     program |= {
         ("Deployment", ns, name) for c, ns, name in facts.kuma_control_planes if c == cluster
     }
@@ -178,8 +160,7 @@ def cross_layer_problems(render: ClusterRender, facts: StackFacts) -> list[str]:
     vars_ = render.cluster.platform_vars
     return [
         *check_variables(render.referenced_vars, vars_),
-        *check_external_secrets(render.docs, facts),
-        *check_store_access(render.docs, facts),
+        *check_external_secrets(render.docs, facts, render.cluster.name),
         *check_mesh_membership(render.docs, facts.mesh_names, vars_.get("KUMA_NAMESPACE", "")),
         *check_depends_on(render.docs),
         *check_health_checks(render.docs, facts, render.cluster.name),

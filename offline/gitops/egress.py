@@ -1,6 +1,7 @@
 """Where a pod may connect, and who may connect to it, under the rendered NetworkPolicies
-(Kubernetes semantics): the offline stand-in for GKE Dataplane V2's enforcement, used to prove that meshed pods
-leave only through the mesh (ZoneEgress) and never reach the global's KDS address."""
+(Kubernetes semantics): the offline stand-in for GKE Dataplane V2's enforcement, used to prove
+that meshed pods leave only through the mesh (ZoneEgress) and never reach the global's KDS
+address, and that telemetry is not cut off."""
 
 from __future__ import annotations
 

@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
-from components.facts import SECRET_ACCESSOR_ROLE
 from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
 from offline.engine import Plan, plan_stack
 from offline.gitops.render import Cluster, ClusterRender, render_cluster
+from offline.secret_access import SECRET_STORE, Resource, analyse
 
 FLUX_INSTANCE_TYPE = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"
 
@@ -27,39 +26,23 @@ class StackFacts:
     stack: str
     clusters: tuple[Cluster, ...]
     secret_ids: frozenset[str]  # every Secret Manager entry of the stack
-    cluster_readable: frozenset[str]  # the entries ESO may read (secretAccessor grants)
     mesh_names: frozenset[str]
-    secret_stores: frozenset[str]  # ClusterSecretStore names
+    # (cluster, namespace, name) of each SecretStore the program creates.
+    secret_stores: frozenset[tuple[str, str, str]]
+    # Namespace -> the entries it can read (offline/secret_access.py).
+    readable_by: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # (cluster, namespace, Deployment) of each Kuma control plane: Helm release `<r>` of chart
     # `kuma` runs the Deployment `<r>-control-plane` (the chart's naming).
     kuma_control_planes: frozenset[tuple[str, str, str]] = frozenset()
-    # ClusterSecretStore name -> the namespace labels its conditions require.
-    store_namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _cluster_of(registration_provider: str) -> str:
     return cluster_of_provider(registration_provider.rsplit("::", 1)[-1])
 
 
-def _readable_secret_ids(plan: Plan) -> frozenset[str]:
-    by_urn = plan.by_urn()
-    readable: set[str] = set()
-    for grant in plan.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"):
-        if grant.inputs.get("role") != SECRET_ACCESSOR_ROLE:
-            continue
-        for urn in grant.property_dependencies.get("secretId") or grant.dependencies:
-            secret = by_urn.get(urn)
-            if secret is not None and secret.type == "gcp:secretmanager/secret:Secret":
-                readable.add(secret.inputs["secretId"])
-    return frozenset(readable)
-
-
-def store_selector(spec: Mapping[str, Any]) -> dict[str, str]:
-    """The labels every namespace-selector condition of a store requires (merged)."""
-    labels: dict[str, str] = {}
-    for condition in spec.get("conditions") or []:
-        labels.update((condition.get("namespaceSelector") or {}).get("matchLabels") or {})
-    return labels
+def _readable_by(plan: Plan) -> dict[str, frozenset[str]]:
+    access = analyse(Resource(r.type, r.inputs) for r in plan.registrations)
+    return {ns: frozenset(entries) for ns, entries in access.namespaces.items()}
 
 
 def _sync_paths(plan: Plan) -> dict[str, str]:
@@ -89,18 +72,18 @@ def stack_facts_from_plan(plan: Plan) -> StackFacts:
         secret_ids=frozenset(
             r.inputs["secretId"] for r in plan.of_type("gcp:secretmanager/secret:Secret")
         ),
-        cluster_readable=_readable_secret_ids(plan),
+        readable_by=_readable_by(plan),
         mesh_names=frozenset(
             r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:kuma.io/v1alpha1:Mesh")
         ),
         secret_stores=frozenset(
-            r.inputs["metadata"]["name"]
-            for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+            (
+                _cluster_of(r.provider_urn),
+                r.inputs["metadata"]["namespace"],
+                r.inputs["metadata"]["name"],
+            )
+            for r in plan.of_type(SECRET_STORE)
         ),
-        store_namespace_labels={
-            r.inputs["metadata"]["name"]: store_selector(r.inputs["spec"])
-            for r in plan.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
-        },
         kuma_control_planes=frozenset(
             (
                 _cluster_of(r.provider_urn),

@@ -1,0 +1,125 @@
+"""An application namespace on one zone cluster: the namespace itself (mesh injection, Pod
+Security), its own way into Secret Manager (components/secret_store.py), and the account Flux
+applies its manifests as, with rights in this namespace only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.facts import FLUX_NAMESPACE
+from components.kubernetes import MANAGED_BY_LABELS, namespace
+from components.kuma.settings import MESH_NAME
+from components.naming import tenant_reconciler
+from components.secret_store import SecretStore, SecretStoreArgs
+
+# Every pod of an application namespace gets the Kuma sidecar.
+# Sidecar injection, and the mesh the namespace's data planes join (Kuma's namespace label,
+# kumahq/kuma pkg/plugins/runtime/k8s/util MeshOfByLabelOrAnnotation).
+MESH_INJECTION_LABELS: Final = {"kuma.io/sidecar-injection": "enabled", "kuma.io/mesh": MESH_NAME}
+RECONCILER_ROLE: Final = "flux-reconciler"
+# What the apps of k8s/apps consist of, and nothing more: no Secrets (ESO writes them), no RBAC,
+# no SecretStores (the program's), nothing cluster-scoped. Flux applies server-side, prunes and
+# checks health through the impersonated account, so it needs every verb on these.
+RECONCILER_RESOURCES: Final[Mapping[str, tuple[str, ...]]] = {
+    "": ("configmaps", "services", "serviceaccounts"),
+    "apps": ("deployments",),
+    "autoscaling": ("horizontalpodautoscalers",),
+    "policy": ("poddisruptionbudgets",),
+    "networking.k8s.io": ("networkpolicies",),
+    "external-secrets.io": ("externalsecrets",),
+}
+RECONCILER_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class TenantArgs:
+    project: str
+    cluster_name: str
+    cluster_location: str
+    namespace: str
+    # The namespace's WorkloadIdentity annotations, and the IAM its store waits for.
+    reader_annotations: pulumi.Input[Mapping[str, str]]
+    read_access: Sequence[pulumi.Resource]
+    eso_release: pulumi.Resource
+    # flux-system, where the reconciler's account lives (the Flux component's namespace).
+    flux_namespace: pulumi.Resource
+
+
+class Tenant(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:k8s:Tenant", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self)
+        # `privileged` enforcement, `restricted` audit and warnings: the Kuma injector adds the
+        # init container `kuma-init` running as root with NET_ADMIN and NET_RAW (kuma v2.13.10
+        # pkg/plugins/runtime/k8s/webhooks/injector/injector.go `NewInitContainer`), which even
+        # `baseline` refuses. Only the Kuma CNI removes it (docs/architecture.md).
+        ns = namespace(
+            args.namespace,
+            f"{name}-ns",
+            on_cluster,
+            MESH_INJECTION_LABELS,
+            pod_security="privileged",
+        )
+        SecretStore(
+            f"{name}-store",
+            SecretStoreArgs(
+                project=args.project,
+                cluster_name=args.cluster_name,
+                cluster_location=args.cluster_location,
+                namespace=args.namespace,
+                service_account_annotations=args.reader_annotations,
+                depends_on=[ns, *args.read_access],
+                eso_release=args.eso_release,
+            ),
+            on_cluster,
+        )
+        # Flux's Kustomization `apps-<namespace>` (k8s/flux/zone) impersonates this account; it
+        # must live in the Kustomization's namespace (kustomize-controller impersonates
+        # `spec.serviceAccountName` in the object's own namespace).
+        reconciler = k8s.core.v1.ServiceAccount(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=tenant_reconciler(args.namespace),
+                namespace=FLUX_NAMESPACE,
+                labels=dict(MANAGED_BY_LABELS),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.flux_namespace]),
+        )
+        role = k8s.rbac.v1.Role(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RECONCILER_ROLE, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS)
+            ),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[group], resources=list(resources), verbs=list(RECONCILER_VERBS)
+                )
+                for group, resources in RECONCILER_RESOURCES.items()
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-reconciler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RECONCILER_ROLE, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS)
+            ),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=RECONCILER_ROLE
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount",
+                    name=tenant_reconciler(args.namespace),
+                    namespace=FLUX_NAMESPACE,
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, reconciler]),
+        )
+        self.register_outputs({"namespace": args.namespace})
