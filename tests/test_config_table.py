@@ -704,7 +704,10 @@ CASES = [
         "secret-reader-unknown-namespace",
         STG,
         set_at("platform:secrets[1].readers", ["catalog", "payments"]),
-        expect("platform:secrets[1].readers", "'payments' is not 'flux-system' nor a namespace"),
+        expect(
+            "platform:secrets[1].readers",
+            "'payments' is not one of ['flux-system', 'catalog', 'storefront'",
+        ),
     ),
     case(
         "flux-reads-an-app-secret",
