@@ -50,16 +50,20 @@ def secret_store_own_identity(resource: ResourceView, facts: StackFacts) -> list
         return []
     provider = resource.get("spec.provider")
     if not isinstance(provider, Mapping) or set(provider) != {"gcpsm"}:
-        return [f"provider {sorted(provider or {})}: only gcpsm (Secret Manager) is used"]
+        return [f"provider {_keys(provider)}: only gcpsm (Secret Manager) is used"]
     auth = resource.get("spec.provider.gcpsm.auth")
     if not isinstance(auth, Mapping) or set(auth) != {"workloadIdentity"}:
         return [
-            f"auth {sorted(auth or {})}: use exactly workloadIdentity (no auth means the ESO "
+            f"auth {_keys(auth)}: use exactly workloadIdentity (no auth means the ESO "
             "controller's identity, secretRef means a key)"
         ]
-    ref = resource.get("spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef") or {}
+    ref = resource.get("spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef")
+    if not isinstance(ref, Mapping):
+        return [f"serviceAccountRef {ref!r}: name {SECRET_READER_SERVICE_ACCOUNT!r}"]
     problems = []
-    if ref.get("name") not in (SECRET_READER_SERVICE_ACCOUNT, UNKNOWN):
+    # The name is a literal of the program (components/secret_store.py), never computed: an
+    # unknown one fails closed like a wrong one.
+    if ref.get("name") != SECRET_READER_SERVICE_ACCOUNT:
         problems.append(
             f"serviceAccountRef {ref.get('name')!r}: use {SECRET_READER_SERVICE_ACCOUNT!r}, the "
             "account bound to this namespace's Google identity"
@@ -69,11 +73,16 @@ def secret_store_own_identity(resource: ResourceView, facts: StackFacts) -> list
     return problems
 
 
+def _keys(value: Any) -> Any:
+    """The keys of a mapping for a message; anything else (UNKNOWN, a scalar) as it is."""
+    return sorted(value) if isinstance(value, Mapping) else value
+
+
 def _eso_values(resource: ResourceView) -> Mapping[str, Any] | None:
-    if resource.type not in HELM_CHARTS:
-        return None
+    """The values of an External Secrets chart (UNKNOWN values as an empty mapping, so every
+    setting fails closed); None for anything else."""
     chart = resource.get("chart")
-    if not isinstance(chart, str) or not chart.endswith(ESO_CHART):
+    if not (isinstance(chart, str) and chart.endswith(ESO_CHART)):
         return None
     values = resource.get("values")
     return values if isinstance(values, Mapping) else {}
@@ -86,16 +95,22 @@ def _eso_values(resource: ResourceView) -> Mapping[str, Any] | None:
     "`NewTokenSource`); an identity there is shared by every namespace.",
 )
 def eso_controller_reads_nothing(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if resource.type not in HELM_CHARTS:
+        return []
+    if resource.get("chart") is UNKNOWN:
+        return ["chart is unknown during preview: it may be external-secrets"]
     values = _eso_values(resource)
     if values is None:
         return []
     problems = []
     account = values.get("serviceAccount")
-    annotations = account.get("annotations") if isinstance(account, Mapping) else None
-    if isinstance(annotations, Mapping) and WORKLOAD_IDENTITY_ANNOTATION in annotations:
+    annotations = account.get("annotations") if isinstance(account, Mapping) else account
+    if annotations is UNKNOWN or (
+        isinstance(annotations, Mapping) and WORKLOAD_IDENTITY_ANNOTATION in annotations
+    ):
         problems.append(
             f"serviceAccount.annotations[{WORKLOAD_IDENTITY_ANNOTATION!r}] gives the controller a "
-            "Google identity: every namespace could read as it"
+            "Google identity (or may, unknown during preview): every namespace could read as it"
         )
     for key in ("processClusterStore", "processClusterExternalSecret"):
         if values.get(key) is not False:
@@ -152,6 +167,8 @@ CRYPTO_KEY: Final = "gcp:kms/cryptoKey:CryptoKey"
     facts=("stage",),
     where=Where.PARTLY,
     offline_part="retain-on-delete of the key (the engine passes no retainOnDelete to policies)",
+    # The key's id is an output of the CryptoKey (components/kms.py); `up` checks it known.
+    deferred=("keyName",),
 )
 def gke_secrets_encrypted(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type == CLUSTER:
@@ -163,8 +180,9 @@ def gke_secrets_encrypted(resource: ResourceView, facts: StackFacts) -> list[str
             return [f"databaseEncryption {state!r} with key {key!r}: use ENCRYPTED with a KMS key"]
     if resource.type == CRYPTO_KEY:
         problems = []
-        if not resource.get("rotationPeriod"):
-            problems.append("rotationPeriod is not set: rotate the key")
+        rotation = resource.get("rotationPeriod")
+        if not isinstance(rotation, str) or not rotation:
+            problems.append(f"rotationPeriod is {rotation!r}: rotate the key")
         if facts.stage is Stage.PROD and resource.retain_on_delete is False:
             problems.append("not retained on delete: removing it from the program destroys it")
         return problems

@@ -155,7 +155,12 @@ def test_an_unknown_switch_fails_closed_unless_deferred(case: Case, path: str) -
 
 def test_fail_closed_covers_every_crossguard_rule_with_a_switch() -> None:
     covered = {case.rule for case, _ in FAIL_CLOSED}
-    type_only = {"no-service-account-keys", "prod-protected", "flux-instance-protected"}
+    type_only = {
+        "no-service-account-keys",
+        "prod-protected",
+        "flux-instance-protected",
+        "no-cluster-secret-store",
+    }
     expected = {r.name for r in RULES if not r.offline_only} - type_only
     assert expected <= covered
 
