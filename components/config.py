@@ -163,6 +163,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         tenants=_key(config, "tenants", raw),
         gitops=_key(config, "gitops", raw),
         gateway=_key(config, "gateway", raw),
+        gateway_declared=raw.get("gateway") is not None,
         protect=_key(config, "protect", raw),
         logging=_key(config, "logging", raw),
     )

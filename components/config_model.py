@@ -553,6 +553,9 @@ class ConfigView:
     tenants: list[Tenant] | None = None
     gitops: GitOps | None = None
     gateway: Gateway | None = None
+    gateway_declared: bool = False
+    """The gateway key is set, valid or not: kuma-system then reads its TLS entry (an invalid
+    gateway's own problems are reported already)."""
     protect: bool | None = None
     logging: LogStorageConfig | None = None
 
@@ -572,6 +575,7 @@ class ConfigView:
             tenants=config.tenants,
             gitops=config.gitops,
             gateway=config.gateway,
+            gateway_declared=config.gateway is not None,
             protect=config.protect,
             logging=config.logging,
         )
@@ -673,7 +677,8 @@ def _readers(view: ConfigView) -> Iterator[Problem]:
     tenants = [t.namespace for t in view.tenants]
     for namespace in _duplicates(tenants):
         yield "tenants", f"namespace {namespace!r} is listed twice"
-    known = [FLUX_NAMESPACE, *tenants, *([KUMA_NAMESPACE] if view.gateway is not None else [])]
+    gateway = [KUMA_NAMESPACE] if view.gateway_declared else []
+    known = list(dict.fromkeys([FLUX_NAMESPACE, *tenants, *gateway]))
     by_id = {entry.id: entry for _, entry in view.secrets}
     # Which entry is Flux's is known only once gitops.credentialsSecret names a valid one (its
     # problems are reported by `_secrets`).

@@ -745,7 +745,7 @@ CASES = [
         set_at("platform:tenants[1].namespace", "catalog"),
         expect("platform:tenants", "namespace 'catalog' is listed twice"),
         # storefront's entry now names a namespace that is no tenant.
-        expect("platform:secrets[2].readers", "'storefront' is not 'flux-system' nor"),
+        expect("platform:secrets[2].readers", "'storefront' is not one of ['flux-system', 'catalog'"),
     ),
     case(
         "gateway-tls-unknown-secret",

@@ -212,8 +212,10 @@ def test_workload_identity_bindings_wait_for_every_cluster(stack):
         if b.inputs["member"].endswith("/secret-reader]")
     ]
     project = plan.config["gcp:project"]
-    # One per namespace that reads secrets: flux-system and each tenant.
-    readers = ["flux-system", *(t["namespace"] for t in plan.config["platform:tenants"])]
+    # One per namespace that reads secrets: flux-system, each tenant, and kuma-system for the
+    # gateway's TLS entry.
+    gateway = ["kuma-system"] if "platform:gateway" in plan.config else []
+    readers = ["flux-system", *(t["namespace"] for t in plan.config["platform:tenants"]), *gateway]
     assert sorted(b.inputs["member"] for b in bindings) == sorted(
         f"serviceAccount:{project}.svc.id.goog[{ns}/secret-reader]" for ns in readers
     )

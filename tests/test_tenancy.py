@@ -16,7 +16,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.facts import FLUX_NAMESPACE, SECRET_READERS_ANNOTATION
+from components.facts import FLUX_NAMESPACE, KUMA_NAMESPACE, SECRET_READERS_ANNOTATION
 from offline.engine import Plan, Registration
 from offline.secret_access import EVERY_NAMESPACE, Resource, access_problems, analyse
 from policy.tenancy import STACK_POLICY, stack_policies, stack_problems
@@ -115,7 +115,19 @@ def test_every_store_is_namespaced_and_bound_to_its_namespace_identity(stack):
     stores = plan.of_type("kubernetes:external-secrets.io/v1:SecretStore")
     tenants = [t["namespace"] for t in plan.config["platform:tenants"]]
     zones = [c for c in plan.config["platform:clusters"] if c["role"] == "zone"]
-    assert len(stores) == len(plan.config["platform:clusters"]) + len(tenants) * len(zones)
+    # Flux's on every cluster, each tenant's on every zone, and with a gateway kuma-system's on
+    # the global only: a Kuma Secret is a global resource, created on the global control plane and
+    # copied to the zones over KDS (kuma.io/docs multizone; components/kuma/gateway.py).
+    assert "platform:gateway" in plan.config, "both stacks serve the mesh gateway's TLS"
+    assert len(stores) == len(plan.config["platform:clusters"]) + len(tenants) * len(zones) + 1
+    [global_cluster] = [
+        c["name"] for c in plan.config["platform:clusters"] if c["role"] == "global"
+    ]
+    assert [
+        s.provider.split("::")[-2]
+        for s in stores
+        if s.inputs["metadata"]["namespace"] == KUMA_NAMESPACE
+    ] == [f"{global_cluster}-k8s"]
     for store in stores:
         ns = store.inputs["metadata"]["namespace"]
         auth = store.inputs["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"]
