@@ -744,8 +744,11 @@ CASES = [
         STG,
         set_at("platform:tenants[1].namespace", "catalog"),
         expect("platform:tenants", "namespace 'catalog' is listed twice"),
-        # storefront's entry now names a namespace that is no tenant.
-        expect("platform:secrets[2].readers", "'storefront' is not one of ['flux-system', 'catalog'"),
+        # storefront's entry now names a namespace that is no tenant (the known ones once each).
+        expect(
+            "platform:secrets[2].readers",
+            "'storefront' is not one of ['flux-system', 'catalog', 'kuma-system']",
+        ),
     ),
     case(
         "gateway-tls-unknown-secret",
