@@ -115,7 +115,8 @@ def test_go_duration_refuses_garbage() -> None:
 def test_nothing_joins_the_mesh_before_it_exists(stack: str) -> None:
     for render in gitops_facts.rendered_stack(stack):
         assert mesh.check_mesh_first(render) == [], render.cluster.name
-        joined = [doc for out in render.outputs for doc in out.docs if mesh._joins_mesh(doc)]
+        meshed = mesh.meshed_namespaces(render.objects)
+        joined = [doc for out in render.outputs for doc in out.docs if mesh.joins_mesh(doc, meshed)]
         assert joined, f"{render.cluster.name}: nothing meshed to check"
 
 
@@ -142,7 +143,7 @@ def test_app_namespaces_join_the_programs_mesh(stack: str) -> None:
     for zone in _renders(stack, "zone"):
         injected = [
             d
-            for d in zone.docs
+            for d in zone.objects
             if d["kind"] == "Namespace"
             and (meta(d).get("labels") or {}).get("kuma.io/sidecar-injection") == "enabled"
         ]
@@ -178,7 +179,7 @@ def test_a_platform_vars_change_rolls_the_pods_that_read_it(key: str) -> None:
 
 def test_prod_zone_spread_is_hard() -> None:
     for zone in _renders("prod-eu", "zone"):
-        apps = mesh.meshed_namespaces(zone.docs)
+        apps = mesh.meshed_namespaces(zone.objects)
         deployments = [
             d for d in zone.docs if d["kind"] == "Deployment" and namespace_of(d) in apps
         ]

@@ -53,7 +53,7 @@ def _renders(stack: str, role: str) -> list[flux_render.ClusterRender]:
 def test_apps_call_only_cluster_services_or_external_services(stack: str) -> None:
     policies = _renders(stack, "global")[0].docs
     for zone in _renders(stack, "zone"):
-        assert mesh.check_external_destinations(zone.docs, policies) == []
+        assert mesh.check_external_destinations(zone.objects, policies) == []
 
 
 def _with_url(docs: list[Doc], url: str) -> list[Doc]:
@@ -79,7 +79,7 @@ EXTERNAL_SERVICE: Doc = {
 
 
 def test_an_undeclared_external_url_is_reported_and_a_declared_one_is_not() -> None:
-    zone = _renders("prod-eu", "zone")[0].docs
+    zone = _renders("prod-eu", "zone")[0].objects
     policies = _renders("prod-eu", "global")[0].docs
     undeclared = mesh.check_external_destinations(
         _with_url(zone, "https://api.payments.example/"), policies
@@ -92,7 +92,7 @@ def test_an_undeclared_external_url_is_reported_and_a_declared_one_is_not() -> N
 
 
 def _meshed_pods(render: flux_render.ClusterRender) -> list[tuple[str, dict[str, str]]]:
-    meshed = mesh.meshed_namespaces(render.docs)
+    meshed = mesh.meshed_namespaces(render.objects)
     return [
         (namespace_of(d), dict(meta(d["spec"]["template"])["labels"]))
         for d in render.docs
@@ -128,8 +128,8 @@ def test_meshed_pods_reach_only_the_mesh_and_never_kds(stack: str) -> None:
         assert pods
         for namespace, labels in pods:
             reach = {
-                name: egress.egress_allowed(zone.docs, namespace, labels, dest)
-                for name, dest in _reach(zone, zone.docs, kds).items()
+                name: egress.egress_allowed(zone.objects, namespace, labels, dest)
+                for name, dest in _reach(zone, zone.objects, kds).items()
             }
             allowed = {name for name, ok in reach.items() if ok}
             assert allowed == MUST, (namespace, reach)
@@ -137,7 +137,7 @@ def test_meshed_pods_reach_only_the_mesh_and_never_kds(stack: str) -> None:
 
 def test_without_the_mesh_egress_policy_a_pod_reaches_the_internet_and_kds() -> None:
     zone = _renders("prod-eu", "zone")[0]
-    docs = [d for d in zone.docs if meta(d).get("name") != "app-mesh-egress"]
+    docs = [d for d in zone.objects if meta(d).get("name") != "app-mesh-egress"]
     docs = [d for d in docs if not (d["kind"] == "NetworkPolicy" and "egress" in d["spec"])]
     namespace, labels = _meshed_pods(zone)[0]
     reach = _reach(zone, docs, _kds_address("prod-eu"))

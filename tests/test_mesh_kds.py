@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from components.naming import cluster_of_provider
 from offline.engine import Plan, stacks
 from offline.gitops import egress
 from offline.gitops import facts as gitops_facts
-from offline.gitops.documents import Doc, meta, namespace_of
+from offline.gitops.documents import meta, namespace_of
 from tests.support import plan_of
 
 STACKS = stacks()
@@ -40,27 +39,12 @@ def test_kds_load_balancer_admits_only_the_zone_pod_ranges(stack: str) -> None:
     assert not set(others) & set(service["loadBalancerSourceRanges"])
 
 
-def _program_docs(plan: Plan, cluster: str) -> list[Doc]:
-    """What the program itself applies on a cluster, as manifests (namespaces, NetworkPolicies)."""
-    return [
-        {
-            **r.inputs,
-            "apiVersion": r.inputs.get("apiVersion", "v1"),
-            "kind": r.inputs.get("kind", r.type.rsplit(":", 1)[-1]),
-        }
-        for r in plan.resources
-        if r.type
-        in ("kubernetes:core/v1:Namespace", "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        and cluster_of_provider(r.provider_urn.rsplit("::", 1)[-1]) == cluster
-    ]
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_in_a_zone_cluster_only_the_kuma_namespace_reaches_kds(stack: str) -> None:
     plan = plan_of(stack)
     kds = egress.Destination(5685, ip=_global_values(plan)["loadBalancerIP"])
     for render in (r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone"):
-        docs = [*render.docs, *_program_docs(plan, render.cluster.name)]
+        docs = render.objects
         meshed = {
             meta(d)["name"]
             for d in docs
@@ -74,9 +58,8 @@ def test_in_a_zone_cluster_only_the_kuma_namespace_reaches_kds(stack: str) -> No
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_gateway_reaches_its_control_plane_and_storefront(stack: str) -> None:
-    plan = plan_of(stack)
     render = next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone")
-    docs = [*render.docs, *_program_docs(plan, render.cluster.name)]
+    docs = render.objects
     kuma = egress.namespace_labels(docs, KUMA_NAMESPACE)
     storefront = egress.namespace_labels(docs, "storefront")
     pod = {"app": "edge"}

@@ -24,17 +24,6 @@ def _renders(stack: str, role: str) -> list[flux_render.ClusterRender]:
     return [r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == role]
 
 
-def _pulumi_network_policies(stack: str, cluster: str) -> list[Doc]:
-    """The NetworkPolicies Pulumi creates in a cluster, as the documents it applies."""
-    plan = plan_of(stack)
-    index = plan.by_urn()
-    return [
-        {"kind": "NetworkPolicy", "metadata": r.inputs["metadata"], "spec": r.inputs["spec"]}
-        for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        if index[r.provider_urn].name.startswith(cluster)
-    ]
-
-
 def _pulumi_gateway_pods(stack: str) -> list[tuple[str, dict[str, str]]]:
     """Namespaces of the mesh gateways Pulumi creates (their pods' labels are Kuma's)."""
     plan = plan_of(stack)
@@ -74,8 +63,8 @@ def test_every_proxy_may_send_spans_to_the_collector(stack: str) -> None:
     endpoints = _trace_endpoints(policies)
     assert endpoints
     for zone in _renders(stack, "zone"):
-        docs = [*zone.docs, *_pulumi_network_policies(stack, zone.cluster.name)]
-        meshed = mesh.meshed_namespaces(zone.docs)
+        docs = zone.objects
+        meshed = mesh.meshed_namespaces(docs)
         proxies = [
             (namespace_of(d), dict(meta(d["spec"]["template"])["labels"]))
             for d in zone.docs
@@ -96,7 +85,7 @@ def _pods(render: flux_render.ClusterRender) -> list[tuple[str, dict[str, str]]]
     """(namespace, labels) of every Deployment's pods as admitted: Kuma's injector labels the
     pods of meshed namespaces `kuma.io/mesh` (kumahq/kuma pkg/plugins/runtime/k8s/webhooks/
     injector/injector.go)."""
-    meshed = mesh.meshed_namespaces(render.docs)
+    meshed = mesh.meshed_namespaces(render.objects)
     mesh_label = {"kuma.io/mesh": render.cluster.platform_vars["MESH_NAME"]}
     return [
         (
@@ -136,7 +125,7 @@ def test_every_scraped_pod_admits_managed_prometheus(stack: str) -> None:
                     continue
                 checked += 1
                 scraper = egress.Destination(port, namespace_labels=gmp, pod_labels={})
-                assert egress.ingress_allowed(render.docs, pod_namespace, labels, scraper), (
+                assert egress.ingress_allowed(render.objects, pod_namespace, labels, scraper), (
                     render.cluster.name,
                     pod_namespace,
                     port,
@@ -151,7 +140,7 @@ def test_without_the_scrape_rule_the_app_pods_refuse_managed_prometheus() -> Non
         {**d, "spec": {**d["spec"], "ingress": [r for r in ingress if GMP_NAMESPACE not in str(r)]}}
         if d["kind"] == "NetworkPolicy" and (ingress := d["spec"].get("ingress"))
         else d
-        for d in zone.docs
+        for d in zone.objects
     ]
     [(_, selector, port)] = [s for s in _scraped(zone.docs) if s[2] == 5670]
     namespace, labels = next(p for p in _pods(zone) if egress._selects(selector, p[1]))
@@ -165,7 +154,7 @@ def test_without_the_collector_rule_the_apps_cannot_send_spans() -> None:
         {**d, "spec": {**d["spec"], "egress": [r for r in rules if "observability" not in str(r)]}}
         if d["kind"] == "NetworkPolicy" and (rules := d["spec"].get("egress"))
         else d
-        for d in zone.docs
+        for d in zone.objects
     ]
     [(service, namespace, port)] = _trace_endpoints(_renders("prod-eu", "global")[0].docs)
     collector = egress.Destination(

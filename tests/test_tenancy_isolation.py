@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.facts import FLUX_NAMESPACE
+from components.kuma.settings import GATEWAY_NAMESPACE
 from components.naming import tenant_reconciler
 from components.tenant import RECONCILER_RESOURCES, RECONCILER_ROLE, RECONCILER_VERBS
 from offline.engine import Plan
@@ -146,7 +147,8 @@ def test_every_namespace_has_pod_security_labels(stack):
         levels.setdefault(labels[f"{PSA}/enforce"], set()).add(ns.inputs["metadata"]["name"])
     assert levels == {
         "restricted": {"flux-system", "external-secrets"},
-        "baseline": {"kuma-system"},
+        # The gateway pods add NET_BIND_SERVICE and set no seccomp profile (components/kuma/gateway.py)
+        "baseline": {"kuma-system", GATEWAY_NAMESPACE},
         # Kuma's init container needs NET_ADMIN (components/tenant.py)
         "privileged": set(tenants(plan)),
     }

@@ -13,6 +13,7 @@ from functools import cache
 from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
 from offline.engine import Plan, plan_stack
+from offline.gitops.documents import Doc
 from offline.gitops.render import Cluster, ClusterRender, render_cluster
 from offline.secret_access import SECRET_STORE, Resource, analyse
 
@@ -53,6 +54,26 @@ def _sync_paths(plan: Plan) -> dict[str, str]:
     }
 
 
+# The program's own objects that the tree's objects are judged with (namespaces, NetworkPolicies).
+PROGRAM_DOC_TYPES = (
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+)
+
+
+def program_docs(plan: Plan, cluster: str) -> tuple[Doc, ...]:
+    """What the program itself applies on `cluster`, as the manifests the API server stores."""
+    return tuple(
+        {
+            **copy.deepcopy(r.inputs),
+            "apiVersion": r.inputs.get("apiVersion", "v1"),
+            "kind": r.inputs.get("kind", r.type.rsplit(":", 1)[-1]),
+        }
+        for r in plan.resources
+        if r.type in PROGRAM_DOC_TYPES and _cluster_of(r.provider_urn) == cluster
+    )
+
+
 def stack_facts_from_plan(plan: Plan) -> StackFacts:
     sync_paths = _sync_paths(plan)
     clusters = tuple(
@@ -62,6 +83,7 @@ def stack_facts_from_plan(plan: Plan) -> StackFacts:
             role=r.inputs["data"]["CLUSTER_ROLE"],
             platform_vars=dict(r.inputs["data"]),
             sync_path=sync_paths[_cluster_of(r.provider_urn)],
+            program_docs=program_docs(plan, _cluster_of(r.provider_urn)),
         )
         for r in plan.of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs.get("metadata", {}).get("name") == PLATFORM_VARS

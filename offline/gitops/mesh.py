@@ -6,12 +6,12 @@ the mesh before Flux has seen the Mesh exist."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from offline.gitops.documents import Doc, ident, meta, namespace_of, workloads
+from offline.gitops.documents import WORKLOAD_KINDS, Doc, ident, meta, namespace_of, workloads
 from offline.gitops.render import ClusterRender, flux_kustomizations
 from offline.kuma_rules import is_kuma_policy, specificity, target_selects
 
@@ -26,9 +26,10 @@ class MeshWorkload:
 
 
 def mesh_workloads(render: ClusterRender) -> list[MeshWorkload]:
-    """The Deployments of the render in sidecar-injected namespaces, with their proxy tags."""
+    """The Deployments of the render in sidecar-injected namespaces (the program's or the
+    tree's), with their proxy tags."""
     zone = render.cluster.platform_vars.get("KUMA_ZONE", "")
-    meshed = meshed_namespaces(render.docs)
+    meshed = meshed_namespaces(render.objects)
     return [
         MeshWorkload(
             name=ident(doc),
@@ -180,20 +181,25 @@ def http_retry_methods(policies: Sequence[Doc], tags: Mapping[str, str]) -> froz
 # -- nothing joins the mesh before it exists -------------------------------------------------------
 
 
-def _joins_mesh(doc: Mapping[str, Any]) -> bool:
+def joins_mesh(doc: Mapping[str, Any], meshed: Set[str]) -> bool:
+    """A Kuma policy, a sidecar-injected namespace, or a workload whose pods get a sidecar (its
+    namespace is in `meshed`): the injector refuses pods of a mesh that does not exist yet."""
     labels = meta(doc).get("labels") or {}
     injected = (
         doc.get("kind") == "Namespace" and labels.get("kuma.io/sidecar-injection") == "enabled"
     )
-    return injected or is_kuma_policy(doc)
+    pods = doc.get("kind") in WORKLOAD_KINDS and namespace_of(doc) in meshed
+    return injected or pods or is_kuma_policy(doc)
 
 
 def check_mesh_first(render: ClusterRender) -> list[str]:
-    """Every Flux Kustomization that applies Kuma policies or sidecar-injected namespaces depends
-    (dependsOn, transitively) on one whose healthChecks wait for a Mesh: Flux reconciles a
-    Kustomization only once its dependencies are Ready, health checks included, while a
-    Kustomization's own health checks run after it has applied its objects."""
+    """Every Flux Kustomization that applies Kuma policies, sidecar-injected namespaces or
+    workloads in one (the program's namespaces included) depends (dependsOn, transitively) on one
+    whose healthChecks wait for a Mesh: Flux reconciles a Kustomization only once its
+    dependencies are Ready, health checks included, while a Kustomization's own health checks run
+    after it has applied its objects."""
     kustomizations = {str(meta(ks).get("name")): ks for ks in flux_kustomizations(render.docs)}
+    meshed = meshed_namespaces(render.objects)
 
     def gated(name: str, seen: frozenset[str]) -> bool:
         spec = kustomizations.get(name, {}).get("spec") or {}
@@ -211,7 +217,7 @@ def check_mesh_first(render: ClusterRender) -> list[str]:
         " (dependsOn a Kustomization that health-checks it)"
         for out in render.outputs
         for doc in out.docs
-        if _joins_mesh(doc) and not gated(out.kustomization, frozenset({out.kustomization}))
+        if joins_mesh(doc, meshed) and not gated(out.kustomization, frozenset({out.kustomization}))
     ]
 
 

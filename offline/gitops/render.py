@@ -33,6 +33,10 @@ class Cluster:
     role: str
     platform_vars: Mapping[str, str]
     sync_path: str
+    # What the program itself applies on the cluster, as manifests: its namespaces (the app
+    # namespaces with their mesh and Pod Security labels are the program's, components/tenant.py)
+    # and NetworkPolicies.
+    program_docs: tuple[Doc, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class ClusterRender:
     @property
     def docs(self) -> list[Doc]:
         return [doc for out in self.outputs for doc in out.docs]
+
+    @property
+    def objects(self) -> list[Doc]:
+        """Everything on the cluster: what the program applies, then what Flux applies."""
+        return [*self.cluster.program_docs, *self.docs]
 
     @property
     def referenced_vars(self) -> frozenset[str]:
