@@ -41,6 +41,8 @@ def test_the_mesh_has_no_passthrough_and_leaves_through_zone_egress(stack: str) 
     spec = mesh_cr.inputs["spec"]
     assert spec["networking"]["outbound"]["passthrough"] is False
     assert spec["routing"]["zoneEgress"] is True
+    # An external service needs an explicit permission, never reachable by default.
+    assert spec["routing"]["defaultForbidMeshExternalServiceAccess"] is True
     zones = [v for v in _kuma_values(stack).values() if v["controlPlane"]["mode"] == "zone"]
     assert zones and all(v["egress"]["enabled"] is True for v in zones)
 

@@ -130,7 +130,10 @@ def mesh_spec() -> dict[str, Any]:
                 }
             ],
         },
-        "routing": {"zoneEgress": True},
+        # A MeshExternalService is reachable only where a MeshTrafficPermission allows it; false
+        # would open any future one to every meshed app (kumahq/kuma v2.13.10
+        # api/mesh/v1alpha1/mesh.proto `defaultForbidMeshExternalServiceAccess`).
+        "routing": {"zoneEgress": True, "defaultForbidMeshExternalServiceAccess": True},
         # Nothing leaves the mesh but to a declared MeshExternalService, which Kuma serves only
         # through the ZoneEgress (kumahq/kuma docs/madr/decisions/062-meshexternalservice-and-
         # zoneegress.md: "egress only"): without passthrough a sidecar has no route to any
