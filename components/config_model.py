@@ -154,6 +154,10 @@ def _labels(labels: dict[str, str]) -> str | None:
 def _tenant_namespace(value: str) -> str | None:
     if not NAMESPACE_NAME.fullmatch(value):
         return f"{value!r} is not a Kubernetes namespace name (RFC 1123 label, <= 63 characters)"
+    if not value[0].isalpha():
+        # Its Google service account is `<namespace>-secrets`, and an account id starts with a
+        # letter (cloud.google.com/iam/docs/service-accounts-create).
+        return f"{value!r} must start with a letter (it names the Google account {value}-secrets)"
     if value in RESERVED_NAMESPACES or value.startswith(("kube-", "gke-", "gmp-")):
         return f"{value!r} is a namespace of Kubernetes, GKE or the platform; choose another name"
     return None

@@ -69,15 +69,23 @@ TELEMETRY_WRITER_ROLES: Final[tuple[str, ...]] = ("roles/cloudtrace.agent",)
 SECRET_ACCESSOR_ROLE: Final = "roles/secretmanager.secretAccessor"
 WORKLOAD_IDENTITY_USER_ROLE: Final = "roles/iam.workloadIdentityUser"
 
-# Namespaces the platform itself runs in. Only `flux-system` reads a Secret Manager entry (the git
-# credentials); application namespaces ("tenants") are named in the stack config.
+# Namespaces the platform itself runs in. `flux-system` reads the git credentials from Secret
+# Manager and `kuma-system` (global cluster) the gateway's TLS entry; application namespaces
+# ("tenants") are named in the stack config.
 FLUX_NAMESPACE: Final = "flux-system"
-# Kuma's system namespace; on the global cluster it reads the gateway's TLS entry.
 KUMA_NAMESPACE: Final = "kuma-system"
 ESO_NAMESPACE: Final = "external-secrets"
-KUMA_SYSTEM_NAMESPACE: Final = "kuma-system"
+GATEWAY_NAMESPACE: Final = "mesh-gateway"
+OBSERVABILITY_NAMESPACE: Final = "observability"  # k8s/infrastructure/zone/observability
 RESERVED_NAMESPACES: Final[frozenset[str]] = frozenset(
-    {"default", FLUX_NAMESPACE, ESO_NAMESPACE, KUMA_SYSTEM_NAMESPACE}
+    {
+        "default",
+        FLUX_NAMESPACE,
+        ESO_NAMESPACE,
+        KUMA_NAMESPACE,
+        GATEWAY_NAMESPACE,
+        OBSERVABILITY_NAMESPACE,
+    }
 )
 # In every reader namespace: the Kubernetes service account its SecretStore authenticates as
 # (Workload Identity, impersonating the namespace's own Google service account), and the store.

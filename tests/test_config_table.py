@@ -740,6 +740,18 @@ CASES = [
         expect("platform:tenants[1].namespace", "not a Kubernetes namespace name"),
     ),
     case(
+        "tenant-starts-with-a-digit",
+        STG,
+        set_at("platform:tenants[1].namespace", "9shop"),
+        expect("platform:tenants[1].namespace", "'9shop' must start with a letter"),
+    ),
+    case(
+        "tenant-is-a-platform-namespace",
+        STG,
+        set_at("platform:tenants[1].namespace", "observability"),
+        expect("platform:tenants[1].namespace", "'observability' is a namespace of Kubernetes"),
+    ),
+    case(
         "tenant-listed-twice",
         STG,
         set_at("platform:tenants[1].namespace", "catalog"),

@@ -23,7 +23,7 @@ GLOBAL_ACCESS = {"networking.gke.io/internal-load-balancer-allow-global-access":
 # MeshGateway in k8s/mesh/gateway selects that tag and serves the certificate of the Kuma Secret
 # GATEWAY_TLS_SECRET (kuma-system of the global, synced to the zones by KDS). Both sides are
 # traced together by tests/test_mesh_gateway.py.
-GATEWAY_NAMESPACE = "mesh-gateway"
+GATEWAY_NAMESPACE = facts.GATEWAY_NAMESPACE
 GATEWAY_INSTANCE = "edge"
 GATEWAY_TLS_SECRET = "mesh-gateway-tls"
 
