@@ -1,5 +1,7 @@
 """The NetworkPolicies of a meshed namespace, applied by the program (never by a tenant's Flux:
-NetworkPolicies are additive, so whoever may create one may reopen every connection)."""
+policies "do not conflict, they are additive", a pod gets the union of their rules, so whoever
+may create one may reopen every connection; kubernetes.io/docs/concepts/services-networking/
+network-policies)."""
 
 from __future__ import annotations
 
