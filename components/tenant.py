@@ -1,6 +1,6 @@
 """An application namespace on one zone cluster: the namespace itself (mesh injection, Pod
-Security), its own way into Secret Manager (components/secret_store.py), and the account Flux
-applies its manifests as, with rights in this namespace only."""
+Security), its NetworkPolicies, its own way into Secret Manager (components/secret_store.py), and
+the account Flux applies its manifests as, with rights in this namespace only."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.facts import FLUX_NAMESPACE
 from components.kubernetes import MANAGED_BY_LABELS, namespace
+from components.kuma.network_policy import app_ingress_policy, mesh_egress_policy
 from components.kuma.settings import MESH_NAME
 from components.naming import tenant_reconciler
 from components.secret_store import SecretStore, SecretStoreArgs
@@ -23,14 +24,15 @@ from components.secret_store import SecretStore, SecretStoreArgs
 MESH_INJECTION_LABELS: Final = {"kuma.io/sidecar-injection": "enabled", "kuma.io/mesh": MESH_NAME}
 RECONCILER_ROLE: Final = "flux-reconciler"
 # What the apps of k8s/apps consist of, and nothing more: no Secrets (ESO writes them), no RBAC,
-# no SecretStores (the program's), nothing cluster-scoped. Flux applies server-side, prunes and
-# checks health through the impersonated account, so it needs every verb on these.
+# no SecretStores (the program's), no NetworkPolicies (the program's, below: they are additive,
+# so one allow-all committed to a tenant's folder would reopen all egress), nothing
+# cluster-scoped. Flux applies server-side, prunes and checks health through the impersonated
+# account, so it needs every verb on these.
 RECONCILER_RESOURCES: Final[Mapping[str, tuple[str, ...]]] = {
     "": ("configmaps", "services", "serviceaccounts"),
     "apps": ("deployments",),
     "autoscaling": ("horizontalpodautoscalers",),
     "policy": ("poddisruptionbudgets",),
-    "networking.k8s.io": ("networkpolicies",),
     "external-secrets.io": ("externalsecrets",),
 }
 RECONCILER_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
@@ -79,6 +81,13 @@ class Tenant(pulumi.ComponentResource):
                 eso_release=args.eso_release,
             ),
             on_cluster,
+        )
+        # The namespace's only NetworkPolicies: its reconciler may create none
+        # (RECONCILER_RESOURCES).
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        app_ingress_policy(f"{name}-app", args.namespace, in_namespace)
+        mesh_egress_policy(
+            f"{name}-app-mesh-egress", "app-mesh-egress", args.namespace, in_namespace
         )
         # Flux's Kustomization `apps-<namespace>` (k8s/flux/zone) impersonates this account; it
         # must live in the Kustomization's namespace (kustomize-controller impersonates

@@ -121,6 +121,46 @@ def test_tenant_reconcilers_have_a_role_in_their_namespace_only(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_only_the_program_writes_a_tenants_network_policies(stack):
+    """NetworkPolicies only add: a tenant that may create one may reopen all egress, so its
+    reconciler gets nothing on networking.k8s.io and the program applies both policies."""
+    plan = plan_of(stack)
+    for role in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role"):
+        for rule in role.inputs["rules"]:
+            assert "networking.k8s.io" not in rule["apiGroups"], role.name
+            assert "networkpolicies" not in rule["resources"], role.name
+    zones = [c for c in gitops_facts.stack_facts(stack).clusters if c.role == "zone"]
+    assert zones
+    for cluster in zones:
+        policies = {
+            (d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"]["policyTypes"]
+            for d in cluster.program_docs
+            if d["kind"] == "NetworkPolicy"
+        }
+        for ns in tenants(plan):
+            assert policies.get((ns, "app")) == ["Ingress"], (cluster.name, ns)
+            assert policies.get((ns, "app-mesh-egress")) == ["Egress"], (cluster.name, ns)
+
+
+def test_a_network_policy_in_a_tenant_tree_is_found():
+    render = zone_renders("staging")[0]
+    out = next(o for o in render.outputs if o.kustomization == "apps-catalog")
+    allow_all = out.docs[0]
+    allow_all.clear()
+    allow_all.update(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all", "namespace": "catalog"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]},
+        }
+    )
+    assert tenant_problems(render, tenants(plan_of("staging"))) == [
+        "apps-catalog: NetworkPolicy is not in its Role"
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_flux_is_locked_down_and_its_web_ui_off(stack):
     plan = plan_of(stack)
     for instance in plan.of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance"):

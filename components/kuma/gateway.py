@@ -12,24 +12,18 @@ from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
 from components.kubernetes import custom_resource, namespace
+from components.kuma.network_policy import mesh_egress_policy
 from components.kuma.settings import (
     GATEWAY_INSTANCE,
     GATEWAY_NAMESPACE,
     GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
     MESH_NAME,
-    TRACE_COLLECTOR_LABELS,
-    TRACE_COLLECTOR_NAMESPACE,
-    TRACE_COLLECTOR_PORT,
 )
 from components.kuma.values import gateway_instance_spec, gateway_tls_external_secret_spec
 from components.naming import gateway_address_name
-
-# Set on every namespace by the API server (Kubernetes 1.22+).
-NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass(frozen=True)
@@ -64,69 +58,6 @@ class MeshGatewayArgs:
     protected: bool
     # Typically the project's API enablement: children do not inherit a component's dependsOn.
     depends_on: Sequence[pulumi.Resource] = ()
-
-
-def _namespaces(labels: dict[str, str]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)
-    )
-
-
-def _tcp(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports]
-
-
-def _gateway_egress_policy(
-    cluster_name: str, ns: k8s.core.v1.Namespace, opts: pulumi.ResourceOptions
-) -> k8s.networking.v1.NetworkPolicy:
-    """Where the gateway's proxies may connect: their zone control plane (5678), the ZoneEgress
-    (10002, towards other zones), the app port of the mesh's namespaces, cluster DNS. Not the
-    global's KDS address, not the internet (the same rules as the apps'
-    k8s/apps/base/python-service/networkpolicy-mesh-egress.yaml)."""
-    dns = k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={NAME_LABEL: "kube-system"}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-    )
-    return k8s.networking.v1.NetworkPolicy(
-        f"{cluster_name}-mesh-gateway-egress",
-        metadata=k8s.meta.v1.ObjectMetaArgs(
-            name="mesh-gateway-egress", namespace=GATEWAY_NAMESPACE
-        ),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_namespaces({NAME_LABEL: KUMA_NAMESPACE})], ports=_tcp(5678, 10002)
-                ),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_namespaces({"kuma.io/mesh": MESH_NAME})], ports=_tcp(8080)
-                ),
-                # Envoy sends spans itself, from the pod (MeshTrace: the zone's collector).
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels={NAME_LABEL: TRACE_COLLECTOR_NAMESPACE}
-                            ),
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels=TRACE_COLLECTOR_LABELS
-                            ),
-                        )
-                    ],
-                    ports=_tcp(TRACE_COLLECTOR_PORT),
-                ),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[dns],
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                    ],
-                ),
-            ],
-        ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns])),
-    )
 
 
 class MeshGateway(pulumi.ComponentResource):
@@ -167,7 +98,14 @@ class MeshGateway(pulumi.ComponentResource):
                 # profile for them (kumahq/kuma gateway_instance_controller.go); no init container.
                 pod_security="baseline",
             )
-            _gateway_egress_policy(zone.cluster_name, ns, on_zone)
+            # The same rules as the apps' (components/tenant.py): not the global's KDS
+            # address, not the internet.
+            mesh_egress_policy(
+                f"{zone.cluster_name}-mesh-gateway-egress",
+                "mesh-gateway-egress",
+                GATEWAY_NAMESPACE,
+                pulumi.ResourceOptions.merge(on_zone, pulumi.ResourceOptions(depends_on=[ns])),
+            )
             custom_resource(
                 f"{zone.cluster_name}-mesh-gateway",
                 api_version="kuma.io/v1alpha1",

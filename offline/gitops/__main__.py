@@ -14,14 +14,15 @@ from offline.gitops.kustomize import RenderError
 
 
 def write_stack(stack: str, out: Path) -> list[Path]:
-    """One YAML file per cluster of `stack`: <out>/<stack>/<cluster>.yaml."""
+    """One YAML file per cluster of `stack`: <out>/<stack>/<cluster>.yaml, with the program's own
+    namespaces and NetworkPolicies (a tenant's pods are covered by the program's policies)."""
     written: list[Path] = []
     for render in rendered_stack(stack):
         if render.problems:
             raise RenderError("\n".join(render.problems))
         target = out / stack / f"{render.cluster.name}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(to_yaml(render.docs), encoding="utf-8")
+        target.write_text(to_yaml(render.objects), encoding="utf-8")
         written.append(target)
     return written
 
