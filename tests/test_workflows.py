@@ -452,3 +452,18 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
 def test_jobs_have_timeouts(path: Path) -> None:
     for job_id, job in jobs(load(path)).items():
         assert isinstance(job.get("timeout-minutes"), int), f"{path.name}/{job_id}"
+
+
+def test_a_scheduled_deploy_renews_certificates_inside_their_window() -> None:
+    """The tls provider renews a certificate only during an `up` in its renewal window
+    (offline/certificates.py): the deploy workflow runs on a schedule with at least two runs in
+    the shortest window."""
+    from components.kuma.settings import SERVER_CERT_EARLY_RENEWAL_HOURS
+
+    schedules = triggers(load(WORKFLOW_DIR / "deploy.yml"))["schedule"]
+    assert schedules
+    minute, hour, day_of_month, month, day_of_week = schedules[0]["cron"].split()
+    assert (day_of_month, month) == ("*", "*") and minute.isdigit() and hour.isdigit()
+    runs_per_week = 7 if day_of_week == "*" else len(day_of_week.split(","))
+    interval_hours = 7 * 24 / runs_per_week
+    assert SERVER_CERT_EARLY_RENEWAL_HOURS / interval_hours >= 2
