@@ -139,6 +139,12 @@ secrets = Secrets(
     ),
 )
 
+
+def secret_read_access(namespace: str) -> list[pulumi.Resource]:
+    """What a namespace's SecretStore waits for: its Workload Identity binding and its grants."""
+    return [readers[namespace].binding, *secrets.grants[namespace]]
+
+
 # External Secrets on every cluster; each namespace that reads through it has its own store.
 esos = {
     c.name: ExternalSecrets(
@@ -196,8 +202,7 @@ if config.gateway is not None:
             service_account_annotations=readers[KUMA_NAMESPACE].annotations,
             depends_on=[
                 kuma.global_namespace,
-                readers[KUMA_NAMESPACE].binding,
-                *secrets.grants[KUMA_NAMESPACE],
+                *secret_read_access(KUMA_NAMESPACE),
             ],
             eso_release=global_eso.release,
         ),
@@ -244,7 +249,7 @@ for c in config.clusters:
             project=config.project,
             cluster_location=c.region,
             reader_annotations=readers[FLUX_NAMESPACE].annotations,
-            read_access=[readers[FLUX_NAMESPACE].binding, *secrets.grants[FLUX_NAMESPACE]],
+            read_access=secret_read_access(FLUX_NAMESPACE),
             eso_release=eso.release,
             platform_vars=PlatformVars(
                 environment=config.environment,
@@ -273,7 +278,7 @@ for c in config.clusters:
                 cluster_location=c.region,
                 namespace=ns,
                 reader_annotations=readers[ns].annotations,
-                read_access=[readers[ns].binding, *secrets.grants[ns]],
+                read_access=secret_read_access(ns),
                 eso_release=eso.release,
                 flux_namespace=flux.namespace,
             ),

@@ -105,6 +105,17 @@ _COMPUTE = "https://cloud.google.com/compute/docs/reference/rest/v1/"
 _GKE_IAM = "https://cloud.google.com/iam/docs/roles-permissions/container"
 _IAM_MEMBER_SOURCE = "setIamPolicy is read-modify-write: getIamPolicy then setIamPolicy"
 
+
+def _iam_member(collection: str) -> Needs:
+    """An IAM member on a resource of `collection` (e.g. `iam.serviceAccounts`): setIamPolicy is
+    read-modify-write, getIamPolicy then setIamPolicy."""
+    return Needs(
+        read=frozenset({f"{collection}.getIamPolicy"}),
+        write=frozenset({f"{collection}.setIamPolicy"}),
+        source=_IAM_MEMBER_SOURCE,
+    )
+
+
 TABLE: Final[Mapping[str, Needs]] = {
     # -- Google Cloud ------------------------------------------------------------------------
     "gcp:projects/service:Service": Needs(
@@ -173,27 +184,15 @@ TABLE: Final[Mapping[str, Needs]] = {
         write=_perms("iam.serviceAccounts", CRUD),
         source="https://cloud.google.com/iam/docs/service-accounts-create#permissions",
     ),
-    "gcp:serviceaccount/iAMMember:IAMMember": Needs(
-        read=frozenset({"iam.serviceAccounts.getIamPolicy"}),
-        write=frozenset({"iam.serviceAccounts.setIamPolicy"}),
-        source=_IAM_MEMBER_SOURCE,
-    ),
+    "gcp:serviceaccount/iAMMember:IAMMember": _iam_member("iam.serviceAccounts"),
     # The setIamPolicy writes are limited by a condition to GRANTABLE_ROLES (see there).
-    "gcp:projects/iAMMember:IAMMember": Needs(
-        read=frozenset({"resourcemanager.projects.getIamPolicy"}),
-        write=frozenset({"resourcemanager.projects.setIamPolicy"}),
-        source=_IAM_MEMBER_SOURCE,
-    ),
+    "gcp:projects/iAMMember:IAMMember": _iam_member("resourcemanager.projects"),
     "gcp:secretmanager/secret:Secret": Needs(
         read=frozenset({"secretmanager.secrets.get"}),
         write=_perms("secretmanager.secrets", CRUD),
         source="https://cloud.google.com/secret-manager/docs/access-control#permissions",
     ),
-    "gcp:secretmanager/secretIamMember:SecretIamMember": Needs(
-        read=frozenset({"secretmanager.secrets.getIamPolicy"}),
-        write=frozenset({"secretmanager.secrets.setIamPolicy"}),
-        source=_IAM_MEMBER_SOURCE,
-    ),
+    "gcp:secretmanager/secretIamMember:SecretIamMember": _iam_member("secretmanager.secrets"),
     # The provider's read of a version fetches its payload (`:access`, terraform-provider-google
     # resource_secret_manager_secret_version.go, flattenSecretManagerSecretVersionPayload): a
     # refresh needs versions.access, which is why the preview identity cannot refresh these.
@@ -228,11 +227,7 @@ TABLE: Final[Mapping[str, Needs]] = {
         ),
         source="https://cloud.google.com/kms/docs/reference/permissions-and-roles",
     ),
-    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": Needs(
-        read=frozenset({"cloudkms.cryptoKeys.getIamPolicy"}),
-        write=frozenset({"cloudkms.cryptoKeys.setIamPolicy"}),
-        source=_IAM_MEMBER_SOURCE,
-    ),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": _iam_member("cloudkms.cryptoKeys"),
     # The GKE service agent's email: services.generateServiceIdentity (get-or-create); which
     # permission the API checks is not documented on that page: unverified here.
     "gcp:projects/serviceIdentity:ServiceIdentity": Needs(
