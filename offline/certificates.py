@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from offline.engine import Plan
+from offline.engine import Plan, Registration
 
 CERTIFICATE_TYPES = (
     "tls:index/selfSignedCert:SelfSignedCert",
@@ -117,9 +117,34 @@ def render(plan: Plan, ends: Mapping[str, datetime], now: datetime | None = None
 def problems(plan: Plan, ends: Mapping[str, datetime], now: datetime | None = None) -> list[str]:
     """Certificates whose renewal is due or that have expired: a deploy is needed now."""
     now = now or datetime.now(UTC)
-    found: list[str] = []
-    for cert in certificates(plan):
-        end = ends.get(cert.urn)
-        if end is not None and end - now <= cert.early_renewal:
-            found.append(status(cert, end, now))
-    return found
+    return [status(cert, ends[cert.urn], now) for cert in due(plan, ends, now)]
+
+
+def renewal_changes(plan: Plan, cert_urn: str) -> list[Registration]:
+    """What a renewal of the certificate changes besides the certificate (which is replaced):
+    every resource with an input computed from its outputs, transitively. In a preview a
+    replaced resource's outputs are unknown, so each such input is unknown and its resource is
+    shown as updated; on `up` each gets the new value. An edge through `depends_on` alone
+    changes no input, so only property dependencies count."""
+    changed: dict[str, Registration] = {}
+    frontier = {cert_urn}
+    while frontier:
+        reached = [
+            r
+            for r in plan.registrations
+            if r.urn not in changed
+            and any(frontier & set(urns) for urns in r.property_dependencies.values())
+        ]
+        changed.update((r.urn, r) for r in reached)
+        frontier = {r.urn for r in reached}
+    return sorted(changed.values(), key=lambda r: r.urn)
+
+
+def due(plan: Plan, ends: Mapping[str, datetime], now: datetime) -> list[Certificate]:
+    """The certificates a preview now plans to replace: inside their renewal window or past
+    their validity end (common_cert.go `modifyPlanIfCertificateReadyForRenewal`)."""
+    return [
+        cert
+        for cert in certificates(plan)
+        if (end := ends.get(cert.urn)) is not None and end - now <= cert.early_renewal
+    ]
