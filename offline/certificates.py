@@ -74,14 +74,23 @@ def validity_ends(export: Mapping[str, Any]) -> dict[str, datetime]:
     return ends
 
 
-def load_validity_ends(path: Path) -> dict[str, datetime]:
+def load_export(path: Path) -> dict[str, Any]:
+    """A `pulumi stack export` file, or StateExportError naming what is wrong with it."""
     try:
-        return validity_ends(json.loads(path.read_text(encoding="utf-8")))
+        export = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         message = f"{path}: cannot read the state export ({error.strerror})"
         raise StateExportError(message) from error
     except json.JSONDecodeError as error:
         raise StateExportError(f"{path}: not JSON ({error.msg}, line {error.lineno})") from error
+    if not isinstance(export, dict):
+        raise StateExportError(f"{path}: not the output of `pulumi stack export` (not an object)")
+    validity_ends(export)  # the shape check
+    return export
+
+
+def load_validity_ends(path: Path) -> dict[str, datetime]:
+    return validity_ends(load_export(path))
 
 
 def _days(delta: timedelta) -> int:
