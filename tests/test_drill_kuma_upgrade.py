@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components import versions
 from components.kuma import multizone
 from offline import kuma_upgrade, plan
 from offline.engine import Plan, plan_stack
@@ -29,9 +30,8 @@ def kuma_releases(stack_plan: Plan) -> list[Any]:
 def bumped_plan(stack: str, version: str, monkeypatch: pytest.MonkeyPatch) -> Plan:
     """The stack planned with the Kuma chart pin at `version` (what Renovate's PR changes:
     components/versions.py)."""
-    monkeypatch.setattr(
-        multizone, "KUMA_CHART", dataclasses.replace(multizone.KUMA_CHART, version=version)
-    )
+    bumped = dataclasses.replace(versions.KUMA_CHART, version=version)
+    monkeypatch.setattr(multizone, "KUMA_CHART", bumped)
     return plan_stack(stack)
 
 
