@@ -255,3 +255,11 @@ def render(result: Destroy) -> list[str]:
     lines += [f"  wedged: {w}" for w in result.wedges]
     lines += [f"  left behind: {r.type} {r.name}" for r in result.left_behind]
     return lines
+
+
+def lost_with(plan: Plan, cluster: Registration) -> list[Registration]:
+    """What a lost cluster takes with it, and so what the recovery's `pulumi up` recreates
+    (after the refresh with PULUMI_K8S_DELETE_UNREACHABLE dropped it from the state): the
+    cluster and everything created `deletedWith` it, node pools and in-cluster objects (and their
+    components). Everything else, in the project or in other clusters, is untouched."""
+    return [r for r in plan.registrations if cluster.urn in (r.urn, r.deleted_with)]
