@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,9 +98,11 @@ K8S_SECRET = "kubernetes:core/v1:Secret"
 
 
 def _server_and_ca(stack_plan: Plan) -> tuple[certificates.Certificate, certificates.Certificate]:
+    """The KDS server certificate (renews itself) and the KDS CA that signs it (does not)."""
     certs = certificates.certificates(stack_plan)
-    server = next(c for c in certs if c.renews_itself)
-    ca = next(c for c in certs if not c.renews_itself)
+    [server] = [c for c in certs if c.name.endswith("-kds-server")]
+    [ca] = [c for c in certs if c.name.endswith("-kds-ca")]
+    assert server.renews_itself and not ca.renews_itself
     return server, ca
 
 
@@ -119,23 +122,26 @@ def test_renewal_drill_replaces_the_kds_server_certificate_only(stack: str) -> N
     )
     assert certificates.due(stack_plan, ends, NOW) == [server]
     changed = certificates.renewal_changes(stack_plan, server.urn)
-    assert sorted((r.type, r.name.split("-", 1)[-1]) for r in changed) == sorted(
-        [
-            (K8S_SECRET, "global-kds-server-tls"),
-            (RELEASE, "global-kuma-global"),
-            ("gcp:monitoring/alertPolicy:AlertPolicy", "kuma-kds-certificate-expiry"),
-        ]
+    names = {(r.type, r.name) for r in changed}
+    [global_release] = [r for r in stack_plan.of_type(RELEASE) if r.name.endswith("-kuma-global")]
+    global_secret = next(
+        r for r in stack_plan.of_type(K8S_SECRET) if r.name.endswith("-kds-server-tls")
     )
-    [release] = [r for r in changed if r.type == RELEASE]
-    assert (
-        "values" in release.property_dependencies
-        and server.urn in (release.property_dependencies["values"])
-    )
-    # The CA's dependents include every zone's CA Secret: none of them is touched.
+    assert {(RELEASE, global_release.name), (K8S_SECRET, global_secret.name)} <= names
+    assert server.urn in global_release.property_dependencies["values"]
+    # Nothing in a zone cluster changes: the zones' CA Secrets and releases stay as they are.
+    zone_providers = {
+        r.provider_urn for r in stack_plan.of_type(RELEASE) if r.name.endswith("-kuma-zone")
+    }
+    assert zone_providers
+    assert not [r for r in changed if r.provider_urn in zone_providers]
+    assert ca.urn not in {r.urn for r in changed}
     zone_ca_secrets = [
-        r for r in certificates.renewal_changes(stack_plan, ca.urn) if "zone" in r.name
+        r
+        for r in certificates.renewal_changes(stack_plan, ca.urn)
+        if r.provider_urn in zone_providers
     ]
-    assert zone_ca_secrets and not {r.urn for r in zone_ca_secrets} & {r.urn for r in changed}
+    assert zone_ca_secrets  # the CA does reach the zones; the server certificate does not
 
 
 def test_renewal_changes_are_transitive() -> None:
@@ -155,29 +161,12 @@ def test_a_renewed_certificate_rolls_the_global_control_plane() -> None:
     (deployments/charts/kuma/templates/cp-deployment.yaml). So the global release carries the
     certificate's hash in `controlPlane.podAnnotations`, which that template copies onto the pod
     template: a new certificate changes the pod template, and the Deployment rolls."""
-    from components.kuma.values import global_values
-
-    def annotations(pem: str) -> dict[str, str]:
-        values = global_values(
-            "10.0.0.9",
-            cross_region=False,
-            highly_available=True,
-            zone_source_ranges=["10.8.0.0/14"],
-            server_cert_pem=pem,
-            priority_class="platform-critical",
-        )
-        found = values["controlPlane"]["podAnnotations"]
-        assert isinstance(found, dict)
-        return found
-
-    old, new = annotations("-----BEGIN CERTIFICATE-----\nold\n"), annotations("new")
-    assert set(old) == set(new) == {"checksum/kds-server-tls"} and old != new
-    # In the plan, the annotation is the hash of the planned server certificate.
     stack_plan = plan_of("staging")
     server, _ = _server_and_ca(stack_plan)
     pem = stack_plan.by_urn()[server.urn].outputs["certPem"]
     [release] = [r for r in stack_plan.of_type(RELEASE) if r.name.endswith("kuma-global")]
-    assert release.get("values.controlPlane.podAnnotations") == annotations(pem)
+    annotations = release.get("values.controlPlane.podAnnotations")
+    assert annotations == {"checksum/kds-server-tls": hashlib.sha256(pem.encode()).hexdigest()}
 
 
 def test_the_drift_report_names_the_renewal_and_still_calls_the_rest_drift() -> None:
