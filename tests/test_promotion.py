@@ -1,0 +1,251 @@
+"""Promotion staging -> prod (offline/promote.py) on a throwaway git repository: the real stack
+files and GitOps tree, committed in tmp_path, a candidate committed to staging's pins, and the
+commit statuses staging's Flux would post for it (the evidence file the workflow fetches)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.facts import Stage
+from offline import promote
+from offline.promote import Action, commit_status_context, pin_path, split_pin
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATE_TAG = "3.12.9-slim-bookworm"
+CANDIDATE_DIGEST = "sha256:" + "d" * 64  # a fixture value: never rendered for a real cluster
+OLD_DIGEST = "sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """main with today's tree, then one commit: Renovate's candidate image in staging's catalog
+    pin (the config candidate, an extra item, is already on main)."""
+    work = tmp_path / "repo"
+    work.mkdir()
+    for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+        shutil.copy(ROOT / name, work / name)
+    shutil.copytree(ROOT / "k8s", work / "k8s")
+    git(work, "init", "--quiet", "--initial-branch=main")
+    git(work, "config", "user.email", "ci@example.invalid")
+    git(work, "config", "user.name", "ci")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "base")
+    staging = work / pin_path(Stage.STAGING, "catalog")
+    text = staging.read_text(encoding="utf-8")
+    text = text.replace("newTag: 3.12.8-slim-bookworm", f"newTag: {CANDIDATE_TAG}")
+    staging.write_text(text.replace(f"digest: {OLD_DIGEST}", f"digest: {CANDIDATE_DIGEST}"))
+    git(work, "commit", "--quiet", "-am", "Update python to 3.12.9 (staging)")
+    return work
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def status(context: str, state: str, created: str = "2026-12-02T08:00:00Z", id_: int = 1) -> dict[str, Any]:
+    return {"context": context, "state": state, "created_at": created, "id": id_}
+
+
+def evidence(tmp_path: Path, sha: str, statuses: list[Any]) -> Path:
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps({"sha": sha, "statuses": statuses}), encoding="utf-8")
+    return path
+
+
+def healthy(repo: Path, *apps: str) -> list[dict[str, Any]]:
+    return [
+        status(commit_status_context(cluster, f"apps-{app}"), "success")
+        for cluster in promote.staging_zone_clusters(repo)
+        for app in apps
+    ]
+
+
+def run(repo: Path, sha: str, ev: Path, *extra: str) -> int:
+    return promote.main(["--repo", str(repo), "--sha", sha, "--evidence", str(ev), *extra])
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+def test_the_required_statuses_are_every_staging_zone_cluster_of_the_app() -> None:
+    assert promote.staging_zone_clusters(ROOT) == ["stg-zone-ew1"]
+    assert promote.required_contexts(ROOT, "catalog") == ["flux/stg-zone-ew1/apps-catalog"]
+
+
+def test_pins_differ_between_the_stages_today() -> None:
+    """Staging runs a candidate (catalog's release config) that prod does not run yet."""
+    staged = split_pin((ROOT / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8"))
+    prod = split_pin((ROOT / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8"))
+    assert staged[1] != prod[1]
+    assert staged[0] != prod[0]  # each stage's header says who writes it
+
+
+# --------------------------------------------------------------------------- promote
+
+
+def test_promotion_copies_exactly_the_verified_pins(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    code = run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog", "storefront")), "--commit")
+    assert code == promote.EXIT_OK
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == promote.BRANCH
+    changed = git(repo, "diff", "--name-only", "main", promote.BRANCH).split()
+    assert changed == [pin_path(Stage.PROD, "catalog").as_posix()]
+    after = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    staged = (repo / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8")
+    assert after == split_pin(before)[0] + split_pin(staged)[1]  # prod's header, staging's pins
+    diff = git(repo, "diff", "--unified=0", "main", promote.BRANCH)
+    removed = sorted(line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
+    added = sorted(line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    assert removed == sorted(
+        [
+            "-    newTag: 3.12.8-slim-bookworm",
+            f"-    digest: {OLD_DIGEST}",
+            '-      - ITEMS=["espresso", "lungo", "ristretto"]',
+        ]
+    )
+    assert added == sorted(
+        [
+            f"+    newTag: {CANDIDATE_TAG}",
+            f"+    digest: {CANDIDATE_DIGEST}",
+            '+      - ITEMS=["espresso", "lungo", "ristretto", "cortado"]',
+        ]
+    )
+    message = git(repo, "log", "-1", "--format=%B", promote.BRANCH)
+    assert f"Promoted-From: {sha}" in message
+
+
+def test_the_pins_of_the_verified_commit_not_of_main(repo: Path, tmp_path: Path) -> None:
+    """main moved on to the next candidate: the promotion still copies what was verified."""
+    verified = head(repo)
+    staging = repo / pin_path(Stage.STAGING, "catalog")
+    staging.write_text(staging.read_text(encoding="utf-8").replace('"cortado"]', '"cortado", "doppio"]'))
+    git(repo, "commit", "--quiet", "-am", "next candidate")
+    assert run(repo, verified, evidence(tmp_path, verified, healthy(repo, "catalog"))) == 0
+    prod = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    assert "doppio" not in prod and CANDIDATE_DIGEST in prod
+
+
+def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    out = tmp_path / "out1"
+    assert run(repo, sha, ev, "--commit", "--github-output", str(out)) == 0
+    assert "open_pr=true" in out.read_text()
+    tip = git(repo, "rev-parse", promote.BRANCH)
+    git(repo, "checkout", "--quiet", "main")  # the workflow checks out main again
+    out2 = tmp_path / "out2"
+    assert run(repo, sha, ev, "--commit", "--github-output", str(out2)) == 0
+    assert "result=already-proposed" in out2.read_text()
+    assert "open_pr=false" in out2.read_text()
+    assert git(repo, "rev-parse", promote.BRANCH) == tip
+    assert git(repo, "status", "--porcelain") == ""
+    # Once merged, there is nothing left to promote.
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
+    outcome, body = promote.promote(repo, sha, ev, commit=True)
+    assert outcome.result == "nothing-to-promote" and body == ""
+    assert {d.action for d in outcome.decisions} == {Action.CURRENT}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "action"),
+    [
+        ([], Action.PENDING),  # staging has not reported yet
+        ([status("flux/stg-zone-ew1/apps-catalog", "failure")], Action.UNHEALTHY),
+        ([status("flux/stg-zone-ew1/apps-catalog", "error")], Action.UNHEALTHY),
+        ([status("flux/stg-zone-ew1/apps-catalog", "pending")], Action.PENDING),
+        # another cluster's or another Kustomization's success proves nothing for catalog
+        ([status("flux/stg-zone-ew1/apps-storefront", "success")], Action.PENDING),
+        ([status("flux/other-cluster/apps-catalog", "success")], Action.PENDING),
+        # the newest status counts: healthy once, failed since
+        (
+            [
+                status("flux/stg-zone-ew1/apps-catalog", "success", "2026-12-02T08:00:00Z", 1),
+                status("flux/stg-zone-ew1/apps-catalog", "failure", "2026-12-02T08:10:00Z", 2),
+            ],
+            Action.UNHEALTHY,
+        ),
+    ],
+)
+def test_refuses_what_staging_has_not_reported_healthy(
+    repo: Path, tmp_path: Path, statuses: list[Any], action: Action
+) -> None:
+    sha = head(repo)
+    out = tmp_path / "out"
+    code = run(repo, sha, evidence(tmp_path, sha, statuses), "--commit", "--github-output", str(out))
+    assert code == promote.EXIT_REFUSED
+    assert "open_pr=false" in out.read_text()
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "branch", "--list", promote.BRANCH) == ""
+    outcome, _ = promote.promote(repo, sha, evidence(tmp_path, sha, statuses))
+    assert {d.app: d.action for d in outcome.decisions}["catalog"] is action
+
+
+def test_the_newest_status_wins_whatever_the_order(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    pages = [
+        [status("flux/stg-zone-ew1/apps-catalog", "failure", "2026-12-02T08:00:00Z", 1)],
+        [status("flux/stg-zone-ew1/apps-catalog", "success", "2026-12-02T09:00:00Z", 2)],
+    ]  # `gh api --paginate --slurp`: a list of pages
+    assert run(repo, sha, evidence(tmp_path, sha, pages)) == promote.EXIT_OK
+
+
+@pytest.mark.parametrize("where", ["all", "app"])
+def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> None:
+    prod_pins = repo / promote.pins_dir(Stage.PROD)
+    hold = prod_pins / promote.HOLD_FILE if where == "all" else prod_pins / "catalog" / promote.HOLD_FILE
+    hold.write_text("incident 4711: no prod change until the postmortem\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "Hold promotions")
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
+    assert git(repo, "status", "--porcelain") == ""
+    outcome, _ = promote.promote(repo, sha, ev)
+    [catalog] = [d for d in outcome.decisions if d.app == "catalog"]
+    assert catalog.action is Action.HELD and "incident 4711" in catalog.detail
+    # Releasing the hold (git rm) lets the same verified commit through.
+    git(repo, "rm", "--quiet", str(hold.relative_to(repo)))
+    git(repo, "commit", "--quiet", "-m", "Release the hold")
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_OK
+
+
+def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> None:
+    before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    sha = head(repo)
+    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
+    assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") != before
+    git(repo, "revert", "--no-edit", "-m", "1", "HEAD")
+    assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize(
+    ("sha", "ev_sha", "message"),
+    [
+        ("abc", None, "40 hex"),
+        ("f" * 40, None, "not a commit of the checked-out branch"),
+        (None, "e" * 40, "evidence is for"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_2(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], sha: str | None, ev_sha: str | None, message: str
+) -> None:
+    commit = sha or head(repo)
+    ev = evidence(tmp_path, ev_sha or commit, healthy(repo, "catalog"))
+    assert run(repo, commit, ev) == promote.EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert git(repo, "status", "--porcelain") == ""
