@@ -140,7 +140,10 @@ def _show(repo: Path, rev: str, path: Path) -> str | None:
 
 
 def _ref_exists(repo: Path, ref: str) -> bool:
-    return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).returncode == 0
+    return (
+        _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).returncode
+        == 0
+    )
 
 
 def staging_apps(repo: Path, rev: str) -> list[str]:
@@ -226,7 +229,10 @@ def health(contexts: Sequence[str], newest: Mapping[str, Mapping[str, Any]]) -> 
 
 
 def hold_reason(repo: Path, app: str) -> str | None:
-    for path in (repo / pins_dir(Stage.PROD) / HOLD_FILE, repo / pins_dir(Stage.PROD) / app / HOLD_FILE):
+    for path in (
+        repo / pins_dir(Stage.PROD) / HOLD_FILE,
+        repo / pins_dir(Stage.PROD) / app / HOLD_FILE,
+    ):
         if path.is_file():
             reason = path.read_text(encoding="utf-8").strip() or "(no reason given)"
             return f"{path.relative_to(repo).as_posix()}: {reason}"
@@ -241,7 +247,9 @@ def decide(repo: Path, sha: str, newest: Mapping[str, Mapping[str, Any]]) -> lis
         assert staged is not None
         prod_file = repo / pin_path(Stage.PROD, app)
         if not prod_file.is_file():
-            decisions.append(Decision(app, Action.NO_PROD_PIN, f"{pin_path(Stage.PROD, app)} is missing"))
+            decisions.append(
+                Decision(app, Action.NO_PROD_PIN, f"{pin_path(Stage.PROD, app)} is missing")
+            )
             continue
         header, current = split_pin(prod_file.read_text(encoding="utf-8"))
         wanted = split_pin(staged)[1]
@@ -295,7 +303,7 @@ def pr_body(sha: str, decisions: Sequence[Decision], repo: Path) -> str:
         f"Promotion to prod of the pins staging runs at `{sha}`, which staging's Flux reported "
         "healthy (commit statuses below). Merging needs the approval of the prod environment "
         "(`prod approved`); Flux then rolls prod out with its health checks. Reverting this pull "
-        "request rolls prod back (docs/environments.md, \"Promotion\").",
+        'request rolls prod back (docs/environments.md, "Promotion").',
         "",
         "| app | decision | detail |",
         "| --- | --- | --- |",

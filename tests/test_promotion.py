@@ -14,6 +14,8 @@ import pytest
 
 from components.facts import Stage
 from offline import promote
+from offline.gitops.facts import stack_facts
+from offline.gitops.render import render_cluster
 from offline.promote import Action, commit_status_context, pin_path, split_pin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +56,9 @@ def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-def status(context: str, state: str, created: str = "2026-12-02T08:00:00Z", id_: int = 1) -> dict[str, Any]:
+def status(
+    context: str, state: str, created: str = "2026-12-02T08:00:00Z", id_: int = 1
+) -> dict[str, Any]:
     return {"context": context, "state": state, "created_at": created, "id": id_}
 
 
@@ -98,7 +102,9 @@ def test_pins_differ_between_the_stages_today() -> None:
 def test_promotion_copies_exactly_the_verified_pins(repo: Path, tmp_path: Path) -> None:
     sha = head(repo)
     before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
-    code = run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog", "storefront")), "--commit")
+    code = run(
+        repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog", "storefront")), "--commit"
+    )
     assert code == promote.EXIT_OK
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == promote.BRANCH
     changed = git(repo, "diff", "--name-only", "main", promote.BRANCH).split()
@@ -107,8 +113,12 @@ def test_promotion_copies_exactly_the_verified_pins(repo: Path, tmp_path: Path) 
     staged = (repo / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8")
     assert after == split_pin(before)[0] + split_pin(staged)[1]  # prod's header, staging's pins
     diff = git(repo, "diff", "--unified=0", "main", promote.BRANCH)
-    removed = sorted(line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
-    added = sorted(line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    removed = sorted(
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    )
+    added = sorted(
+        line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    )
     assert removed == sorted(
         [
             "-    newTag: 3.12.8-slim-bookworm",
@@ -131,7 +141,9 @@ def test_the_pins_of_the_verified_commit_not_of_main(repo: Path, tmp_path: Path)
     """main moved on to the next candidate: the promotion still copies what was verified."""
     verified = head(repo)
     staging = repo / pin_path(Stage.STAGING, "catalog")
-    staging.write_text(staging.read_text(encoding="utf-8").replace('"cortado"]', '"cortado", "doppio"]'))
+    staging.write_text(
+        staging.read_text(encoding="utf-8").replace('"cortado"]', '"cortado", "doppio"]')
+    )
     git(repo, "commit", "--quiet", "-am", "next candidate")
     assert run(repo, verified, evidence(tmp_path, verified, healthy(repo, "catalog"))) == 0
     prod = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
@@ -184,7 +196,9 @@ def test_refuses_what_staging_has_not_reported_healthy(
 ) -> None:
     sha = head(repo)
     out = tmp_path / "out"
-    code = run(repo, sha, evidence(tmp_path, sha, statuses), "--commit", "--github-output", str(out))
+    code = run(
+        repo, sha, evidence(tmp_path, sha, statuses), "--commit", "--github-output", str(out)
+    )
     assert code == promote.EXIT_REFUSED
     assert "open_pr=false" in out.read_text()
     assert git(repo, "status", "--porcelain") == ""
@@ -205,7 +219,11 @@ def test_the_newest_status_wins_whatever_the_order(repo: Path, tmp_path: Path) -
 @pytest.mark.parametrize("where", ["all", "app"])
 def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> None:
     prod_pins = repo / promote.pins_dir(Stage.PROD)
-    hold = prod_pins / promote.HOLD_FILE if where == "all" else prod_pins / "catalog" / promote.HOLD_FILE
+    hold = (
+        prod_pins / promote.HOLD_FILE
+        if where == "all"
+        else prod_pins / "catalog" / promote.HOLD_FILE
+    )
     hold.write_text("incident 4711: no prod change until the postmortem\n", encoding="utf-8")
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "Hold promotions")
@@ -242,10 +260,51 @@ def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> 
     ],
 )
 def test_bad_input_is_refused_with_exit_2(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], sha: str | None, ev_sha: str | None, message: str
+    repo: Path,
+    tmp_path: Path,
+    *,
+    capsys: pytest.CaptureFixture[str],
+    sha: str | None,
+    ev_sha: str | None,
+    message: str,
 ) -> None:
     commit = sha or head(repo)
     ev = evidence(tmp_path, ev_sha or commit, healthy(repo, "catalog"))
     assert run(repo, commit, ev) == promote.EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
     assert git(repo, "status", "--porcelain") == ""
+
+
+# --------------------------------------------------------------------------- renders
+
+
+def _catalog_release(repo: Path, stack: str) -> set[tuple[str, str]]:
+    """(image, ITEMS) of catalog's Deployment on every zone cluster of `stack`, as Flux renders it."""
+    found: set[tuple[str, str]] = set()
+    for cluster in stack_facts(stack).clusters:
+        if cluster.role != "zone":
+            continue
+        render = render_cluster(cluster, repo)
+        assert render.problems == []
+        docs = {(d["kind"], d["metadata"]["name"]): d for d in render.docs}
+        deployment = docs[("Deployment", "catalog-app")]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        config = container["envFrom"][0]["configMapRef"]["name"]
+        found.add((container["image"], docs[("ConfigMap", config)]["data"]["ITEMS"]))
+    assert found
+    return found
+
+
+def test_renders_keep_each_stage_pins_until_the_promotion(repo: Path, tmp_path: Path) -> None:
+    old = f"docker.io/library/python:3.12.8-slim-bookworm@{OLD_DIGEST}"
+    new = f"docker.io/library/python:{CANDIDATE_TAG}@{CANDIDATE_DIGEST}"
+    items3 = '["espresso", "lungo", "ristretto"]'
+    items4 = '["espresso", "lungo", "ristretto", "cortado"]'
+    assert _catalog_release(repo, "staging") == {(new, items4)}
+    assert _catalog_release(repo, "prod-eu") == {(old, items3)}
+    sha = head(repo)
+    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    after = tmp_path / "after"  # a new path: kustomize outputs are cached per folder
+    shutil.copytree(repo, after)
+    assert _catalog_release(after, "prod-eu") == {(new, items4)}
+    assert _catalog_release(after, "staging") == {(new, items4)}
