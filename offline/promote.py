@@ -24,9 +24,12 @@ The evidence file (`--evidence`) is what the workflow fetches for that commit:
 
 `statuses` is the REST list `GET /repos/{owner}/{repo}/commits/{sha}/statuses`
 (docs.github.com/en/rest/commits/statuses; objects with at least `context`, `state`,
-`created_at`, `id`), or `gh api --paginate --slurp`'s list of such pages. Per context the newest
-status counts (`created_at`, then `id`). An app is healthy at that commit when the newest status of
-`flux/<cluster>/apps-<app>` is `success` for every zone cluster of every staging-stage stack.
+`created_at`, `id`, `creator.login`), or `gh api --paginate --slurp`'s list of such pages. Anyone
+with write access to the repository can set a commit status (docs.github.com/en/pull-requests/
+reference/status-checks), so only statuses created by the account Flux posts with
+(`--status-creator`) count. Per context the newest of those counts (`created_at`, then `id`). An
+app is healthy at that commit when the newest status of `flux/<cluster>/apps-<app>` is `success`
+for every zone cluster of every staging-stage stack.
 
 Hold: a file `HOLD` in `k8s/apps/stages/prod/pins/` stops every promotion, one in
 `k8s/apps/stages/prod/pins/<app>/` that app's; its content is the reason. Commit it to main (and
@@ -34,7 +37,8 @@ Hold: a file `HOLD` in `k8s/apps/stages/prod/pins/` stops every promotion, one i
 
 CLI (exit 0: proposed or nothing to do; 3: refused, nothing promotable; 2: bad input):
 
-    python -m offline.promote --sha <commit> --evidence statuses.json [--repo .] [--commit]
+    python -m offline.promote --sha <commit> --evidence statuses.json --status-creator <login>
+        [--repo .] [--commit]
         [--branch promote/prod] [--pr-body build/promotion/pr.md] [--github-output FILE]
 
 Without `--commit` it only rewrites prod's pin files in the working tree. With `--commit` it
@@ -189,8 +193,9 @@ def required_contexts(repo: Path, app: str) -> list[str]:
     return [commit_status_context(c, f"apps-{app}") for c in staging_zone_clusters(repo)]
 
 
-def load_evidence(path: Path, sha: str) -> dict[str, Mapping[str, Any]]:
-    """The newest status per context, from the evidence file for commit `sha`."""
+def load_evidence(path: Path, sha: str, creator: str) -> dict[str, Mapping[str, Any]]:
+    """The newest status per context among those `creator` posted, from the evidence file for
+    commit `sha`."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -206,6 +211,8 @@ def load_evidence(path: Path, sha: str) -> dict[str, Mapping[str, Any]]:
     for status in statuses:
         if not isinstance(status, dict) or not {"context", "state", "created_at"} <= set(status):
             raise PromotionError(f"{path}: not a commit status: {status!r}")
+        if (status.get("creator") or {}).get("login") != creator:
+            continue
         key = (str(status["created_at"]), int(status.get("id", 0)))
         seen = newest.get(status["context"])
         if seen is None or key > (str(seen["created_at"]), int(seen.get("id", 0))):
@@ -319,7 +326,13 @@ def pr_body(sha: str, decisions: Sequence[Decision], repo: Path) -> str:
 
 
 def promote(
-    repo: Path, sha: str, evidence: Path, *, commit: bool = False, branch: str = BRANCH
+    repo: Path,
+    sha: str,
+    evidence: Path,
+    creator: str,
+    *,
+    commit: bool = False,
+    branch: str = BRANCH,
 ) -> tuple[Outcome, str]:
     """Decide, rewrite prod's pins, and (with `commit`) commit them on `branch`.
     Returns the outcome and the pull request body."""
@@ -327,7 +340,9 @@ def promote(
         raise PromotionError(f"--sha must be a full commit id (40 hex), got {sha!r}")
     if _git(repo, "merge-base", "--is-ancestor", sha, "HEAD", check=False).returncode != 0:
         raise PromotionError(f"{sha} is not a commit of the checked-out branch (main)")
-    newest = load_evidence(evidence, sha)
+    if not creator:
+        raise PromotionError("--status-creator is empty: name the account Flux posts statuses as")
+    newest = load_evidence(evidence, sha, creator)
     decisions = decide(repo, sha, newest)
     promotable = [d for d in decisions if d.action is Action.PROMOTE]
     refused = [d for d in decisions if d.action in (Action.HELD, Action.UNHEALTHY, Action.PENDING)]
@@ -348,19 +363,33 @@ def promote(
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m offline.promote", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--sha", required=True, help="the commit staging reported on")
     parser.add_argument("--evidence", required=True, type=Path, help="commit statuses (JSON)")
+    parser.add_argument(
+        "--status-creator", required=True, help="login of the account Flux posts statuses as"
+    )
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     parser.add_argument("--commit", action="store_true", help=f"commit on --branch ({BRANCH})")
     parser.add_argument("--branch", default=BRANCH)
     parser.add_argument("--pr-body", type=Path, help="write the pull request body here")
     parser.add_argument("--github-output", type=Path, help="append result/open_pr/branch")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         outcome, body = promote(
-            args.repo.resolve(), args.sha, args.evidence, commit=args.commit, branch=args.branch
+            args.repo.resolve(),
+            args.sha,
+            args.evidence,
+            args.status_creator,
+            commit=args.commit,
+            branch=args.branch,
         )
     except (PromotionError, ci_stacks.StackSetupError, pulumi_project.EngineRuleError) as error:
         print(f"promote: {error}", file=sys.stderr)

@@ -5,18 +5,22 @@ commit statuses staging's Flux would post for it (the evidence file the workflow
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.facts import Stage
 from offline import promote
-from offline.gitops.facts import stack_facts
+from offline.gitops.facts import rendered_stack, stack_facts
 from offline.gitops.render import render_cluster
 from offline.promote import Action, commit_status_context, pin_path, split_pin
+from tests.support import STACKS, plan_of
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATE_TAG = "3.12.9-slim-bookworm"
@@ -56,10 +60,23 @@ def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
+FLUX = "acme-flux-status[bot]"  # the account the staging Provider's token belongs to
+
+
 def status(
-    context: str, state: str, created: str = "2026-12-02T08:00:00Z", id_: int = 1
+    context: str,
+    state: str,
+    created: str = "2026-12-02T08:00:00Z",
+    id_: int = 1,
+    creator: str = FLUX,
 ) -> dict[str, Any]:
-    return {"context": context, "state": state, "created_at": created, "id": id_}
+    return {
+        "context": context,
+        "state": state,
+        "created_at": created,
+        "id": id_,
+        "creator": {"login": creator},
+    }
 
 
 def evidence(tmp_path: Path, sha: str, statuses: list[Any]) -> Path:
@@ -77,7 +94,9 @@ def healthy(repo: Path, *apps: str) -> list[dict[str, Any]]:
 
 
 def run(repo: Path, sha: str, ev: Path, *extra: str) -> int:
-    return promote.main(["--repo", str(repo), "--sha", sha, "--evidence", str(ev), *extra])
+    return promote.main(
+        ["--repo", str(repo), "--sha", sha, "--evidence", str(ev), "--status-creator", FLUX, *extra]
+    )
 
 
 # --------------------------------------------------------------------------- the contract
@@ -166,7 +185,7 @@ def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path
     assert git(repo, "status", "--porcelain") == ""
     # Once merged, there is nothing left to promote.
     git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
-    outcome, body = promote.promote(repo, sha, ev, commit=True)
+    outcome, body = promote.promote(repo, sha, ev, FLUX, commit=True)
     assert outcome.result == "nothing-to-promote" and body == ""
     assert {d.action for d in outcome.decisions} == {Action.CURRENT}
 
@@ -181,6 +200,8 @@ def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path
         # another cluster's or another Kustomization's success proves nothing for catalog
         ([status("flux/stg-zone-ew1/apps-storefront", "success")], Action.PENDING),
         ([status("flux/other-cluster/apps-catalog", "success")], Action.PENDING),
+        # anyone with write access can post a status: only Flux's account counts
+        ([status("flux/stg-zone-ew1/apps-catalog", "success", creator="someone")], Action.PENDING),
         # the newest status counts: healthy once, failed since
         (
             [
@@ -203,7 +224,7 @@ def test_refuses_what_staging_has_not_reported_healthy(
     assert "open_pr=false" in out.read_text()
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "branch", "--list", promote.BRANCH) == ""
-    outcome, _ = promote.promote(repo, sha, evidence(tmp_path, sha, statuses))
+    outcome, _ = promote.promote(repo, sha, evidence(tmp_path, sha, statuses), FLUX)
     assert {d.app: d.action for d in outcome.decisions}["catalog"] is action
 
 
@@ -231,7 +252,7 @@ def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> Non
     ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
     assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
     assert git(repo, "status", "--porcelain") == ""
-    outcome, _ = promote.promote(repo, sha, ev)
+    outcome, _ = promote.promote(repo, sha, ev, FLUX)
     [catalog] = [d for d in outcome.decisions if d.app == "catalog"]
     assert catalog.action is Action.HELD and "incident 4711" in catalog.detail
     # Releasing the hold (git rm) lets the same verified commit through.
@@ -249,6 +270,16 @@ def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> 
     assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") != before
     git(repo, "revert", "--no-edit", "-m", "1", "HEAD")
     assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") == before
+    # The rollback holds the app in the same change (docs/environments.md), so staging's next
+    # success report for the reverted version proposes nothing.
+    hold = repo / promote.pins_dir(Stage.PROD) / "catalog" / promote.HOLD_FILE
+    hold.write_text("rolled back: catalog 3.12.9 breaks checkout\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "--amend", "--no-edit")
+    git(repo, "branch", "-D", promote.BRANCH)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
+    assert git(repo, "status", "--porcelain") == ""
 
 
 @pytest.mark.parametrize(
@@ -308,3 +339,111 @@ def test_renders_keep_each_stage_pins_until_the_promotion(repo: Path, tmp_path: 
     shutil.copytree(repo, after)
     assert _catalog_release(after, "prod-eu") == {(new, items4)}
     assert _catalog_release(after, "staging") == {(new, items4)}
+
+
+# --------------------------------------------------------------------------- pr.yml's gate
+
+
+@pytest.mark.parametrize(
+    ("change", "changed"),
+    [("promotion", "true"), ("hold", "false"), ("staging", "false")],
+)
+def test_only_a_prod_pin_change_needs_the_prod_approval(
+    repo: Path, tmp_path: Path, change: str, changed: str
+) -> None:
+    """pr.yml's `prod pins changed` step, run in the throwaway repository on a PR branch."""
+    step = next(
+        s
+        for s in yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())["jobs"][
+            "prod-pins"
+        ]["steps"]
+        if s.get("id") == "changed"
+    )
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(repo, "checkout", "--quiet", "-b", "topic")
+    if change == "promotion":
+        sha = head(repo)
+        assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    elif change == "hold":
+        (repo / promote.pins_dir(Stage.PROD) / "catalog" / promote.HOLD_FILE).write_text("x\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "--quiet", "-m", "hold")
+    else:
+        staging = repo / pin_path(Stage.STAGING, "storefront")
+        staging.write_text(staging.read_text().replace("=disabled", "=enabled"))
+        git(repo, "commit", "--quiet", "-am", "staging candidate")
+    output = tmp_path / "github_output"
+    subprocess.run(
+        ["bash", "-c", step["run"]],
+        cwd=repo,
+        env={"BASE_REF": "main", "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=30,
+    )
+    assert output.read_text() == f"changed={changed}\n"
+
+
+def test_every_app_runs_the_pins_of_its_stage() -> None:
+    """On every zone cluster of every stack, each app's Deployments (stable and canary) run the
+    image its stage pins; nothing runs the base's placeholder."""
+    for stack in STACKS:
+        tenants = {t["namespace"] for t in plan_of(stack).config["platform:tenants"]}
+        for render in rendered_stack(stack):
+            stage = Stage(render.cluster.platform_vars["STAGE"])
+            deployments = [
+                d
+                for d in render.docs
+                if d["kind"] == "Deployment" and d["metadata"].get("namespace") in tenants
+            ]
+            if render.cluster.role != "zone":
+                assert deployments == []
+                continue
+            assert deployments, render.cluster.name
+            for deployment in deployments:
+                app = deployment["metadata"]["namespace"]
+                pin = yaml.safe_load((ROOT / pin_path(stage, app)).read_text(encoding="utf-8"))
+                [image] = pin["images"]
+                wanted = f"{image['newName']}:{image['newTag']}@{image['digest']}"
+                [container] = deployment["spec"]["template"]["spec"]["containers"]
+                assert container["image"] == wanted, (stack, deployment["metadata"]["name"])
+
+
+# --------------------------------------------------------------------------- docs
+
+
+ENVIRONMENTS_MD = ROOT / "docs" / "environments.md"
+
+
+def _doc_blocks(lang: str) -> list[str]:
+    text = ENVIRONMENTS_MD.read_text(encoding="utf-8")
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)
+
+
+def test_documented_promote_commands_parse() -> None:
+    found = 0
+    for block in _doc_blocks("sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "offline.promote" in words:
+                start = words.index("offline.promote") + 1
+                promote.parser().parse_args(words[start:])
+                found += 1
+    assert found >= 1
+
+
+def test_the_documented_provider_names_the_statuses_the_script_requires() -> None:
+    """The Provider in docs/environments.md yields `flux/<cluster>/<kustomization>` for the
+    cluster its platform-vars name (the one CEL shape it uses: literal + event field)."""
+    [provider] = [
+        d
+        for block in _doc_blocks("yaml")
+        for d in yaml.safe_load_all(block)
+        if d.get("kind") == "Provider"
+    ]
+    assert provider["spec"]["type"] == "github"
+    expr = provider["spec"]["commitStatusExpr"]
+    assert expr == promote.commit_status_expr("${CLUSTER_NAME}")
+    substituted = expr.replace("${CLUSTER_NAME}", "stg-zone-ew1")
+    m = re.fullmatch(r"'([^']*)' \+ event\.involvedObject\.name", substituted)
+    assert m is not None
+    assert m[1] + "apps-catalog" == promote.required_contexts(ROOT, "catalog")[0]

@@ -517,25 +517,19 @@ def test_promotion_feeds_the_script_the_statuses_of_that_commit() -> None:
     assert "--paginate --slurp" in evidence["run"]
     words = shlex.split(run["run"].replace("\\\n", " "), comments=True)
     start = words.index("offline.promote")
-    assert (
-        words[start - 2 : start + 12]
-        == [
-            ".venv/bin/python",
-            "-m",
-            "offline.promote",
-            "--sha",
-            "$SHA",
-            "--evidence",
-            "build/promotion/evidence.json",
-            "--commit",
-            "--pr-body",
-            "build/promotion/pr.md",
-            "--github-output",
-            "$GITHUB_OUTPUT",
-            "rc=$?",
-            "if",
-        ][:14]
-    )
+    args = [
+        "--sha", "$SHA", "--evidence", "build/promotion/evidence.json",
+        "--status-creator", "$FLUX_STATUS_CREATOR", "--commit",
+        "--pr-body", "build/promotion/pr.md", "--github-output", "$GITHUB_OUTPUT",
+    ]  # fmt: skip
+    assert words[start - 2 : start + 1 + len(args)] == [
+        ".venv/bin/python",
+        "-m",
+        "offline.promote",
+        *args,
+    ]
+    assert run["env"]["FLUX_STATUS_CREATOR"] == "${{ vars.FLUX_STATUS_CREATOR }}"
+    promote.parser().parse_args(args)  # the CLI takes exactly these flags
     assert f'if [ "$rc" -eq {promote.EXIT_REFUSED} ]; then' in run["run"]
 
 
@@ -557,7 +551,8 @@ def test_prod_pin_changes_need_every_prod_environment() -> None:
     workflow = load(WORKFLOW_DIR / "pr.yml")
     job_map = jobs(workflow)
     changed = next(s for s in steps(job_map["prod-pins"]) if s.get("id") == "changed")
-    assert f"-- {promote.pins_dir(Stage.PROD).as_posix()}; then" in changed["run"]
+    pins = f"{promote.pins_dir(Stage.PROD).as_posix()}/*/{promote.PIN_FILE}"
+    assert f"-- '{pins}'; then" in changed["run"]
     approval = job_map["prod-approval"]
     assert approval["needs"] == ["stacks", "prod-pins"]
     assert approval["if"] == "needs.prod-pins.outputs.changed == 'true'"
