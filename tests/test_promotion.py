@@ -447,3 +447,35 @@ def test_the_documented_provider_names_the_statuses_the_script_requires() -> Non
     m = re.fullmatch(r"'([^']*)' \+ event\.involvedObject\.name", substituted)
     assert m is not None
     assert m[1] + "apps-catalog" == promote.required_contexts(ROOT, "catalog")[0]
+
+
+def test_prod_rolls_the_pins_out_behind_health_checks() -> None:
+    """Every Flux Kustomization that applies an app folder on a prod cluster waits for its
+    objects (kstatus: Deployments rolled out) within a timeout, and for the ExternalSecrets' Ready
+    condition, so a bad promotion shows as a failed Kustomization, not as a green apply."""
+    for stack in STACKS:
+        if plan_of(stack).config["platform:stage"] != Stage.PROD.value:
+            continue
+        found = 0
+        for render in rendered_stack(stack):
+            for doc in render.docs:
+                spec = doc.get("spec") or {}
+                if doc["kind"] != "Kustomization" or "/apps/" not in str(spec.get("path")):
+                    continue
+                found += 1
+                assert spec["wait"] is True and spec["timeout"], doc["metadata"]["name"]
+                kinds = {e["kind"] for e in spec.get("healthCheckExprs", [])}
+                assert "ExternalSecret" in kinds, doc["metadata"]["name"]
+        assert found >= 2, stack
+
+
+def test_the_pull_request_body_shows_the_decisions_and_the_diff(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    body_file = tmp_path / "pr.md"
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit", "--pr-body", str(body_file)) == 0
+    body = body_file.read_text(encoding="utf-8")
+    assert f"`{sha}`" in body
+    assert "| catalog | promote | healthy: flux/stg-zone-ew1/apps-catalog |" in body
+    assert "| storefront | current | prod runs these pins already |" in body
+    assert f"+    digest: {CANDIDATE_DIGEST}" in body
