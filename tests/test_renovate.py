@@ -231,12 +231,16 @@ def test_workflow_pulumi_cli_pin_is_extracted_and_matches_the_sdk() -> None:
     )
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     assert workflows
+    extracted = 0
     for path in workflows:
         rel = path.relative_to(ROOT).as_posix()
-        deps = extract(path.read_text(encoding="utf-8"), managers_for(rel))
-        assert [(d.datasource, d.dep_name, d.current_value) for d in deps] == [
-            ("pypi", "pulumi", sdk)
-        ], rel
+        text = path.read_text(encoding="utf-8")
+        deps = extract(text, managers_for(rel))
+        # A workflow that runs no Pulumi (promote.yml) has no PULUMI_VERSION (test_workflows.py).
+        expected = [("pypi", "pulumi", sdk)] if "PULUMI_VERSION:" in text else []
+        assert [(d.datasource, d.dep_name, d.current_value) for d in deps] == expected, rel
+        extracted += len(deps)
+    assert extracted >= 2
 
 
 def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
