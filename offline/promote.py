@@ -7,8 +7,9 @@ everything below the file's leading comment block is copied, byte for byte, from
 *at the commit staging reported healthy* (not from the tip of main, which may already carry the
 next candidate).
 
-Health evidence. The staging zone clusters carry a Flux notification-controller `Provider` of
-type `github` and an `Alert` on their Kustomizations (k8s/flux/notifications). The
+Health evidence. The staging zone clusters are to carry a Flux notification-controller
+`Provider` of type `github` and an `Alert` on their Kustomizations (docs/environments.md, "Flux's
+commit statuses": not applied yet, the offline references lack their CRDs). The
 kustomize-controller emits an info event marked as a commit status update once a Kustomization is
 Ready at a revision (health checks included: the apps' Kustomizations `wait: true`), and an error
 event when it fails (fluxcd/kustomize-controller v1.9.4 internal/controller/
