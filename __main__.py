@@ -14,6 +14,7 @@ from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
+    GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
     MESH_NAME,
     GatewayZone,
@@ -237,6 +238,7 @@ kuma = KumaMultiZone(
             for c in config.zone_clusters
         ],
         stage=config.stage,
+        eso_mesh_secrets=[GATEWAY_TLS_SECRET] if config.gateway is not None else [],
         highly_available=config.is_prod,
         protected=config.protected,
     ),

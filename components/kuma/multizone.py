@@ -79,6 +79,9 @@ class KumaMultiZoneArgs:
     zones: Sequence[ZonePlane]
     # Picks the baseline permission (values.baseline_permission_spec).
     stage: Stage
+    # Kuma Secrets of the mesh that External Secrets writes on the global (the gateway's
+    # certificate): zones connect only once they exist (zone_sync.py).
+    eso_mesh_secrets: Sequence[str]
     highly_available: bool
     protected: bool
 
@@ -281,7 +284,7 @@ class KumaMultiZone(pulumi.ComponentResource):
         # Zones connect last (zone_sync.py): the Service exists only once all of the above is
         # on the global and Flux's mesh policies are Ready.
         self.zone_sync_gate = custom_resource(
-            f"{name}-{ZONE_SYNC_GATE}",
+            f"{name}-zone-sync",
             api_version="fluxcd.controlplane.io/v1",
             kind="ResourceSet",
             name=ZONE_SYNC_GATE,
@@ -291,7 +294,8 @@ class KumaMultiZone(pulumi.ComponentResource):
                     address,
                     cross_region=cross_region,
                     source_ranges=[r for z in args.zones for r in z.source_ranges],
-                )
+                ),
+                args.eso_mesh_secrets,
             ),
             crd_release=glob.flux,
             depends_on=[

@@ -81,10 +81,14 @@ def zone_sync_service(
     }
 
 
-def zone_sync_gate_spec(service: Mapping[str, Any]) -> dict[str, Any]:
+def zone_sync_gate_spec(
+    service: Mapping[str, Any], eso_mesh_secrets: Sequence[str]
+) -> dict[str, Any]:
     """The ResourceSet spec: no inputs (the resource is rendered once, as given: flux-operator
     v0.58.1 internal/builder/resourceset.go `BuildResourceSet`), applied only while the mesh
-    policies are Ready."""
+    policies are Ready and once the Kuma Secrets External Secrets writes on the global (the
+    gateway's certificate) exist: a dependency without `ready` must only exist
+    (`checkDependencies`)."""
     return {
         "dependsOn": [
             {
@@ -93,7 +97,11 @@ def zone_sync_gate_spec(service: Mapping[str, Any]) -> dict[str, Any]:
                 "name": MESH_POLICIES_KUSTOMIZATION,
                 "namespace": FLUX_NAMESPACE,
                 "ready": True,
-            }
+            },
+            *(
+                {"apiVersion": "v1", "kind": "Secret", "name": s, "namespace": KUMA_NAMESPACE}
+                for s in eso_mesh_secrets
+            ),
         ],
         "wait": True,
         "resources": [dict(service)],
