@@ -32,7 +32,7 @@ from components.observability import Observability, ObservabilityArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secret_store import SecretStore, SecretStoreArgs
-from components.secrets import Secrets, SecretsArgs
+from components.secrets import SecretEntryArgs, Secrets, SecretsArgs
 from components.tenant import Tenant, TenantArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
@@ -238,6 +238,13 @@ kuma = KumaMultiZone(
             for c in config.zone_clusters
         ],
         stage=config.stage,
+        secret_entries=SecretEntryArgs(
+            project=config.project,
+            replica_regions=config.secret_replica_regions,
+            labels=config.resource_labels,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
         eso_mesh_secrets=[GATEWAY_TLS_SECRET] if config.gateway is not None else [],
         highly_available=config.is_prod,
         protected=config.protected,

@@ -31,6 +31,7 @@ from typing import Any
 
 from components.kuma.settings import KUMA_NAMESPACE, MESH_SECRET_TYPE
 from components.kuma.zone_sync import ZONE_SYNC_GATE
+from offline import import_file, import_plan
 from offline.engine import Plan, Registration
 from offline.gitops.documents import Doc, meta
 from offline.gitops.render import ClusterRender
@@ -280,3 +281,23 @@ def rebuild_drill(
     ]
     after = (set(downstream) - set(result.deleted)) | set(result.created)
     return Drill(steps, result, steady, frozenset(after))
+
+
+def regenerated_after_state_loss(plan: Plan, cluster: str) -> dict[Key, str]:
+    """The program's synced resources whose content would differ on a global rebuilt from a
+    state restored per the state-lost runbook (`make import-file`, offline/import_plan.py): those
+    with an input fed by a resource the recovery creates anew (pulumi-tls cannot be imported) or
+    replaces. Key -> the resource it comes from."""
+    documents = import_file.build(plan)
+    new = import_plan.created(plan, documents) | set(import_plan.replacements(plan, documents))
+    index = plan.by_urn()
+    changed: dict[Key, str] = {}
+    for key, item in program_synced(plan, cluster).items():
+        resource = index[item.source.removeprefix("program ")]
+        for prop, sources in resource.property_dependencies.items():
+            if prop in ("metadata", "apiVersion", "kind"):
+                continue
+            fed = sorted(u for u in sources if u in new)
+            if fed:
+                changed[key] = index[fed[0]].name
+    return changed

@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 
-from components.kuma.settings import MESH_CA_CERT_SECRET, MESH_CA_KEY_SECRET, MESH_NAME
-from components.kuma.zone_sync import MESH_POLICIES_KUSTOMIZATION, ZONE_SYNC_SERVICE
+from components.kuma.settings import (
+    MESH_CA_CERT_SECRET,
+    MESH_CA_KEY_SECRET,
+    MESH_CA_SECRET_ID,
+    MESH_NAME,
+    ZONE_SYNC_SERVICE,
+)
+from components.kuma.zone_sync import MESH_POLICIES_KUSTOMIZATION
 from offline import mesh_rebuild
 from offline.engine import Plan, Registration, stacks
 from offline.gitops import facts as gitops_facts
@@ -64,22 +70,47 @@ def test_the_mesh_ca_is_provided_from_the_programs_secrets(stack: str) -> None:
         "key": {"secret": MESH_CA_KEY_SECRET},
     }
     index = plan.by_urn()
-    for name, source in (
-        (MESH_CA_CERT_SECRET, "SelfSignedCert"),
-        (MESH_CA_KEY_SECRET, "PrivateKey"),
-    ):
+    for name in (MESH_CA_CERT_SECRET, MESH_CA_KEY_SECRET):
         secret = _one(plan, "kubernetes:core/v1:Secret", name)
         assert secret.inputs["type"] == "system.kuma.io/secret"
         assert secret.get("metadata.namespace") == "kuma-system"
         assert meta(secret.inputs)["labels"] == {"kuma.io/mesh": MESH_NAME}
         assert secret.inputs["stringData"]["value"].startswith("-----BEGIN ")
-        (feeds,) = secret.property_dependencies["stringData"]
-        assert index[feeds].type == f"tls:index/{source[0].lower()}{source[1:]}:{source}"
+        (record,) = secret.property_dependencies["stringData"]
+        assert index[record].type == "gcp:secretmanager/secretVersion:SecretVersion"
         assert plan.depends_on(mesh, secret), f"the Mesh must wait for {name}"
         assert secret.protect == mesh.protect, "the CA is protected wherever the Mesh is"
     key_secret = _one(plan, "kubernetes:core/v1:Secret", MESH_CA_KEY_SECRET)
     assert key_secret.is_secret("stringData.value") or key_secret.is_secret("stringData")
     assert not kuma_problems(mesh.inputs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_mesh_ca_record_is_written_once_from_pulumi_tls(stack: str) -> None:
+    """The Secret Manager record: both PEMs from pulumi-tls, a Pulumi secret, never rewritten
+    (ignore_changes), retained, in an entry kept like every other one."""
+    plan = plan_of(stack)
+    (record,) = [
+        r
+        for r in plan.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+        if str(r.inputs["secret"]).endswith(f"/secrets/{MESH_CA_SECRET_ID}")
+    ]
+    index = plan.by_urn()
+    assert {index[u].type for u in record.property_dependencies["secretData"]} == {
+        "tls:index/selfSignedCert:SelfSignedCert",
+        "tls:index/privateKey:PrivateKey",
+    }
+    assert record.is_secret("secretData")
+    assert record.ignore_changes == ["secretData"]
+    assert record.retain_on_delete
+    (entry,) = [
+        r
+        for r in plan.of_type("gcp:secretmanager/secret:Secret")
+        if r.inputs["secretId"] == MESH_CA_SECRET_ID
+    ]
+    (other, *_) = [r for r in plan.of_type("gcp:secretmanager/secret:Secret") if r.urn != entry.urn]
+    assert entry.inputs["replication"] == other.inputs["replication"]
+    assert (entry.protect, entry.retain_on_delete) == (other.protect, other.retain_on_delete)
 
 
 def test_the_mesh_ca_passes_kumas_provided_ca_validation() -> None:
@@ -189,7 +220,7 @@ def test_global_rebuilt_from_the_same_state_no_zone_loses_anything(stack: str) -
     assert {MESH, *CA} <= kept
     assert any(k.kind == "MeshTrafficPermission" for k in kept)
     assert kept == frozenset(drill.zone_before)
-    # Everything that feeds the CA Secrets survives the cluster: nothing in the cluster.
+    # What feeds the CA Secrets survives the cluster: it is not in the cluster.
     cluster = render.cluster.name
     index = plan.by_urn()
     for name in (MESH_CA_CERT_SECRET, MESH_CA_KEY_SECRET):
@@ -197,6 +228,37 @@ def test_global_rebuilt_from_the_same_state_no_zone_loses_anything(stack: str) -
         for urn in secret.property_dependencies["stringData"]:
             assert not index[urn].provider_urn.endswith(f"{cluster}-k8s")
             assert not index[urn].deleted_with
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_global_rebuilt_after_a_state_loss_no_zone_loses_anything(stack: str) -> None:
+    """The state was lost and restored per the runbook (`make import-file`: pulumi-tls is
+    created anew, the CA's Secret Manager version is imported); then the global is rebuilt.
+    Nothing the zones keep has new content (the CA Secrets come from the imported version), so
+    the zones' initial sync deletes and changes nothing."""
+    plan = plan_of(stack)
+    render = _global(stack)
+    changed = mesh_rebuild.regenerated_after_state_loss(plan, render.cluster.name)
+    assert changed == {}
+    drill = mesh_rebuild.rebuild_drill(plan, render, {k: "regenerated" for k in changed})
+    assert (drill.result.deleted, drill.result.updated) == ((), ())
+
+
+def test_a_ca_record_rewritten_from_the_state_would_rotate_the_ca_after_a_state_loss() -> None:
+    """Without ignore_changes the imported version would be replaced with the regenerated
+    pulumi-tls pair, and every zone would get a new trust root."""
+    plan = plan_of("prod-eu")
+    (record,) = [
+        r
+        for r in plan.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+        if str(r.inputs["secret"]).endswith(f"/secrets/{MESH_CA_SECRET_ID}")
+    ]
+    plan = _edited(plan, record.urn, lambda r: dataclasses.replace(r, ignore_changes=[]))
+    render = _global("prod-eu")
+    changed = mesh_rebuild.regenerated_after_state_loss(plan, render.cluster.name)
+    assert set(changed) == set(CA)
+    drill = mesh_rebuild.rebuild_drill(plan, render, {k: "regenerated" for k in changed})
+    assert set(drill.result.updated) == set(CA)
 
 
 def _chart_service_on(plan: Plan, cluster: str) -> Plan:
@@ -282,12 +344,3 @@ def test_a_gate_created_before_the_mesh_lets_the_zones_delete_it() -> None:
     # Nothing else in the graph brings them in before the gate: the zones would delete them.
     deleted = set(mesh_rebuild.rebuild_drill(cut, render).result.deleted)
     assert {mesh_rebuild._key(index[u].inputs) for u in program} <= deleted
-
-
-def test_a_regenerated_ca_would_reach_the_zones_as_an_update() -> None:
-    """What the drill compares: a CA with new content (as after a rebuild without the state)
-    shows as an update of the CA Secrets on every zone, i.e. a new trust root."""
-    render = _global("staging")
-    changed = {key: "new" for key in CA}
-    result = mesh_rebuild.rebuild_drill(plan_of("staging"), render, changed).result
-    assert set(result.updated) == set(CA)

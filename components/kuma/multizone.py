@@ -9,6 +9,7 @@ tests/test_mesh_rebuild.py)."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from components.kuma.settings import (
     KUMA_NAMESPACE,
     MESH_CA_CERT_SECRET,
     MESH_CA_KEY_SECRET,
+    MESH_CA_SECRET_ID,
     MESH_NAME,
     MESH_SECRET_TYPE,
     SYSTEM_NAMESPACE_LABELS,
@@ -41,6 +43,7 @@ from components.kuma.values import (
 from components.kuma.zone_sync import ZONE_SYNC_GATE, zone_sync_gate_spec, zone_sync_service
 from components.naming import kds_address_name
 from components.priority_class import PlatformPriority
+from components.secrets import SecretEntryArgs, secret_entry
 from components.versions import KUMA_CHART
 
 
@@ -82,6 +85,8 @@ class KumaMultiZoneArgs:
     # Kuma Secrets of the mesh that External Secrets writes on the global (the gateway's
     # certificate): zones connect only once they exist (zone_sync.py).
     eso_mesh_secrets: Sequence[str]
+    # How the stack keeps Secret Manager entries: the mesh CA's record is one.
+    secret_entries: SecretEntryArgs
     highly_available: bool
     protected: bool
 
@@ -132,6 +137,15 @@ def _mesh_secret(
         string_data={"value": pem},
         opts=opts,
     )
+
+
+def _pem(record: gcp.secretmanager.SecretVersion, part: str) -> pulumi.Output[str]:
+    """One PEM of the CA record (JSON {"cert", "key"}), as a Pulumi secret."""
+
+    def pick(data: str | None) -> str:
+        return str(json.loads(data or "")[part])
+
+    return pulumi.Output.secret(record.secret_data.apply(pick))
 
 
 class KumaMultiZone(pulumi.ComponentResource):
@@ -246,18 +260,39 @@ class KumaMultiZone(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions.merge(
             on_global, pulumi.ResourceOptions(protect=args.protected)
         )
-        ca = mesh_ca(
-            name,
-            args.environment,
-            MESH_NAME,
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protected)),
+        # The CA's record outside the state: written once from pulumi-tls (ignore_changes), so
+        # after a state loss the imported version keeps the CA the zones trust while the tls
+        # resources are regenerated unused (docs/disaster-recovery.md). The Kuma Secrets are
+        # written from the version's payload, which the provider reads back from Secret Manager.
+        ca = mesh_ca(name, args.environment, MESH_NAME, child)
+        ca_entry = secret_entry(
+            MESH_CA_SECRET_ID,
+            args.secret_entries,
+            source="program",
+            readers=(),
+            parent=self,
+        )
+        ca_record = gcp.secretmanager.SecretVersion(
+            MESH_CA_SECRET_ID,
+            secret=ca_entry.id,
+            secret_data=pulumi.Output.json_dumps({"cert": ca.cert_pem, "key": ca.key_pem}).apply(
+                pulumi.Output.secret
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, ignore_changes=["secretData"]
+            ),
         )
         in_kuma_ns = pulumi.ResourceOptions.merge(
             keep, pulumi.ResourceOptions(depends_on=[global_ns])
         )
         self.mesh_ca_secrets = [
-            _mesh_secret(f"{name}-mesh-ca-cert", MESH_CA_CERT_SECRET, ca.cert_pem, in_kuma_ns),
-            _mesh_secret(f"{name}-mesh-ca-key", MESH_CA_KEY_SECRET, ca.key_pem, in_kuma_ns),
+            _mesh_secret(
+                f"{name}-{secret}",
+                secret,
+                _pem(ca_record, part),
+                in_kuma_ns,
+            )
+            for secret, part in ((MESH_CA_CERT_SECRET, "cert"), (MESH_CA_KEY_SECRET, "key"))
         ]
         self.mesh = custom_resource(
             f"{name}-mesh-{MESH_NAME}",

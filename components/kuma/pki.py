@@ -11,7 +11,6 @@ import pulumi_tls as tls
 
 from components.kuma.settings import (
     CA_VALIDITY_HOURS,
-    MESH_CA_EARLY_RENEWAL_HOURS,
     MESH_CA_VALIDITY_HOURS,
     SERVER_CERT_EARLY_RENEWAL_HOURS,
     SERVER_CERT_VALIDITY_HOURS,
@@ -112,7 +111,8 @@ def mesh_ca(name: str, environment: str, mesh: str, opts: pulumi.ResourceOptions
         key,
         f"kuma-mesh-ca.{mesh}.{environment}",
         validity_hours=MESH_CA_VALIDITY_HOURS,
-        early_renewal_hours=MESH_CA_EARLY_RENEWAL_HOURS,
+        # Never renewed in place: a new trust root is a rotation (settings.py).
+        early_renewal_hours=None,
         opts=opts,
     )
     return MeshCa(cert.cert_pem, key.private_key_pem.apply(pulumi.Output.secret))

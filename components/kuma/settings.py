@@ -17,6 +17,9 @@ MTLS_BACKEND = "ca-1"
 # Secrets of the mesh (type system.kuma.io/secret, label kuma.io/mesh, PEM under `value`) in the
 # Kuma system namespace of the global (kumahq/kuma v2.13.10 pkg/plugins/ca/provided/manager.go,
 # pkg/core/datasource/loader.go); KDS syncs them to the zones with the Mesh.
+# Its record outside the state: a Secret Manager entry holding both PEMs (JSON), written once; the
+# Kuma Secrets are written from it (components/kuma/multizone.py).
+MESH_CA_SECRET_ID = "kuma-mesh-ca"
 MESH_CA_CERT_SECRET = "mesh-ca-cert"
 MESH_CA_KEY_SECRET = "mesh-ca-key"
 MESH_SECRET_TYPE = "system.kuma.io/secret"
@@ -43,11 +46,10 @@ CA_VALIDITY_HOURS = 10 * 365 * 24
 SERVER_CERT_VALIDITY_HOURS = 365 * 24
 # `pulumi up` within 30 days of expiry issues a new server certificate.
 SERVER_CERT_EARLY_RENEWAL_HOURS = 30 * 24
-# The mesh CA: ten years, renewed by any `pulumi up` in its last year. A renewal re-signs the
-# same key with the same subject, so certificates Kuma issued under the old one still chain to
-# the new one (the tls provider derives the subject key id from the public key).
+# The mesh CA: ten years, never renewed in place (its Secret Manager record is written once, so a
+# state loss cannot change it): a new CA is a second mtls backend and Kuma's rotation
+# (docs/disaster-recovery.md, "Global control plane rebuilt").
 MESH_CA_VALIDITY_HOURS = 10 * 365 * 24
-MESH_CA_EARLY_RENEWAL_HOURS = 365 * 24
 
 
 def kds_address(global_nodes_range: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
