@@ -19,7 +19,7 @@ MTLS_BACKEND = "ca-1"
 # pkg/core/datasource/loader.go); KDS syncs them to the zones with the Mesh.
 # Its record outside the state: a Secret Manager entry holding both PEMs (JSON), written once; the
 # Kuma Secrets are written from it (components/kuma/multizone.py).
-MESH_CA_SECRET_ID = "kuma-mesh-ca"
+MESH_CA_SECRET_ID = facts.MESH_CA_SECRET_ID
 MESH_CA_CERT_SECRET = "mesh-ca-cert"
 MESH_CA_KEY_SECRET = "mesh-ca-key"
 MESH_SECRET_TYPE = "system.kuma.io/secret"
