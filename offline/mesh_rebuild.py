@@ -31,6 +31,7 @@ from typing import Any
 
 from components.kuma.settings import KUMA_NAMESPACE, MESH_SECRET_TYPE
 from components.kuma.zone_sync import ZONE_SYNC_GATE
+from components.naming import cluster_of_provider
 from offline import import_file, import_plan
 from offline.engine import Plan, Registration
 from offline.gitops.documents import Doc, meta
@@ -80,7 +81,7 @@ def is_synced(doc: Mapping[str, Any]) -> bool:
     )
 
 
-def _key(doc: Mapping[str, Any]) -> Key:
+def key_of(doc: Mapping[str, Any]) -> Key:
     return Key(str(doc.get("kind")), str(meta(doc).get("name")))
 
 
@@ -93,13 +94,17 @@ def _kds_content(doc: Mapping[str, Any]) -> str:
 
 
 def _on_cluster(plan: Plan, cluster: str) -> list[Registration]:
-    return [r for r in plan.resources if r.provider_urn.rsplit("::", 1)[-1] == f"{cluster}-k8s"]
+    return [
+        r
+        for r in plan.resources
+        if r.provider_urn and cluster_of_provider(r.provider_urn.rsplit("::", 1)[-1]) == cluster
+    ]
 
 
 def program_synced(plan: Plan, cluster: str) -> dict[Key, Synced]:
     """What the program itself creates on the global that KDS syncs."""
     return {
-        _key(r.inputs): Synced(_key(r.inputs), f"program {r.urn}", _kds_content(r.inputs))
+        key_of(r.inputs): Synced(key_of(r.inputs), f"program {r.urn}", _kds_content(r.inputs))
         for r in _on_cluster(plan, cluster)
         if is_synced(r.inputs)
     }
@@ -123,7 +128,7 @@ def eso_synced(plan: Plan, cluster: str) -> dict[Key, Synced]:
 def flux_synced(render: ClusterRender) -> dict[Key, Synced]:
     """What Flux applies on the global that KDS syncs, by the Kustomization that applies it."""
     return {
-        _key(doc): Synced(_key(doc), f"flux {out.kustomization}", _kds_content(doc))
+        key_of(doc): Synced(key_of(doc), f"flux {out.kustomization}", _kds_content(doc))
         for out in render.outputs
         for doc in out.docs
         if is_synced(doc)
@@ -149,7 +154,7 @@ class Gate:
     reasons: Mapping[Key, str] = field(default_factory=dict)
 
 
-def _global_release(plan: Plan, cluster: str) -> Registration:
+def global_release(plan: Plan, cluster: str) -> Registration:
     (release,) = [
         r
         for r in _on_cluster(plan, cluster)
@@ -196,7 +201,7 @@ def _waited_for(plan: Plan, resource: Registration, steady: Mapping[Key, Synced]
 def gate(plan: Plan, render: ClusterRender) -> Gate:
     cluster = render.cluster.name
     steady = global_holds(plan, render)
-    release = _global_release(plan, cluster)
+    release = global_release(plan, cluster)
     if chart_service_enabled(release):
         return Gate(
             f"the chart's zone-sync Service, with {release.name}",

@@ -159,7 +159,7 @@ def test_no_synced_object_is_owned_by_both_the_program_and_flux(stack: str) -> N
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_chart_creates_no_zone_sync_service(stack: str) -> None:
     plan = plan_of(stack)
-    release = mesh_rebuild._global_release(plan, _global(stack).cluster.name)
+    release = mesh_rebuild.global_release(plan, _global(stack).cluster.name)
     assert not mesh_rebuild.chart_service_enabled(release)
 
 
@@ -262,7 +262,7 @@ def test_a_ca_record_rewritten_from_the_state_would_rotate_the_ca_after_a_state_
 
 
 def _chart_service_on(plan: Plan, cluster: str) -> Plan:
-    release = mesh_rebuild._global_release(plan, cluster)
+    release = mesh_rebuild.global_release(plan, cluster)
 
     def edit(r: Registration) -> Registration:
         values: dict[str, Any] = dict(r.inputs["values"])
@@ -343,4 +343,4 @@ def test_a_gate_created_before_the_mesh_lets_the_zones_delete_it() -> None:
     )
     # Nothing else in the graph brings them in before the gate: the zones would delete them.
     deleted = set(mesh_rebuild.rebuild_drill(cut, render).result.deleted)
-    assert {mesh_rebuild._key(index[u].inputs) for u in program} <= deleted
+    assert {mesh_rebuild.key_of(index[u].inputs) for u in program} <= deleted
