@@ -26,6 +26,7 @@ from components.facts import (
     GCP_REGIONS,
     HA_CONTROL_PLANE_REPLICAS,
     KUMA_NAMESPACE,
+    MESH_CA_SECRET_ID,
     RESERVED_NAMESPACES,
     ZONES_PER_REGION,
     ClusterRole,
@@ -645,6 +646,12 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
     ids = [s.id for _, s in view.secrets]
     for secret_id in _duplicates(ids):
         yield "secrets", f"id {secret_id!r} is used twice; Secret Manager ids must be unique"
+    if MESH_CA_SECRET_ID in ids:
+        yield (
+            "secrets",
+            f"id {MESH_CA_SECRET_ID!r} is the program's own entry (the mesh CA's record, "
+            "components/kuma); choose another id",
+        )
     by_id = {s.id: s for _, s in view.secrets}
     # Entries only one platform namespace reads, whose values never pass through Pulumi state.
     wanted: list[tuple[str, str, str, str]] = []

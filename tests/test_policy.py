@@ -246,6 +246,8 @@ CASES = [
          put("spec.mtls", {})),
     Case("mesh-mtls", "dangling-backend", "staging", MESH, "names no backend",
          put("spec.mtls.enabledBackend", "ca-2")),
+    Case("mesh-mtls", "builtin-ca", "prod-eu", MESH, "must be 'provided'",
+         put("spec.mtls.backends[0].type", "builtin")),
     # -- public principals, node roles of other projects
     Case("no-public-principals", "secret-accessor-all-users", "staging", SECRET_MEMBER,
          "grants to everyone", put("member", "allUsers")),
