@@ -58,16 +58,16 @@ class Tenant(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:k8s:Tenant", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self)
-        # `privileged` enforcement, `restricted` audit and warnings: the Kuma injector adds the
-        # init container `kuma-init` running as root with NET_ADMIN and NET_RAW (kuma v2.13.10
-        # pkg/plugins/runtime/k8s/webhooks/injector/injector.go `NewInitContainer`), which even
-        # `baseline` refuses. Only the Kuma CNI removes it (docs/architecture.md).
+        # `restricted`: the zone control plane injects with the Kuma CNI (components/kuma/
+        # values.py `cni_values`), so a meshed pod gets the unprivileged `kuma-validation` init
+        # container instead of `kuma-init` (root, NET_ADMIN, NET_RAW), and the sidecar runs as
+        # 5678 with every capability dropped (offline/kuma_injection.py; docs/architecture.md).
         ns = namespace(
             args.namespace,
             f"{name}-ns",
             on_cluster,
             MESH_INJECTION_LABELS,
-            pod_security="privileged",
+            pod_security="restricted",
         )
         SecretStore(
             f"{name}-store",

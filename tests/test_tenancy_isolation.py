@@ -186,11 +186,10 @@ def test_every_namespace_has_pod_security_labels(stack):
         assert labels[f"{PSA}/audit"] == labels[f"{PSA}/warn"] == "restricted"
         levels.setdefault(labels[f"{PSA}/enforce"], set()).add(ns.inputs["metadata"]["name"])
     assert levels == {
-        "restricted": {"flux-system", "external-secrets"},
+        # Apps run under `restricted`: Kuma injects through its CNI (tests/test_tenancy_pod_security.py)
+        "restricted": {"flux-system", "external-secrets", *tenants(plan)},
         # The gateway pods add NET_BIND_SERVICE and set no seccomp profile (components/kuma/gateway.py)
         "baseline": {"kuma-system", GATEWAY_NAMESPACE},
-        # Kuma's init container needs NET_ADMIN (components/tenant.py)
-        "privileged": set(tenants(plan)),
     }
     # The namespaces k8s/ creates carry the labels too; no tenant namespace comes from k8s/.
     for render in gitops_facts.rendered_stack(stack):
