@@ -5,6 +5,7 @@ import pulumi
 from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.facts import (
+    ESO_NAMESPACE,
     FLUX_NAMESPACE,
     SECRET_READER_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
@@ -28,6 +29,7 @@ from components.log_storage import LogStorage, LogStorageArgs
 from components.naming import service_account_id
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.platform_egress import PlatformEgress, PlatformEgressArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secret_store import SecretStore, SecretStoreArgs
@@ -268,6 +270,17 @@ for c in config.clusters:
         ),
         on_cluster,
     )
+    # In zone clusters only the Kuma system namespace may reach the global's KDS address.
+    if c.role is ClusterRole.ZONE:
+        PlatformEgress(
+            f"{c.name}-platform-egress",
+            PlatformEgressArgs(
+                cluster_name=c.name,
+                kds_address=kuma.kds_address,
+                namespaces={FLUX_NAMESPACE: flux.namespace, ESO_NAMESPACE: eso.namespace},
+            ),
+            on_cluster,
+        )
     # Applications run on zone clusters only.
     for ns in config.tenant_namespaces if c.role is ClusterRole.ZONE else []:
         Tenant(
