@@ -42,6 +42,7 @@ def eso_values(highly_available: bool, priority_class: str) -> dict[str, object]
         "processClusterStore": False,
         "processClusterExternalSecret": False,
         "processClusterPushSecret": False,
+        "processClusterGenerator": False,
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
         # The webhook is stateless and admits ESO's resources (failurePolicy Fail): never alone, and
         # with a disruption budget (chart templates/webhook-poddisruptionbudget.yaml).
