@@ -69,6 +69,7 @@ secrets_keys = {
         f"{c.name}-secrets-key",
         SecretsEncryptionKeyArgs(
             project=config.project,
+            project_number=config.project_number,
             cluster_name=c.name,
             region=c.region,
             labels=config.resource_labels,
