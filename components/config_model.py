@@ -107,8 +107,8 @@ def _project_id(value: str) -> str | None:
 
 
 def _project_number(value: Any) -> Any:
-    """A project number as the stack file gives it: digits (Pulumi hands config over as text;
-    a bare YAML number arrives as an int)."""
+    """A project number as the stack file gives it: an integer (Pulumi.yaml declares it so; a
+    quoted one arrives as digits)."""
     text = (
         str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
     )

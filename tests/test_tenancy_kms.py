@@ -63,8 +63,16 @@ def test_the_gke_agent_is_named_from_the_project_number(stack):
         assert any(plan.depends_on(grant, identity) for identity in identities)
 
 
-@pytest.mark.parametrize("bad", ["", "12a4", "0123", "acme-platform-staging", True, 1.5])
-def test_a_malformed_project_number_is_refused_naming_the_key(bad):
+@pytest.mark.parametrize("bad", ["12a4", "acme-platform-staging", True, 1.5])
+def test_a_project_number_that_is_no_integer_is_refused_by_the_cli(bad):
+    """Pulumi.yaml declares the key an integer: the CLI refuses anything else, naming it."""
+    plan = try_plan("staging", {"platform:projectNumber": bad})
+    assert plan.error is not None and "'platform:projectNumber'" in plan.error
+    assert "integer" in plan.error and plan.resources == []
+
+
+@pytest.mark.parametrize("bad", [0, -5, 10**19])
+def test_an_impossible_project_number_is_refused_naming_the_key_and_the_fix(bad):
     plan = try_plan("staging", {"platform:projectNumber": bad})
     assert plan.error is not None
     assert "platform:projectNumber" in plan.error and "gcloud projects describe" in plan.error
