@@ -12,6 +12,7 @@ from components.facts import FLUX_NAMESPACE
 from components.kuma.settings import GATEWAY_NAMESPACE
 from components.naming import tenant_reconciler
 from components.tenant import RECONCILER_RESOURCES, RECONCILER_ROLE, RECONCILER_VERBS
+from components.versions import KUBERNETES_MINOR
 from offline.engine import Plan
 from offline.gitops import facts as gitops_facts
 from offline.gitops.render import ClusterRender
@@ -196,4 +197,6 @@ def test_every_namespace_has_pod_security_labels(stack):
         for doc in (d for d in render.docs if d.get("kind") == "Namespace"):
             labels = doc["metadata"].get("labels") or {}
             assert labels.get(f"{PSA}/enforce") in ("baseline", "restricted"), doc
+            for mode in ("enforce", "audit", "warn"):
+                assert labels.get(f"{PSA}/{mode}-version") == f"v{KUBERNETES_MINOR}", doc
             assert doc["metadata"]["name"] not in tenants(plan)

@@ -14,6 +14,7 @@ import pytest
 
 from components.facts import ESO_NAMESPACE, FLUX_NAMESPACE
 from components.kuma.settings import KDS_PORT, KUMA_NAMESPACE
+from offline import admission
 from offline.gitops import egress
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import Doc, meta
@@ -168,3 +169,21 @@ def test_a_pod_selector_peer_selects_pods_of_its_own_namespace_only() -> None:
     other = Destination(9090, namespace_labels={egress.NAME_LABEL: "b"})
     assert egress.egress_allowed([policy], "a", {}, own)
     assert not egress.egress_allowed([policy], "a", {}, other)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_programs_namespaces_and_policies_are_strictly_valid(stack: str) -> None:
+    """What the program applies on every cluster (namespaces with their Pod Security labels, the
+    NetworkPolicies) passes the API server's strict schema of the clusters' minor."""
+    for render in gitops_facts.rendered_stack(stack):
+        docs = list(render.cluster.program_docs)
+        assert {d["kind"] for d in docs} >= {"Namespace"}
+        assert [p for d in docs for p in admission.problems(d)] == []
+    broken: Doc = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "x", "namespace": "flux-system"},
+        "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                                                    "excepts": []}}]}]},
+    }  # fmt: skip
+    assert admission.problems(broken)
