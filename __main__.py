@@ -294,6 +294,7 @@ for c in config.clusters:
                 reader_annotations=readers[ns].annotations,
                 read_access=secret_read_access(ns),
                 eso_release=eso.release,
+                kuma_release=kuma.zone_releases[c.name],
                 flux_namespace=flux.namespace,
             ),
             on_cluster,

@@ -214,3 +214,23 @@ def test_an_unlabelled_namespace_is_privileged_and_an_old_pin_is_refused() -> No
         pod_security.admission_problems(
             {f"{PSA}/enforce": "restricted", f"{PSA}/enforce-version": "v1.22"}, {}
         )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_namespaces_wait_for_their_zones_kuma_cni(stack: str) -> None:
+    """A pod injected before the zone control plane runs with the CNI would carry kuma-init and
+    be refused: the namespace is created (or relabelled) after the zone's Kuma release."""
+    plan = plan_of(stack)
+    releases = {
+        r.provider_urn: r
+        for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs.get("chart") == "kuma" and r.inputs["values"]["controlPlane"]["mode"] == "zone"
+    }
+    namespaces = [
+        n
+        for n in plan.of_type("kubernetes:core/v1:Namespace")
+        if n.inputs["metadata"]["name"] in _tenants(stack)
+    ]
+    assert namespaces and releases
+    for ns in namespaces:
+        assert plan.depends_on(ns, releases[ns.provider_urn])
