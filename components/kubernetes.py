@@ -13,7 +13,8 @@ from components.versions import KUBERNETES_MINOR, ChartRef
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "pulumi"}
 
 
-PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+# Never `privileged`: no namespace of the program needs it (policy `namespace-pod-security`).
+PodSecurityLevel = Literal["baseline", "restricted"]
 POD_SECURITY_LABEL = "pod-security.kubernetes.io"
 
 
