@@ -5,6 +5,7 @@ import pulumi
 from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.facts import (
+    ESO_NAMESPACE,
     FLUX_NAMESPACE,
     SECRET_READER_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
@@ -29,6 +30,7 @@ from components.log_storage import LogStorage, LogStorageArgs
 from components.naming import service_account_id
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.platform_egress import PlatformEgress, PlatformEgressArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secret_store import SecretStore, SecretStoreArgs
@@ -68,6 +70,7 @@ secrets_keys = {
         f"{c.name}-secrets-key",
         SecretsEncryptionKeyArgs(
             project=config.project,
+            project_number=config.project_number,
             cluster_name=c.name,
             region=c.region,
             labels=config.resource_labels,
@@ -189,24 +192,6 @@ fluxes = {
     for c in config.clusters
 }
 
-# Applications run on zone clusters only.
-for c in config.zone_clusters:
-    for ns in config.tenant_namespaces:
-        Tenant(
-            f"{c.name}-{ns}",
-            TenantArgs(
-                project=config.project,
-                cluster_name=c.name,
-                cluster_location=c.region,
-                namespace=ns,
-                reader_annotations=readers[ns].annotations,
-                read_access=secret_read_access(ns),
-                eso_release=esos[c.name].release,
-                flux_namespace=fluxes[c.name].namespace,
-            ),
-            clusters[c.name].in_cluster,
-        )
-
 # The multi-zone mesh: global control plane on the global cluster, one zone per zone cluster.
 global_cluster = config.global_cluster
 global_eso = esos[global_cluster.name]
@@ -297,6 +282,39 @@ if config.gateway is not None:
             depends_on=services.services,
         ),
     )
+
+# Zone clusters: only the Kuma system namespace may reach the global's KDS address; the
+# applications (tenants) run there and nowhere else.
+for c in config.zone_clusters:
+    on_cluster = clusters[c.name].in_cluster
+    PlatformEgress(
+        f"{c.name}-platform-egress",
+        PlatformEgressArgs(
+            cluster_name=c.name,
+            kds_address=kuma.kds_address,
+            namespaces={
+                FLUX_NAMESPACE: fluxes[c.name].namespace,
+                ESO_NAMESPACE: esos[c.name].namespace,
+            },
+        ),
+        on_cluster,
+    )
+    for ns in config.tenant_namespaces:
+        Tenant(
+            f"{c.name}-{ns}",
+            TenantArgs(
+                project=config.project,
+                cluster_name=c.name,
+                cluster_location=c.region,
+                namespace=ns,
+                reader_annotations=readers[ns].annotations,
+                read_access=secret_read_access(ns),
+                eso_release=esos[c.name].release,
+                kuma_release=kuma.zone_releases[c.name],
+                flux_namespace=fluxes[c.name].namespace,
+            ),
+            on_cluster,
+        )
 
 # Cloud Monitoring alerts and dashboard over what GMP scrapes; the collector's Cloud Trace identity.
 Observability(

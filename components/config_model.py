@@ -107,6 +107,20 @@ def _project_id(value: str) -> str | None:
     return None
 
 
+def _project_number(value: Any) -> Any:
+    """A project number as the stack file gives it: an integer (Pulumi.yaml declares it so; a
+    quoted one arrives as digits)."""
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", text):
+        raise ValueError(
+            f"{value!r} is not a project number: the digits `gcloud projects describe "
+            "<gcp:project> --format='value(projectNumber)'` prints"
+        )
+    return text
+
+
 def _secret_id(value: str) -> str | None:
     if not SECRET_ID.fullmatch(value):
         return f"{value!r} is not a Secret Manager id: 1-255 characters of A-Z, a-z, 0-9, '-', '_'"
@@ -176,6 +190,7 @@ Rfc1035Name = Annotated[str, _checked(_rfc1035)]
 GkeName = Annotated[str, _checked(_gke_name)]
 Region = Annotated[str, _checked(_region)]
 ProjectId = Annotated[str, _checked(_project_id)]
+ProjectNumber = Annotated[str, BeforeValidator(_project_number)]
 SecretId = Annotated[str, _checked(_secret_id)]
 TenantNamespace = Annotated[str, _checked(_tenant_namespace)]
 Reader = Annotated[str, _checked(_reader)]
@@ -430,6 +445,8 @@ class PlatformConfig(_Model):
     """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
 
     project: ProjectId
+    # The number of `project`: names the Google-managed service agents (components/kms.py).
+    project_number: ProjectNumber
     region: Region
     environment: Rfc1035Name
     stage: Stage

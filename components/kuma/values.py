@@ -85,6 +85,35 @@ def global_values(
     }
 
 
+# Where GKE keeps CNI binaries and configuration on its nodes (COS), as Kuma documents the Kuma CNI
+# for GKE, Dataplane V2 included (kumahq/kuma-website app/_src/production/dp-config/cni.md, tab
+# "Google - GKE"): chained after GKE's own plugin.
+GKE_CNI_BIN_DIR = "/home/kubernetes/bin"
+GKE_CNI_NET_DIR = "/etc/cni/net.d"
+
+
+def cni_values() -> dict[str, Any]:
+    """The Kuma CNI on a zone cluster: the node's CNI chain sets up each meshed pod's traffic
+    redirection, so the injector adds no privileged `kuma-init` (injector.go: with
+    `KUMA_RUNTIME_KUBERNETES_INJECTOR_CNI_ENABLED`, which the chart sets from `cni.enabled`, only
+    the unprivileged `kuma-validation`) and application namespaces enforce Pod Security
+    `restricted` (components/tenant.py). The DaemonSet is the only privileged part; it runs in
+    kube-system (`cni.namespace`'s default), at system-node-critical, on every node (the chart
+    tolerates every taint: templates/cni-daemonset.yaml).
+    `confName` is left empty: the installer then chains onto the first CNI configuration it finds
+    in `netDir` (app/cni/pkg/install/installer_config.go `PostProcess`). Kuma's docs name
+    `10-gke-ptp.conflist` for Dataplane V2, but the file GKE writes depends on the node's
+    version (docs/architecture.md, "Tenancy"), and a fixed name that is missing leaves the
+    installer waiting and the node tainted by the control plane's taint controller."""
+    return {
+        "enabled": True,
+        "chained": True,
+        "netDir": GKE_CNI_NET_DIR,
+        "binDir": GKE_CNI_BIN_DIR,
+        "confName": "",
+    }
+
+
 def zone_values(
     zone: str, address: str, highly_available: bool, priority_class: str
 ) -> dict[str, Any]:
@@ -108,6 +137,7 @@ def zone_values(
             "service": {"type": "LoadBalancer", "annotations": {**INTERNAL_LB, **GLOBAL_ACCESS}},
         },
         "egress": proxy,
+        "cni": cni_values(),
     }
 
 
