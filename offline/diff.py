@@ -13,7 +13,8 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -465,11 +466,11 @@ def resolve_ref(ref: str, repo: Path = REPO_ROOT) -> str:
     return found.stdout.strip()
 
 
-def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan | None:
-    """Plan `stack` as of git `ref`, with that revision's own program and planner; None when the
-    stack does not exist there yet (everything is then added)."""
+@contextmanager
+def detached_worktree(ref: str, repo: Path = REPO_ROOT) -> Iterator[Path]:
+    """A temporary `git worktree add --detach` of `ref` (removed on exit)."""
     commit = resolve_ref(ref, repo)
-    with tempfile.TemporaryDirectory(prefix="plan-base-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="base-") as tmp:
         worktree = Path(tmp) / "tree"
         subprocess.run(
             ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(worktree),
@@ -477,23 +478,30 @@ def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan | None:
             check=True, capture_output=True,
         )  # fmt: skip
         try:
-            if not (worktree / f"Pulumi.{stack}.yaml").is_file():
-                return None
-            out = Path(tmp) / "out"
-            planned = subprocess.run(
-                [sys.executable, "-m", "offline.plan", stack, "--out", str(out), "--quiet"],
-                cwd=worktree, check=False, capture_output=True, text=True,
-            )  # fmt: skip
-            plan_file = out / "plan.json"
-            if not plan_file.is_file():
-                detail = (planned.stderr.strip().splitlines() or ["no output"])[-1]
-                raise BaseRefError(f"{ref} cannot plan stack {stack}: {detail}")
-            return Plan.from_json(json.loads(plan_file.read_text()))
+            yield worktree
         finally:
             subprocess.run(
                 ["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)],
                 check=False, capture_output=True,
             )  # fmt: skip
+
+
+def plan_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> Plan | None:
+    """Plan `stack` as of git `ref`, with that revision's own program and planner; None when the
+    stack does not exist there yet (everything is then added)."""
+    with detached_worktree(ref, repo) as worktree:
+        if not (worktree / f"Pulumi.{stack}.yaml").is_file():
+            return None
+        out = worktree.parent / "out"
+        planned = subprocess.run(
+            [sys.executable, "-m", "offline.plan", stack, "--out", str(out), "--quiet"],
+            cwd=worktree, check=False, capture_output=True, text=True,
+        )  # fmt: skip
+        plan_file = out / "plan.json"
+        if not plan_file.is_file():
+            detail = (planned.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BaseRefError(f"{ref} cannot plan stack {stack}: {detail}")
+        return Plan.from_json(json.loads(plan_file.read_text()))
 
 
 @guarded

@@ -39,12 +39,14 @@ Hold: a file `HOLD` in `k8s/apps/stages/prod/pins/` stops every promotion, one i
 CLI (exit 0: proposed or nothing to do; 3: refused, nothing promotable; 2: bad input):
 
     python -m offline.promote --sha <commit> --evidence statuses.json --status-creator <login>
-        [--repo .] [--commit]
+        [--repo .] [--commit] [--open-pr]
         [--branch promote/prod] [--pr-body build/promotion/pr.md] [--github-output FILE]
 
 Without `--commit` it only rewrites prod's pin files in the working tree. With `--commit` it
-commits them on `--branch` (created from HEAD), unless that branch (or `origin/<branch>`) already
-holds exactly these pins: a second run proposes nothing.
+commits them on `--branch` (created from HEAD), unless a pull request from that branch is open
+(`--open-pr`, which the workflow learns from `gh pr list --head <branch> --state open`) and the
+branch (or `origin/<branch>`) already holds exactly these pins: a second run proposes nothing. A
+branch left over from a closed or merged pull request does not count.
 """
 
 from __future__ import annotations
@@ -285,7 +287,14 @@ def apply(repo: Path, decisions: Iterable[Decision]) -> list[Path]:
     return written
 
 
-def _already_proposed(repo: Path, branch: str, decisions: Sequence[Decision]) -> bool:
+def _already_proposed(
+    repo: Path, branch: str, decisions: Sequence[Decision], *, open_pr: bool
+) -> bool:
+    """An open pull request from `branch` already holds exactly these pins. A branch left over
+    from a closed or merged pull request proposes nothing: without `open_pr` it is not looked at
+    (the workflow asks GitHub: `gh pr list --head <branch> --state open`)."""
+    if not open_pr:
+        return False
     for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
         if _ref_exists(repo, ref):
             return all(
@@ -334,6 +343,7 @@ def promote(
     *,
     commit: bool = False,
     branch: str = BRANCH,
+    open_pr: bool = False,
 ) -> tuple[Outcome, str]:
     """Decide, rewrite prod's pins, and (with `commit`) commit them on `branch`.
     Returns the outcome and the pull request body."""
@@ -350,7 +360,7 @@ def promote(
     if not promotable:
         result = "refused" if refused else "nothing-to-promote"
         return Outcome(result, tuple(decisions), sha), ""
-    if commit and _already_proposed(repo, branch, decisions):
+    if commit and _already_proposed(repo, branch, decisions, open_pr=open_pr):
         return Outcome("already-proposed", tuple(decisions), sha), ""
     written = apply(repo, decisions)
     body = pr_body(sha, decisions, repo)
@@ -376,6 +386,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     parser.add_argument("--commit", action="store_true", help=f"commit on --branch ({BRANCH})")
     parser.add_argument("--branch", default=BRANCH)
+    parser.add_argument(
+        "--open-pr",
+        action="store_true",
+        help="a pull request from --branch is open (else a leftover branch is proposed again)",
+    )
     parser.add_argument("--pr-body", type=Path, help="write the pull request body here")
     parser.add_argument("--github-output", type=Path, help="append result/open_pr/branch")
     return parser
@@ -391,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.status_creator,
             commit=args.commit,
             branch=args.branch,
+            open_pr=args.open_pr,
         )
     except (PromotionError, ci_stacks.StackSetupError, pulumi_project.EngineRuleError) as error:
         print(f"promote: {error}", file=sys.stderr)

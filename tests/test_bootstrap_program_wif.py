@@ -91,6 +91,9 @@ DEPLOYER, PREVIEW = {names.DEPLOYER_ACCOUNT}, {names.PREVIEW_ACCOUNT}
         ("tag in the environment", {"ref": "refs/tags/v1.0.0", "environment": "{stack}"}, set()),
         ("main without environment", {}, set()),
         ("main in another stack's environment", {"environment": "other-env"}, set()),
+        # pr.yml's prod gate waits in `<stack>-approval`: nothing is bound to it.
+        ("main in the approval environment", {"environment": "{stack}" + names.APPROVAL_ENVIRONMENT_SUFFIX}, set()),
+        ("PR gate in the approval environment", {"ref": "refs/pull/7/merge", "event_name": "pull_request", "environment": "{stack}" + names.APPROVAL_ENVIRONMENT_SUFFIX}, PREVIEW),
         ("other repository, main, environment", {"repository": "evil/gcp-platform", "environment": "{stack}"}, set()),
         ("other repository, pull request", {"repository": "acme/other", "ref": "refs/pull/1/merge", "event_name": "pull_request"}, set()),
         ("prefix-alike repository", {"repository": "acme/gcp-platform-fork", "environment": "{stack}"}, set()),

@@ -569,13 +569,26 @@ def test_promotion_runs_on_flux_success_statuses_and_by_hand() -> None:
     assert set(on) == {"status", "workflow_dispatch"}
     assert on["workflow_dispatch"]["inputs"]["sha"]["required"] is True
     [job] = jobs(workflow).values()
+    # Only success of an apps Kustomization (`flux/<cluster>/apps-<app>`) runs the job.
     assert job["if"] == (
         "github.event_name == 'workflow_dispatch' || "
-        "(github.event.state == 'success' && startsWith(github.event.context, 'flux/'))"
+        "(github.event.state == 'success' && startsWith(github.event.context, 'flux/') &&\n"
+        " contains(github.event.context, '/apps-'))"
     )
-    assert f"{promote.CONTEXT_PREFIX}/" == "flux/"
-    assert job["permissions"] == {"contents": "read", "statuses": "read"}
-    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert promote.commit_status_context("c", "apps-x").startswith(f"{promote.CONTEXT_PREFIX}/")
+    assert "/apps-" in promote.commit_status_context("c", "apps-x")
+    assert job["permissions"] == {
+        "contents": "read",
+        "statuses": "read",
+        "pull-requests": "read",
+    }
+    # A workflow-level group is joined by every status event before the job's `if`: a pending
+    # run of a completing status could be replaced by an unrelated one. Job-level only.
+    assert "concurrency" not in workflow
+    assert job["concurrency"] == {
+        "group": "promote-${{ github.repository }}",
+        "cancel-in-progress": False,
+    }
     checkout = next(s for s in steps(job) if uses(s, "actions/checkout@"))
     assert checkout["with"] == {"ref": "main", "fetch-depth": 0, "persist-credentials": False}
 
@@ -622,25 +635,51 @@ def test_the_pull_request_is_opened_with_the_app_token_only_when_proposed() -> N
     assert '"HEAD:refs/heads/${BRANCH}"' in push["run"]
 
 
-def test_prod_pin_changes_need_every_prod_environment() -> None:
+def test_a_leftover_promotion_branch_counts_only_with_an_open_pull_request() -> None:
+    job = jobs(load(WORKFLOW_DIR / "promote.yml"))["promote"]
+    ask = next(s for s in steps(job) if s.get("id") == "open")
+    assert "gh pr list" in ask["run"] and "--head promote/prod --state open" in ask["run"]
+    assert f"--head {promote.BRANCH} " in ask["run"]
+    assert 'echo "flag=--open-pr"' in ask["run"]
+    run = next(s for s in steps(job) if s.get("id") == "promote")
+    assert run["env"]["OPEN_PR"] == "${{ steps.open.outputs.flag }}"
+    assert '${OPEN_PR:+"$OPEN_PR"}' in run["run"]
+    assert promote.parser().parse_args(
+        ["--sha", "x", "--evidence", "e", "--status-creator", "c", "--open-pr"]
+    ).open_pr
+
+
+def test_prod_changes_need_every_prod_approval_environment() -> None:
     workflow = load(WORKFLOW_DIR / "pr.yml")
     job_map = jobs(workflow)
-    changed = next(s for s in steps(job_map["prod-pins"]) if s.get("id") == "changed")
-    pins = f"{promote.pins_dir(Stage.PROD).as_posix()}/*/{promote.PIN_FILE}"
-    assert f"-- '{pins}'; then" in changed["run"]
+    changed = next(s for s in steps(job_map["prod-changes"]) if s.get("id") == "changed")
+    # Decided from the render of prod (offline/prod_changes.py), not from a list of paths.
+    words = shlex.split(changed["run"].replace("\\\n", " "), comments=True)
+    start = words.index("offline.prod_changes")
+    assert words[start - 2 : start + 5] == [
+        ".venv/bin/python", "-m", "offline.prod_changes",
+        "--base", "origin/${BASE_REF}", "--github-output", "$GITHUB_OUTPUT",
+    ]  # fmt: skip
+    assert changed["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    checkout = next(s for s in steps(job_map["prod-changes"]) if uses(s, "actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # origin/<base> is there
     approval = job_map["prod-approval"]
-    assert approval["needs"] == ["stacks", "prod-pins"]
-    assert approval["if"] == "needs.prod-pins.outputs.changed == 'true'"
-    assert approval["environment"] == {"name": "${{ matrix.stack }}"}
+    assert approval["needs"] == ["stacks", "prod-changes"]
+    assert approval["if"] == "needs.prod-changes.outputs.changed == 'true'"
+    # Not the deploy environment: its branch rule (main only) refuses `refs/pull/<n>/merge`.
+    assert approval["environment"] == {
+        "name": "${{ matrix.stack }}" + names.APPROVAL_ENVIRONMENT_SUFFIX
+    }
     assert approval["permissions"] == {}
+    assert all("uses" not in step for step in steps(approval))
     prod = [e["stack"] for e in github_outputs(ROOT)["prod"]]
     assert prod and [e["stack"] for e in matrix_entries(workflow, "prod-approval")] == prod
     gate = job_map["prod-approved"]
-    assert gate["needs"] == ["prod-pins", "prod-approval"] and gate["if"] == "always()"
+    assert gate["needs"] == ["prod-changes", "prod-approval"] and gate["if"] == "always()"
 
 
 @pytest.mark.parametrize(
-    ("pins", "changed", "approval", "passes"),
+    ("render", "changed", "approval", "passes"),
     [
         ("success", "false", "skipped", True),  # an ordinary PR
         ("success", "true", "success", True),  # approved promotion (or rollback)
@@ -650,12 +689,14 @@ def test_prod_pin_changes_need_every_prod_environment() -> None:
         ("failure", "", "skipped", False),  # could not tell: closed
     ],
 )
-def test_the_required_check_decides(pins: str, changed: str, approval: str, passes: bool) -> None:
+def test_the_required_check_decides(
+    render: str, changed: str, approval: str, passes: bool
+) -> None:
     gate = jobs(load(WORKFLOW_DIR / "pr.yml"))["prod-approved"]
     [step] = steps(gate)
     proc = subprocess.run(
         ["bash", "-c", step["run"]],
-        env={"PINS": pins, "CHANGED": changed, "APPROVAL": approval, "PATH": "/usr/bin:/bin"},
+        env={"RENDER": render, "CHANGED": changed, "APPROVAL": approval, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,

@@ -14,6 +14,10 @@ KEY_ROTATION_PERIOD: Final = "7776000s"
 
 DEPLOYER_ACCOUNT: Final = "platform-deployer"
 PREVIEW_ACCOUNT: Final = "platform-preview"
+# pr.yml's prod approval gate waits in the GitHub environment `<stack>-approval`: required
+# reviewers only, no branch rule, no secrets; no identity is bound to it (wif.py binds the deployer
+# to `refs/heads/main:<stack>`).
+APPROVAL_ENVIRONMENT_SUFFIX: Final = "-approval"
 DEPLOYER_ROLE: Final = "platformDeployer"
 IAM_GRANTER_ROLE: Final = "platformIamGranter"
 PREVIEW_ROLE: Final = "platformPreview"
