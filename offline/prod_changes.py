@@ -16,8 +16,10 @@ then asks for approval rather than guessing).
 CLI (exit 0, 2: bad BASE):
 
     python -m offline.prod_changes --base origin/main [--repo .] [--github-output FILE]
+    python -m offline.prod_changes --inputs
 
-prints the changed objects and appends `changed=true|false` to FILE.
+prints the changed objects and appends `changed=true|false` to FILE; `--inputs` lists the folders
+prod's render reads (`.github/CODEOWNERS` covers them: tests/test_codeowners.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import yaml
+
 from components.facts import Stage
 from offline import ci_stacks
 from offline.cli import EXIT_BAD_INPUT
@@ -34,6 +38,7 @@ from offline.diff import BaseRefError, detached_worktree
 from offline.engine import REPO_ROOT
 from offline.gitops.documents import Doc
 from offline.gitops.facts import stack_facts
+from offline.gitops.kustomize import KUSTOMIZATION_FILE
 from offline.gitops.render import Cluster, render_cluster
 
 ObjectKey = tuple[str, str, str, str, str]  # (cluster, apiVersion, kind, namespace, name)
@@ -95,12 +100,43 @@ def prod_changes(base_ref: str, repo: Path = REPO_ROOT) -> tuple[list[str], list
     return lines, [f"head {p}" for p in head_problems] + [f"base {p}" for p in base_problems]
 
 
+def render_inputs(clusters: Iterable[Cluster], repo: Path = REPO_ROOT) -> list[str]:
+    """Every folder (and file outside those) kustomize reads to render `clusters`: the paths Flux
+    syncs, closed over each kustomization.yaml's local `resources` and `components`. A change
+    anywhere else cannot change prod's render; `.github/CODEOWNERS` must cover all of these."""
+    root = repo.resolve()
+    todo = [
+        root / out.path for cluster in clusters for out in render_cluster(cluster, repo).outputs
+    ]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop().resolve()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        if path.is_dir():
+            spec = yaml.safe_load((path / KUSTOMIZATION_FILE).read_text(encoding="utf-8")) or {}
+            entries = [*spec.get("resources", []), *spec.get("components", [])]
+            todo += [path / str(entry) for entry in entries if "://" not in str(entry)]
+    inside = {p for p in seen if p.is_dir()}
+    kept = [p for p in seen if p.is_dir() or p.parent not in inside]
+    return sorted(p.relative_to(root).as_posix() for p in kept)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.prod_changes", description=__doc__)
-    parser.add_argument("--base", required=True, help="git ref the change is compared with")
+    parser.add_argument("--base", default="origin/main", help="git ref the change is compared with")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     parser.add_argument("--github-output", type=Path, metavar="FILE", help="append changed=")
+    parser.add_argument(
+        "--inputs",
+        action="store_true",
+        help="only list what prod's render reads (what .github/CODEOWNERS must cover)",
+    )
     args = parser.parse_args(argv)
+    if args.inputs:
+        print("\n".join(render_inputs(prod_clusters(args.repo), args.repo)))
+        return 0
     try:
         lines, problems = prod_changes(args.base, args.repo)
     except BaseRefError as error:
