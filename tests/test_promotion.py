@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from components.facts import Stage
-from offline import promote
+from offline import prod_changes, promote
 from offline.gitops.facts import rendered_stack, stack_facts
 from offline.gitops.render import render_cluster
 from offline.promote import Action, commit_status_context, pin_path, split_pin
@@ -178,16 +178,38 @@ def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path
     tip = git(repo, "rev-parse", promote.BRANCH)
     git(repo, "checkout", "--quiet", "main")  # the workflow checks out main again
     out2 = tmp_path / "out2"
-    assert run(repo, sha, ev, "--commit", "--github-output", str(out2)) == 0
+    # The workflow found the pull request open (gh pr list --head promote/prod --state open).
+    assert run(repo, sha, ev, "--commit", "--open-pr", "--github-output", str(out2)) == 0
     assert "result=already-proposed" in out2.read_text()
     assert "open_pr=false" in out2.read_text()
     assert git(repo, "rev-parse", promote.BRANCH) == tip
     assert git(repo, "status", "--porcelain") == ""
     # Once merged, there is nothing left to promote.
     git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
-    outcome, body = promote.promote(repo, sha, ev, FLUX, commit=True)
+    outcome, body = promote.promote(repo, sha, ev, FLUX, commit=True, open_pr=True)
     assert outcome.result == "nothing-to-promote" and body == ""
     assert {d.action for d in outcome.decisions} == {Action.CURRENT}
+
+
+def test_a_leftover_branch_of_a_closed_pull_request_is_proposed_again(
+    repo: Path, tmp_path: Path
+) -> None:
+    """promote/prod still exists (on origin) with these pins, but its pull request was closed
+    without merging: without an open pull request the run proposes again (force-push, new PR)."""
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit") == 0
+    git(repo, "update-ref", f"refs/remotes/origin/{promote.BRANCH}", promote.BRANCH)
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "branch", "--quiet", "-D", promote.BRANCH)  # a fresh checkout: origin's only
+    out = tmp_path / "out"
+    assert run(repo, sha, ev, "--commit", "--github-output", str(out)) == 0
+    assert "result=proposed" in out.read_text() and "open_pr=true" in out.read_text()
+    assert git(repo, "diff", f"origin/{promote.BRANCH}", promote.BRANCH) == ""  # same pins
+    git(repo, "checkout", "--quiet", "main")
+    out2 = tmp_path / "out2"  # with the pull request open again, the next run is a no-op
+    assert run(repo, sha, ev, "--commit", "--open-pr", "--github-output", str(out2)) == 0
+    assert "result=already-proposed" in out2.read_text()
 
 
 @pytest.mark.parametrize(
@@ -346,41 +368,54 @@ def test_renders_keep_each_stage_pins_until_the_promotion(repo: Path, tmp_path: 
 
 @pytest.mark.parametrize(
     ("change", "changed"),
-    [("promotion", "true"), ("hold", "false"), ("staging", "false")],
+    [
+        ("promotion", True),  # prod's pins
+        ("revert", True),  # the rollback, on a branch of any name
+        ("base", True),  # k8s/apps/base: every stage, prod included
+        ("hold", False),  # a HOLD file is not rendered
+        ("staging", False),  # staging's pins only
+    ],
 )
-def test_only_a_prod_pin_change_needs_the_prod_approval(
-    repo: Path, tmp_path: Path, change: str, changed: str
+def test_prod_approval_is_needed_iff_prods_render_changes(
+    repo: Path, tmp_path: Path, change: str, changed: bool
 ) -> None:
-    """pr.yml's `prod pins changed` step, run in the throwaway repository on a PR branch."""
-    step = next(
-        s
-        for s in yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())["jobs"][
-            "prod-pins"
-        ]["steps"]
-        if s.get("id") == "changed"
-    )
+    """pr.yml's `prod render changed` decision (offline/prod_changes.py), in the throwaway
+    repository on a PR branch against origin/main."""
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    if change == "revert":  # main already runs the promotion
+        assert run(repo, sha, ev, "--commit") == 0
+        git(repo, "checkout", "--quiet", "main")
+        git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
     git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
-    git(repo, "checkout", "--quiet", "-b", "topic")
+    git(repo, "checkout", "--quiet", "-b", "whatever-name/it-is")
     if change == "promotion":
-        sha = head(repo)
-        assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+        assert run(repo, sha, ev, "--commit") == 0
+    elif change == "revert":
+        git(repo, "revert", "--no-edit", "-m", "1", "HEAD")
     elif change == "hold":
         (repo / promote.pins_dir(Stage.PROD) / "catalog" / promote.HOLD_FILE).write_text("x\n")
         git(repo, "add", "-A")
         git(repo, "commit", "--quiet", "-m", "hold")
     else:
-        staging = repo / pin_path(Stage.STAGING, "storefront")
-        staging.write_text(staging.read_text().replace("=disabled", "=enabled"))
-        git(repo, "commit", "--quiet", "-am", "staging candidate")
+        target = repo / (
+            "k8s/apps/base/python-service/kustomization.yaml"
+            if change == "base"
+            else pin_path(Stage.STAGING, "storefront")
+        )
+        text = target.read_text()
+        edited = (
+            text + "commonAnnotations:\n  example.invalid/change: base\n"
+            if change == "base"
+            else text.replace("=disabled", "=enabled")
+        )
+        assert edited != text
+        target.write_text(edited)
+        git(repo, "commit", "--quiet", "-am", change)
     output = tmp_path / "github_output"
-    subprocess.run(
-        ["bash", "-c", step["run"]],
-        cwd=repo,
-        env={"BASE_REF": "main", "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
-        check=True,
-        timeout=30,
-    )
-    assert output.read_text() == f"changed={changed}\n"
+    assert prod_changes.main(["--repo", str(repo), "--base", "origin/main",
+                              "--github-output", str(output)]) == 0  # fmt: skip
+    assert output.read_text() == f"changed={str(changed).lower()}\n"
 
 
 def test_every_app_runs_the_pins_of_its_stage() -> None:
