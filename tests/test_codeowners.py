@@ -22,8 +22,8 @@ CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
 
 def rules(text: str) -> list[tuple[str, list[str]]]:
     found = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         pattern, *owners = line.split()
