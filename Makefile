@@ -14,6 +14,11 @@ STACK ?= staging
 # worker (--dist loadfile): tests of one file may share files under build/.
 PYTEST_WORKERS ?= auto
 .DEFAULT_GOAL := help
+# Python caches compiled modules in __pycache__ (ignored by git) even where the environment sets
+# PYTHONDONTWRITEBYTECODE (container images often do): a test run starts about ten interpreters
+# over the same ~1,200 modules (pytest workers, the CLI tests, checkov), and without the cache
+# each compiles them again (~7 s of CPU per interpreter; docs/performance.md).
+unexport PYTHONDONTWRITEBYTECODE
 
 # Tool checks, the hash-pinned installs (uv), and the targets of the offline tools.
 include $(sort $(wildcard mk/*.mk))
@@ -44,11 +49,17 @@ lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap
 
+# The recipe line is marked `+` so that its progress streams under `make test`'s -Otarget below
+# (GNU make does not buffer the output of a `+` line; `make -n pytest` runs it too).
 pytest: prereqs $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	@echo "==> pytest ($(PYTEST_WORKERS) workers)"
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	+$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-test: prereqs lint pytest
+# Prerequisites first; then the installs side by side, and lint beside the suite: mypy runs on one
+# core while the suite's workers start, instead of the suite waiting for it. Each step's output is
+# printed whole when the step ends (--output-sync), the suite's as it runs.
+test: prereqs
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint pytest
 
 BASE ?= origin/main
 diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/diff.{txt,md}
