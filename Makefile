@@ -49,17 +49,21 @@ lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy bootstrap
 
-# The recipe line is marked `+` so that its progress streams under `make test`'s -Otarget below
-# (GNU make does not buffer the output of a `+` line; `make -n pytest` runs it too).
 pytest: prereqs $(STAMP) checkov-venv node_modules/.package-lock.json ## the offline test suite only
 	@echo "==> pytest ($(PYTEST_WORKERS) workers)"
-	+$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-# Prerequisites first; then the installs side by side, and lint beside the suite: mypy runs on one
-# core while the suite's workers start, instead of the suite waiting for it. Each step's output is
-# printed whole when the step ends (--output-sync), the suite's as it runs.
+# The prerequisites; the installs side by side; then lint beside the suite: mypy runs on one core
+# while the suite's workers start, instead of the suite waiting for it. Lint's output is kept in
+# build/lint.log and printed after the suite's; either failing fails `make test`.
 test: prereqs
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint pytest
+	@$(MAKE) --no-print-directory -j2 --output-sync=target \
+	  $(STAMP) checkov-venv node_modules/.package-lock.json
+	@mkdir -p build; \
+	$(MAKE) --no-print-directory lint >build/lint.log 2>&1 & lint=$$!; \
+	$(MAKE) --no-print-directory pytest; tests=$$?; \
+	wait $$lint; linted=$$?; cat build/lint.log; \
+	exit $$(( tests || linted ))
 
 BASE ?= origin/main
 diff: $(STAMP) ## offline diff of STACK against git ref BASE -> build/<stack>/diff.{txt,md}
