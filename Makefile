@@ -54,15 +54,15 @@ pytest: prereqs $(STAMP) checkov-venv node_modules/.package-lock.json ## the off
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The prerequisites; the installs side by side; then lint beside the suite: mypy runs on one core
-# while the suite's workers start, instead of the suite waiting for it. Lint's output is kept in
-# build/lint.log and printed after the suite's; either failing fails `make test`.
+# while the suite's workers start, instead of the suite waiting for it. Lint's output is held in a
+# temporary file and printed after the suite's; either failing fails `make test`.
 test: prereqs
 	@$(MAKE) --no-print-directory -j2 --output-sync=target \
 	  $(STAMP) checkov-venv node_modules/.package-lock.json
-	@mkdir -p build; \
-	$(MAKE) --no-print-directory lint >build/lint.log 2>&1 & lint=$$!; \
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	$(MAKE) --no-print-directory lint >"$$log" 2>&1 & lint=$$!; \
 	$(MAKE) --no-print-directory pytest; tests=$$?; \
-	wait $$lint; linted=$$?; cat build/lint.log; \
+	wait $$lint; linted=$$?; cat "$$log"; \
 	exit $$(( tests || linted ))
 
 BASE ?= origin/main
