@@ -30,10 +30,18 @@ help:
 	@echo "make test                 prerequisites, lint + every offline test"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-$(STAMP): requirements-dev.lock | $(UV)
-	@echo "==> .venv from requirements-dev.lock (hash-pinned, uv)"
-	rm -rf $(VENV)
+# The interpreter with pip (Pulumi's pip toolchain runs `python -m pip list` in .venv); a fresh
+# clone makes it while uv itself installs (make -j2 in `make test`).
+$(PY):
+	@echo "==> .venv: python -m venv"
 	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements-dev.lock | $(UV) $(PY)
+	@echo "==> .venv from requirements-dev.lock (hash-pinned, uv)"
+	@if compgen -G '$(VENV)/.installed-*' >/dev/null; then \
+	  echo "rm -rf $(VENV); $(PYTHON) -m venv $(VENV)  # installed from another lock"; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	fi
 	$(UV) pip install --quiet --require-hashes --python $(PY) -r requirements-dev.lock
 	touch $@
 
