@@ -280,9 +280,11 @@ def test_project_level_impersonation_reads_what_every_account_reads():
     assert access.namespaces["catalog"] == read_by_accounts
     access = analyse(resources(WIDENINGS["project-token-creator"](plan)))
     assert access.outsiders == {"user:eve@example.com": read_by_accounts}
-    # Editor reads every entry directly too, the one no account reads included.
+    # Editor reads every entry directly too, those no account reads (the backup key, the mesh CA
+    # record) included.
     access = analyse(resources(WIDENINGS["project-editor"](plan)))
-    assert access.outsiders["user:eve@example.com"] == read_by_accounts | {"backup-encryption-key"}
+    unread = {"backup-encryption-key", "kuma-mesh-ca"}
+    assert access.outsiders["user:eve@example.com"] == read_by_accounts | unread
     # A project role that neither reads nor acts as an account changes nothing.
     viewer = _project_grant(plan, "roles/viewer", "user:eve@example.com")
     assert access_problems(analyse(resources(viewer))) == []
