@@ -493,14 +493,18 @@ def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
             ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
             if allowed:
                 problems += _ref_problems(f"spec.{key}[{index}].targetRef", ref, allowed)
-    if rules.default_needs:
-        for index, entry in enumerate(sections.get("to", [])):
-            default = (entry.get("default") if isinstance(entry, Mapping) else None) or {}
-            if not any(default.get(k) is not None for k in rules.default_needs):
-                problems.append(
-                    f"spec.to[{index}].default: must have at least one defined:"
-                    f" {', '.join(rules.default_needs)}"
-                )
+    return problems + _default_problems(rules.default_needs, sections.get("to", []))
+
+
+def _default_problems(needs: Sequence[str], entries: Sequence[Any]) -> list[str]:
+    """validators.MustHaveAtLeastOne on each `to` entry's default (MeshHealthCheck)."""
+    problems = []
+    for index, entry in enumerate(entries if needs else []):
+        default = (entry.get("default") if isinstance(entry, Mapping) else None) or {}
+        if not any(default.get(k) is not None for k in needs):
+            problems.append(
+                f"spec.to[{index}].default: must have at least one defined: {', '.join(needs)}"
+            )
     return problems
 
 
@@ -663,7 +667,8 @@ def health_checker(conf: Mapping[str, Any], protocol: str) -> str | None:
     return None
 
 
-# The protocols Kuma knows (pkg/core/metadata/protocol.go ParseProtocol); any other appProtocol is ignored.
+# The protocols Kuma knows (pkg/core/metadata/protocol.go ParseProtocol); it ignores any other
+# appProtocol.
 _KUMA_PROTOCOLS = frozenset({"http", "http2", "tcp", "tls", "grpc", "kafka", "mysql"})
 
 

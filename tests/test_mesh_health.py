@@ -122,6 +122,19 @@ def test_every_proxy_probes_every_http_service_on_its_readiness_path(stack: str)
             assert 200 in check.conf["http"]["expectedStatuses"]
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_retry_avoids_the_endpoints_already_tried(stack: str) -> None:
+    """Kuma 2.13 turns hostSelection OmitPreviousHosts into Envoy's previous_hosts retry host
+    predicate (meshretry/plugin/v1alpha1/testdata/*.golden.yaml); without it a retry may hit the
+    endpoint that just failed, e.g. one a passing probe has un-ejected."""
+    policies = _policies(stack)
+    for render in _zones(stack):
+        for workload in mesh.mesh_workloads(render):
+            http = mesh.outbound_conf(policies, "MeshRetry", workload.tags)["http"]
+            predicates = [p["predicate"] for p in http.get("hostSelection") or []]
+            assert "OmitPreviousHosts" in predicates, workload.name
+
+
 def timing_problems(stack: str, policies: list[Doc]) -> list[str]:
     """Where the health check's timing does not fit the retry budget or the apps' readiness."""
     problems: list[str] = []
@@ -172,7 +185,9 @@ def _with_health_check(policies: list[Doc], **default: Any) -> list[Doc]:
         ({"interval": "500ms", "timeout": "500ms"}, "≥ interval"),
     ],
 )
-def test_timing_check_sees_an_incoherent_health_check(default: dict[str, Any], fragment: str) -> None:
+def test_timing_check_sees_an_incoherent_health_check(
+    default: dict[str, Any], fragment: str
+) -> None:
     problems = timing_problems("prod-eu", _with_health_check(_policies("prod-eu"), **default))
     assert any(fragment in p for p in problems), problems
 

@@ -121,6 +121,7 @@ def _effective_conf(
     kind: str,
     section: str,
     tags: Mapping[str, str],
+    *,
     proxy: str,
     gateway: str | None,
 ) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def outbound_conf(
     """The `default` a proxy gets from the `to: Mesh` entries of every policy of `kind` whose
     top-level targetRef selects it, merged least specific first (more specific fields win; Kuma
     merges matching policies this way, pkg/plugins/policies/core/rules)."""
-    return _effective_conf(policies, kind, "to", tags, proxy, gateway)
+    return _effective_conf(policies, kind, "to", tags, proxy=proxy, gateway=gateway)
 
 
 def inbound_conf(
@@ -167,7 +168,7 @@ def inbound_conf(
     of a less specific policy. For a builtin gateway the inbound listeners are the MeshGateway's
     listeners (kumahq/kuma v2.13.10 pkg/plugins/policies/core/matchers/dataplane.go
     inboundsSelectedByTags; core/rules/inbound/inboundrules.go MatchesAllIncomingTraffic)."""
-    return _effective_conf(policies, kind, "rules", tags, proxy, gateway)
+    return _effective_conf(policies, kind, "rules", tags, proxy=proxy, gateway=gateway)
 
 
 @dataclass(frozen=True)
