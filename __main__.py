@@ -10,9 +10,10 @@ from components.facts import (
     SECRET_STORE_NAME,
     ClusterRole,
 )
-from components.flux import Flux, FluxArgs, PlatformVars
+from components.database import POSTGRES_PORT, Database, DatabaseArgs
+from components.flux import DatabaseVars, Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
-from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
+from components.kms import GKE_AGENT, SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
     KUMA_NAMESPACE,
     MESH_NAME,
@@ -67,7 +68,9 @@ secrets_keys = {
         f"{c.name}-secrets-key",
         SecretsEncryptionKeyArgs(
             project=config.project,
-            cluster_name=c.name,
+            ring_name=f"{c.name}-secrets",
+            key_name="kubernetes-secrets",
+            agent=GKE_AGENT,
             region=c.region,
             labels=config.resource_labels,
             protected=config.protected,
@@ -138,6 +141,32 @@ secrets = Secrets(
         depends_on=services.services,
     ),
 )
+
+
+# A tenant's PostgreSQL (Cloud SQL, private only), its user's password the tenant's generated
+# Secret Manager entry; the mesh reaches it through the ZoneEgress (k8s/mesh/components/database).
+database_vars = None
+if config.database is not None:
+    database = Database(
+        "database",
+        DatabaseArgs(
+            project=config.project,
+            config=config.database,
+            network_self_link=network.network_self_link,
+            password=secrets.generated_values[config.database.password_secret],
+            labels=config.resource_labels,
+            protected=config.protected,
+            is_prod=config.is_prod,
+            depends_on=services.services,
+        ),
+    )
+    database_vars = DatabaseVars(
+        address=database.endpoint_address,
+        port=POSTGRES_PORT,
+        name=config.database.tenant,
+        user=config.database.tenant,
+        password_secret=config.database.password_secret,
+    )
 
 
 def secret_read_access(namespace: str) -> list[pulumi.Resource]:
@@ -262,6 +291,7 @@ for c in config.clusters:
                 mesh_name=MESH_NAME,
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
+                database=database_vars,
             ),
             protected=config.protected,
             priority=priorities[c.name],

@@ -166,6 +166,7 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         gateway_declared=raw.get("gateway") is not None,
         protect=_key(config, "protect", raw),
         logging=_key(config, "logging", raw),
+        database=_key(config, "database", raw),
     )
 
 

@@ -293,7 +293,10 @@ def _account(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
 
 # Google-managed service agents are named after the project number (the mocks' 123456789012;
 # cloud.google.com/iam/docs/service-agents).
-_SERVICE_AGENT_DOMAINS: dict[str, str] = {"container.googleapis.com": "container-engine-robot"}
+_SERVICE_AGENT_DOMAINS: dict[str, str] = {
+    "container.googleapis.com": "container-engine-robot",
+    "sqladmin.googleapis.com": "gcp-sa-cloud-sql",
+}
 
 
 def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
@@ -339,6 +342,15 @@ def _computed_outputs(
         }
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
+    if type_ == "gcp:sql/databaseInstance:DatabaseInstance":
+        # The service attachment lives in a Google-owned tenant project
+        # (cloud.google.com/sql/docs/postgres/configure-private-service-connect).
+        tenant_project = f"{_short_hash(proj, str(inputs['name']), length=8)}-tp"
+        return {
+            "connectionName": f"{proj}:{inputs['region']}:{inputs['name']}",
+            "pscServiceAttachmentLink": f"projects/{tenant_project}/regions/{inputs['region']}"
+            f"/serviceAttachments/a-{_short_hash(proj, str(inputs['name']), length=12)}-psc",
+        }
     if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
         return {
             "name": f"projects/{proj}/notificationChannels/{_short_hash(proj, name, length=19)}"
