@@ -440,6 +440,9 @@ class Database(_Model):
     tenant: TenantNamespace
     password_secret: SecretId
     region: Region
+    # Where automated backups (and the transaction logs of point-in-time recovery) are kept:
+    # another allowed region, so that they survive the loss of the instance's region.
+    backup_region: Region
     version: Literal["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
     tier: str = Field(default="db-custom-1-3840", pattern=r"^db-custom-\d+-\d+$")
     disk_size_gb: int = Field(default=20, ge=10, le=65536)
@@ -745,8 +748,14 @@ def _database(view: ConfigView) -> Iterator[Problem]:
         return
     if view.tenants is not None and db.tenant not in [t.namespace for t in view.tenants]:
         yield "database.tenant", f"{db.tenant!r} is not one of platform:tenants[].namespace"
-    if view.allowed_regions is not None and db.region not in view.allowed_regions:
-        yield "database.region", f"{db.region!r} is not in allowedRegions {view.allowed_regions}"
+    for key, region in (("database.region", db.region), ("database.backupRegion", db.backup_region)):
+        if view.allowed_regions is not None and region not in view.allowed_regions:
+            yield key, f"{region!r} is not in allowedRegions {view.allowed_regions}"
+    if db.backup_region == db.region:
+        yield (
+            "database.backupRegion",
+            f"{db.backup_region!r} is the instance's region; backups must survive its loss",
+        )
     entry = {s.id: s for _, s in view.secrets}.get(db.password_secret)
     if entry is None:
         ids = sorted(s.id for _, s in view.secrets)

@@ -18,9 +18,9 @@ What a security reviewer checks (also policy rules, policy/rules.py): no public 
 (ipv4Enabled false), TLS required (sslMode ENCRYPTED_ONLY: the server refuses unencrypted
 connections; clients need no certificate of their own), deletion protection on the instance in
 prod (both Google's `deletionProtectionEnabled` and the provider's `deletionProtection`), backups
-in the instance's region with point-in-time recovery in prod, CMEK with a key of the stack.
-The instance is protected and retained in prod (its data outlives the program); the database and
-the user go with it (deletedWith).
+in another allowed region with point-in-time recovery in prod, CMEK with a key of the stack.
+The instance is protected and retained in prod (its data outlives the program), as are the
+endpoint's subnet and address; the database and the user are only forgotten by a destroy.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Database(pulumi.ComponentResource):
         super().__init__("platform:gcp:Database", name, None, opts)
         config = args.config
         after_apis = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protected)
         key = SecretsEncryptionKey(
             f"{name}-key",
             SecretsEncryptionKeyArgs(
@@ -123,8 +124,10 @@ class Database(pulumi.ComponentResource):
                 ),
                 backup_configuration=gcp.sql.DatabaseInstanceSettingsBackupConfigurationArgs(
                     enabled=True,
-                    # Backups stay in the instance's region (residency), not a multi-region.
-                    location=config.region,
+                    # Another allowed region (residency), so that backups survive the loss of
+                    # the instance's region (cloud.google.com/sql/docs/postgres/backup-recovery/
+                    # backups: custom backup location).
+                    location=config.backup_region,
                     point_in_time_recovery_enabled=args.is_prod,
                     transaction_log_retention_days=PITR_DAYS if args.is_prod else None,
                     backup_retention_settings=_retention(RETAINED_BACKUPS if args.is_prod else 7),
@@ -138,13 +141,17 @@ class Database(pulumi.ComponentResource):
                 depends_on=[*args.depends_on, key.grant],
             ),
         )
-        with_instance = pulumi.ResourceOptions(parent=self, deleted_with=instance)
+        # A destroy only forgets the database and the user (deletion_policy ABANDON): they
+        # live and die with the instance, and PostgreSQL refuses to drop a role that owns
+        # objects, which would wedge a teardown (provider docs of sql.User deletion_policy).
+        child = pulumi.ResourceOptions(parent=self)
         gcp.sql.Database(
             f"{name}-{config.tenant}",
             project=args.project,
             instance=instance.name,
             name=config.tenant,
-            opts=with_instance,
+            deletion_policy="ABANDON",
+            opts=child,
         )
         gcp.sql.User(
             f"{name}-{config.tenant}",
@@ -153,7 +160,8 @@ class Database(pulumi.ComponentResource):
             name=config.tenant,
             type="BUILT_IN",
             password=args.password,
-            opts=with_instance,
+            deletion_policy="ABANDON",
+            opts=child,
         )
         # The endpoint: a subnet of its own, an address the program chooses in it, a forwarding
         # rule to the instance's service attachment.
@@ -165,7 +173,7 @@ class Database(pulumi.ComponentResource):
             network=args.network_self_link,
             ip_cidr_range=str(config.endpoint_range),
             private_ip_google_access=True,
-            opts=after_apis,
+            opts=pulumi.ResourceOptions.merge(after_apis, kept),
         )
         address = gcp.compute.Address(
             f"{name}-endpoint",
@@ -176,7 +184,7 @@ class Database(pulumi.ComponentResource):
             subnetwork=subnet.id,
             address=config.endpoint_address,
             description=f"PSC endpoint of Cloud SQL {instance_name(config.tenant)}",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         gcp.compute.ForwardingRule(
             f"{name}-endpoint",

@@ -21,7 +21,9 @@ def test_every_cluster_encrypts_secrets_with_a_key_in_its_region(stack):
     rings = {r.inputs["name"]: r for r in plan.of_type(RING)}
     grants = {g.inputs["cryptoKeyId"]: g for g in plan.of_type(GRANT)}
     clusters = plan.of_type(CLUSTER)
-    assert len(keys) == len(clusters) == len(grants)
+    # One key per cluster, plus the database's (tests/test_database.py).
+    databases = plan.of_type("gcp:sql/databaseInstance:DatabaseInstance")
+    assert len(keys) == len(grants) == len(clusters) + len(databases)
     for cluster in clusters:
         encryption = cluster.inputs["databaseEncryption"]
         assert encryption["state"] == "ENCRYPTED"
