@@ -3,6 +3,7 @@
 import pulumi
 
 from components.config import load_stack_config
+from components.database import Database, DatabaseArgs
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.facts import (
     FLUX_NAMESPACE,
@@ -10,7 +11,6 @@ from components.facts import (
     SECRET_STORE_NAME,
     ClusterRole,
 )
-from components.database import POSTGRES_PORT, Database, DatabaseArgs
 from components.flux import DatabaseVars, Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kms import GKE_AGENT, SecretsEncryptionKey, SecretsEncryptionKeyArgs
@@ -162,7 +162,6 @@ if config.database is not None:
     )
     database_vars = DatabaseVars(
         address=database.endpoint_address,
-        port=POSTGRES_PORT,
         name=config.database.tenant,
         user=config.database.tenant,
         password_secret=config.database.password_secret,

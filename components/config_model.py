@@ -748,7 +748,8 @@ def _database(view: ConfigView) -> Iterator[Problem]:
         return
     if view.tenants is not None and db.tenant not in [t.namespace for t in view.tenants]:
         yield "database.tenant", f"{db.tenant!r} is not one of platform:tenants[].namespace"
-    for key, region in (("database.region", db.region), ("database.backupRegion", db.backup_region)):
+    regions = (("database.region", db.region), ("database.backupRegion", db.backup_region))
+    for key, region in regions:
         if view.allowed_regions is not None and region not in view.allowed_regions:
             yield key, f"{region!r} is not in allowedRegions {view.allowed_regions}"
     if db.backup_region == db.region:

@@ -46,7 +46,6 @@ class DatabaseVars:
     (k8s/apps/components/postgres-connection)."""
 
     address: str
-    port: int
     name: str
     user: str
     password_secret: str
@@ -54,7 +53,6 @@ class DatabaseVars:
     def data(self) -> dict[str, str]:
         return {
             "DATABASE_ADDRESS": self.address,
-            "DATABASE_PORT": str(self.port),
             "DATABASE_NAME": self.name,
             "DATABASE_USER": self.user,
             "DATABASE_PASSWORD_SECRET": self.password_secret,

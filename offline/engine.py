@@ -305,9 +305,22 @@ def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
     return {"email": email, "member": f"serviceAccount:{email}"}
 
 
+def _sql_instance(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    # The service attachment lives in a Google-owned tenant project
+    # (cloud.google.com/sql/docs/postgres/configure-private-service-connect).
+    name, region = str(inputs["name"]), str(inputs["region"])
+    return {
+        "connectionName": f"{proj}:{region}:{name}",
+        "pscServiceAttachmentLink": f"projects/{_short_hash(proj, name, length=8)}-tp/regions/"
+        f"{region}/serviceAttachments/a-{_short_hash(proj, name, length=12)}-psc",
+    }
+
+
+# Outputs computed from a resource's own inputs, per type.
 _IDENTITY_OUTPUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "gcp:serviceaccount/account:Account": _account,
     "gcp:projects/serviceIdentity:ServiceIdentity": _service_agent,
+    "gcp:sql/databaseInstance:DatabaseInstance": _sql_instance,
 }
 
 
@@ -342,15 +355,6 @@ def _computed_outputs(
         }
     if type_ == "gcp:secretmanager/secret:Secret":
         return {"name": f"projects/123456789012/secrets/{inputs['secretId']}"}
-    if type_ == "gcp:sql/databaseInstance:DatabaseInstance":
-        # The service attachment lives in a Google-owned tenant project
-        # (cloud.google.com/sql/docs/postgres/configure-private-service-connect).
-        tenant_project = f"{_short_hash(proj, str(inputs['name']), length=8)}-tp"
-        return {
-            "connectionName": f"{proj}:{inputs['region']}:{inputs['name']}",
-            "pscServiceAttachmentLink": f"projects/{tenant_project}/regions/{inputs['region']}"
-            f"/serviceAttachments/a-{_short_hash(proj, str(inputs['name']), length=12)}-psc",
-        }
     if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
         return {
             "name": f"projects/{proj}/notificationChannels/{_short_hash(proj, name, length=19)}"

@@ -45,7 +45,9 @@ class TestTopology:
         names = [c["name"] for c in clusters_config(plan)]
         assert sorted(r.inputs["name"] for r in plan.of_type(CLUSTER)) == sorted(names)
         # Plus the database's endpoint subnet (components/database.py), if any.
-        endpoint = [f"{d['tenant']}-postgres-psc" for d in [plan.config.get("platform:database")] if d]
+        endpoint = [
+            f"{d['tenant']}-postgres-psc" for d in [plan.config.get("platform:database")] if d
+        ]
         assert sorted(r.inputs["name"] for r in plan.of_type(SUBNET)) == sorted(names + endpoint)
 
     def test_subnets_carry_the_configured_ranges(self, stack):

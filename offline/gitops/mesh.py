@@ -316,17 +316,47 @@ def meshed_namespaces(docs: Sequence[Doc]) -> set[str]:
     }
 
 
-def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) -> list[str]:
-    """Every URL a meshed app is configured with (its ConfigMaps) names a Service of the cluster
-    or a MeshExternalService of the mesh (`<name>.extsvc.mesh.local` on its match port): with
-    passthrough off the sidecar drops anything else, and the NetworkPolicies block it anyway."""
-    external = {
+def _external_services(policies: Sequence[Doc]) -> set[tuple[str, int]]:
+    """(hostname, port) of every MeshExternalService of the mesh."""
+    return {
         (f"{meta(d).get('name')}.{EXTERNAL_SERVICE_DOMAIN}", int(d["spec"]["match"]["port"]))
         for d in policies
         if d.get("kind") == "MeshExternalService"
     }
+
+
+# libpq's defaults (postgresql.org/docs/current/libpq-envars.html: PGHOST, PGPORT; 5432).
+POSTGRES_DEFAULT_PORT = 5432
+
+
+def postgres_destinations(apps: Sequence[Doc]) -> list[tuple[str, str, int]]:
+    """(container, PGHOST, PGPORT) of every container of a meshed workload that sets PGHOST."""
     meshed = meshed_namespaces(apps)
-    problems: list[str] = []
+    found = []
+    for doc, pod in workloads(apps):
+        if namespace_of(doc) not in meshed:
+            continue
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            env = {e["name"]: e.get("value") for e in container.get("env") or []}
+            if env.get("PGHOST"):
+                port = int(env.get("PGPORT") or POSTGRES_DEFAULT_PORT)
+                found.append((f"{ident(doc)}:{container['name']}", str(env["PGHOST"]), port))
+    return found
+
+
+def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) -> list[str]:
+    """Every URL a meshed app is configured with (its ConfigMaps), and every PostgreSQL host its
+    containers name (PGHOST/PGPORT), is a Service of the cluster or a MeshExternalService of the
+    mesh (`<name>.extsvc.mesh.local` on its match port): with passthrough off the sidecar drops
+    anything else, and the NetworkPolicies block it anyway."""
+    external = _external_services(policies)
+    meshed = meshed_namespaces(apps)
+    problems: list[str] = [
+        f"{container}: PGHOST={host} PGPORT={port} is neither a Service of the cluster nor a"
+        " MeshExternalService of the mesh (passthrough is off)"
+        for container, host, port in postgres_destinations(apps)
+        if (host, port) not in external and not _IN_CLUSTER.match(host)
+    ]
     for cm in (d for d in apps if d.get("kind") == "ConfigMap" and namespace_of(d) in meshed):
         for key, value in sorted((cm.get("data") or {}).items()):
             url = urlsplit(value) if isinstance(value, str) and "://" in value else None
