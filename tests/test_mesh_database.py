@@ -68,12 +68,20 @@ def test_the_external_service_points_at_the_programs_endpoint(stack: str) -> Non
     )
 
 
-def _database_clients(render: ClusterRender) -> Iterator[tuple[Doc, dict[str, Any]]]:
+def _database_clients(
+    render: ClusterRender,
+) -> Iterator[tuple[Doc, dict[str, Any], dict[str, Any]]]:
+    """(workload, its container's env by name, the secret volume holding the password)."""
     for doc, pod in workloads(render.docs):
         for container in pod["spec"]["containers"]:
             env = {e["name"]: e for e in container.get("env") or []}
-            if "PGHOST" in env:
-                yield doc, env
+            if "PGHOST" not in env:
+                continue
+            directory, file = env["DATABASE_PASSWORD_FILE"]["value"].rsplit("/", 1)
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+            (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
+            assert file == "password"
+            yield doc, env, volume
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -84,12 +92,12 @@ def test_the_tenant_connects_through_the_external_service_with_its_own_password(
     readable = gitops_facts.stack_facts(stack).readable_by
     for zone in _renders(stack, "zone"):
         clients = list(_database_clients(zone))
-        assert {namespace_of(doc) for doc, _ in clients} == {database["tenant"]}
+        assert {namespace_of(doc) for doc, _, _ in clients} == {database["tenant"]}
         assert mesh.check_external_destinations(zone.objects, _policies(stack)) == []
-        for doc, env in clients:
+        for doc, env, volume in clients:
             assert env["PGSSLMODE"]["value"] == "require", ident(doc)  # the server demands TLS
             assert env["PGDATABASE"]["value"] == env["PGUSER"]["value"] == database["tenant"]
-            secret_name = env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+            secret_name = volume["secret"]["secretName"]
             (external,) = [
                 d
                 for d in zone.docs
@@ -107,7 +115,7 @@ def test_the_tenant_connects_through_the_external_service_with_its_own_password(
 def test_a_database_host_outside_the_mesh_is_reported() -> None:
     zone = _renders("prod-eu", "zone")[0]
     objects = copy.deepcopy(zone.objects)
-    for doc, pod in workloads(objects):
+    for _, pod in workloads(objects):
         for container in pod["spec"]["containers"]:
             for env in container.get("env") or []:
                 if env["name"] == "PGHOST":
