@@ -61,7 +61,11 @@ def test_the_external_service_points_at_the_programs_endpoint(stack: str) -> Non
     assert meta(service)["labels"]["kuma.io/mesh"] in gitops_facts.stack_facts(stack).mesh_names
     (endpoint,) = service["spec"]["endpoints"]
     assert endpoint == {"address": _endpoint(stack), "port": 5432}
-    assert service["spec"]["match"] == {"type": "HostnameGenerator", "port": 5432, "protocol": "tcp"}
+    assert service["spec"]["match"] == {
+        "type": "HostnameGenerator",
+        "port": 5432,
+        "protocol": "tcp",
+    }
     # The endpoint lies in the database's own range.
     assert ipaddress.ip_address(endpoint["address"]) in ipaddress.ip_network(
         _database(stack)["endpointRange"]
