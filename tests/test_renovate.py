@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import versions
+from components.facts import Stage
+from offline import promote
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSIONS_PY = ROOT / "components" / "versions.py"
@@ -228,12 +231,16 @@ def test_workflow_pulumi_cli_pin_is_extracted_and_matches_the_sdk() -> None:
     )
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     assert workflows
+    extracted = 0
     for path in workflows:
         rel = path.relative_to(ROOT).as_posix()
-        deps = extract(path.read_text(encoding="utf-8"), managers_for(rel))
-        assert [(d.datasource, d.dep_name, d.current_value) for d in deps] == [
-            ("pypi", "pulumi", sdk)
-        ], rel
+        text = path.read_text(encoding="utf-8")
+        deps = extract(text, managers_for(rel))
+        # A workflow that runs no Pulumi (promote.yml) has no PULUMI_VERSION (test_workflows.py).
+        expected = [("pypi", "pulumi", sdk)] if "PULUMI_VERSION:" in text else []
+        assert [(d.datasource, d.dep_name, d.current_value) for d in deps] == expected, rel
+        extracted += len(deps)
+    assert extracted >= 2
 
 
 def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
@@ -295,6 +302,8 @@ def test_npm_package_is_pinned_exactly_and_locked() -> None:
 
 DEPLOYMENT = "k8s/apps/base/python-service/deployment.yaml"
 IMAGE_LINE = re.compile(r"^\s*(?:-\s*)?image:\s*[\"']?(?P<image>[^\s\"']+)", re.M)
+# The base names its image only; each stage's pins (kustomize `images:`) set the real one.
+PLACEHOLDER_IMAGE = "python-service"
 
 
 def _split_image(image: str) -> tuple[str, str, str]:
@@ -304,27 +313,62 @@ def _split_image(image: str) -> tuple[str, str, str]:
     return name, tag, digest
 
 
-def test_the_python_image_is_matched_with_name_tag_and_digest() -> None:
-    managers = managers_for(DEPLOYMENT)
-    assert len(managers) == 1 and managers[0]["datasourceTemplate"] == "docker"
-    text = (ROOT / DEPLOYMENT).read_text(encoding="utf-8")
-    deps = extract(text, managers)
-    assert [(d.datasource, d.dep_name, d.current_value, d.current_digest) for d in deps] == [
-        (
-            "docker",
-            "docker.io/library/python",
-            "3.12.8-slim-bookworm",
-            "sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0",
-        )
-    ]
+def _pin_files(stage: Stage) -> list[Path]:
+    return sorted((ROOT / promote.pins_dir(stage)).glob(f"*/{promote.PIN_FILE}"))
+
+
+def test_staging_pins_are_matched_with_name_tag_and_digest() -> None:
+    files = _pin_files(Stage.STAGING)
+    assert len(files) >= 2
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        [image] = yaml.safe_load(path.read_text(encoding="utf-8"))["images"]
+        assert image["name"] == PLACEHOLDER_IMAGE, rel
+        deps = extract(path.read_text(encoding="utf-8"), managers_for(rel))
+        assert [(d.datasource, d.dep_name, d.current_value, d.current_digest) for d in deps] == [
+            ("docker", image["newName"], image["newTag"], image["digest"])
+        ], rel
+
+
+def test_renovate_never_proposes_to_prod_pins() -> None:
+    """No custom manager extracts anything from prod's pins, and no built-in manager that reads Kubernetes or
+    kustomize files is enabled: only a promotion changes them."""
+    files = _pin_files(Stage.PROD)
+    assert len(files) >= 2
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        assert extract(path.read_text(encoding="utf-8"), managers_for(rel)) == [], rel
+        # The file patterns are what keep Renovate out: the staging regex would match here.
+        assert extract(path.read_text(encoding="utf-8"), CONFIG["customManagers"]) != [], rel
+    assert not {"kustomize", "kubernetes", "flux", "helmv3", "helm-values"} & set(
+        CONFIG["enabledManagers"]
+    )
+
+
+def test_a_bump_of_a_staging_pin_keeps_the_file_a_valid_pin() -> None:
+    path = _pin_files(Stage.STAGING)[0]
+    rel = path.relative_to(ROOT).as_posix()
+    text = path.read_text(encoding="utf-8")
+    [dep] = extract(text, managers_for(rel))
+    start, end = dep.span
+    match = text[start:end]
+    bumped = match.replace(dep.current_value, "3.13.1-slim-bookworm").replace(
+        str(dep.current_digest), "sha256:" + "e" * 64
+    )
+    [image] = yaml.safe_load(text[:start] + bumped + text[end:])["images"]
+    assert (image["newTag"], image["digest"]) == ("3.13.1-slim-bookworm", "sha256:" + "e" * 64)
 
 
 def test_every_image_of_the_gitops_tree_is_matched() -> None:
     found = 0
     for path in sorted((ROOT / "k8s").rglob("*.y*ml")):
+        if path in _pin_files(Stage.STAGING):
+            continue  # kustomize `images:`, not `image:` lines (test above)
         rel = path.relative_to(ROOT).as_posix()
         text = path.read_text(encoding="utf-8")
-        images = IMAGE_LINE.findall(text)
+        images = [i for i in IMAGE_LINE.findall(text) if i != PLACEHOLDER_IMAGE]
+        if PLACEHOLDER_IMAGE in IMAGE_LINE.findall(text):
+            assert rel == DEPLOYMENT, f"{rel}: only the base names the pinned placeholder"
         deps = extract(text, managers_for(rel))
         assert [(d.dep_name, d.current_value, d.current_digest) for d in deps] == [
             _split_image(i) for i in images

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from components.facts import Stage
 from day0 import names
+from offline import promote
 from offline.engine import Plan
 from policy import stack_config as policy_stack_config
 from tests.ci_workflows import (
@@ -46,6 +49,8 @@ EXACT_TAG_PIN = re.compile(r"^[^@\s]+@v\d+\.\d+\.\d+$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?\s*$")
 GCP_AUTH_ACTION = "google-github-actions/auth@"
+APP_TOKEN_ACTION = "actions/create-github-app-token@"
+PROMOTION_KEY = "${{ secrets.PROMOTION_APP_PRIVATE_KEY }}"
 # The provider the bootstrap program creates in every project; the number comes from the
 # repository variable GCP_PROJECT_NUMBERS (JSON: project id -> project number).
 WIF_PROVIDER = (
@@ -108,7 +113,7 @@ def _actionlint(*files: Path) -> tuple[int, list[dict[str, Any]], str]:
 
 
 def test_workflows_exist_for_pr_and_deploy() -> None:
-    assert {p.name for p in WORKFLOW_FILES} == {"pr.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "promote.yml"}
     assert len(STACKS) >= 2, "every stack file is covered by the checks below"
 
 
@@ -175,7 +180,8 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
     seen = 0
     for path in WORKFLOW_FILES:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if "uses:" not in line or line.lstrip().startswith("#"):
+            # A `uses:` key (not e.g. `statuses:`), outside comments.
+            if not re.match(r"^\s*(?:-\s+)?uses:", line):
                 continue
             m = USES_LINE.match(line)
             assert m, f"{path.name}:{number}: cannot parse {line!r}"
@@ -196,9 +202,15 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
 
 def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
     """GCP access is Workload Identity Federation only, state is in the project's own GCS
-    bucket: no workflow reads a secret or a Pulumi access token."""
+    bucket: no workflow reads a secret or a Pulumi access token. The one secret is the promotion
+    GitHub App's private key, only as the input of the action that mints its token."""
     for path in WORKFLOW_FILES:
         text = path.read_text(encoding="utf-8")
+        if path.name == "promote.yml":
+            [app] = [s for _, _, s in all_steps() if uses(s, APP_TOKEN_ACTION)]
+            assert app["with"]["private-key"] == PROMOTION_KEY
+            assert text.count("secrets.") == 1
+            text = text.replace(PROMOTION_KEY, "")
         for forbidden in (
             "credentials_json",
             "service_account_key",
@@ -441,6 +453,9 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
     sdk = _requirement_pin("pulumi")
     for path in WORKFLOW_FILES:
         workflow = load(path)
+        if not any(uses(s, PULUMI_ACTION) for j in jobs(workflow).values() for s in steps(j)):
+            assert "PULUMI_VERSION" not in workflow.get("env", {}), path.name
+            continue
         assert str(workflow["env"]["PULUMI_VERSION"]) == sdk, path.name
         for job in jobs(workflow).values():
             for step in steps(job):
@@ -467,3 +482,108 @@ def test_a_scheduled_deploy_renews_certificates_inside_their_window() -> None:
     runs_per_week = 7 if day_of_week == "*" else len(day_of_week.split(","))
     interval_hours = 7 * 24 / runs_per_week
     assert SERVER_CERT_EARLY_RENEWAL_HOURS / interval_hours >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# promotion (offline/promote.py, docs/environments.md "Promotion")
+
+
+def test_promotion_runs_on_flux_success_statuses_and_by_hand() -> None:
+    workflow = load(WORKFLOW_DIR / "promote.yml")
+    on = triggers(workflow)
+    assert set(on) == {"status", "workflow_dispatch"}
+    assert on["workflow_dispatch"]["inputs"]["sha"]["required"] is True
+    [job] = jobs(workflow).values()
+    assert job["if"] == (
+        "github.event_name == 'workflow_dispatch' || "
+        "(github.event.state == 'success' && startsWith(github.event.context, 'flux/'))"
+    )
+    assert f"{promote.CONTEXT_PREFIX}/" == "flux/"
+    assert job["permissions"] == {"contents": "read", "statuses": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    checkout = next(s for s in steps(job) if uses(s, "actions/checkout@"))
+    assert checkout["with"] == {"ref": "main", "fetch-depth": 0, "persist-credentials": False}
+
+
+def test_promotion_feeds_the_script_the_statuses_of_that_commit() -> None:
+    job = jobs(load(WORKFLOW_DIR / "promote.yml"))["promote"]
+    evidence, run = (
+        next(s for s in steps(job) if key in s.get("run", ""))
+        for key in ("gh api", "offline.promote")
+    )
+    assert evidence["env"]["SHA"] == run["env"]["SHA"] == "${{ inputs.sha || github.event.sha }}"
+    assert '"repos/${GITHUB_REPOSITORY}/commits/${SHA}/statuses"' in evidence["run"]
+    assert "jq --arg sha \"$SHA\" '{sha: $sha, statuses: .}'" in evidence["run"]
+    assert "--paginate --slurp" in evidence["run"]
+    words = shlex.split(run["run"].replace("\\\n", " "), comments=True)
+    start = words.index("offline.promote")
+    args = [
+        "--sha", "$SHA", "--evidence", "build/promotion/evidence.json",
+        "--status-creator", "$FLUX_STATUS_CREATOR", "--commit",
+        "--pr-body", "build/promotion/pr.md", "--github-output", "$GITHUB_OUTPUT",
+    ]  # fmt: skip
+    assert words[start - 2 : start + 1 + len(args)] == [
+        ".venv/bin/python",
+        "-m",
+        "offline.promote",
+        *args,
+    ]
+    assert run["env"]["FLUX_STATUS_CREATOR"] == "${{ vars.FLUX_STATUS_CREATOR }}"
+    promote.parser().parse_args(args)  # the CLI takes exactly these flags
+    assert f'if [ "$rc" -eq {promote.EXIT_REFUSED} ]; then' in run["run"]
+
+
+def test_the_pull_request_is_opened_with_the_app_token_only_when_proposed() -> None:
+    job = jobs(load(WORKFLOW_DIR / "promote.yml"))["promote"]
+    app = next(s for s in steps(job) if uses(s, APP_TOKEN_ACTION))
+    push = next(s for s in steps(job) if "gh pr create" in s.get("run", ""))
+    for step in (app, push):
+        assert step["if"] == "steps.promote.outputs.open_pr == 'true'"
+    assert app["with"]["permission-contents"] == "write"
+    assert app["with"]["permission-pull-requests"] == "write"
+    # GITHUB_TOKEN's pull requests start no workflow: pr.yml (prod preview, approval) would not run.
+    assert push["env"]["GH_TOKEN"] == "${{ steps.app.outputs.token }}"
+    assert push["env"]["BRANCH"] == "${{ steps.promote.outputs.branch }}"
+    assert '"HEAD:refs/heads/${BRANCH}"' in push["run"]
+
+
+def test_prod_pin_changes_need_every_prod_environment() -> None:
+    workflow = load(WORKFLOW_DIR / "pr.yml")
+    job_map = jobs(workflow)
+    changed = next(s for s in steps(job_map["prod-pins"]) if s.get("id") == "changed")
+    pins = f"{promote.pins_dir(Stage.PROD).as_posix()}/*/{promote.PIN_FILE}"
+    assert f"-- '{pins}'; then" in changed["run"]
+    approval = job_map["prod-approval"]
+    assert approval["needs"] == ["stacks", "prod-pins"]
+    assert approval["if"] == "needs.prod-pins.outputs.changed == 'true'"
+    assert approval["environment"] == {"name": "${{ matrix.stack }}"}
+    assert approval["permissions"] == {}
+    prod = [e["stack"] for e in github_outputs(ROOT)["prod"]]
+    assert prod and [e["stack"] for e in matrix_entries(workflow, "prod-approval")] == prod
+    gate = job_map["prod-approved"]
+    assert gate["needs"] == ["prod-pins", "prod-approval"] and gate["if"] == "always()"
+
+
+@pytest.mark.parametrize(
+    ("pins", "changed", "approval", "passes"),
+    [
+        ("success", "false", "skipped", True),  # an ordinary PR
+        ("success", "true", "success", True),  # approved promotion (or rollback)
+        ("success", "true", "failure", False),  # rejected / not allowed to deploy
+        ("success", "true", "cancelled", False),
+        ("success", "true", "skipped", False),
+        ("failure", "", "skipped", False),  # could not tell: closed
+    ],
+)
+def test_the_required_check_decides(pins: str, changed: str, approval: str, passes: bool) -> None:
+    gate = jobs(load(WORKFLOW_DIR / "pr.yml"))["prod-approved"]
+    [step] = steps(gate)
+    proc = subprocess.run(
+        ["bash", "-c", step["run"]],
+        env={"PINS": pins, "CHANGED": changed, "APPROVAL": approval, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+    assert (proc.returncode == 0) is passes, proc.stdout

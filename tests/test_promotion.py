@@ -1,0 +1,481 @@
+"""Promotion staging -> prod (offline/promote.py) on a throwaway git repository: the real stack
+files and GitOps tree, committed in tmp_path, a candidate committed to staging's pins, and the
+commit statuses staging's Flux would post for it (the evidence file the workflow fetches)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.facts import Stage
+from offline import promote
+from offline.gitops.facts import rendered_stack, stack_facts
+from offline.gitops.render import render_cluster
+from offline.promote import Action, commit_status_context, pin_path, split_pin
+from tests.support import STACKS, plan_of
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATE_TAG = "3.12.9-slim-bookworm"
+CANDIDATE_DIGEST = "sha256:" + "d" * 64  # a fixture value: never rendered for a real cluster
+OLD_DIGEST = "sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """main with today's tree, then one commit: Renovate's candidate image in staging's catalog
+    pin (the config candidate, an extra item, is already on main)."""
+    work = tmp_path / "repo"
+    work.mkdir()
+    for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+        shutil.copy(ROOT / name, work / name)
+    shutil.copytree(ROOT / "k8s", work / "k8s")
+    git(work, "init", "--quiet", "--initial-branch=main")
+    git(work, "config", "user.email", "ci@example.invalid")
+    git(work, "config", "user.name", "ci")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "base")
+    staging = work / pin_path(Stage.STAGING, "catalog")
+    text = staging.read_text(encoding="utf-8")
+    text = text.replace("newTag: 3.12.8-slim-bookworm", f"newTag: {CANDIDATE_TAG}")
+    staging.write_text(text.replace(f"digest: {OLD_DIGEST}", f"digest: {CANDIDATE_DIGEST}"))
+    git(work, "commit", "--quiet", "-am", "Update python to 3.12.9 (staging)")
+    return work
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+FLUX = "acme-flux-status[bot]"  # the account the staging Provider's token belongs to
+
+
+def status(
+    context: str,
+    state: str,
+    created: str = "2026-12-02T08:00:00Z",
+    id_: int = 1,
+    creator: str = FLUX,
+) -> dict[str, Any]:
+    return {
+        "context": context,
+        "state": state,
+        "created_at": created,
+        "id": id_,
+        "creator": {"login": creator},
+    }
+
+
+def evidence(tmp_path: Path, sha: str, statuses: list[Any]) -> Path:
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps({"sha": sha, "statuses": statuses}), encoding="utf-8")
+    return path
+
+
+def healthy(repo: Path, *apps: str) -> list[dict[str, Any]]:
+    return [
+        status(commit_status_context(cluster, f"apps-{app}"), "success")
+        for cluster in promote.staging_zone_clusters(repo)
+        for app in apps
+    ]
+
+
+def run(repo: Path, sha: str, ev: Path, *extra: str) -> int:
+    return promote.main(
+        ["--repo", str(repo), "--sha", sha, "--evidence", str(ev), "--status-creator", FLUX, *extra]
+    )
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+def test_the_required_statuses_are_every_staging_zone_cluster_of_the_app() -> None:
+    assert promote.staging_zone_clusters(ROOT) == ["stg-zone-ew1"]
+    assert promote.required_contexts(ROOT, "catalog") == ["flux/stg-zone-ew1/apps-catalog"]
+
+
+def test_pins_differ_between_the_stages_today() -> None:
+    """Staging runs a candidate (catalog's release config) that prod does not run yet."""
+    staged = split_pin((ROOT / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8"))
+    prod = split_pin((ROOT / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8"))
+    assert staged[1] != prod[1]
+    assert staged[0] != prod[0]  # each stage's header says who writes it
+
+
+# --------------------------------------------------------------------------- promote
+
+
+def test_promotion_copies_exactly_the_verified_pins(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    code = run(
+        repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog", "storefront")), "--commit"
+    )
+    assert code == promote.EXIT_OK
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == promote.BRANCH
+    changed = git(repo, "diff", "--name-only", "main", promote.BRANCH).split()
+    assert changed == [pin_path(Stage.PROD, "catalog").as_posix()]
+    after = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    staged = (repo / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8")
+    assert after == split_pin(before)[0] + split_pin(staged)[1]  # prod's header, staging's pins
+    diff = git(repo, "diff", "--unified=0", "main", promote.BRANCH)
+    removed = sorted(
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    )
+    added = sorted(
+        line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    )
+    assert removed == sorted(
+        [
+            "-    newTag: 3.12.8-slim-bookworm",
+            f"-    digest: {OLD_DIGEST}",
+            '-      - ITEMS=["espresso", "lungo", "ristretto"]',
+        ]
+    )
+    assert added == sorted(
+        [
+            f"+    newTag: {CANDIDATE_TAG}",
+            f"+    digest: {CANDIDATE_DIGEST}",
+            '+      - ITEMS=["espresso", "lungo", "ristretto", "cortado"]',
+        ]
+    )
+    message = git(repo, "log", "-1", "--format=%B", promote.BRANCH)
+    assert f"Promoted-From: {sha}" in message
+
+
+def test_the_pins_of_the_verified_commit_not_of_main(repo: Path, tmp_path: Path) -> None:
+    """main moved on to the next candidate: the promotion still copies what was verified."""
+    verified = head(repo)
+    staging = repo / pin_path(Stage.STAGING, "catalog")
+    staging.write_text(
+        staging.read_text(encoding="utf-8").replace('"cortado"]', '"cortado", "doppio"]')
+    )
+    git(repo, "commit", "--quiet", "-am", "next candidate")
+    assert run(repo, verified, evidence(tmp_path, verified, healthy(repo, "catalog"))) == 0
+    prod = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    assert "doppio" not in prod and CANDIDATE_DIGEST in prod
+
+
+def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    out = tmp_path / "out1"
+    assert run(repo, sha, ev, "--commit", "--github-output", str(out)) == 0
+    assert "open_pr=true" in out.read_text()
+    tip = git(repo, "rev-parse", promote.BRANCH)
+    git(repo, "checkout", "--quiet", "main")  # the workflow checks out main again
+    out2 = tmp_path / "out2"
+    assert run(repo, sha, ev, "--commit", "--github-output", str(out2)) == 0
+    assert "result=already-proposed" in out2.read_text()
+    assert "open_pr=false" in out2.read_text()
+    assert git(repo, "rev-parse", promote.BRANCH) == tip
+    assert git(repo, "status", "--porcelain") == ""
+    # Once merged, there is nothing left to promote.
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
+    outcome, body = promote.promote(repo, sha, ev, FLUX, commit=True)
+    assert outcome.result == "nothing-to-promote" and body == ""
+    assert {d.action for d in outcome.decisions} == {Action.CURRENT}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "action"),
+    [
+        ([], Action.PENDING),  # staging has not reported yet
+        ([status("flux/stg-zone-ew1/apps-catalog", "failure")], Action.UNHEALTHY),
+        ([status("flux/stg-zone-ew1/apps-catalog", "error")], Action.UNHEALTHY),
+        ([status("flux/stg-zone-ew1/apps-catalog", "pending")], Action.PENDING),
+        # another cluster's or another Kustomization's success proves nothing for catalog
+        ([status("flux/stg-zone-ew1/apps-storefront", "success")], Action.PENDING),
+        ([status("flux/other-cluster/apps-catalog", "success")], Action.PENDING),
+        # anyone with write access can post a status: only Flux's account counts
+        ([status("flux/stg-zone-ew1/apps-catalog", "success", creator="someone")], Action.PENDING),
+        # the newest status counts: healthy once, failed since
+        (
+            [
+                status("flux/stg-zone-ew1/apps-catalog", "success", "2026-12-02T08:00:00Z", 1),
+                status("flux/stg-zone-ew1/apps-catalog", "failure", "2026-12-02T08:10:00Z", 2),
+            ],
+            Action.UNHEALTHY,
+        ),
+    ],
+)
+def test_refuses_what_staging_has_not_reported_healthy(
+    repo: Path, tmp_path: Path, statuses: list[Any], action: Action
+) -> None:
+    sha = head(repo)
+    out = tmp_path / "out"
+    code = run(
+        repo, sha, evidence(tmp_path, sha, statuses), "--commit", "--github-output", str(out)
+    )
+    assert code == promote.EXIT_REFUSED
+    assert "open_pr=false" in out.read_text()
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "branch", "--list", promote.BRANCH) == ""
+    outcome, _ = promote.promote(repo, sha, evidence(tmp_path, sha, statuses), FLUX)
+    assert {d.app: d.action for d in outcome.decisions}["catalog"] is action
+
+
+def test_the_newest_status_wins_whatever_the_order(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    pages = [
+        [status("flux/stg-zone-ew1/apps-catalog", "failure", "2026-12-02T08:00:00Z", 1)],
+        [status("flux/stg-zone-ew1/apps-catalog", "success", "2026-12-02T09:00:00Z", 2)],
+    ]  # `gh api --paginate --slurp`: a list of pages
+    assert run(repo, sha, evidence(tmp_path, sha, pages)) == promote.EXIT_OK
+
+
+@pytest.mark.parametrize("where", ["all", "app"])
+def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> None:
+    prod_pins = repo / promote.pins_dir(Stage.PROD)
+    hold = (
+        prod_pins / promote.HOLD_FILE
+        if where == "all"
+        else prod_pins / "catalog" / promote.HOLD_FILE
+    )
+    hold.write_text("incident 4711: no prod change until the postmortem\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "Hold promotions")
+    sha = head(repo)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
+    assert git(repo, "status", "--porcelain") == ""
+    outcome, _ = promote.promote(repo, sha, ev, FLUX)
+    [catalog] = [d for d in outcome.decisions if d.app == "catalog"]
+    assert catalog.action is Action.HELD and "incident 4711" in catalog.detail
+    # Releasing the hold (git rm) lets the same verified commit through.
+    git(repo, "rm", "--quiet", str(hold.relative_to(repo)))
+    git(repo, "commit", "--quiet", "-m", "Release the hold")
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_OK
+
+
+def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> None:
+    before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
+    sha = head(repo)
+    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
+    assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") != before
+    git(repo, "revert", "--no-edit", "-m", "1", "HEAD")
+    assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") == before
+    # The rollback holds the app in the same change (docs/environments.md), so staging's next
+    # success report for the reverted version proposes nothing.
+    hold = repo / promote.pins_dir(Stage.PROD) / "catalog" / promote.HOLD_FILE
+    hold.write_text("rolled back: catalog 3.12.9 breaks checkout\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "--amend", "--no-edit")
+    git(repo, "branch", "-D", promote.BRANCH)
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
+    assert git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("sha", "ev_sha", "message"),
+    [
+        ("abc", None, "40 hex"),
+        ("f" * 40, None, "not a commit of the checked-out branch"),
+        (None, "e" * 40, "evidence is for"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_2(
+    repo: Path,
+    tmp_path: Path,
+    *,
+    capsys: pytest.CaptureFixture[str],
+    sha: str | None,
+    ev_sha: str | None,
+    message: str,
+) -> None:
+    commit = sha or head(repo)
+    ev = evidence(tmp_path, ev_sha or commit, healthy(repo, "catalog"))
+    assert run(repo, commit, ev) == promote.EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert git(repo, "status", "--porcelain") == ""
+
+
+# --------------------------------------------------------------------------- renders
+
+
+def _catalog_release(repo: Path, stack: str) -> set[tuple[str, str]]:
+    """(image, ITEMS) of catalog's Deployment on every zone cluster of `stack`, as Flux renders it."""
+    found: set[tuple[str, str]] = set()
+    for cluster in stack_facts(stack).clusters:
+        if cluster.role != "zone":
+            continue
+        render = render_cluster(cluster, repo)
+        assert render.problems == []
+        docs = {(d["kind"], d["metadata"]["name"]): d for d in render.docs}
+        deployment = docs[("Deployment", "catalog-app")]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        config = container["envFrom"][0]["configMapRef"]["name"]
+        found.add((container["image"], docs[("ConfigMap", config)]["data"]["ITEMS"]))
+    assert found
+    return found
+
+
+def test_renders_keep_each_stage_pins_until_the_promotion(repo: Path, tmp_path: Path) -> None:
+    old = f"docker.io/library/python:3.12.8-slim-bookworm@{OLD_DIGEST}"
+    new = f"docker.io/library/python:{CANDIDATE_TAG}@{CANDIDATE_DIGEST}"
+    items3 = '["espresso", "lungo", "ristretto"]'
+    items4 = '["espresso", "lungo", "ristretto", "cortado"]'
+    assert _catalog_release(repo, "staging") == {(new, items4)}
+    assert _catalog_release(repo, "prod-eu") == {(old, items3)}
+    sha = head(repo)
+    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    after = tmp_path / "after"  # a new path: kustomize outputs are cached per folder
+    shutil.copytree(repo, after)
+    assert _catalog_release(after, "prod-eu") == {(new, items4)}
+    assert _catalog_release(after, "staging") == {(new, items4)}
+
+
+# --------------------------------------------------------------------------- pr.yml's gate
+
+
+@pytest.mark.parametrize(
+    ("change", "changed"),
+    [("promotion", "true"), ("hold", "false"), ("staging", "false")],
+)
+def test_only_a_prod_pin_change_needs_the_prod_approval(
+    repo: Path, tmp_path: Path, change: str, changed: str
+) -> None:
+    """pr.yml's `prod pins changed` step, run in the throwaway repository on a PR branch."""
+    step = next(
+        s
+        for s in yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())["jobs"][
+            "prod-pins"
+        ]["steps"]
+        if s.get("id") == "changed"
+    )
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(repo, "checkout", "--quiet", "-b", "topic")
+    if change == "promotion":
+        sha = head(repo)
+        assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    elif change == "hold":
+        (repo / promote.pins_dir(Stage.PROD) / "catalog" / promote.HOLD_FILE).write_text("x\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "--quiet", "-m", "hold")
+    else:
+        staging = repo / pin_path(Stage.STAGING, "storefront")
+        staging.write_text(staging.read_text().replace("=disabled", "=enabled"))
+        git(repo, "commit", "--quiet", "-am", "staging candidate")
+    output = tmp_path / "github_output"
+    subprocess.run(
+        ["bash", "-c", step["run"]],
+        cwd=repo,
+        env={"BASE_REF": "main", "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=30,
+    )
+    assert output.read_text() == f"changed={changed}\n"
+
+
+def test_every_app_runs_the_pins_of_its_stage() -> None:
+    """On every zone cluster of every stack, each app's Deployments (stable and canary) run the
+    image its stage pins; nothing runs the base's placeholder."""
+    for stack in STACKS:
+        tenants = {t["namespace"] for t in plan_of(stack).config["platform:tenants"]}
+        for render in rendered_stack(stack):
+            stage = Stage(render.cluster.platform_vars["STAGE"])
+            deployments = [
+                d
+                for d in render.docs
+                if d["kind"] == "Deployment" and d["metadata"].get("namespace") in tenants
+            ]
+            if render.cluster.role != "zone":
+                assert deployments == []
+                continue
+            assert deployments, render.cluster.name
+            for deployment in deployments:
+                app = deployment["metadata"]["namespace"]
+                pin = yaml.safe_load((ROOT / pin_path(stage, app)).read_text(encoding="utf-8"))
+                [image] = pin["images"]
+                wanted = f"{image['newName']}:{image['newTag']}@{image['digest']}"
+                [container] = deployment["spec"]["template"]["spec"]["containers"]
+                assert container["image"] == wanted, (stack, deployment["metadata"]["name"])
+
+
+# --------------------------------------------------------------------------- docs
+
+
+ENVIRONMENTS_MD = ROOT / "docs" / "environments.md"
+
+
+def _doc_blocks(lang: str) -> list[str]:
+    text = ENVIRONMENTS_MD.read_text(encoding="utf-8")
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)
+
+
+def test_documented_promote_commands_parse() -> None:
+    found = 0
+    for block in _doc_blocks("sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "offline.promote" in words:
+                start = words.index("offline.promote") + 1
+                promote.parser().parse_args(words[start:])
+                found += 1
+    assert found >= 1
+
+
+def test_the_documented_provider_names_the_statuses_the_script_requires() -> None:
+    """The Provider in docs/environments.md yields `flux/<cluster>/<kustomization>` for the
+    cluster its platform-vars name (the one CEL shape it uses: literal + event field)."""
+    [provider] = [
+        d
+        for block in _doc_blocks("yaml")
+        for d in yaml.safe_load_all(block)
+        if d.get("kind") == "Provider"
+    ]
+    assert provider["spec"]["type"] == "github"
+    expr = provider["spec"]["commitStatusExpr"]
+    assert expr == promote.commit_status_expr("${CLUSTER_NAME}")
+    substituted = expr.replace("${CLUSTER_NAME}", "stg-zone-ew1")
+    m = re.fullmatch(r"'([^']*)' \+ event\.involvedObject\.name", substituted)
+    assert m is not None
+    assert m[1] + "apps-catalog" == promote.required_contexts(ROOT, "catalog")[0]
+
+
+def test_prod_rolls_the_pins_out_behind_health_checks() -> None:
+    """Every Flux Kustomization that applies an app folder on a prod cluster waits for its
+    objects (kstatus: Deployments rolled out) within a timeout, and for the ExternalSecrets' Ready
+    condition, so a bad promotion shows as a failed Kustomization, not as a green apply."""
+    for stack in STACKS:
+        if plan_of(stack).config["platform:stage"] != Stage.PROD.value:
+            continue
+        found = 0
+        for render in rendered_stack(stack):
+            for doc in render.docs:
+                spec = doc.get("spec") or {}
+                if doc["kind"] != "Kustomization" or "/apps/" not in str(spec.get("path")):
+                    continue
+                found += 1
+                assert spec["wait"] is True and spec["timeout"], doc["metadata"]["name"]
+                kinds = {e["kind"] for e in spec.get("healthCheckExprs", [])}
+                assert "ExternalSecret" in kinds, doc["metadata"]["name"]
+        assert found >= 2, stack
+
+
+def test_the_pull_request_body_shows_the_decisions_and_the_diff(repo: Path, tmp_path: Path) -> None:
+    sha = head(repo)
+    body_file = tmp_path / "pr.md"
+    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    assert run(repo, sha, ev, "--commit", "--pr-body", str(body_file)) == 0
+    body = body_file.read_text(encoding="utf-8")
+    assert f"`{sha}`" in body
+    assert "| catalog | promote | healthy: flux/stg-zone-ew1/apps-catalog |" in body
+    assert "| storefront | current | prod runs these pins already |" in body
+    assert f"+    digest: {CANDIDATE_DIGEST}" in body
