@@ -585,6 +585,8 @@ class ConfigView:
     clusters: list[ClusterView] = field(default_factory=list)
     secret_replica_regions: list[str] | None = None
     secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
+    secrets_complete: bool = True
+    """Every item of `secrets` validated (a missing id may then be an invalid entry's)."""
     # None: the key is invalid (reported on its own); the reader rules then wait for it.
     tenants: list[Tenant] | None = None
     gitops: GitOps | None = None
@@ -757,10 +759,15 @@ def _database(view: ConfigView) -> Iterator[Problem]:
             "database.backupRegion",
             f"{db.backup_region!r} is the instance's region; backups must survive its loss",
         )
+    ids = [s.id for _, s in view.secrets]
+    if not view.secrets_complete or ids.count(db.password_secret) > 1:
+        return  # an invalid or repeated entry is reported on its own (`_secrets`)
     entry = {s.id: s for _, s in view.secrets}.get(db.password_secret)
     if entry is None:
-        ids = sorted(s.id for _, s in view.secrets)
-        yield "database.passwordSecret", f"{db.password_secret!r} is not one of secrets[].id {ids}"
+        yield (
+            "database.passwordSecret",
+            f"{db.password_secret!r} is not one of secrets[].id {sorted(ids)}",
+        )
     elif entry.generated is None or entry.readers != [db.tenant]:
         yield (
             "database.passwordSecret",
