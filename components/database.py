@@ -60,6 +60,8 @@ def _retention(
 @dataclass(frozen=True)
 class DatabaseArgs:
     project: str
+    # The project's number (platform:projectNumber): names the Cloud SQL service agent.
+    project_number: str
     config: DatabaseConfig
     network_self_link: pulumi.Input[str]
     # The tenant's generated password entry's value (components/secrets.py generated_values).
@@ -86,6 +88,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-key",
             SecretsEncryptionKeyArgs(
                 project=args.project,
+                project_number=args.project_number,
                 ring_name=f"{instance_name(config.tenant)}-data",
                 key_name="cloud-sql",
                 agent=CLOUD_SQL_AGENT,

@@ -19,25 +19,40 @@ import pulumi
 import pulumi_gcp as gcp
 
 ENCRYPTER_DECRYPTER_ROLE: Final = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+
+@dataclass(frozen=True)
+class ServiceAgent:
+    """The Google service whose agent encrypts with the key; `label` names the grant, `domain`
+    the agent's address."""
+
+    label: str
+    service: str
+    domain: str
+
+    def member(self, project_number: str) -> str:
+        """The agent as an IAM member, built from the project's number
+        (cloud.google.com/iam/docs/service-agents: `service-PROJECT_NUMBER@<domain>.iam.
+        gserviceaccount.com`). Not `ServiceIdentity.member`: the provider documents the resource
+        for the APIs Google "has configured with a Service Identity" (pulumi-gcp
+        `gcp.projects.ServiceIdentity`), and its email comes back empty for some services
+        (hashicorp/terraform-provider-google#18649, #19970), which would make the grant name
+        nobody while the encrypted resource waits for it."""
+        return f"serviceAccount:service-{project_number}@{self.domain}.iam.gserviceaccount.com"
+
+
+GKE_AGENT: Final = ServiceAgent("gke", "container.googleapis.com", "container-engine-robot")
+CLOUD_SQL_AGENT: Final = ServiceAgent("cloud-sql", "sqladmin.googleapis.com", "gcp-sa-cloud-sql")
+
 # Rotated every 90 days: new data uses the new version; old versions stay to decrypt.
 ROTATION_PERIOD: Final = f"{90 * 24 * 3600}s"
 
 
 @dataclass(frozen=True)
-class ServiceAgent:
-    """The Google service whose agent encrypts with the key; `label` names the grant."""
-
-    label: str
-    service: str
-
-
-GKE_AGENT: Final = ServiceAgent("gke", "container.googleapis.com")
-CLOUD_SQL_AGENT: Final = ServiceAgent("cloud-sql", "sqladmin.googleapis.com")
-
-
-@dataclass(frozen=True)
 class SecretsEncryptionKeyArgs:
     project: str
+    # The project's number (platform:projectNumber): names the service agent.
+    project_number: str
     ring_name: str
     key_name: str
     agent: ServiceAgent
@@ -84,6 +99,8 @@ class SecretsEncryptionKey(pulumi.ComponentResource):
             labels=args.labels,
             opts=kept,
         )
+        # Makes sure the agent exists before it is granted (services.generateServiceIdentity);
+        # the member itself comes from the project number.
         agent = gcp.projects.ServiceIdentity(
             f"{name}-{args.agent.label}-agent",
             project=args.project,
@@ -94,8 +111,8 @@ class SecretsEncryptionKey(pulumi.ComponentResource):
             f"{name}-{args.agent.label}-agent",
             crypto_key_id=key.id,
             role=ENCRYPTER_DECRYPTER_ROLE,
-            member=agent.member,
-            opts=pulumi.ResourceOptions(parent=self),
+            member=args.agent.member(args.project_number),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
         )
         self.key_id = key.id
         self.register_outputs({"keyId": self.key_id})
