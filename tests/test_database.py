@@ -74,7 +74,10 @@ def test_data_is_encrypted_with_a_key_of_the_stack_in_the_instances_region(stack
         if g.inputs["cryptoKeyId"] == key_name
     ]
     assert grant.inputs["role"] == ENCRYPTER_DECRYPTER_ROLE
-    assert grant.inputs["member"].endswith("@gcp-sa-cloud-sql.iam.gserviceaccount.com")
+    number = plan.config["platform:projectNumber"]
+    assert grant.inputs["member"] == (
+        f"serviceAccount:service-{number}@gcp-sa-cloud-sql.iam.gserviceaccount.com"
+    )
     assert plan.depends_on(instance, grant)
 
 

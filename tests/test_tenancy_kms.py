@@ -55,9 +55,11 @@ def test_the_gke_agent_is_named_from_the_project_number(stack):
     plan = plan_of(stack)
     number = str(plan.config["platform:projectNumber"])
     agent = f"serviceAccount:service-{number}@container-engine-robot.iam.gserviceaccount.com"
+    # The database's key is granted to the Cloud SQL agent the same way (tests/test_database.py).
+    sql_agent = f"serviceAccount:service-{number}@gcp-sa-cloud-sql.iam.gserviceaccount.com"
     identities = plan.of_type(SERVICE_IDENTITY)
     for grant in plan.of_type(GRANT):
-        assert grant.inputs["member"] == agent
+        assert grant.inputs["member"] in (agent, sql_agent)
         assert "member" not in grant.property_dependencies or not any(
             dep in {i.urn for i in identities} for dep in grant.property_dependencies["member"]
         )
