@@ -244,7 +244,6 @@ for c in config.clusters:
         f"{c.name}-flux",
         FluxArgs(
             stack=pulumi.get_stack(),
-            repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
             project=config.project,
             cluster_location=c.region,
@@ -252,6 +251,8 @@ for c in config.clusters:
             read_access=secret_read_access(FLUX_NAMESPACE),
             eso_release=eso.release,
             platform_vars=PlatformVars(
+                repository_url=config.gitops.repository_url,
+                commit_status_secret=config.gitops.commit_status_secret,
                 environment=config.environment,
                 stage=config.stage.value,
                 project=config.project,

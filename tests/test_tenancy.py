@@ -83,11 +83,17 @@ def test_each_namespace_reads_exactly_its_entries(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_flux_reads_only_the_git_credentials(stack):
+def test_flux_reads_exactly_the_git_credentials_and_where_it_posts_the_status_keys(stack):
+    """flux-system: the git credentials, plus on a staging stack (its zone clusters post the
+    promotion's commit statuses) the GitHub App keys; nothing else."""
     plan = plan_of(stack)
     access = analyse(resources(plan))
+    gitops = plan.config["platform:gitops"]
+    posts = plan.config["platform:stage"] == "staging"
+    assert ("commitStatusSecret" in gitops) is posts
     assert access.namespaces[FLUX_NAMESPACE] == {
-        plan.config["platform:gitops"]["credentialsSecret"]
+        gitops["credentialsSecret"],
+        *([gitops["commitStatusSecret"]] if posts else []),
     }
 
 
@@ -245,7 +251,7 @@ def test_a_widened_grant_is_reported(stack, widening):
 
 def test_every_namespace_reads_what_a_cluster_store_reads():
     access = analyse(resources(WIDENINGS["cluster-store-of-flux"](plan_of("staging"))))
-    assert access.namespaces[EVERY_NAMESPACE] == {"flux-git-credentials"}
+    assert access.namespaces[EVERY_NAMESPACE] == {"flux-git-credentials", "flux-commit-status"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
