@@ -5,6 +5,7 @@ import pulumi
 from components.config import load_stack_config
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.facts import (
+    ESO_NAMESPACE,
     FLUX_NAMESPACE,
     SECRET_READER_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
@@ -14,6 +15,7 @@ from components.flux import Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
+    GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
     MESH_NAME,
     GatewayZone,
@@ -28,10 +30,11 @@ from components.log_storage import LogStorage, LogStorageArgs
 from components.naming import service_account_id
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.platform_egress import PlatformEgress, PlatformEgressArgs
 from components.priority_class import PlatformPriority, PlatformPriorityArgs
 from components.project_services import ProjectServices, ProjectServicesArgs
 from components.secret_store import SecretStore, SecretStoreArgs
-from components.secrets import Secrets, SecretsArgs
+from components.secrets import SecretEntryArgs, Secrets, SecretsArgs
 from components.tenant import Tenant, TenantArgs
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
@@ -67,6 +70,7 @@ secrets_keys = {
         f"{c.name}-secrets-key",
         SecretsEncryptionKeyArgs(
             project=config.project,
+            project_number=config.project_number,
             cluster_name=c.name,
             region=c.region,
             labels=config.resource_labels,
@@ -155,6 +159,40 @@ esos = {
     for c in config.clusters
 }
 
+# Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
+fluxes = {
+    c.name: Flux(
+        f"{c.name}-flux",
+        FluxArgs(
+            stack=pulumi.get_stack(),
+            credentials_secret=config.gitops.credentials_secret,
+            project=config.project,
+            cluster_location=c.region,
+            reader_annotations=readers[FLUX_NAMESPACE].annotations,
+            read_access=secret_read_access(FLUX_NAMESPACE),
+            eso_release=esos[c.name].release,
+            platform_vars=PlatformVars(
+                repository_url=config.gitops.repository_url,
+                commit_status_secret=config.gitops.commit_status_secret,
+                environment=config.environment,
+                stage=config.stage.value,
+                project=config.project,
+                region=c.region,
+                cluster_name=c.name,
+                cluster_role=c.role.value,
+                secret_store=SECRET_STORE_NAME,
+                mesh_name=MESH_NAME,
+                kuma_namespace=KUMA_NAMESPACE,
+                kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
+            ),
+            protected=config.protected,
+            priority=priorities[c.name],
+        ),
+        clusters[c.name].in_cluster,
+    )
+    for c in config.clusters
+}
+
 # The multi-zone mesh: global control plane on the global cluster, one zone per zone cluster.
 global_cluster = config.global_cluster
 global_eso = esos[global_cluster.name]
@@ -170,6 +208,7 @@ kuma = KumaMultiZone(
             nodes_range=global_cluster.ranges.nodes,
             in_cluster=clusters[global_cluster.name].in_cluster,
             priority=priorities[global_cluster.name],
+            flux=fluxes[global_cluster.name].instance,
         ),
         zones=[
             ZonePlane(
@@ -184,6 +223,15 @@ kuma = KumaMultiZone(
             )
             for c in config.zone_clusters
         ],
+        stage=config.stage,
+        secret_entries=SecretEntryArgs(
+            project=config.project,
+            replica_regions=config.secret_replica_regions,
+            labels=config.resource_labels,
+            protected=config.protected,
+            depends_on=services.services,
+        ),
+        eso_mesh_secrets=[GATEWAY_TLS_SECRET] if config.gateway is not None else [],
         highly_available=config.is_prod,
         protected=config.protected,
     ),
@@ -236,41 +284,23 @@ if config.gateway is not None:
         ),
     )
 
-# Every cluster: External Secrets, then Flux, which takes over from k8s/clusters/<stack>/<role>.
-for c in config.clusters:
+# Zone clusters: only the Kuma system namespace may reach the global's KDS address; the
+# applications (tenants) run there and nowhere else.
+for c in config.zone_clusters:
     on_cluster = clusters[c.name].in_cluster
-    eso = esos[c.name]
-    flux = Flux(
-        f"{c.name}-flux",
-        FluxArgs(
-            stack=pulumi.get_stack(),
-            credentials_secret=config.gitops.credentials_secret,
-            project=config.project,
-            cluster_location=c.region,
-            reader_annotations=readers[FLUX_NAMESPACE].annotations,
-            read_access=secret_read_access(FLUX_NAMESPACE),
-            eso_release=eso.release,
-            platform_vars=PlatformVars(
-                repository_url=config.gitops.repository_url,
-                commit_status_secret=config.gitops.commit_status_secret,
-                environment=config.environment,
-                stage=config.stage.value,
-                project=config.project,
-                region=c.region,
-                cluster_name=c.name,
-                cluster_role=c.role.value,
-                secret_store=SECRET_STORE_NAME,
-                mesh_name=MESH_NAME,
-                kuma_namespace=KUMA_NAMESPACE,
-                kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
-            ),
-            protected=config.protected,
-            priority=priorities[c.name],
+    PlatformEgress(
+        f"{c.name}-platform-egress",
+        PlatformEgressArgs(
+            cluster_name=c.name,
+            kds_address=kuma.kds_address,
+            namespaces={
+                FLUX_NAMESPACE: fluxes[c.name].namespace,
+                ESO_NAMESPACE: esos[c.name].namespace,
+            },
         ),
         on_cluster,
     )
-    # Applications run on zone clusters only.
-    for ns in config.tenant_namespaces if c.role is ClusterRole.ZONE else []:
+    for ns in config.tenant_namespaces:
         Tenant(
             f"{c.name}-{ns}",
             TenantArgs(
@@ -280,8 +310,9 @@ for c in config.clusters:
                 namespace=ns,
                 reader_annotations=readers[ns].annotations,
                 read_access=secret_read_access(ns),
-                eso_release=eso.release,
-                flux_namespace=flux.namespace,
+                eso_release=esos[c.name].release,
+                kuma_release=kuma.zone_releases[c.name],
+                flux_namespace=fluxes[c.name].namespace,
             ),
             on_cluster,
         )

@@ -26,6 +26,7 @@ from components.facts import (
     GCP_REGIONS,
     HA_CONTROL_PLANE_REPLICAS,
     KUMA_NAMESPACE,
+    MESH_CA_SECRET_ID,
     RESERVED_NAMESPACES,
     ZONES_PER_REGION,
     ClusterRole,
@@ -106,6 +107,20 @@ def _project_id(value: str) -> str | None:
     return None
 
 
+def _project_number(value: Any) -> Any:
+    """A project number as the stack file gives it: an integer (Pulumi.yaml declares it so; a
+    quoted one arrives as digits)."""
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", text):
+        raise ValueError(
+            f"{value!r} is not a project number: the digits `gcloud projects describe "
+            "<gcp:project> --format='value(projectNumber)'` prints"
+        )
+    return text
+
+
 def _secret_id(value: str) -> str | None:
     if not SECRET_ID.fullmatch(value):
         return f"{value!r} is not a Secret Manager id: 1-255 characters of A-Z, a-z, 0-9, '-', '_'"
@@ -175,6 +190,7 @@ Rfc1035Name = Annotated[str, _checked(_rfc1035)]
 GkeName = Annotated[str, _checked(_gke_name)]
 Region = Annotated[str, _checked(_region)]
 ProjectId = Annotated[str, _checked(_project_id)]
+ProjectNumber = Annotated[str, BeforeValidator(_project_number)]
 SecretId = Annotated[str, _checked(_secret_id)]
 TenantNamespace = Annotated[str, _checked(_tenant_namespace)]
 Reader = Annotated[str, _checked(_reader)]
@@ -437,6 +453,8 @@ class PlatformConfig(_Model):
     """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
 
     project: ProjectId
+    # The number of `project`: names the Google-managed service agents (components/kms.py).
+    project_number: ProjectNumber
     region: Region
     environment: Rfc1035Name
     stage: Stage
@@ -653,6 +671,12 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
     ids = [s.id for _, s in view.secrets]
     for secret_id in _duplicates(ids):
         yield "secrets", f"id {secret_id!r} is used twice; Secret Manager ids must be unique"
+    if MESH_CA_SECRET_ID in ids:
+        yield (
+            "secrets",
+            f"id {MESH_CA_SECRET_ID!r} is the program's own entry (the mesh CA's record, "
+            "components/kuma); choose another id",
+        )
     by_id = {s.id: s for _, s in view.secrets}
     # Entries only one platform namespace reads, whose values never pass through Pulumi state.
     wanted: list[tuple[str, str, str, str]] = []

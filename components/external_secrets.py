@@ -42,6 +42,7 @@ def eso_values(highly_available: bool, priority_class: str) -> dict[str, object]
         "processClusterStore": False,
         "processClusterExternalSecret": False,
         "processClusterPushSecret": False,
+        "processClusterGenerator": False,
         "podDisruptionBudget": {"enabled": highly_available, "minAvailable": 1},
         # The webhook is stateless and admits ESO's resources (failurePolicy Fail): never alone, and
         # with a disruption budget (chart templates/webhook-poddisruptionbudget.yaml).
@@ -58,6 +59,7 @@ def eso_values(highly_available: bool, priority_class: str) -> dict[str, object]
 
 class ExternalSecrets(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
+    namespace: k8s.core.v1.Namespace
 
     def __init__(
         self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -68,6 +70,7 @@ class ExternalSecrets(pulumi.ComponentResource):
         # The chart's pods meet `restricted` (values.yaml securityContext: non-root, no
         # privilege escalation, capabilities dropped, RuntimeDefault seccomp).
         ns = namespace(ESO_NAMESPACE, f"{name}-ns", on_cluster, pod_security="restricted")
+        self.namespace = ns
         self.release = helm_release(
             f"{name}-eso",
             release_name="external-secrets",

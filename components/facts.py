@@ -74,6 +74,8 @@ WORKLOAD_IDENTITY_USER_ROLE: Final = "roles/iam.workloadIdentityUser"
 # ("tenants") are named in the stack config.
 FLUX_NAMESPACE: Final = "flux-system"
 KUMA_NAMESPACE: Final = "kuma-system"
+# The Secret Manager entry the program writes itself: the mesh CA's record (components/kuma).
+MESH_CA_SECRET_ID: Final = "kuma-mesh-ca"
 ESO_NAMESPACE: Final = "external-secrets"
 GATEWAY_NAMESPACE: Final = "mesh-gateway"
 OBSERVABILITY_NAMESPACE: Final = "observability"  # k8s/infrastructure/zone/observability

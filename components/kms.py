@@ -15,6 +15,19 @@ import pulumi
 import pulumi_gcp as gcp
 
 ENCRYPTER_DECRYPTER_ROLE: Final = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+
+def gke_service_agent(project_number: str) -> str:
+    """The GKE service agent of a project as an IAM member, built from the project's number
+    (cloud.google.com/iam/docs/service-agents: `service-PROJECT_NUMBER@container-engine-robot.
+    iam.gserviceaccount.com`). Not `ServiceIdentity.member`: the provider documents the resource
+    for the APIs Google "has configured with a Service Identity" (pulumi-gcp
+    `gcp.projects.ServiceIdentity`), and its email comes back empty for some services
+    (hashicorp/terraform-provider-google#18649, #19970), which would make the grant below name
+    nobody while the cluster waits for it."""
+    return f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com"
+
+
 # Rotated every 90 days: new Secrets use the new version; old versions stay to decrypt.
 ROTATION_PERIOD: Final = f"{90 * 24 * 3600}s"
 
@@ -22,6 +35,8 @@ ROTATION_PERIOD: Final = f"{90 * 24 * 3600}s"
 @dataclass(frozen=True)
 class SecretsEncryptionKeyArgs:
     project: str
+    # The project's number (platform:projectNumber): names the GKE service agent.
+    project_number: str
     cluster_name: str
     region: str
     labels: dict[str, str]
@@ -65,6 +80,8 @@ class SecretsEncryptionKey(pulumi.ComponentResource):
             labels=args.labels,
             opts=kept,
         )
+        # Makes sure the agent exists before it is granted (services.generateServiceIdentity);
+        # the member itself comes from the project number.
         agent = gcp.projects.ServiceIdentity(
             f"{name}-gke-agent",
             project=args.project,
@@ -75,8 +92,8 @@ class SecretsEncryptionKey(pulumi.ComponentResource):
             f"{name}-gke-agent",
             crypto_key_id=key.id,
             role=ENCRYPTER_DECRYPTER_ROLE,
-            member=agent.member,
-            opts=pulumi.ResourceOptions(parent=self),
+            member=gke_service_agent(args.project_number),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
         )
         self.key_id = key.id
         self.register_outputs({"keyId": self.key_id})

@@ -8,22 +8,31 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.versions import ChartRef
+from components.versions import KUBERNETES_MINOR, ChartRef
 
 MANAGED_BY_LABELS: Mapping[str, str] = {"app.kubernetes.io/managed-by": "pulumi"}
 
 
-PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+# Never `privileged`: no namespace of the program needs it (policy `namespace-pod-security`).
+PodSecurityLevel = Literal["baseline", "restricted"]
 POD_SECURITY_LABEL = "pod-security.kubernetes.io"
 
 
 def pod_security_labels(enforce: PodSecurityLevel) -> dict[str, str]:
     """Pod Security admission: `enforce` rejects pods above the level; `audit` and `warn` always
-    report what `restricted` would refuse, so the gap to it stays visible."""
+    report what `restricted` would refuse, so the gap to it stays visible. Each mode is pinned
+    to the clusters' minor (`<mode>-version`): an upgrade of the control plane does not change
+    what a namespace admits until the pin moves (kubernetes.io/docs/concepts/security/
+    pod-security-admission, "Pod Security Admission labels for namespaces")."""
+    version = f"v{KUBERNETES_MINOR}"
+    levels = {"enforce": enforce, "audit": "restricted", "warn": "restricted"}
     return {
-        f"{POD_SECURITY_LABEL}/enforce": enforce,
-        f"{POD_SECURITY_LABEL}/audit": "restricted",
-        f"{POD_SECURITY_LABEL}/warn": "restricted",
+        label: value
+        for mode, level in levels.items()
+        for label, value in (
+            (f"{POD_SECURITY_LABEL}/{mode}", level),
+            (f"{POD_SECURITY_LABEL}/{mode}-version", version),
+        )
     }
 
 

@@ -18,6 +18,52 @@ UNRESTORABLE_GENERATOR_SETTINGS = ("special", "overrideSpecial")
 
 
 @dataclass(frozen=True)
+class SecretEntryArgs:
+    """Where and how the stack keeps a Secret Manager entry (the same for every entry)."""
+
+    project: str
+    replica_regions: Sequence[str]
+    labels: Mapping[str, str]
+    protected: bool
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def secret_entry(
+    secret_id: str,
+    args: SecretEntryArgs,
+    *,
+    source: str,
+    readers: Sequence[str],
+    parent: pulumi.Resource,
+) -> gcp.secretmanager.Secret:
+    """An entry: user-managed replicas in the configured regions only, retained when removed from
+    the program (a secret's value cannot be recreated), protected in prod. `source` says where
+    its value comes from (generated, external, or made by a component of the program)."""
+    return gcp.secretmanager.Secret(
+        secret_id,
+        project=args.project,
+        secret_id=secret_id,
+        labels={**args.labels, "source": source},
+        annotations={SECRET_READERS_ANNOTATION: ",".join(readers)},
+        replication=gcp.secretmanager.SecretReplicationArgs(
+            user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                replicas=[
+                    gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(location=r)
+                    for r in args.replica_regions
+                ]
+            )
+        ),
+        deletion_protection=args.protected,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            protect=args.protected,
+            retain_on_delete=True,
+            depends_on=list(args.depends_on),
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class SecretsArgs:
     project: str
     entries: Sequence[SecretEntry]
@@ -31,8 +77,7 @@ class SecretsArgs:
 
 
 class Secrets(pulumi.ComponentResource):
-    """Entries are user-managed replicas in the configured regions only, retained when removed from
-    the program (a secret's value cannot be recreated), and protected in prod."""
+    """The configured entries (secret_entry), their generated values and read grants."""
 
     secret_names: dict[str, pulumi.Output[str]]
     # Reader namespace -> its accessor grants.
@@ -44,28 +89,20 @@ class Secrets(pulumi.ComponentResource):
         super().__init__("platform:gcp:Secrets", name, None, opts)
         self.secret_names = {}
         self.grants = {reader: [] for reader in args.readers}
+        where = SecretEntryArgs(
+            project=args.project,
+            replica_regions=args.replica_regions,
+            labels=args.labels,
+            protected=args.protected,
+            depends_on=args.depends_on,
+        )
         for entry in args.entries:
-            secret = gcp.secretmanager.Secret(
+            secret = secret_entry(
                 entry.id,
-                project=args.project,
-                secret_id=entry.id,
-                labels={**args.labels, "source": "generated" if entry.generated else "external"},
-                annotations={SECRET_READERS_ANNOTATION: ",".join(entry.readers)},
-                replication=gcp.secretmanager.SecretReplicationArgs(
-                    user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
-                        replicas=[
-                            gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(location=r)
-                            for r in args.replica_regions
-                        ]
-                    )
-                ),
-                deletion_protection=args.protected,
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    protect=args.protected,
-                    retain_on_delete=True,
-                    depends_on=list(args.depends_on),
-                ),
+                where,
+                source="generated" if entry.generated else "external",
+                readers=entry.readers,
+                parent=self,
             )
             self.secret_names[entry.id] = secret.name
             if entry.generated is not None:

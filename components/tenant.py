@@ -48,6 +48,8 @@ class TenantArgs:
     reader_annotations: pulumi.Input[Mapping[str, str]]
     read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
+    # The zone's Kuma release: it injects through the Kuma CNI, which `restricted` needs.
+    kuma_release: pulumi.Resource
     # flux-system, where the reconciler's account lives (the Flux component's namespace).
     flux_namespace: pulumi.Resource
 
@@ -58,16 +60,18 @@ class Tenant(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:k8s:Tenant", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self)
-        # `privileged` enforcement, `restricted` audit and warnings: the Kuma injector adds the
-        # init container `kuma-init` running as root with NET_ADMIN and NET_RAW (kuma v2.13.10
-        # pkg/plugins/runtime/k8s/webhooks/injector/injector.go `NewInitContainer`), which even
-        # `baseline` refuses. Only the Kuma CNI removes it (docs/architecture.md).
+        # `restricted`: the zone control plane injects with the Kuma CNI (components/kuma/
+        # values.py `cni_values`), so a meshed pod gets the unprivileged `kuma-validation` init
+        # container instead of `kuma-init` (root, NET_ADMIN, NET_RAW), and the sidecar runs as
+        # 5678 with every capability dropped (offline/kuma_injection.py; docs/architecture.md).
+        # The namespace waits for the zone's Kuma release (Helm waits for its CNI DaemonSet): a pod
+        # injected before the CNI is on would carry `kuma-init` and be refused here.
         ns = namespace(
             args.namespace,
             f"{name}-ns",
-            on_cluster,
+            pulumi.ResourceOptions(parent=self, depends_on=[args.kuma_release]),
             MESH_INJECTION_LABELS,
-            pod_security="privileged",
+            pod_security="restricted",
         )
         SecretStore(
             f"{name}-store",

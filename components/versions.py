@@ -7,6 +7,13 @@ bump is one line here plus a refresh of the committed references (`make refresh-
 from dataclasses import dataclass
 from typing import Final
 
+# The Kubernetes minor the clusters run and everything is checked against: Pod Security's
+# `enforce-version` (components/kubernetes.py) and the built-in schemas offline
+# (offline/k8s_validation.py). GKE's Stable and Regular channels serve 1.34 in late 2026 (Rapid is
+# ahead): the newest minor every channel a cluster of ours may be enrolled in provides. Bump it
+# with the clusters' minor (a newer API server still evaluates an older enforce-version).
+KUBERNETES_MINOR: Final = "1.34"
+
 # renovate: datasource=helm depName=kuma registryUrl=https://kumahq.github.io/charts
 KUMA_CHART_VERSION: Final = "2.13.10"
 KUMA_CHART_REPO: Final = "https://kumahq.github.io/charts"

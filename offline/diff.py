@@ -135,9 +135,13 @@ def _top(path: str) -> str:
 
 def _fed_replacing_input(resource: Registration, replaced: Mapping[str, Any]) -> str | None:
     """A top-level input that forces replacement (or holds one that does) and takes a value from
-    a replaced resource: unknown during preview, so the provider plans a replacement."""
+    a replaced resource: unknown during preview, so the provider plans a replacement. Not an
+    input in `ignore_changes`: the engine resets it to the old state's value before the diff,
+    unknown or not (pulumi/pulumi pkg/resource/deploy/step_generator.go `processIgnoreChanges`)."""
     prefixes = _prefixes(resource)
     for key, sources in sorted(resource.property_dependencies.items()):
+        if key in resource.ignore_changes:
+            continue
         feeding = [u for u in sources if u in replaced]
         if feeding and any(_top(p) == key for p in prefixes):
             return feeding[0]

@@ -64,6 +64,11 @@ LATENCY_MODEL: dict[str, Latency] = {
     "kubernetes:external-secrets.io/v1:SecretStore": Latency(5, "API server + validation"),
     "kubernetes:external-secrets.io/v1:ExternalSecret": Latency(5, "API server + first sync"),
     "kubernetes:kuma.io/v1alpha1:Mesh": Latency(5, "API server + Kuma webhook"),
+    "kubernetes:kuma.io/v1alpha1:MeshTrafficPermission": Latency(3, "API server + Kuma webhook"),
+    # pulumi-kubernetes has no await logic for this kind: created means accepted. What it
+    # gates (the zone-sync Service) follows Flux's mesh policies, after `pulumi up`
+    # (components/kuma/zone_sync.py; docs/architecture.md, "Order on the global").
+    "kubernetes:fluxcd.controlplane.io/v1:ResourceSet": Latency(2, "API server round trip"),
     # pulumi-kubernetes has no await logic for this kind: created means accepted.
     "kubernetes:kuma.io/v1alpha1:MeshGatewayInstance": Latency(5, "API server + Kuma webhook"),
     # The day-0 bootstrap program's (bootstrap/).

@@ -35,6 +35,8 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 
+from components.versions import KUBERNETES_MINOR
+
 __all__ = [
     "CHARTS",
     "KUBERNETES_VERSION",
@@ -46,11 +48,10 @@ __all__ = [
 ]
 
 # Kubernetes minor version the built-in kinds are validated against (schemas shipped in the
-# pinned kubernetes-validate==1.37.0, which carries 1.25 ... 1.37). GKE's Stable and Regular
-# release channels run 1.34 in late 2026 (Rapid is ahead), so 1.34 is the newest minor every
-# channel a cluster of ours may be enrolled in provides: a field that only exists in a later
-# minor is flagged instead of being silently dropped by an older API server.
-KUBERNETES_VERSION = "1.34"
+# pinned kubernetes-validate==1.37.0, which carries 1.25 ... 1.37): the clusters' minor
+# (components/versions.py), so a field that only exists in a later minor is flagged instead of
+# being silently dropped by an older API server.
+KUBERNETES_VERSION = KUBERNETES_MINOR
 
 CHARTS = ("kuma", "external-secrets", "flux-operator")
 

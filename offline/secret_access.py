@@ -6,7 +6,15 @@ Standard library only: the policy pack (policy/tenancy.py) runs the same analysi
 
 The model, from the upstream sources:
 - A Google identity reads an entry with an accessor role on the entry or on the project
-  (roles/secretmanager.secretAccessor, .admin, roles/owner).
+  (roles/secretmanager.secretAccessor and .admin hold secretmanager.versions.access:
+  cloud.google.com/iam/docs/roles-permissions/secretmanager; roles/owner; roles/editor is counted
+  too, deliberately over-approximating: it may attach any service account to a workload, below).
+- A principal granted, on the project, a role that acts as service accounts
+  (roles/iam.serviceAccountTokenCreator: tokens; roles/iam.workloadIdentityUser: federated
+  identities; roles/iam.serviceAccountUser, roles/editor, roles/owner: `actAs`, attaching the
+  account to a workload it runs) acts as every Google service account of the project, so it reads
+  what any of them reads (cloud.google.com/iam/docs/service-account-permissions: roles granted on
+  the project apply to every service account in it).
 - A Kubernetes service account `ns/ksa` acts as a Google service account that grants it
   roles/iam.workloadIdentityUser (or token creation); it also reads directly with grants to its own
   principal `serviceAccount:PROJECT.svc.id.goog[ns/ksa]` (external-secrets v2.9.0
@@ -20,6 +28,10 @@ The model, from the upstream sources:
   every namespace what a ClusterSecretStore reads.
 Over-approximating (a binding counts without the KSA annotation) is deliberate: an annotation is
 one `kubectl annotate` away for whoever administers the namespace.
+
+Outside the program, so outside this analysis (unverifiable here, docs/architecture.md): grants on
+the project's folder or organization, which IAM inherits down to the project and its entries, and
+grants made by hand. A real project needs `gcloud asset analyze-iam-policy` for those.
 """
 
 from __future__ import annotations
@@ -39,10 +51,20 @@ from components.facts import (
 
 EVERY_NAMESPACE: Final = "*"
 ESO_CONTROLLER: Final = (ESO_NAMESPACE, "external-secrets")
-READ_ROLES: Final = frozenset({SECRET_ACCESSOR_ROLE, "roles/secretmanager.admin", "roles/owner"})
-IMPERSONATE_ROLES: Final = frozenset(
-    {WORKLOAD_IDENTITY_USER_ROLE, "roles/iam.serviceAccountTokenCreator", "roles/owner"}
+READ_ROLES: Final = frozenset(
+    {SECRET_ACCESSOR_ROLE, "roles/secretmanager.admin", "roles/owner", "roles/editor"}
 )
+IMPERSONATE_ROLES: Final = frozenset(
+    {
+        WORKLOAD_IDENTITY_USER_ROLE,
+        "roles/iam.serviceAccountTokenCreator",
+        "roles/iam.serviceAccountUser",
+        "roles/owner",
+    }
+)
+# On the project: the same, for every service account of the project, and Editor's `actAs`.
+PROJECT_IMPERSONATE_ROLES: Final = IMPERSONATE_ROLES | {"roles/editor"}
+EVERY_ACCOUNT: Final = "*"
 PUBLIC_MEMBERS: Final = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 SECRET: Final = "gcp:secretmanager/secret:Secret"
@@ -169,17 +191,31 @@ def _reads(resources: list[Resource], access: SecretAccess) -> dict[str, set[str
 
 
 def _actors(resources: list[Resource], access: SecretAccess) -> dict[str, set[tuple[str, str]]]:
-    """Google account email -> the Kubernetes accounts (namespace, name) that act as it; another
-    principal that may impersonate it is ("", member)."""
+    """Google account email (EVERY_ACCOUNT: each of them, from grants on the project) -> the
+    Kubernetes accounts (namespace, name) that act as it; another principal that may impersonate
+    it is ("", member)."""
     actors: dict[str, set[tuple[str, str]]] = {}
-    for r in (r for r in resources if r.type in ACCOUNT_GRANTS):
-        email = _account_email(r.props.get("serviceAccountId"))
-        for member in _grants(r, ACCOUNT_GRANTS[r.type], IMPERSONATE_ROLES):
+    for r in resources:
+        if r.type in ACCOUNT_GRANTS:
+            email = _account_email(r.props.get("serviceAccountId"))
+            members = _grants(r, ACCOUNT_GRANTS[r.type], IMPERSONATE_ROLES)
+        elif r.type in PROJECT_GRANTS:
+            email = EVERY_ACCOUNT
+            members = _grants(r, PROJECT_GRANTS[r.type], PROJECT_IMPERSONATE_ROLES)
+        else:
+            continue
+        for member in members:
             if member is None or email is None:
                 access.incomplete = True
             else:
-                actors.setdefault(email, set()).add(_kubernetes_reader(member) or ("", member))
+                actors.setdefault(email, set()).add(_actor(member))
     return actors
+
+
+def _actor(member: str) -> tuple[str, str]:
+    if member in PUBLIC_MEMBERS:
+        return EVERY_NAMESPACE, ""
+    return _kubernetes_reader(member) or ("", member)
 
 
 def _readers_of(member: str, actors: Mapping[str, set[tuple[str, str]]]) -> set[tuple[str, str]]:
@@ -188,9 +224,11 @@ def _readers_of(member: str, actors: Mapping[str, set[tuple[str, str]]]) -> set[
     if (kubernetes := _kubernetes_reader(member)) is not None:
         return {kubernetes}
     google = GOOGLE_ACCOUNT.match(member)
-    if google and google["email"] in actors:
-        return actors[google["email"]]
-    return {("", member)}
+    if google is None:
+        return {("", member)}
+    # Whoever may act as every account of the project reads what this one reads, besides the
+    # account's own actors (or the account itself when nobody acts as it).
+    return actors.get(google["email"], {("", member)}) | actors.get(EVERY_ACCOUNT, set())
 
 
 def _shared(resources: list[Resource], access: SecretAccess) -> set[str]:

@@ -43,6 +43,13 @@ FINALIZERS = (
         controller_chart=FLUX_OPERATOR_CHART,
         source="controlplaneio-fluxcd/flux-operator docs/api/v1/fluxinstance.md (status example)",
     ),
+    Finalizer(
+        kind="ResourceSet",
+        name="fluxcd.controlplane.io/finalizer",
+        controller_chart=FLUX_OPERATOR_CHART,
+        source="controlplaneio-fluxcd/flux-operator v0.58.1 internal/controller/"
+        "resourceset_controller.go (adds fluxcdv1.Finalizer before reconciling)",
+    ),
 )
 
 

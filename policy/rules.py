@@ -816,9 +816,11 @@ def pinned_chart_versions(resource: ResourceView, facts: StackFacts) -> list[str
 
 @rule(
     "mesh-mtls",
-    "The Kuma Mesh enables mTLS with a declared backend; zoneEgress only with mTLS.",
+    "The Kuma Mesh enables mTLS with a declared backend of type `provided` (a CA the program "
+    "owns, not `builtin`); zoneEgress only with mTLS.",
     why="docs/design.md sections 5 and 6: mTLS on; routing.zoneEgress is rejected without "
-    "mtls.enabledBackend.",
+    "mtls.enabledBackend. A builtin CA is minted by the global and lost with it "
+    "(docs/disaster-recovery.md, Global control plane rebuilt).",
 )
 def mesh_mtls(resource: ResourceView, facts: StackFacts) -> list[str]:
     if resource.type != MESH:
@@ -834,6 +836,16 @@ def mesh_mtls(resource: ResourceView, facts: StackFacts) -> list[str]:
         return problems
     if backend not in names:
         return [f"spec.mtls.enabledBackend {backend!r} names no backend; declared: {names}"]
+    types = [
+        b.get("type")
+        for b in _items(resource.get("spec.mtls.backends"))
+        if isinstance(b, Mapping) and b.get("name") == backend
+    ]
+    if types != ["provided"]:
+        return [
+            f"spec.mtls backend {backend!r} is of type {types[0]!r}: the mesh CA must be "
+            "'provided' from the program's own certificate (a builtin CA dies with its global)"
+        ]
     return []
 
 

@@ -11,7 +11,7 @@ import pytest
 from components import versions
 from components.kuma import KDS_PORT
 from components.naming import cluster_of_provider
-from offline import admission
+from offline import admission, mesh_rebuild
 from offline.engine import Plan, Registration
 from offline.k8s_validation import unknown_values_keys
 from tests.support import STACKS, plan_of
@@ -82,6 +82,8 @@ def test_every_custom_resource_is_valid_against_the_pinned_crds(stack):
         "FluxInstance",
         "Mesh",
         "MeshGatewayInstance",
+        "MeshTrafficPermission",
+        "ResourceSet",
     }
     errors = [e for r in resources for e in admission.problems(manifest(r))]
     assert errors == []
@@ -140,10 +142,13 @@ def test_kuma_global_values(stack):
     [global_cluster] = clusters(plan, "global")
     control_plane = release_on(plan, "kuma", global_cluster).inputs["values"]["controlPlane"]
     assert control_plane["defaults"]["skipMeshCreation"] is True
-    sync = control_plane["globalZoneSyncService"]
+    # The zone-sync Service is the program's, behind its gate (tests/test_mesh_rebuild.py).
+    assert control_plane["globalZoneSyncService"] == {"enabled": False}
+    (service,) = mesh_rebuild.zone_sync_services(plan, global_cluster)
+    sync = {**service["spec"], "annotations": service["metadata"]["annotations"]}
     assert sync["type"] == "LoadBalancer"
     assert sync["loadBalancerIP"] == address.inputs["address"]
-    assert sync["port"] == KDS_PORT
+    assert [p["port"] for p in sync["ports"]] == [KDS_PORT]
     assert sync["annotations"]["networking.gke.io/load-balancer-type"] == "Internal"
     zone_regions = {c["region"] for c in plan.config["platform:clusters"] if c["role"] == "zone"}
     cross_region = zone_regions != {address.inputs["region"]}
@@ -321,7 +326,7 @@ def test_custom_resources_wait_for_the_release_installing_their_crd(stack):
     for resource in custom_resources(plan):
         group = resource.inputs["apiVersion"].split("/")[0]
         crd_release = release_on(plan, CRD_CHART[group], cluster_of(plan, resource))
-        assert crd_release.urn in resource.dependencies, resource.name
+        assert plan.depends_on(resource, crd_release), resource.name
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -336,7 +341,11 @@ def test_mesh_after_global_control_plane(stack):
 def test_zone_installs_have_the_ca_to_verify_the_global(stack):
     """(They also wait for the global install: tests/test_upgrade_order.py.)"""
     plan = plan_of(stack)
-    [ca] = plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    [ca] = [
+        c
+        for c in plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
+        if c.name.endswith("-kds-ca")
+    ]
     for zone in clusters(plan, "zone"):
         assert plan.depends_on(release_on(plan, "kuma", zone), ca)
 

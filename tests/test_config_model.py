@@ -375,6 +375,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             }
     raw: dict[str, Any] = {
         "project": draw(projects),
+        "projectNumber": draw(st.integers(min_value=1, max_value=10**15)),
         "region": draw(st.sampled_from(allowed)),
         "environment": draw(names),
         "stage": stage,

@@ -677,6 +677,12 @@ CASES = [
         expect("platform:secrets", "'catalog-db-password' is used twice"),
     ),
     case(
+        "secret-id-of-the-program",
+        PROD,
+        set_at("platform:secrets[3].id", "kuma-mesh-ca"),
+        expect("platform:secrets", "'kuma-mesh-ca' is the program's own entry"),
+    ),
+    case(
         "generated-too-short",
         PROD,
         set_at("platform:secrets[1].generated.length", 8),

@@ -71,7 +71,9 @@ def test_consistent_with_the_program(stack: str) -> None:
 
 
 def _kinds(render: flux_render.ClusterRender) -> set[str]:
-    return {str(doc["kind"]) for doc in render.docs}
+    """Kinds on the cluster: what Flux applies and what the program does (the baseline
+    MeshTrafficPermission is the program's: components/kuma/multizone.py)."""
+    return {str(doc["kind"]) for doc in render.objects}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -96,7 +98,7 @@ def _permissions(render: flux_render.ClusterRender) -> list[tuple[str, str]]:
     """(top-level targetRef kind, action) of every `from` entry whose client is the whole mesh."""
     return [
         (doc["spec"]["targetRef"]["kind"], entry["default"]["action"])
-        for doc in render.docs
+        for doc in render.objects
         if doc["kind"] == "MeshTrafficPermission"
         for entry in doc["spec"]["from"]
         if entry["targetRef"]["kind"] == "Mesh"
@@ -114,7 +116,7 @@ def test_prod_mesh_allows_only_explicit_permissions() -> None:
     assert all(action == "Deny" for _, action in _permissions(render)), _permissions(render)
     explicit = [
         d
-        for d in render.docs
+        for d in render.objects
         if d["kind"] == "MeshTrafficPermission" and d["spec"]["targetRef"]["kind"] != "Mesh"
     ]
     assert explicit, "prod must list who may call whom"
@@ -128,7 +130,7 @@ def _zones(stack: str) -> list[flux_render.ClusterRender]:
 def _matrices(stack: str) -> list[dict[tuple[str, str], str]]:
     """The effective MeshTrafficPermission action of every client -> server pair of each zone's
     Deployments, under the policies the global cluster applies (KDS syncs them to the zones)."""
-    policies = _global(stack).docs
+    policies = _global(stack).objects
     return [mesh.traffic_permissions(policies, mesh.mesh_workloads(z)) for z in _zones(stack)]
 
 

@@ -27,7 +27,7 @@ def _renders(stack: str, role: str) -> list[flux_render.ClusterRender]:
 
 
 def _policies(stack: str) -> list[Doc]:
-    return _renders(stack, "global")[0].docs
+    return _renders(stack, "global")[0].objects
 
 
 def _app_config(render: flux_render.ClusterRender, deployment: Doc) -> Mapping[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from offline import admission
+from offline import admission, mesh_rebuild
 from offline.engine import stacks
 from offline.gitops import egress, mesh
 from offline.gitops import facts as gitops_facts
@@ -31,8 +31,9 @@ def _kuma_values(stack: str) -> dict[str, dict[str, Any]]:
 
 
 def _kds_address(stack: str) -> str:
-    (values,) = [v for v in _kuma_values(stack).values() if v["controlPlane"]["mode"] == "global"]
-    return str(values["controlPlane"]["globalZoneSyncService"]["loadBalancerIP"])
+    (render,) = _renders(stack, "global")
+    (service,) = mesh_rebuild.zone_sync_services(plan_of(stack), render.cluster.name)
+    return str(service["spec"]["loadBalancerIP"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -53,7 +54,7 @@ def _renders(stack: str, role: str) -> list[flux_render.ClusterRender]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_apps_call_only_cluster_services_or_external_services(stack: str) -> None:
-    policies = _renders(stack, "global")[0].docs
+    policies = _renders(stack, "global")[0].objects
     for zone in _renders(stack, "zone"):
         assert mesh.check_external_destinations(zone.objects, policies) == []
 
@@ -82,7 +83,7 @@ EXTERNAL_SERVICE: Doc = {
 
 def test_an_undeclared_external_url_is_reported_and_a_declared_one_is_not() -> None:
     zone = _renders("prod-eu", "zone")[0].objects
-    policies = _renders("prod-eu", "global")[0].docs
+    policies = _renders("prod-eu", "global")[0].objects
     undeclared = mesh.check_external_destinations(
         _with_url(zone, "https://api.payments.example/"), policies
     )

@@ -39,7 +39,7 @@ def _on(plan: Plan, type_: str) -> dict[str, list[Any]]:
 
 
 def _global_docs(stack: str) -> list[Doc]:
-    return next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "global").docs
+    return next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "global").objects
 
 
 def trace(

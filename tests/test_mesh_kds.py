@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from offline import mesh_rebuild
 from offline.engine import Plan, stacks
 from offline.gitops import egress
 from offline.gitops import facts as gitops_facts
@@ -19,21 +20,21 @@ STACKS = stacks()
 KUMA_NAMESPACE = "kuma-system"
 
 
-def _global_values(plan: Plan) -> dict[str, Any]:
-    (values,) = [
-        r.inputs["values"]
-        for r in plan.of_type("kubernetes:helm.sh/v3:Release")
-        if r.inputs.get("chart") == "kuma"
-        and r.inputs["values"]["controlPlane"]["mode"] == "global"
+def _zone_sync_spec(plan: Plan) -> dict[str, Any]:
+    """The global's zone-sync Service (the program's, applied through its gate:
+    components/kuma/zone_sync.py)."""
+    (global_cluster,) = [
+        c["name"] for c in plan.config["platform:clusters"] if c["role"] == "global"
     ]
-    return dict(values["controlPlane"]["globalZoneSyncService"])
+    (service,) = mesh_rebuild.zone_sync_services(plan, global_cluster)
+    return dict(service["spec"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_kds_load_balancer_admits_only_the_zone_pod_ranges(stack: str) -> None:
     plan = plan_of(stack)
     zones = [c for c in plan.config["platform:clusters"] if c["role"] == "zone"]
-    service = _global_values(plan)
+    service = _zone_sync_spec(plan)
     assert sorted(service["loadBalancerSourceRanges"]) == sorted(z["ranges"]["pods"] for z in zones)
     others = [c["ranges"]["nodes"] for c in plan.config["platform:clusters"]]
     assert not set(others) & set(service["loadBalancerSourceRanges"])
@@ -42,7 +43,7 @@ def test_kds_load_balancer_admits_only_the_zone_pod_ranges(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_in_a_zone_cluster_only_the_kuma_namespace_reaches_kds(stack: str) -> None:
     plan = plan_of(stack)
-    kds = egress.Destination(5685, ip=_global_values(plan)["loadBalancerIP"])
+    kds = egress.Destination(5685, ip=_zone_sync_spec(plan)["loadBalancerIP"])
     for render in (r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "zone"):
         docs = render.objects
         meshed = {

@@ -20,7 +20,7 @@ STACKS = stacks()
 
 
 def _policies(stack: str) -> list[Doc]:
-    return next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "global").docs
+    return next(r for r in gitops_facts.rendered_stack(stack) if r.cluster.role == "global").objects
 
 
 def _zones(stack: str) -> list[str]:

@@ -90,20 +90,29 @@ def test_copied_facts_match_the_program():
 # -- breaking each rule on purpose -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Put:
-    """Set a dotted input path (creating mappings on the way)."""
+    """Set a dotted input path (creating mappings on the way); `["a.b/c"]` is one key with dots
+    (a label), `[0]` a list index."""
 
     path: str
     value: Any
 
     def __call__(self, inputs: dict[str, Any]) -> None:
-        *parents, last = re.findall(r"[^.\[\]]+|\[\d+\]", self.path)
+        *parents, last = re.findall(r'\["[^"]*"\]|[^.\[\]]+|\[\d+\]', self.path)
         node: Any = inputs
         for part in parents:
-            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
-        if last.startswith("["):
+            node = node[int(part[1:-1])] if _is_index(part) else node.setdefault(_key(part), {})
+        if _is_index(last):
             node[int(last[1:-1])] = copy.deepcopy(self.value)
         else:
-            node[last] = copy.deepcopy(self.value)
+            node[_key(last)] = copy.deepcopy(self.value)
+
+
+def _is_index(part: str) -> bool:
+    return part.startswith("[") and not part.startswith('["')
+
+
+def _key(part: str) -> str:
+    return part[2:-2] if part.startswith('["') else part
 
 
 def put(path: str, value: Any) -> Put:
@@ -166,6 +175,10 @@ INSECURE_KUBECONFIG_JSON = json.dumps(
         "server": "https://10.0.0.2", "insecure-skip-tls-verify": True}}]}
 )  # fmt: skip
 STORE = "kubernetes:external-secrets.io/v1:SecretStore"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+PSA = "pod-security.kubernetes.io"
 CLUSTER_STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
 
 CASES = [
@@ -246,6 +259,8 @@ CASES = [
          put("spec.mtls", {})),
     Case("mesh-mtls", "dangling-backend", "staging", MESH, "names no backend",
          put("spec.mtls.enabledBackend", "ca-2")),
+    Case("mesh-mtls", "builtin-ca", "prod-eu", MESH, "must be 'provided'",
+         put("spec.mtls.backends[0].type", "builtin")),
     # -- public principals, node roles of other projects
     Case("no-public-principals", "secret-accessor-all-users", "staging", SECRET_MEMBER,
          "grants to everyone", put("member", "allUsers")),
@@ -368,6 +383,56 @@ CASES = [
          pick="external-secrets"),
     Case("eso-controller-reads-nothing", "cluster-stores", "prod-eu", HELM, "processClusterStore",
          put("values.processClusterStore", True), pick="external-secrets"),
+    Case("eso-controller-reads-nothing", "cluster-push-secrets", "staging", HELM,
+         "processClusterPushSecret", put("values.processClusterPushSecret", True),
+         pick="external-secrets"),
+    Case("eso-controller-reads-nothing", "cluster-generators", "prod-eu", HELM,
+         "processClusterGenerator", put("values.processClusterGenerator", "true"),
+         pick="external-secrets"),
+    # Namespaces, Flux, tenant rights (policy/tenancy.py).
+    Case("namespace-pod-security", "app-privileged", "staging", NAMESPACE, "use restricted",
+         put(f'metadata.labels["{PSA}/enforce"]', "privileged"), pick="catalog"),
+    Case("namespace-pod-security", "app-baseline", "prod-eu", NAMESPACE, "app namespace",
+         put(f'metadata.labels["{PSA}/enforce"]', "baseline"), pick="storefront"),
+    Case("namespace-pod-security", "platform-privileged", "staging", NAMESPACE, "enforce",
+         put(f'metadata.labels["{PSA}/enforce"]', "privileged"), pick="kuma-ns"),
+    Case("namespace-pod-security", "version-latest", "prod-eu", NAMESPACE, "-version",
+         put(f'metadata.labels["{PSA}/enforce-version"]', "latest"), pick="flux"),
+    Case("namespace-pod-security", "audit-baseline", "staging", NAMESPACE, "audit",
+         put(f'metadata.labels["{PSA}/audit"]', "baseline"), pick="external-secrets"),
+    Case("namespace-pod-security", "no-labels", "prod-eu", NAMESPACE, "labels",
+         put("metadata", {"name": "scratch"}), new_name="scratch-ns"),
+    Case("flux-web-ui-authenticated", "default-on", "staging", HELM, "web UI enabled",
+         put("values.web", {}), pick="flux-operator"),
+    Case("flux-web-ui-authenticated", "enabled", "prod-eu", HELM, "web UI enabled",
+         put("values.web.enabled", True), pick="flux-operator"),
+    Case("flux-web-ui-authenticated", "anonymous", "staging", HELM, "'Anonymous'",
+         put("values.web", {"enabled": True, "config": {"authentication": {
+             "type": "Anonymous", "anonymous": {"username": "admin"}}}}), pick="flux-operator"),
+    Case("flux-multitenant-lockdown", "off", "prod-eu", rules.FLUX_INSTANCE, "multitenant",
+         put("spec.cluster.multitenant", False)),
+    Case("flux-multitenant-lockdown", "default-account", "staging", rules.FLUX_INSTANCE,
+         "tenantDefaultServiceAccount", put("spec.cluster.tenantDefaultServiceAccount",
+                                            "kustomize-controller")),
+    Case("tenant-rights-namespaced", "network-policies", "staging", ROLE, "networking.k8s.io",
+         put("rules[0].apiGroups", ["networking.k8s.io"])),
+    Case("tenant-rights-namespaced", "escalate", "prod-eu", ROLE, "escalate",
+         put("rules[1].verbs", ["get", "escalate"])),
+    Case("tenant-rights-namespaced", "secrets", "staging", ROLE, "secrets",
+         put("rules[0].resources", ["configmaps", "secrets"])),
+    Case("tenant-rights-namespaced", "cluster-role-ref", "prod-eu", ROLE_BINDING, "ClusterRole",
+         put("roleRef.kind", "ClusterRole")),
+    Case("tenant-rights-namespaced", "cluster-binding", "staging",
+         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "cluster-wide",
+         put("subjects", [{"kind": "ServiceAccount", "name": "apps-catalog",
+                           "namespace": "flux-system"}]),
+         new_name="apps-catalog-admin",
+         base={"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": "cluster-admin"}}),
+    Case("tenant-rights-namespaced", "wildcard-cluster-role", "prod-eu",
+         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "grants ['*']",
+         put("rules", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+         new_name="everything"),
     Case("gke-secrets-encrypted-with-own-key", "decrypted", "staging", CLUSTER, "ENCRYPTED",
          put("databaseEncryption", {"state": "DECRYPTED"})),
     Case("gke-secrets-encrypted-with-own-key", "no-rotation", "prod-eu", "gcp:kms/cryptoKey:CryptoKey",

@@ -59,7 +59,7 @@ def _service_pods(docs: list[Doc], service: str, namespace: str) -> dict[str, st
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_proxy_may_send_spans_to_the_collector(stack: str) -> None:
-    policies = _renders(stack, "global")[0].docs
+    policies = _renders(stack, "global")[0].objects
     endpoints = _trace_endpoints(policies)
     assert endpoints
     for zone in _renders(stack, "zone"):

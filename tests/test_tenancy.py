@@ -16,7 +16,12 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.facts import FLUX_NAMESPACE, KUMA_NAMESPACE, SECRET_READERS_ANNOTATION
+from components.facts import (
+    FLUX_NAMESPACE,
+    KUMA_NAMESPACE,
+    MESH_CA_SECRET_ID,
+    SECRET_READERS_ANNOTATION,
+)
 from offline.engine import Plan, Registration
 from offline.secret_access import EVERY_NAMESPACE, Resource, access_problems, analyse
 from policy.tenancy import STACK_POLICY, stack_policies, stack_problems
@@ -104,8 +109,11 @@ def test_each_entry_declares_its_readers(stack):
         s.inputs["secretId"]: s.inputs["annotations"][SECRET_READERS_ANNOTATION]
         for s in plan.of_type("gcp:secretmanager/secret:Secret")
     }
+    # Besides the configured entries, the program's own record of the mesh CA, read by no one
+    # but the deployer (components/kuma/multizone.py).
     assert declared == {
-        e["id"]: ",".join(e.get("readers", [])) for e in plan.config["platform:secrets"]
+        **{e["id"]: ",".join(e.get("readers", [])) for e in plan.config["platform:secrets"]},
+        MESH_CA_SECRET_ID: "",
     }
 
 
@@ -188,6 +196,13 @@ def _bind(plan: Plan, account_of: str, ksa: str) -> Plan:
     )
 
 
+def _project_grant(plan: Plan, role: str, member: str) -> Plan:
+    project = plan.config["gcp:project"]
+    return with_resource(
+        plan, PROJECT_MEMBER, "project-grant", {"project": project, "role": role, "member": member}
+    )
+
+
 WIDENINGS = {
     # storefront's identity granted catalog's entry
     "grant-to-another-namespace": lambda p: _grant(
@@ -215,6 +230,20 @@ WIDENINGS = {
         "project-accessor",
         {"role": ACCESSOR, "member": member_of(p, "catalog"), "project": "x"},
     ),
+    # Grants on the project act on every service account of the project (impersonation) or read
+    # every entry (Editor).
+    "project-token-creator": lambda p: _project_grant(
+        p, "roles/iam.serviceAccountTokenCreator", "user:eve@example.com"
+    ),
+    "project-workload-identity-user": lambda p: _project_grant(
+        p,
+        "roles/iam.workloadIdentityUser",
+        f"serviceAccount:{p.config['gcp:project']}.svc.id.goog[catalog/app]",
+    ),
+    "project-service-account-user": lambda p: _project_grant(
+        p, "roles/iam.serviceAccountUser", "group:developers@example.com"
+    ),
+    "project-editor": lambda p: _project_grant(p, "roles/editor", "user:eve@example.com"),
     "cluster-store-of-flux": lambda p: with_resource(
         p,
         "kubernetes:external-secrets.io/v1:ClusterSecretStore",
@@ -247,6 +276,24 @@ def test_a_widened_grant_is_reported(stack, widening):
     assert problems, widening
     assert all("can read it" in p for p in problems), problems
     assert stack_problems(resources(plan)) == problems
+
+
+def test_project_level_impersonation_reads_what_every_account_reads():
+    plan = plan_of("staging")
+    read_by_accounts = {"flux-git-credentials", "catalog-db-password", "storefront-session-key",
+                        "mesh-gateway-tls"}  # fmt: skip
+    access = analyse(resources(WIDENINGS["project-workload-identity-user"](plan)))
+    assert access.namespaces["catalog"] == read_by_accounts
+    access = analyse(resources(WIDENINGS["project-token-creator"](plan)))
+    assert access.outsiders == {"user:eve@example.com": read_by_accounts}
+    # Editor reads every entry directly too, those no account reads (the backup key, the mesh CA
+    # record) included.
+    access = analyse(resources(WIDENINGS["project-editor"](plan)))
+    unread = {"backup-encryption-key", "kuma-mesh-ca"}
+    assert access.outsiders["user:eve@example.com"] == read_by_accounts | unread
+    # A project role that neither reads nor acts as an account changes nothing.
+    viewer = _project_grant(plan, "roles/viewer", "user:eve@example.com")
+    assert access_problems(analyse(resources(viewer))) == []
 
 
 def test_every_namespace_reads_what_a_cluster_store_reads():

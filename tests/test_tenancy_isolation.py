@@ -12,6 +12,7 @@ from components.facts import FLUX_NAMESPACE
 from components.kuma.settings import GATEWAY_NAMESPACE
 from components.naming import tenant_reconciler
 from components.tenant import RECONCILER_RESOURCES, RECONCILER_ROLE, RECONCILER_VERBS
+from components.versions import KUBERNETES_MINOR
 from offline.engine import Plan
 from offline.gitops import facts as gitops_facts
 from offline.gitops.render import ClusterRender
@@ -186,15 +187,16 @@ def test_every_namespace_has_pod_security_labels(stack):
         assert labels[f"{PSA}/audit"] == labels[f"{PSA}/warn"] == "restricted"
         levels.setdefault(labels[f"{PSA}/enforce"], set()).add(ns.inputs["metadata"]["name"])
     assert levels == {
-        "restricted": {"flux-system", "external-secrets"},
+        # Apps run under `restricted`: Kuma injects through its CNI (tests/test_tenancy_pod_security.py)
+        "restricted": {"flux-system", "external-secrets", *tenants(plan)},
         # The gateway pods add NET_BIND_SERVICE and set no seccomp profile (components/kuma/gateway.py)
         "baseline": {"kuma-system", GATEWAY_NAMESPACE},
-        # Kuma's init container needs NET_ADMIN (components/tenant.py)
-        "privileged": set(tenants(plan)),
     }
     # The namespaces k8s/ creates carry the labels too; no tenant namespace comes from k8s/.
     for render in gitops_facts.rendered_stack(stack):
         for doc in (d for d in render.docs if d.get("kind") == "Namespace"):
             labels = doc["metadata"].get("labels") or {}
             assert labels.get(f"{PSA}/enforce") in ("baseline", "restricted"), doc
+            for mode in ("enforce", "audit", "warn"):
+                assert labels.get(f"{PSA}/{mode}-version") == f"v{KUBERNETES_MINOR}", doc
             assert doc["metadata"]["name"] not in tenants(plan)

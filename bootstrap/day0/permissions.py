@@ -291,6 +291,12 @@ TABLE: Final[Mapping[str, Needs]] = {
         ["thirdPartyObjects"], _GKE_IAM
     ),
     "kubernetes:kuma.io/v1alpha1:Mesh": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
+    "kubernetes:kuma.io/v1alpha1:MeshTrafficPermission": _kubernetes(
+        ["thirdPartyObjects"], _GKE_IAM
+    ),
+    "kubernetes:fluxcd.controlplane.io/v1:ResourceSet": _kubernetes(
+        ["thirdPartyObjects"], _GKE_IAM
+    ),
     "kubernetes:kuma.io/v1alpha1:MeshGatewayInstance": _kubernetes(["thirdPartyObjects"], _GKE_IAM),
     "kubernetes:helm.sh/v3:Release": _kubernetes(
         HELM_CHART_KINDS,

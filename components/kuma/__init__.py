@@ -8,9 +8,10 @@ offline/kuma_rules.py.
 
 from components.kuma.gateway import GatewayZone, MeshGateway, MeshGatewayArgs
 from components.kuma.multizone import GlobalPlane, KumaMultiZone, KumaMultiZoneArgs, ZonePlane
-from components.kuma.settings import KDS_PORT, KUMA_NAMESPACE, MESH_NAME
+from components.kuma.settings import GATEWAY_TLS_SECRET, KDS_PORT, KUMA_NAMESPACE, MESH_NAME
 
 __all__ = [
+    "GATEWAY_TLS_SECRET",
     "KDS_PORT",
     "KUMA_NAMESPACE",
     "MESH_NAME",

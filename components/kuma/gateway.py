@@ -51,8 +51,11 @@ class MeshGatewayArgs:
     secret_store: str
     # The Kuma system namespace of the global must exist (and may use the store) first.
     global_kuma: pulumi.Resource
-    # Kuma's Secret webhook refuses a mesh-scoped Secret until its Mesh exists
-    # (kumahq/kuma pkg/plugins/runtime/k8s/webhooks/secret_validator.go).
+    # The Mesh the certificate belongs to, created first. Not a webhook requirement: Kuma 2.13's
+    # Secret webhook accepts a mesh-scoped Secret whose Mesh does not exist yet (kumahq/kuma
+    # v2.13.10 pkg/plugins/runtime/k8s/webhooks/secret_validator.go `validateMeshSecret`
+    # ignores NotFound; secret_validator_test.go "should allow Secret with mesh that does not
+    # exist"); the Mesh's own Secrets (the CA) must come first instead (multizone.py).
     mesh: pulumi.Resource
     highly_available: bool
     protected: bool

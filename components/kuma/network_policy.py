@@ -33,6 +33,96 @@ def _tcp(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
     return [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports]
 
 
+def _dns() -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Cluster DNS: kube-dns in kube-system, UDP and TCP 53."""
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[
+            k8s.networking.v1.NetworkPolicyPeerArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={NAME_LABEL: "kube-system"}
+                ),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+            )
+        ],
+        ports=[
+            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+        ],
+    )
+
+
+def _ip(
+    cidr: str, *, port: int, exclude: tuple[str, ...] = ()
+) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[
+            k8s.networking.v1.NetworkPolicyPeerArgs(
+                ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr, except_=list(exclude) or None)
+            )
+        ],
+        ports=_tcp(port),
+    )
+
+
+# The GKE metadata server a pod reaches for Workload Identity tokens: 169.254.169.254:80, served
+# on Dataplane V2 nodes from 169.254.169.252:988 (cloud.google.com/kubernetes-engine/docs/how-to/
+# workload-identity, restrictions on network policies; unverified here).
+METADATA_SERVER: tuple[tuple[str, int], ...] = (
+    ("169.254.169.254/32", 80),
+    ("169.254.169.252/32", 988),
+)
+PLATFORM_EGRESS_POLICY = "platform-egress"
+
+
+def platform_egress_policy(
+    resource_name: str, namespace: str, kds_address: str, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """Egress of a platform namespace of a zone cluster (Flux, External Secrets): HTTPS to any
+    address but the global's KDS address (the API server, whose in-cluster Service is translated
+    to the control plane's endpoint before policy applies, and whose address depends on how GKE
+    connects the control plane; Google APIs; git and OCI registries), the namespace's own pods
+    (Flux's controllers fetch artifacts from source-controller), cluster DNS and the metadata
+    server. Selecting every pod isolates them for egress, so nothing else leaves, the KDS port
+    included: only kuma-system, which no egress policy selects, reaches KDS
+    (docs/architecture.md, "What Kuma does not authenticate")."""
+    return k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=PLATFORM_EGRESS_POLICY, namespace=namespace),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+            policy_types=["Egress"],
+            egress=[
+                _ip("0.0.0.0/0", port=443, exclude=(f"{kds_address}/32",)),
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs()
+                        )
+                    ]
+                ),
+                _dns(),
+                *(_ip(cidr, port=port) for cidr, port in METADATA_SERVER),
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def no_egress_policy(
+    resource_name: str, namespace: str, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """Egress isolation allowing nothing: for a namespace where nothing of ours runs (`default`),
+    so a pod started there reaches neither KDS nor anything else."""
+    return k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="no-egress", namespace=namespace),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Egress"]
+        ),
+        opts=opts,
+    )
+
+
 def mesh_egress_policy(
     resource_name: str, name: str, namespace: str, opts: pulumi.ResourceOptions
 ) -> k8s.networking.v1.NetworkPolicy:
@@ -45,10 +135,6 @@ def mesh_egress_policy(
     kumahq/kuma v2.13.10 deployments/charts/kuma/templates/cp-service.yaml (dp-server),
     egress-service.yaml (10002). An egress policy that selects a pod isolates it for egress
     (Kubernetes NetworkPolicy); GKE Dataplane V2 enforces it."""
-    dns = k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={NAME_LABEL: "kube-system"}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-    )
     return k8s.networking.v1.NetworkPolicy(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
@@ -78,13 +164,7 @@ def mesh_egress_policy(
                     ],
                     ports=_tcp(TRACE_COLLECTOR_PORT),
                 ),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[dns],
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                    ],
-                ),
+                _dns(),
             ],
         ),
         opts=opts,

@@ -1,4 +1,6 @@
-"""The KDS PKI: a CA zones trust and the certificate the global's zone-sync server presents."""
+"""The mesh's certificate authorities, made by the tls provider and kept in the stack's state:
+the KDS CA zones trust with the certificate the global's zone-sync server presents, and the
+mesh CA (a `provided` mTLS backend) that signs every data plane's identity."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pulumi_tls as tls
 
 from components.kuma.settings import (
     CA_VALIDITY_HOURS,
+    MESH_CA_VALIDITY_HOURS,
     SERVER_CERT_EARLY_RENEWAL_HOURS,
     SERVER_CERT_VALIDITY_HOURS,
 )
@@ -23,24 +26,55 @@ class KdsPki:
     server_cert_expiry: pulumi.Output[str]
 
 
+@dataclass(frozen=True)
+class MeshCa:
+    cert_pem: pulumi.Output[str]
+    # A Pulumi secret: encrypted in the state, masked in every output.
+    key_pem: pulumi.Output[str]
+
+
+def _ecdsa_key(resource_name: str, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
+    return tls.PrivateKey(resource_name, algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
+
+
+def _self_signed_ca(
+    resource_name: str,
+    key: tls.PrivateKey,
+    common_name: str,
+    *,
+    validity_hours: int,
+    early_renewal_hours: int | None,
+    opts: pulumi.ResourceOptions,
+) -> tls.SelfSignedCert:
+    """A CA certificate: basic constraint CA, key usage certSign (and never keyAgreement, which
+    Kuma's provided CA refuses: kumahq/kuma v2.13.10 pkg/plugins/ca/provided/
+    ca_cert_validator.go)."""
+    return tls.SelfSignedCert(
+        resource_name,
+        private_key_pem=key.private_key_pem,
+        is_ca_certificate=True,
+        validity_period_hours=validity_hours,
+        early_renewal_hours=early_renewal_hours,
+        allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
+        subject=tls.SelfSignedCertSubjectArgs(common_name=common_name, organization="platform"),
+        opts=opts,
+    )
+
+
 def kds_pki(name: str, environment: str, address: str, opts: pulumi.ResourceOptions) -> KdsPki:
     """An ECDSA P-256 CA and a server certificate whose only SAN is the reserved KDS address
     (exactly what zones dial); children of the component `opts` names."""
-    ca_key = tls.PrivateKey(f"{name}-kds-ca", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
-    ca_cert = tls.SelfSignedCert(
+    ca_key = _ecdsa_key(f"{name}-kds-ca", opts)
+    ca_cert = _self_signed_ca(
         f"{name}-kds-ca",
-        private_key_pem=ca_key.private_key_pem,
-        is_ca_certificate=True,
-        validity_period_hours=CA_VALIDITY_HOURS,
-        allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
-        subject=tls.SelfSignedCertSubjectArgs(
-            common_name=f"kuma-kds-ca.{environment}", organization="platform"
-        ),
+        ca_key,
+        f"kuma-kds-ca.{environment}",
+        validity_hours=CA_VALIDITY_HOURS,
+        # Never renewed by the program: a new KDS CA must reach every zone first.
+        early_renewal_hours=None,
         opts=opts,
     )
-    server_key = tls.PrivateKey(
-        f"{name}-kds-server", algorithm="ECDSA", ecdsa_curve="P256", opts=opts
-    )
+    server_key = _ecdsa_key(f"{name}-kds-server", opts)
     server_request = tls.CertRequest(
         f"{name}-kds-server",
         private_key_pem=server_key.private_key_pem,
@@ -65,3 +99,20 @@ def kds_pki(name: str, environment: str, address: str, opts: pulumi.ResourceOpti
         server_key.private_key_pem,
         server_cert.validity_end_time,
     )
+
+
+def mesh_ca(name: str, environment: str, mesh: str, opts: pulumi.ResourceOptions) -> MeshCa:
+    """The mesh's trust root: an ECDSA P-256 CA whose key never leaves the state but for the
+    Kuma Secret on the global (Kuma signs RSA workload certificates with any key Go's
+    tls.X509KeyPair parses: pkg/core/ca/issuer/issuer.go)."""
+    key = _ecdsa_key(f"{name}-mesh-ca", opts)
+    cert = _self_signed_ca(
+        f"{name}-mesh-ca",
+        key,
+        f"kuma-mesh-ca.{mesh}.{environment}",
+        validity_hours=MESH_CA_VALIDITY_HOURS,
+        # Never renewed in place: a new trust root is a rotation (settings.py).
+        early_renewal_hours=None,
+        opts=opts,
+    )
+    return MeshCa(cert.cert_pem, key.private_key_pem.apply(pulumi.Output.secret))

@@ -53,7 +53,10 @@ def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> b
     return True
 
 
-def _peer_matches(peer: Mapping[str, Any], dest: Destination) -> bool:
+def _peer_matches(peer: Mapping[str, Any], dest: Destination, namespace: str) -> bool:
+    """Whether a peer of a policy in `namespace` selects `dest`. Without a namespaceSelector a
+    podSelector selects pods of the policy's own namespace only (NetworkPolicyPeer.podSelector:
+    "selects particular Pods in the same namespace as the NetworkPolicy")."""
     if "ipBlock" in peer:
         # Pod addresses are matched by selectors; ipBlock covers addresses outside the cluster.
         if dest.ip is None:
@@ -66,9 +69,10 @@ def _peer_matches(peer: Mapping[str, Any], dest: Destination) -> bool:
         )
     if dest.ip is not None:
         return False
-    if "namespaceSelector" in peer and not _selects(
-        peer["namespaceSelector"], dest.namespace_labels
-    ):
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], dest.namespace_labels):
+            return False
+    elif dest.namespace_labels.get(NAME_LABEL) != namespace:
         return False
     return "podSelector" not in peer or _selects(peer["podSelector"], dest.pod_labels)
 
@@ -117,7 +121,7 @@ def _allowed(
     if not policies:
         return True
     return any(
-        (not rule.get(peers_key) or any(_peer_matches(p, peer) for p in rule[peers_key]))
+        (not rule.get(peers_key) or any(_peer_matches(p, peer, namespace) for p in rule[peers_key]))
         and _port_matches(rule.get("ports") or [], peer)
         for policy in policies
         for rule in (policy.get("spec") or {}).get(rules_key) or []

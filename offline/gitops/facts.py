@@ -54,10 +54,12 @@ def _sync_paths(plan: Plan) -> dict[str, str]:
     }
 
 
-# The program's own objects that the tree's objects are judged with (namespaces, NetworkPolicies).
+# The program's own objects that the tree's objects are judged with (namespaces, NetworkPolicies,
+# the baseline MeshTrafficPermission it creates with the Mesh: components/kuma/multizone.py).
 PROGRAM_DOC_TYPES = (
     "kubernetes:core/v1:Namespace",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:kuma.io/v1alpha1:MeshTrafficPermission",
 )
 
 

@@ -35,7 +35,7 @@ class Cluster:
     sync_path: str
     # What the program itself applies on the cluster, as manifests: its namespaces (the app
     # namespaces with their mesh and Pod Security labels are the program's, components/tenant.py)
-    # and NetworkPolicies.
+    # NetworkPolicies and the baseline MeshTrafficPermission it creates with the Mesh.
     program_docs: tuple[Doc, ...] = ()
 
 
