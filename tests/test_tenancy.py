@@ -280,8 +280,8 @@ def test_a_widened_grant_is_reported(stack, widening):
 
 def test_project_level_impersonation_reads_what_every_account_reads():
     plan = plan_of("staging")
-    read_by_accounts = {"flux-git-credentials", "catalog-db-password", "storefront-session-key",
-                        "mesh-gateway-tls"}  # fmt: skip
+    read_by_accounts = {"flux-git-credentials", "flux-commit-status", "catalog-db-password",
+                        "storefront-session-key", "mesh-gateway-tls"}  # fmt: skip
     access = analyse(resources(WIDENINGS["project-workload-identity-user"](plan)))
     assert access.namespaces["catalog"] == read_by_accounts
     access = analyse(resources(WIDENINGS["project-token-creator"](plan)))
