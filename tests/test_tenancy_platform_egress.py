@@ -14,7 +14,7 @@ import pytest
 
 from components.facts import ESO_NAMESPACE, FLUX_NAMESPACE
 from components.kuma.settings import KDS_PORT, KUMA_NAMESPACE
-from offline import admission
+from offline import admission, mesh_rebuild
 from offline.gitops import egress
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import Doc, meta
@@ -29,13 +29,12 @@ INTERNET = "93.184.215.14"
 
 
 def _kds(stack: str) -> str:
-    (values,) = [
-        r.inputs["values"]
-        for r in plan_of(stack).of_type("kubernetes:helm.sh/v3:Release")
-        if r.inputs.get("chart") == "kuma"
-        and r.inputs["values"]["controlPlane"]["mode"] == "global"
-    ]
-    return str(values["controlPlane"]["globalZoneSyncService"]["loadBalancerIP"])
+    """The zone-sync Service's reserved address (the program's Service, applied through its gate:
+    components/kuma/zone_sync.py)."""
+    plan = plan_of(stack)
+    (global_cluster,) = [c for c in plan.config["platform:clusters"] if c["role"] == "global"]
+    (service,) = mesh_rebuild.zone_sync_services(plan, global_cluster["name"])
+    return str(service["spec"]["loadBalancerIP"])
 
 
 def _zones(stack: str) -> list[ClusterRender]:
