@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from offline.engine import Plan
+from offline.engine import Plan, Registration
 
 CERTIFICATE_TYPES = (
     "tls:index/selfSignedCert:SelfSignedCert",
@@ -74,14 +74,23 @@ def validity_ends(export: Mapping[str, Any]) -> dict[str, datetime]:
     return ends
 
 
-def load_validity_ends(path: Path) -> dict[str, datetime]:
+def load_export(path: Path) -> dict[str, Any]:
+    """A `pulumi stack export` file, or StateExportError naming what is wrong with it."""
     try:
-        return validity_ends(json.loads(path.read_text(encoding="utf-8")))
+        export = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         message = f"{path}: cannot read the state export ({error.strerror})"
         raise StateExportError(message) from error
     except json.JSONDecodeError as error:
         raise StateExportError(f"{path}: not JSON ({error.msg}, line {error.lineno})") from error
+    if not isinstance(export, dict):
+        raise StateExportError(f"{path}: not the output of `pulumi stack export` (not an object)")
+    validity_ends(export)  # the shape check
+    return export
+
+
+def load_validity_ends(path: Path) -> dict[str, datetime]:
+    return validity_ends(load_export(path))
 
 
 def _days(delta: timedelta) -> int:
@@ -117,9 +126,34 @@ def render(plan: Plan, ends: Mapping[str, datetime], now: datetime | None = None
 def problems(plan: Plan, ends: Mapping[str, datetime], now: datetime | None = None) -> list[str]:
     """Certificates whose renewal is due or that have expired: a deploy is needed now."""
     now = now or datetime.now(UTC)
-    found: list[str] = []
-    for cert in certificates(plan):
-        end = ends.get(cert.urn)
-        if end is not None and end - now <= cert.early_renewal:
-            found.append(status(cert, end, now))
-    return found
+    return [status(cert, ends[cert.urn], now) for cert in due(plan, ends, now)]
+
+
+def renewal_changes(plan: Plan, cert_urn: str) -> list[Registration]:
+    """What a renewal of the certificate changes besides the certificate (which is replaced):
+    every resource with an input computed from its outputs, transitively. In a preview a
+    replaced resource's outputs are unknown, so each such input is unknown and its resource is
+    shown as updated; on `up` each gets the new value. An edge through `depends_on` alone
+    changes no input, so only property dependencies count."""
+    changed: dict[str, Registration] = {}
+    frontier = {cert_urn}
+    while frontier:
+        reached = [
+            r
+            for r in plan.registrations
+            if r.urn not in changed
+            and any(frontier & set(urns) for urns in r.property_dependencies.values())
+        ]
+        changed.update((r.urn, r) for r in reached)
+        frontier = {r.urn for r in reached}
+    return sorted(changed.values(), key=lambda r: r.urn)
+
+
+def due(plan: Plan, ends: Mapping[str, datetime], now: datetime) -> list[Certificate]:
+    """The certificates a preview now plans to replace: inside their renewal window or past
+    their validity end (common_cert.go `modifyPlanIfCertificateReadyForRenewal`)."""
+    return [
+        cert
+        for cert in certificates(plan)
+        if (end := ends.get(cert.urn)) is not None and end - now <= cert.early_renewal
+    ]

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from offline import certificates, estimate
+from offline import certificates, estimate, kuma_upgrade
 from offline.cli import EXIT_BAD_INPUT, describe, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "--state",
         type=Path,
         default=None,
-        help="`pulumi stack export` of the deployed stack: adds the days left on each certificate",
+        help="`pulumi stack export` of the deployed stack: adds the days left on each certificate "
+        "and checks the Kuma upgrade step from the deployed version",
     )
     parser.add_argument(
         "--project-dir",
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         REPO_ROOT / "build" / (args.stack if platform else f"{project_dir.name}/{args.stack}")
     )
 
-    ends = certificates.load_validity_ends(args.state) if args.state else {}
+    export = certificates.load_export(args.state) if args.state else None
+    ends = certificates.validity_ends(export) if export else {}
     started = time.perf_counter()
     try:
         plan = plan_stack(args.stack) if platform else plan_stack(args.stack, repo=project_dir)
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     finders = _finders() if platform else []
     problems = [p for finder in finders for p in finder(plan)]
     problems += certificates.problems(plan, ends)
+    problems += kuma_upgrade.problems(plan, export) if platform else []
     problems += [f"warning from the program: {w}" for w in plan.warnings]
     if problems:
         print(f"{len(problems)} problem(s):")

@@ -2,8 +2,10 @@
 
 The engine (pulumi/pulumi pkg/resource/deploy):
 - schedules deletes in antichains, a resource only after everything that depends on it: its
-  dependencies, property dependencies, provider, parent and deletedWith target
-  (step_generator.go `ScheduleDeletes`);
+  dependencies, property dependencies, provider, parent and deletedWith target, where a
+  dependency on a component stands for the component and every descendant registered before the
+  dependent (step_generator.go `ScheduleDeletes` over pkg/resource/graph/dependency_graph.go
+  `DependenciesOf`);
 - refuses to delete a protected resource, in preview too (step.go `DeleteStep.Apply`,
   `deleteProtectedError`);
 - calls no provider Delete for a resource with retainOnDelete (left where it is) or whose
@@ -17,6 +19,7 @@ forever (the "terminating namespace" wedge).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -91,6 +94,7 @@ class Destroy:
 
 
 def delete_dependencies(resource: Registration) -> set[str]:
+    """The resource's own edges (`State.GetAllDependencies` plus its provider)."""
     edges = set(resource.dependencies)
     for urns in resource.property_dependencies.values():
         edges.update(urns)
@@ -99,11 +103,65 @@ def delete_dependencies(resource: Registration) -> set[str]:
     return edges
 
 
-def _waves(condemned: list[Registration]) -> list[list[Registration]]:
+def dependencies_of(order: list[Registration]) -> dict[str, set[str]]:
+    """URN -> what it depends on, as pulumi's `DependencyGraph.DependenciesOf` computes it over
+    the state's topological order (pkg/resource/graph/dependency_graph.go): the resource's own
+    edges, and for an edge to a component (not custom) also that component's transitive
+    children that come before the resource in the order (later ones would make cycles). The
+    Python SDK already expands a dependency on a *local* component to its children
+    (pulumi/runtime/rpc.py `_add_dependency`); a remote (multi-language) component reaches the
+    state as itself, and only this expansion orders its children."""
+    position = {r.urn: i for i, r in enumerate(order)}
+    descendants: dict[str, list[str]] = {}
+    for resource in order:
+        ancestor = resource.parent
+        while ancestor in position:
+            descendants.setdefault(ancestor, []).append(resource.urn)
+            ancestor = order[position[ancestor]].parent
+    found: dict[str, set[str]] = {}
+    for resource in order:
+        cursor = position[resource.urn]
+        edges = {urn for urn in delete_dependencies(resource) if position.get(urn, cursor) < cursor}
+        for urn in list(edges):
+            if not order[position[urn]].custom:
+                edges.update(c for c in descendants.get(urn, []) if position[c] < cursor)
+        found[resource.urn] = edges
+    return found
+
+
+def state_order(registrations: list[Registration]) -> list[Registration]:
+    """The registrations in an order the state could hold them: every resource after its own
+    edges (the engine writes a snapshot in that topological order, dependency_graph.go
+    `NewDependencyGraph`). The plan is sorted by URN for reproducibility; among the resources
+    ready at each point the earliest in that order comes first."""
+    index = {r.urn: i for i, r in enumerate(registrations)}
+    waiting = {r.urn: delete_dependencies(r) & index.keys() for r in registrations}
+    dependents: dict[str, list[str]] = {}
+    for urn, edges in waiting.items():
+        for edge in edges:
+            dependents.setdefault(edge, []).append(urn)
+    ready = [index[urn] for urn, edges in waiting.items() if not edges]
+    heapq.heapify(ready)
+    order: list[Registration] = []
+    while ready:
+        resource = registrations[heapq.heappop(ready)]
+        order.append(resource)
+        for urn in dependents.get(resource.urn, []):
+            waiting[urn].discard(resource.urn)
+            if not waiting[urn]:
+                heapq.heappush(ready, index[urn])
+    if len(order) < len(registrations):
+        stuck = sorted(index.keys() - {r.urn for r in order})
+        raise ValueError(f"dependency cycle among {stuck}")
+    return order
+
+
+def _waves(condemned: list[Registration], order: list[Registration]) -> list[list[Registration]]:
     """ScheduleDeletes: peel off resources with no condemned dependency (they go last), then
     reverse, so a resource is deleted only after everything that depends on it."""
     remaining = {r.urn: r for r in condemned}
-    deps = {r.urn: delete_dependencies(r) & remaining.keys() for r in condemned}
+    graph = dependencies_of(order)
+    deps = {r.urn: graph[r.urn] & remaining.keys() for r in condemned}
     waves: list[list[Registration]] = []
     while remaining:
         wave = [r for urn, r in remaining.items() if not (deps[urn] & remaining.keys())]
@@ -185,7 +243,7 @@ def destroy(plan: Plan) -> Destroy:
     deleting = {r.urn for r in condemned}
     steps = [
         Step(resource, _action(resource, deleting), wave)
-        for wave, resources in enumerate(_waves(condemned))
+        for wave, resources in enumerate(_waves(condemned, state_order(plan.registrations)))
         for resource in resources
     ]
     return Destroy(steps=steps, wedges=_wedges(plan, steps))
@@ -204,3 +262,11 @@ def render(result: Destroy) -> list[str]:
     lines += [f"  wedged: {w}" for w in result.wedges]
     lines += [f"  left behind: {r.type} {r.name}" for r in result.left_behind]
     return lines
+
+
+def lost_with(plan: Plan, cluster: Registration) -> list[Registration]:
+    """What a lost cluster takes with it, and so what the recovery's `pulumi up` recreates
+    (after the refresh with PULUMI_K8S_DELETE_UNREACHABLE dropped it from the state): the
+    cluster and everything created `deletedWith` it, node pools and in-cluster objects (and their
+    components). Everything else, in the project or in other clusters, is untouched."""
+    return [r for r in plan.registrations if cluster.urn in (r.urn, r.deleted_with)]

@@ -81,6 +81,12 @@ DEPLOYER, PREVIEW = {names.DEPLOYER_ACCOUNT}, {names.PREVIEW_ACCOUNT}
         ("manual deploy on main", {"environment": "{stack}", "event_name": "workflow_dispatch"}, DEPLOYER),
         ("pull request preview", {"ref": "refs/pull/7/merge", "event_name": "pull_request"}, PREVIEW),
         ("PR job claiming the environment", {"ref": "refs/pull/7/merge", "event_name": "pull_request", "environment": "{stack}"}, PREVIEW),
+        ("scheduled drift check on main", {"event_name": "schedule"}, PREVIEW),
+        ("weekly scheduled deploy on main", {"event_name": "schedule", "environment": "{stack}"}, DEPLOYER | PREVIEW),
+        ("schedule on another branch", {"event_name": "schedule", "ref": "refs/heads/feature"}, set()),
+        ("manual run on main without environment", {"event_name": "workflow_dispatch"}, set()),
+        ("manual run on another branch", {"event_name": "workflow_dispatch", "ref": "refs/heads/feature"}, set()),
+        ("schedule of another repository", {"repository": "evil/gcp-platform", "event_name": "schedule"}, set()),
         ("other branch in the environment", {"ref": "refs/heads/feature", "environment": "{stack}"}, set()),
         ("tag in the environment", {"ref": "refs/tags/v1.0.0", "environment": "{stack}"}, set()),
         ("main without environment", {}, set()),
@@ -120,6 +126,9 @@ def test_the_provider_trusts_github_actions_and_maps_the_claims_the_bindings_use
     mapping = provider.inputs["attributeMapping"]
     for claim in ("repository", "repository_owner_id", "ref", "environment", "event_name"):
         assert f"assertion.{claim}" in mapping[f"attribute.{claim}"]
+    assert evaluate(
+        mapping["attribute.event_ref"], {"assertion": token(event_name="schedule")}
+    ) == ("schedule:refs/heads/main")
     assert mapping["google.subject"] == "assertion.sub"
 
 
@@ -143,6 +152,27 @@ def test_the_deployer_binding_is_the_stack_environment_on_the_protected_branch()
     assert wif.deployer_principal_set(pool, "prod-eu") == (
         f"principalSet://iam.googleapis.com/{pool}/attribute.ref_environment/refs/heads/main:prod-eu"
     )
+
+
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
+def test_the_preview_identity_has_exactly_two_ways_in(stack: str):
+    """pull_request events, and scheduled runs of the protected branch (the drift check):
+    nothing else binds the preview account."""
+    plan = bootstrap_plan_of(stack)
+    pool = plan.of_type(POOL)[0].outputs["name"]
+    preview = next(
+        a for a in plan.of_type(ACCOUNT) if a.inputs["accountId"] == names.PREVIEW_ACCOUNT
+    )
+    members = {
+        b.inputs["member"]
+        for b in plan.of_type(SA_MEMBER)
+        if b.inputs["serviceAccountId"] == preview.outputs["name"]
+        and b.inputs["role"] == "roles/iam.workloadIdentityUser"
+    }
+    assert members == {
+        f"principalSet://iam.googleapis.com/{pool}/attribute.event_name/pull_request",
+        f"principalSet://iam.googleapis.com/{pool}/attribute.event_ref/schedule:refs/heads/main",
+    }
 
 
 @pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)

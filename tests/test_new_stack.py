@@ -120,6 +120,7 @@ def test_workflows_preview_and_deploy_the_new_stack_with_the_pack(
     new = [r for r in runs if r.stack == NEW]
     assert sorted((r.workflow, r.job, r.command) for r in new) == [
         ("deploy.yml", "up-prod", "up"),
+        ("drift.yml", "preview", "preview"),
         ("pr.yml", "preview", "preview"),
     ]
     # The job's own `make policy-config` wrote the file the pulumi step passes; the pack passes

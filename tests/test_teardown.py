@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from components.facts import Stage
-from offline import import_file, import_plan, teardown
+from offline import estimate, import_file, import_plan, teardown
 from offline.engine import Plan, Registration, _inherit_from_parent
 from tests.support import STACKS, plan_of
 
@@ -181,3 +181,88 @@ def test_kubernetes_providers_are_replaced_only_with_their_cluster(stack: str) -
         endpoint = plan.stack_outputs["clusters"][provider.name.removesuffix("-k8s")]
         assert provider.inputs["clusterIdentifier"] == endpoint
         assert endpoint in provider.inputs["kubeconfig"]
+
+
+def _registration(
+    name: str, *, custom: bool = True, parent: str = "", deps: tuple[str, ...] = ()
+) -> Registration:
+    kind = "test:index:Custom" if custom else "test:index:Component"
+    return Registration(
+        urn=f"urn:pulumi:s::p::{kind}::{name}", type=kind, name=name, custom=custom,
+        parent=parent, inputs={}, secret_paths=[], dependencies=list(deps),
+        property_dependencies={}, provider="", protect=False, retain_on_delete=False,
+        delete_before_replace=False, ignore_changes=[], replace_on_changes=[],
+        additional_secret_outputs=[], deleted_with="", import_id="", version="",
+    )  # fmt: skip
+
+
+def _remote_component_state() -> tuple[Plan, dict[str, Registration]]:
+    """A dependency on a component as the state holds it for a remote (multi-language)
+    component: the component's URN, not its children (pulumi/runtime/rpc.py `_add_dependency`
+    expands only local components). `before` is its child registered before the dependent,
+    `after` one registered after it that depends on the dependent."""
+    component = _registration("component", custom=False)
+    before = _registration("before", parent=component.urn)
+    grandchild = _registration("grandchild", parent=before.urn)
+    dependent = _registration("dependent", deps=(component.urn,))
+    after = _registration("after", parent=component.urn, deps=(dependent.urn,))
+    resources = [component, before, grandchild, dependent, after]
+    return Plan("s", "p", {}, resources, {}), {r.name: r for r in resources}
+
+
+def test_a_dependency_on_a_component_orders_its_earlier_descendants_like_dependencies_of() -> None:
+    """pulumi/pulumi pkg/resource/graph/dependency_graph.go `DependenciesOf`: an edge to a
+    component includes its transitive children that precede the dependent in the state, so the
+    dependent is deleted before them; a child registered after it is not included (it would be
+    a cycle: `after` depends on `dependent`)."""
+    plan, by_name = _remote_component_state()
+    graph = teardown.dependencies_of(plan.registrations)
+    assert graph[by_name["dependent"].urn] == {
+        by_name[n].urn for n in ("component", "before", "grandchild")
+    }
+    wave = {s.resource.name: s.wave for s in teardown.destroy(plan).steps}
+    assert wave["dependent"] < wave["grandchild"] < wave["before"] < wave["component"]
+    assert wave["after"] < wave["dependent"]
+
+
+def test_the_real_plans_hold_no_edge_to_a_component_beyond_parents() -> None:
+    """Why the expansion changes nothing today: the Python SDK sends a local component's
+    children instead of the component (pulumi/runtime/rpc.py `_add_dependency`)."""
+    for stack in STACKS:
+        plan = plan_of(stack)
+        index = plan.by_urn()
+        to_components = [
+            (r.name, urn)
+            for r in plan.registrations
+            for urn in teardown.delete_dependencies(r) - {r.parent}
+            if urn in index and not index[urn].custom
+        ]
+        assert to_components == [], stack
+
+
+# -- the cluster-lost drill (docs/disaster-recovery.md, "A cluster is lost") --------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_lost_cluster_takes_only_itself_its_pools_and_its_objects(stack: str) -> None:
+    """Per cluster: what the recovery recreates is the cluster, its node pools and what runs in
+    it; no Secret Manager entry, no reserved address, no network and nothing of another cluster
+    (those survive, so ESO re-reads the same values and zones reconnect to the same address).
+    Recreating it is estimated no slower than a first install of the whole stack."""
+    plan = plan_of(stack)
+    whole = estimate.critical_path(plan).total_seconds
+    for cluster in plan.of_type(CLUSTER):
+        lost = teardown.lost_with(plan, cluster)
+        custom = [r for r in lost if r.custom]
+        assert {r.type for r in custom if not r.type.startswith("kubernetes:")} == {
+            CLUSTER,
+            "gcp:container/nodePool:NodePool",
+        }, cluster.name
+        in_cluster = [r for r in custom if r.type.startswith("kubernetes:")]
+        assert in_cluster and all(cluster_of(plan, r).urn == cluster.urn for r in in_cluster)
+        others = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.provider_urn]
+        assert {r.urn for r in others if cluster_of(plan, r).urn == cluster.urn} == {
+            r.urn for r in in_cluster
+        }
+        rebuild = estimate.critical_path(dataclasses.replace(plan, registrations=lost))
+        assert 0 < rebuild.total_seconds <= whole, cluster.name

@@ -32,6 +32,7 @@ from tests.ci_workflows import (
     matrix_entries,
     pulumi_runs,
     pulumi_step,
+    resolve,
     run_pack,
     steps,
     triggers,
@@ -112,8 +113,8 @@ def _actionlint(*files: Path) -> tuple[int, list[dict[str, Any]], str]:
 # actionlint
 
 
-def test_workflows_exist_for_pr_and_deploy() -> None:
-    assert {p.name for p in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "promote.yml"}
+def test_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "drift.yml", "promote.yml"}
     assert len(STACKS) >= 2, "every stack file is covered by the checks below"
 
 
@@ -226,7 +227,7 @@ def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
             assert len(auth) == runs_pulumi, f"{path.name}/{job_id}"
             if not auth:
                 continue
-            identity = "matrix.previewer" if path.name == "pr.yml" else "matrix.deployer"
+            identity = "matrix.deployer" if path.name == "deploy.yml" else "matrix.previewer"
             assert auth[0]["with"] == {
                 "workload_identity_provider": WIF_PROVIDER,
                 "service_account": f"${{{{ {identity} }}}}",
@@ -275,10 +276,11 @@ def test_every_job_has_explicit_least_privilege_permissions() -> None:
             assert set(perms.values()) <= {"read", "write"}
             uses_gcp = any(uses(s, GCP_AUTH_ACTION) for s in steps(job))
             assert (perms.get("id-token") == "write") == uses_gcp, f"{path.name}/{job_id}"
-            if perms.get("pull-requests") == "write":
-                # A job that can write to the PR runs no code from the PR.
-                assert set(perms) == {"pull-requests"}, f"{path.name}/{job_id}"
-                assert not any(uses(s, "actions/checkout@") for s in steps(job))
+            for writes in ("pull-requests", "issues"):
+                if perms.get(writes) == "write":
+                    # A job that can write to PRs or issues checks out and runs no code.
+                    assert set(perms) == {writes}, f"{path.name}/{job_id}"
+                    assert not any(uses(s, "actions/checkout@") for s in steps(job))
             assert perms.get("contents", "read") == "read", f"{path.name}/{job_id}"
 
 
@@ -409,10 +411,13 @@ def test_make_policy_config_writes_the_default_path() -> None:
 
 
 def test_every_stack_is_previewed_and_deployed_with_the_pack() -> None:
-    assert sorted(r.stack for r in RUNS if r.command == "preview") == STACKS
+    for workflow in ("pr.yml", "drift.yml"):
+        previews = [r.stack for r in RUNS if r.workflow == workflow]
+        assert sorted(previews) == STACKS, workflow
     assert [r.stack for r in RUNS if r.command == "up"] == ci_stacks_names()
     for run in RUNS:
-        assert run.workflow == ("pr.yml" if run.command == "preview" else "deploy.yml"), run
+        expected = "deploy.yml" if run.command == "up" else ("pr.yml", "drift.yml")
+        assert run.workflow in expected, run
         assert run.policy_packs == ["policy"], run
         assert run.policy_pack_configs == [_config_path(run.stack)], run
         assert run.generated_configs == [run.stack], run
@@ -482,6 +487,76 @@ def test_a_scheduled_deploy_renews_certificates_inside_their_window() -> None:
     runs_per_week = 7 if day_of_week == "*" else len(day_of_week.split(","))
     interval_hours = 7 * 24 / runs_per_week
     assert SERVER_CERT_EARLY_RENEWAL_HOURS / interval_hours >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# drift
+
+
+def test_drift_previews_every_stack_from_main_on_a_schedule_and_expects_no_changes() -> None:
+    """pulumi/actions v7.0.0 action.yml: `expect-no-changes` ("Return an error if any changes
+    occur during this update"), passed by src/config.ts as Automation API `expectNoChanges`,
+    which adds `--expect-no-changes` (pulumi/pulumi sdk/nodejs/automation/stack.ts); the CLI then
+    fails a preview with any step but same/read (pkg/cmd/pulumi/operations/preview.go)."""
+    workflow = load(WORKFLOW_DIR / "drift.yml")
+    # Only the schedule: the preview identity is bound to `schedule` on main (wif.py); GitHub
+    # runs scheduled workflows on the default branch.
+    assert set(triggers(workflow)) == {"schedule"}
+    [cron] = [s["cron"] for s in triggers(workflow)["schedule"]]
+    minute, hour, day_of_month, month, day_of_week = cron.split()
+    assert (day_of_month, month, day_of_week) == ("*", "*", "*"), "daily"
+    assert minute.isdigit() and hour.isdigit()
+    job = jobs(workflow)["preview"]
+    assert [e["stack"] for e in matrix_entries(workflow, "preview")] == ci_stacks_names()
+    assert job["strategy"]["fail-fast"] is False  # one drifted stack does not hide another
+    assert "environment" not in job  # the deployer is bound to environments only
+    pulumi = pulumi_step(job)["with"]
+    assert pulumi["command"] == "preview"
+    assert pulumi["expect-no-changes"] is True
+    assert str(pulumi.get("refresh", "false")) == "false"
+    assert "continue-on-error" not in pulumi_step(job)  # the job fails: loud
+
+
+def test_drift_and_deploy_of_a_stack_never_run_at_once() -> None:
+    """Both hold the job-level concurrency group `pulumi-<stack>` and neither cancels the
+    other in progress (GitHub: at most one running and one pending job per group)."""
+    groups: dict[str, set[str]] = {}
+    for path in WORKFLOW_FILES:
+        workflow = load(path)
+        for job_id, job in jobs(workflow).items():
+            if not any(uses(s, PULUMI_ACTION) for s in steps(job)):
+                continue
+            command = pulumi_step(job)["with"]["command"]
+            if path.name == "pr.yml":
+                continue  # a PR preview of a DIY backend takes no lock and writes nothing
+            concurrency = job.get("concurrency")
+            assert concurrency, f"{path.name}/{job_id}"
+            assert concurrency["cancel-in-progress"] is False, f"{path.name}/{job_id}"
+            for entry in matrix_entries(workflow, job_id):
+                group = resolve(concurrency["group"], {"matrix": entry})
+                groups.setdefault(group, set()).add(f"{path.name}:{command}")
+    assert groups == {f"pulumi-{stack}": {"deploy.yml:up", "drift.yml:preview"} for stack in STACKS}
+
+
+def test_a_failed_drift_preview_reaches_a_human_as_an_issue() -> None:
+    workflow = load(WORKFLOW_DIR / "drift.yml")
+    preview, report = jobs(workflow)["preview"], jobs(workflow)["report"]
+    names = [s.get("id") or s.get("name") or s.get("uses") for s in steps(preview)]
+    [after] = [s for s in steps(preview)[names.index("preview") + 1 :] if "run" in s]
+    assert after["if"] == "failure() && steps.preview.outcome == 'failure'"
+    assert "python -m offline.drift" in after["run"]
+    assert "pulumi stack export" in after["run"]
+    upload = next(s for s in steps(preview) if uses(s, "actions/upload-artifact@"))
+    assert upload["if"] == after["if"]
+    assert upload["with"]["name"] == "drift-${{ matrix.stack }}"
+    assert report["needs"] == "preview" and report["if"] == "failure()"
+    assert report["permissions"] == {"issues": "write"}
+    download = next(s for s in steps(report) if uses(s, "actions/download-artifact@"))
+    assert download["with"]["pattern"] == "drift-*"
+    script = steps(report)[-1]["run"]
+    assert steps(report)[-1]["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert 'gh api --method POST "repos/${GITHUB_REPOSITORY}/issues"' in script
+    assert "/comments" in script  # an open drift issue gets a comment, not a duplicate
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,11 @@ class GithubTrust(pulumi.ComponentResource):
         for identity, account, principal in (
             ("deployer", args.deployer_account, deployer_principal),
             ("preview", args.preview_account, self.pool.name.apply(wif.preview_principal_set)),
+            (
+                "scheduled-preview",
+                args.preview_account,
+                self.pool.name.apply(wif.scheduled_preview_principal_set),
+            ),
         ):
             gcp.serviceaccount.IAMMember(
                 f"{names.POOL_ID}-impersonates-{identity}",

@@ -23,6 +23,9 @@ PROVIDER_ID: Final = "github-actions"
 GITHUB_ISSUER: Final = "https://token.actions.githubusercontent.com"
 PROTECTED_REF: Final = "refs/heads/main"
 PULL_REQUEST_EVENT: Final = "pull_request"
+# The drift check (.github/workflows/drift.yml): GitHub runs scheduled workflows on the default
+# branch (https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows#schedule).
+SCHEDULE_EVENT: Final = "schedule"
 
 # Retention of the state objects' non-current versions. A Pulumi update writes the stack file
 # once per resource step (a checkpoint each), so "versions" are cheap and many; a non-current

@@ -14,7 +14,8 @@ workloadIdentityPools.providers, `attributeMapping`): each custom attribute `att
 <pool>/attribute.<name>/<value>`. A principal set names one attribute value, so "branch AND
 environment" needs one attribute that combines both: `ref_environment`. A claim absent from the
 token makes its bare reference fail to evaluate, so the optional `environment` is read through
-`has()` (the CEL presence test).
+`has()` (the CEL presence test). `event_ref` combines the event and the ref the same way, for
+the scheduled drift check: `schedule` on the protected branch only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from day0.names import PROTECTED_REF, PULL_REQUEST_EVENT
+from day0.names import PROTECTED_REF, PULL_REQUEST_EVENT, SCHEDULE_EVENT
 
 # A git ref cannot contain ':' (git check-ref-format), so `<ref>:<environment>` is unambiguous.
 REF_ENVIRONMENT_SEPARATOR: Final = ":"
@@ -37,6 +38,8 @@ ATTRIBUTE_MAPPING: Final[Mapping[str, str]] = {
     "attribute.event_name": "assertion.event_name",
     "attribute.environment": _ENVIRONMENT,
     "attribute.ref_environment": f"assertion.ref + '{REF_ENVIRONMENT_SEPARATOR}' + {_ENVIRONMENT}",
+    # `<event>:<ref>`: an event name has no ':' ([a-z_]), so the value is unambiguous.
+    "attribute.event_ref": f"assertion.event_name + '{REF_ENVIRONMENT_SEPARATOR}' + assertion.ref",
 }
 
 
@@ -69,3 +72,10 @@ def deployer_principal_set(pool_name: str, environment: str) -> str:
 def preview_principal_set(pool_name: str) -> str:
     """Jobs started by a pull_request event (of this repository: the condition)."""
     return _principal_set(pool_name, "event_name", PULL_REQUEST_EVENT)
+
+
+def scheduled_preview_principal_set(pool_name: str) -> str:
+    """Jobs of a scheduled run on the protected branch (the drift check): not a manual
+    `workflow_dispatch`, which any writer can start on any branch with its own workflow file."""
+    value = f"{SCHEDULE_EVENT}{REF_ENVIRONMENT_SEPARATOR}{PROTECTED_REF}"
+    return _principal_set(pool_name, "event_ref", value)
