@@ -155,6 +155,10 @@ ID_PATTERNS = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": r"projects/\S+/cryptoKeys/\S+ roles/\S+ serviceAccount:\S+",
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": r"projects/[^/]+/locations/[^/]+/buckets/[^/]+",
     "gcp:logging/projectSink:ProjectSink": r"projects/[^/]+/sinks/_Default",
+    "gcp:compute/forwardingRule:ForwardingRule": r"projects/[^/]+/regions/[^/]+/forwardingRules/[^/]+",
+    "gcp:sql/databaseInstance:DatabaseInstance": r"projects/[^/]+/instances/[^/]+",
+    "gcp:sql/database:Database": r"projects/[^/]+/instances/[^/]+/databases/[^/]+",
+    "gcp:sql/user:User": r"[^/]+/[^/]+/[^/]+",
 }
 
 
