@@ -194,7 +194,6 @@ fluxes = {
         f"{c.name}-flux",
         FluxArgs(
             stack=pulumi.get_stack(),
-            repository_url=config.gitops.repository_url,
             credentials_secret=config.gitops.credentials_secret,
             project=config.project,
             cluster_location=c.region,
@@ -202,6 +201,8 @@ fluxes = {
             read_access=secret_read_access(FLUX_NAMESPACE),
             eso_release=esos[c.name].release,
             platform_vars=PlatformVars(
+                repository_url=config.gitops.repository_url,
+                commit_status_secret=config.gitops.commit_status_secret,
                 environment=config.environment,
                 stage=config.stage.value,
                 project=config.project,

@@ -426,10 +426,18 @@ class LogStorageConfig(_Model):
 
 
 class GitOps(_Model):
-    """Where Flux pulls this repository from; credentials come from Secret Manager."""
+    """Where Flux pulls this repository from; credentials come from Secret Manager. A staging
+    stack's zone clusters post commit statuses with the GitHub App keys of `commit_status_secret`
+    (k8s/flux/commit-status; docs/environments.md)."""
 
     repository_url: str = Field(pattern=r"^(https://|ssh://)\S+$")
     credentials_secret: SecretId
+    commit_status_secret: SecretId | None = None
+
+    @property
+    def flux_secrets(self) -> list[str]:
+        """The entries Flux's identity reads: the git credentials, and the commit-status keys."""
+        return [self.credentials_secret, *filter(None, [self.commit_status_secret])]
 
 
 class Gateway(_Model):
@@ -717,6 +725,15 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
                 FLUX_NAMESPACE,
             )
         )
+        if view.gitops.commit_status_secret is not None:
+            wanted.append(
+                (
+                    "gitops.commitStatusSecret",
+                    view.gitops.commit_status_secret,
+                    "GitHub App private keys",
+                    FLUX_NAMESPACE,
+                )
+            )
     if view.gateway is not None:
         wanted.append(
             ("gateway.tlsSecret", view.gateway.tls_secret, "TLS private keys", KUMA_NAMESPACE)
@@ -735,7 +752,8 @@ def _secrets(view: ConfigView) -> Iterator[Problem]:
 
 def _readers(view: ConfigView) -> Iterator[Problem]:
     """Each reader is a namespace the program creates a store for; Flux's identity reads the
-    git credentials and nothing else."""
+    git credentials (and, where it posts commit statuses, their GitHub App keys) and nothing
+    else."""
     if view.tenants is None:
         return
     tenants = [t.namespace for t in view.tenants]
@@ -744,12 +762,12 @@ def _readers(view: ConfigView) -> Iterator[Problem]:
     gateway = [KUMA_NAMESPACE] if view.gateway_declared else []
     known = list(dict.fromkeys([FLUX_NAMESPACE, *tenants, *gateway]))
     by_id = {entry.id: entry for _, entry in view.secrets}
-    # Which entry is Flux's is known only once gitops.credentialsSecret names a valid one (its
-    # problems are reported by `_secrets`).
-    credentials = view.gitops.credentials_secret if view.gitops is not None else None
-    flux_entry = by_id.get(credentials) if credentials is not None else None
-    if flux_entry is None or flux_entry.readers != [FLUX_NAMESPACE]:
-        credentials = None
+    # Which entries are Flux's is known only once gitops names valid ones (their problems are
+    # reported by `_secrets`).
+    flux_ids = view.gitops.flux_secrets if view.gitops is not None else []
+    flux_entries = [by_id.get(secret_id) for secret_id in flux_ids]
+    if not flux_ids or any(e is None or e.readers != [FLUX_NAMESPACE] for e in flux_entries):
+        flux_ids = []
     for index, entry in view.secrets:
         for reader in entry.readers:
             if reader not in known:
@@ -758,12 +776,24 @@ def _readers(view: ConfigView) -> Iterator[Problem]:
                     f"{reader!r} is not one of {known} (flux-system, tenants[], kuma-system "
                     "with a gateway); add it to platform:tenants first",
                 )
-            elif reader == FLUX_NAMESPACE and credentials is not None and entry.id != credentials:
+            elif reader == FLUX_NAMESPACE and flux_ids and entry.id not in flux_ids:
                 yield (
                     f"secrets[{index}].readers",
-                    f"{FLUX_NAMESPACE!r} may read only the git credentials "
-                    f"({credentials!r}); give {entry.id!r} to the namespace that uses it",
+                    f"{FLUX_NAMESPACE!r} may read only the git credentials and the commit-status "
+                    f"keys ({', '.join(map(repr, flux_ids))}); give {entry.id!r} to the "
+                    "namespace that uses it",
                 )
+
+
+def _commit_statuses(view: ConfigView) -> Iterator[Problem]:
+    """Only staging posts commit statuses: promotion evidence comes from staging, and a prod
+    status would count for nothing (offline/promote.py reads staging's contexts only)."""
+    if view.stage is Stage.PROD and view.gitops is not None and view.gitops.commit_status_secret:
+        yield (
+            "gitops.commitStatusSecret",
+            "a prod stack posts no commit statuses (promotion evidence comes from staging's "
+            "zone clusters: docs/environments.md, Promotion); remove the key",
+        )
 
 
 def _database(view: ConfigView) -> Iterator[Problem]:
@@ -916,6 +946,7 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_locations(view),
         *_secrets(view),
         *_readers(view),
+        *_commit_statuses(view),
         *_log_storage(view),
         *_database(view),
         *_derived_names(view),

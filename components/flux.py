@@ -63,6 +63,10 @@ class DatabaseVars:
 class PlatformVars:
     """The facts Pulumi hands to Flux overlays; keys are what `${VAR}` may name in k8s/."""
 
+    # The repository the FluxInstance syncs (also the address Flux posts commit statuses to).
+    repository_url: str
+    # Secret Manager entry with the GitHub App keys Flux posts commit statuses with (staging).
+    commit_status_secret: str | None
     environment: str
     stage: str
     project: str
@@ -77,6 +81,7 @@ class PlatformVars:
 
     def data(self) -> dict[str, str]:
         data = {
+            "GIT_REPOSITORY_URL": self.repository_url,
             "ENVIRONMENT": self.environment,
             "STAGE": self.stage,
             "GCP_PROJECT": self.project,
@@ -89,6 +94,8 @@ class PlatformVars:
         }
         if self.kuma_zone is not None:
             data["KUMA_ZONE"] = self.kuma_zone
+        if self.commit_status_secret is not None:
+            data["COMMIT_STATUS_SECRET"] = self.commit_status_secret
         if self.database is not None:
             data.update(self.database.data())
         return data
@@ -97,10 +104,10 @@ class PlatformVars:
 @dataclass(frozen=True)
 class FluxArgs:
     stack: str
-    repository_url: str
     # Secret Manager entry (external value) holding the git credentials as JSON
     # {"username": ..., "password": ...}; ESO copies it into flux-system through flux-system's own
-    # SecretStore, whose identity may read this entry and no other.
+    # SecretStore, whose identity may read this entry and, on a staging stack, the commit-status
+    # keys (PlatformVars.commit_status_secret), nothing else.
     credentials_secret: str
     project: str
     cluster_location: str
@@ -153,7 +160,7 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
         },
         "sync": {
             "kind": "GitRepository",
-            "url": args.repository_url,
+            "url": args.platform_vars.repository_url,
             "ref": SYNC_REF,
             "path": sync_path(args.stack, args.platform_vars.cluster_role),
             "pullSecret": GIT_CREDENTIALS,

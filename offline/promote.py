@@ -7,16 +7,15 @@ everything below the file's leading comment block is copied, byte for byte, from
 *at the commit staging reported healthy* (not from the tip of main, which may already carry the
 next candidate).
 
-Health evidence. The staging zone clusters are to carry a Flux notification-controller
-`Provider` of type `github` and an `Alert` on their Kustomizations (docs/environments.md, "Flux's
-commit statuses": not applied yet, the offline references lack their CRDs). The
-kustomize-controller emits an info event marked as a commit status update once a Kustomization is
-Ready at a revision (health checks included: the apps' Kustomizations `wait: true`), and an error
-event when it fails (fluxcd/kustomize-controller v1.9.4 internal/controller/
-kustomization_controller.go; fluxcd/notification-controller v1.9.3 internal/server/
-event_handlers.go `getNotificationParams`); the github notifier posts them as commit statuses
-`success`/`failure` on the revision's commit, skipping Progressing events (internal/notifier/
-github.go `Post`). The Provider's `commitStatusExpr` names each status
+Health evidence. The staging zone clusters carry a Flux notification-controller `Provider` of type
+`github` and an `Alert` on their Kustomizations (k8s/flux/commit-status; docs/environments.md,
+"Flux's commit statuses"). The kustomize-controller emits an info event marked as a commit status
+update once a Kustomization is Ready at a revision (health checks included: the apps'
+Kustomizations `wait: true`), and an error event when it fails (fluxcd/kustomize-controller v1.9.4
+internal/controller/kustomization_controller.go; fluxcd/notification-controller v1.9.3
+internal/server/event_handlers.go `getNotificationParams`); the github notifier posts them as
+commit statuses `success`/`failure` on the revision's commit, skipping Progressing events
+(internal/notifier/github.go `Post`). The Provider's `commitStatusExpr` names each status
 `flux/<cluster>/<kustomization>` (`commit_status_context`).
 
 The evidence file (`--evidence`) is what the workflow fetches for that commit:

@@ -17,7 +17,12 @@ Usage::
 
     python scripts/refresh_offline_refs.py            # (re)write offline/refs
     python scripts/refresh_offline_refs.py --check    # exit 1 if offline/refs is stale
-    python scripts/refresh_offline_refs.py --shared /path/to/shared
+    python scripts/refresh_offline_refs.py --shared /path/to/shared \\
+        --notification-controller-git /path/to/notification-controller.git
+
+Most inputs are verbatim copies under ``shared/``; the notification-controller CRDs (Provider,
+Alert) are read straight from a local git clone or mirror of fluxcd/notification-controller at
+the tag the pinned Flux distribution ships (``NOTIFICATION_CONTROLLER``), whose commit must match.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import copy
 import hashlib
 import json
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +122,26 @@ FLUX_OPERATOR_CHART = Upstream(
     "6603078fd491f2a8f3f9d121dec1a04310a4b178",
     "charts/flux-operator",
     AGPL,
+)
+
+# Flux v2.9.4 ships notification-controller v1.9.3 (fluxcd/flux2 v2.9.4
+# manifests/bases/notification-controller/kustomization.yaml); read from a git mirror, not shared/.
+NOTIFICATION_CONTROLLER = Upstream(
+    "fluxcd/notification-controller",
+    "v1.9.3",
+    "0b6fcb118ea64a36d7ca7d29904e4f5075be87bc",
+    "config/crd/bases",
+    APACHE,
+)
+NOTIFICATION_FILES: tuple[str, ...] = (
+    "notification.toolkit.fluxcd.io_providers.yaml",
+    "notification.toolkit.fluxcd.io_alerts.yaml",
+)
+GIT_MIRROR_HINT = (
+    "a local clone or mirror of github.com/fluxcd/notification-controller holding tag "
+    f"{NOTIFICATION_CONTROLLER.tag}: `git clone --mirror "
+    "https://github.com/fluxcd/notification-controller.git DIR`, then pass "
+    "--notification-controller-git DIR (make: NOTIFICATION_CONTROLLER_GIT=DIR)"
 )
 
 GKE_MANAGED_PROMETHEUS = Upstream(
@@ -382,20 +408,79 @@ def _check_sum(shared: Path, rel: str, data: bytes) -> str:
     return digest
 
 
-def _crd_inputs(shared: Path) -> list[tuple[str, Upstream]]:
-    inputs: list[tuple[str, Upstream]] = []
+@dataclass(frozen=True)
+class CrdInput:
+    """One upstream CRD file as read: where from (for SOURCES.json), its bytes and their sha256."""
+
+    source_file: str
+    name: str  # file name upstream (in `up.base_path`)
+    data: bytes
+    sha256: str
+    up: Upstream
+
+
+def _shared_input(shared: Path, rel: str, up: Upstream) -> CrdInput:
+    raw = (shared / rel).read_bytes()
+    return CrdInput(f"shared/{rel}", Path(rel).name, raw, _check_sum(shared, rel, raw), up)
+
+
+def _crd_inputs(shared: Path) -> list[CrdInput]:
+    inputs: list[CrdInput] = []
     kuma_dir = shared / "crds" / "kuma-v2.13.10"
     for path in sorted(kuma_dir.glob("*.yaml")):
-        inputs.append((f"crds/kuma-v2.13.10/{path.name}", KUMA_CRDS))
+        inputs.append(_shared_input(shared, f"crds/kuma-v2.13.10/{path.name}", KUMA_CRDS))
     flux_present = sorted(p.name for p in (shared / "crds" / "flux").glob("*.yaml"))
     if flux_present != sorted(FLUX_FILES):
         raise SystemExit(f"shared/crds/flux holds {flux_present}, expected {sorted(FLUX_FILES)}")
     for name in flux_present:
-        inputs.append((f"crds/flux/{name}", FLUX_FILES[name]))
+        inputs.append(_shared_input(shared, f"crds/flux/{name}", FLUX_FILES[name]))
     for path in sorted((shared / "crds" / "eso").glob("*.yaml")):
-        inputs.append((f"crds/eso/{path.name}", ESO))
+        inputs.append(_shared_input(shared, f"crds/eso/{path.name}", ESO))
     for path in sorted((shared / "crds" / "gke-managed-prometheus").glob("*.yaml")):
-        inputs.append((f"crds/gke-managed-prometheus/{path.name}", GKE_MANAGED_PROMETHEUS))
+        inputs.append(
+            _shared_input(
+                shared, f"crds/gke-managed-prometheus/{path.name}", GKE_MANAGED_PROMETHEUS
+            )
+        )
+    return inputs
+
+
+def _git(git_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(git_dir), *args], capture_output=True, check=False)
+
+
+def git_mirror_problem(git_dir: Path | None, up: Upstream = NOTIFICATION_CONTROLLER) -> str | None:
+    """Why `git_dir` cannot serve `up`'s files (None: it can): not given, not a git repository,
+    no such tag, or the tag names another commit than the one recorded here."""
+    if git_dir is None:
+        return f"the {up.repo} CRDs need {GIT_MIRROR_HINT}"
+    if _git(git_dir, "rev-parse", "--git-dir").returncode != 0:
+        return f"{git_dir} is not a git repository; the {up.repo} CRDs need {GIT_MIRROR_HINT}"
+    found = _git(git_dir, "rev-parse", "--verify", "--quiet", f"refs/tags/{up.tag}^{{commit}}")
+    if found.returncode != 0:
+        return f"{git_dir} has no tag {up.tag} (fetch the tags of {up.repo}: `git fetch --tags`)"
+    commit = found.stdout.decode().strip()
+    if commit != up.commit:
+        return (
+            f"{git_dir}: tag {up.tag} is commit {commit}, but {up.repo} {up.tag} is {up.commit}"
+            " (not a mirror of that repository, or the tag was moved)"
+        )
+    return None
+
+
+def _git_crd_inputs(git_dir: Path, up: Upstream, names: tuple[str, ...]) -> list[CrdInput]:
+    """`names` from `up.base_path` at `up.commit` of the clone or mirror `git_dir`."""
+    inputs: list[CrdInput] = []
+    for name in names:
+        path = f"{up.base_path}/{name}"
+        shown = _git(git_dir, "show", f"{up.commit}:{path}")
+        if shown.returncode != 0:
+            raise SystemExit(f"{git_dir}: {up.repo} {up.tag} has no {path}")
+        inputs.append(
+            CrdInput(
+                f"git:{up.repo}@{up.tag}:{path}", name, shown.stdout, sha256_bytes(shown.stdout), up
+            )
+        )
     return inputs
 
 
@@ -416,21 +501,24 @@ def missing_inputs(shared: Path) -> list[str]:
     return [rel for rel in REQUIRED_INPUTS if not (shared / rel).exists()]
 
 
-def generate(shared: Path) -> Generated:
+def generate(shared: Path, notification_git: Path) -> Generated:
     files: dict[str, bytes] = {}
     sources: dict[str, dict[str, Any]] = {}
     crd_index: dict[str, dict[str, Any]] = {}
     not_served: dict[str, list[str]] = {}
     groups: set[str] = set()
 
-    for rel, up in _crd_inputs(shared):
-        raw = (shared / rel).read_bytes()
-        digest = _check_sum(shared, rel, raw)
-        for crd in yaml.safe_load_all(raw):
+    crd_inputs = [
+        *_crd_inputs(shared),
+        *_git_crd_inputs(notification_git, NOTIFICATION_CONTROLLER, NOTIFICATION_FILES),
+    ]
+    for source in crd_inputs:
+        up = source.up
+        for crd in yaml.safe_load_all(source.data):
             if not crd:
                 continue
             if crd.get("kind") != "CustomResourceDefinition":
-                raise SystemExit(f"shared/{rel}: not a CustomResourceDefinition")
+                raise SystemExit(f"{source.source_file}: not a CustomResourceDefinition")
             spec = crd["spec"]
             group, kind, scope = spec["group"], spec["names"]["kind"], spec["scope"]
             groups.add(group)
@@ -461,9 +549,9 @@ def generate(shared: Path) -> Generated:
                     "upstream_repo": up.repo,
                     "tag": up.tag,
                     "commit": up.commit,
-                    "upstream_path": f"{up.base_path}/{Path(rel).name}",
-                    "source_file": f"shared/{rel}",
-                    "source_sha256": digest,
+                    "upstream_path": f"{up.base_path}/{source.name}",
+                    "source_file": source.source_file,
+                    "source_sha256": source.sha256,
                     "licence": up.licence,
                 }
 
@@ -646,9 +734,16 @@ when available and re-run the refresh.
 
 The refresh script reads the verbatim upstream copies kept in the workspace's `shared/`
 folder (see `shared/crds/README.md`), checks their sha256 against the `SOURCE.txt` there and
-records it in `SOURCES.json`.
+records it in `SOURCES.json`. The notification-controller CRDs (`Provider`, `Alert`) come from a
+local git clone or mirror of fluxcd/notification-controller instead
+(`--notification-controller-git DIR`, make: `NOTIFICATION_CONTROLLER_GIT=DIR`), read at the
+recorded commit after checking that the tag names it; their `source_file` is
+`git:<repo>@<tag>:<path>`.
 
 Notes carried over from the source notes:
+- Flux v2.9.4 ships notification-controller v1.9.3 (fluxcd/flux2 v2.9.4
+  `manifests/bases/notification-controller/kustomization.yaml`); its Provider and Alert serve
+  `v1beta3` only. The Receiver CRD is not copied (the project writes none).
 - Flux v2.9.4 ships source-controller v1.9.4; the stored snapshot stops at v1.9.1, whose source
   CRD schemas are identical to the release/v1.9.x branch (only an annotation differs).
 - The ESO 2.9.0 chart is released from tag `helm-chart-2.9.0`, one commit after `v2.9.0`; CRDs,
@@ -686,6 +781,14 @@ def main(argv: list[str] | None = None) -> int:
         help="folder holding the upstream crds/ and charts/ copies (default: ../shared)",
     )
     parser.add_argument(
+        "--notification-controller-git",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"local clone or mirror of {NOTIFICATION_CONTROLLER.repo} holding tag"
+        f" {NOTIFICATION_CONTROLLER.tag} (the Provider and Alert CRDs are read from it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=OUT_DIR, help="output folder (default: offline/refs)"
     )
     parser.add_argument(
@@ -696,14 +799,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shared: Path = args.shared.resolve()
     out_dir: Path = args.out.resolve()
+    notification_git: Path | None = args.notification_controller_git
+    problems = []
     missing = missing_inputs(shared)
     if missing:
-        parser.error(
+        problems.append(
             f"{shared} lacks what the refresh reads: {', '.join(missing)} (a checkout of the "
             "workspace's shared/ folder; pass --shared DIR if it is elsewhere)"
         )
+    if (git_problem := git_mirror_problem(notification_git)) is not None:
+        problems.append(git_problem)
+    if problems:
+        parser.error("; ".join(problems))
+    assert notification_git is not None  # git_mirror_problem said so
 
-    generated = generate(shared)
+    generated = generate(shared, notification_git)
     current = existing_files(out_dir)
 
     if args.check:

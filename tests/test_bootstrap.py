@@ -279,7 +279,10 @@ def test_platform_vars_per_cluster(stack):
         assert config_map.inputs["metadata"]["namespace"] == "flux-system"
         assert config_map.inputs["metadata"]["labels"]["reconcile.fluxcd.io/watch"] == "Enabled"
         data = config_map.inputs["data"]
+        gitops = plan.config["platform:gitops"]
         expected = {
+            # The repository the FluxInstance syncs: where staging posts its commit statuses.
+            "GIT_REPOSITORY_URL": gitops["repositoryUrl"],
             "ENVIRONMENT": plan.config["platform:environment"],
             "STAGE": plan.config["platform:stage"],
             "GCP_PROJECT": plan.config["gcp:project"],
@@ -290,6 +293,8 @@ def test_platform_vars_per_cluster(stack):
             "MESH_NAME": "default",
             "KUMA_NAMESPACE": "kuma-system",
         } | ({"KUMA_ZONE": spec["kumaZone"]} if spec["role"] == "zone" else {})
+        if "commitStatusSecret" in gitops:
+            expected["COMMIT_STATUS_SECRET"] = gitops["commitStatusSecret"]
         database = plan.config.get("platform:database")
         if database:  # components/database.py; the endpoint is the range's first usable address
             expected |= {

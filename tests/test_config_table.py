@@ -729,6 +729,41 @@ CASES = [
         set_at("platform:secrets[0].readers", ["flux-system", "catalog"]),
         expect("platform:gitops.credentialsSecret", "with readers: [flux-system]"),
     ),
+    # Staging's Flux posts the promotion's commit statuses with secrets[5] (flux-commit-status).
+    case(
+        "commit-statuses-from-prod",
+        PROD,
+        set_at("platform:gitops.commitStatusSecret", "flux-git-credentials"),
+        expect("platform:gitops.commitStatusSecret", "a prod stack posts no commit statuses"),
+    ),
+    case(
+        "commit-status-unknown-secret",
+        STG,
+        set_at("platform:gitops.commitStatusSecret", "flux-commit"),
+        expect("platform:gitops.commitStatusSecret", "is not one of secrets[].id"),
+    ),
+    case(
+        "commit-status-generated",
+        STG,
+        set_at("platform:gitops.commitStatusSecret", "catalog-db-password"),
+        expect("platform:gitops.commitStatusSecret", "must be 'external'"),
+    ),
+    case(
+        "commit-status-keys-shared-with-a-tenant",
+        STG,
+        set_at("platform:secrets[5].readers", ["flux-system", "catalog"]),
+        expect("platform:gitops.commitStatusSecret", "with readers: [flux-system]"),
+    ),
+    case(
+        "flux-reads-an-app-secret-besides-its-two",
+        STG,
+        set_at("platform:secrets[2].readers", ["storefront", "flux-system"]),
+        expect(
+            "platform:secrets[2].readers",
+            "may read only the git credentials and the commit-status keys "
+            "('flux-git-credentials', 'flux-commit-status')",
+        ),
+    ),
     case(
         "secret-reader-listed-twice",
         PROD,

@@ -643,7 +643,8 @@ def test_index_points_at_committed_schemas() -> None:
             assert files[entry["schema"]]["apiVersion"] == api_version
             assert files[entry["schema"]]["kind"] == kind
     # Kuma 2.13.10, Flux, ESO: one served version each; GKE Managed Prometheus: v1 and v1alpha1.
-    assert kinds == 52 + 10 + 5 + 2 * 5
+    # Flux: 10 shared CRDs + notification-controller Provider and Alert (v1beta3).
+    assert kinds == 52 + 12 + 5 + 2 * 5
     assert "external-secrets.io/v1beta1" not in index["crds"]
     assert index["crds"]["kuma.io/v1alpha1"]["Mesh"]["spec_schema"] == "open"
     assert index["charts"]["flux-operator"]["chart_version"] == "0.49.0"

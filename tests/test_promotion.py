@@ -4,6 +4,7 @@ commit statuses staging's Flux would post for it (the evidence file the workflow
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -15,11 +16,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components.facts import Stage
-from offline import prod_changes, promote
+from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME, Stage
+from components.naming import cluster_of_provider
+from offline import admission, prod_changes, promote
+from offline.gitops.checks import external_secret_targets
+from offline.gitops.cross_layer import remote_keys
+from offline.gitops.documents import Doc, namespace_of
 from offline.gitops.facts import rendered_stack, stack_facts
-from offline.gitops.render import render_cluster
+from offline.gitops.render import ROOT_KUSTOMIZATION, ClusterRender, render_cluster
 from offline.promote import Action, commit_status_context, pin_path, split_pin
+from tests import wif_cel
 from tests.support import STACKS, plan_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -466,24 +472,6 @@ def test_documented_promote_commands_parse() -> None:
     assert found >= 1
 
 
-def test_the_documented_provider_names_the_statuses_the_script_requires() -> None:
-    """The Provider in docs/environments.md yields `flux/<cluster>/<kustomization>` for the
-    cluster its platform-vars name (the one CEL shape it uses: literal + event field)."""
-    [provider] = [
-        d
-        for block in _doc_blocks("yaml")
-        for d in yaml.safe_load_all(block)
-        if d.get("kind") == "Provider"
-    ]
-    assert provider["spec"]["type"] == "github"
-    expr = provider["spec"]["commitStatusExpr"]
-    assert expr == promote.commit_status_expr("${CLUSTER_NAME}")
-    substituted = expr.replace("${CLUSTER_NAME}", "stg-zone-ew1")
-    m = re.fullmatch(r"'([^']*)' \+ event\.involvedObject\.name", substituted)
-    assert m is not None
-    assert m[1] + "apps-catalog" == promote.required_contexts(ROOT, "catalog")[0]
-
-
 def test_prod_rolls_the_pins_out_behind_health_checks() -> None:
     """Every Flux Kustomization that applies an app folder on a prod cluster waits for its
     objects (kstatus: Deployments rolled out) within a timeout, and for the ExternalSecrets' Ready
@@ -514,3 +502,159 @@ def test_the_pull_request_body_shows_the_decisions_and_the_diff(repo: Path, tmp_
     assert "| catalog | promote | healthy: flux/stg-zone-ew1/apps-catalog |" in body
     assert "| storefront | current | prod runs these pins already |" in body
     assert f"+    digest: {CANDIDATE_DIGEST}" in body
+
+
+# --------------------------------------------------------------------------- staging's statuses
+
+
+NOTIFICATION_API = "notification.toolkit.fluxcd.io/v1beta3"
+STATUS_SECRET = "flux-commit-status"  # the Secret the Provider reads (k8s/flux/commit-status)
+
+
+def _notification_docs(render: ClusterRender) -> dict[str, Doc]:
+    """Kind -> the one notification object of that kind Flux applies on the cluster."""
+    found: dict[str, Doc] = {}
+    for doc in render.docs:
+        if doc["apiVersion"].startswith("notification.toolkit.fluxcd.io/"):
+            assert doc["kind"] not in found, doc["kind"]
+            found[doc["kind"]] = doc
+    return found
+
+
+def _staging_zone_renders() -> list[tuple[str, ClusterRender]]:
+    renders = [
+        (stack, render)
+        for stack in STACKS
+        if plan_of(stack).config["platform:stage"] == Stage.STAGING.value
+        for render in rendered_stack(stack)
+        if render.cluster.role == "zone"
+    ]
+    assert renders
+    return renders
+
+
+def test_only_staging_zone_clusters_post_commit_statuses() -> None:
+    """Provider, Alert and the Secret they post with: on every zone cluster of a staging stack,
+    nowhere else (prod's statuses would prove nothing; the global runs no app). Strictly valid
+    against notification-controller v1.9.3's CRDs (offline/refs)."""
+    for stack in STACKS:
+        staging = plan_of(stack).config["platform:stage"] == Stage.STAGING.value
+        for render in rendered_stack(stack):
+            posts = staging and render.cluster.role == "zone"
+            docs = _notification_docs(render)
+            assert sorted(docs) == (["Alert", "Provider"] if posts else []), render.cluster.name
+            written = (FLUX_NAMESPACE, STATUS_SECRET) in set(external_secret_targets(render.docs))
+            assert written is posts, render.cluster.name
+            assert admission.all_problems(list(docs.values())) == []
+            assert render.problems == []
+
+
+def test_a_misspelt_provider_is_refused_by_the_pinned_crd() -> None:
+    [(_, render), *_] = _staging_zone_renders()
+    provider = copy.deepcopy(_notification_docs(render)["Provider"])
+    provider["spec"]["commitStatusExpression"] = provider["spec"].pop("commitStatusExpr")
+    assert admission.problems(provider) == [
+        f"Provider/{FLUX_NAMESPACE}/github-commit-status:"
+        " spec.commitStatusExpression: unknown field"
+    ]
+    provider["spec"]["type"] = "github-status"
+    assert any(
+        "spec.type: 'github-status' is not one of" in p for p in admission.problems(provider)
+    )
+
+
+def test_the_provider_posts_to_the_synced_repository_with_the_status_keys() -> None:
+    """The address is the URL the cluster's FluxInstance syncs (one config value); the Secret is
+    written by ESO through flux-system's own store from gitops.commitStatusSecret."""
+    for stack, render in _staging_zone_renders():
+        plan = plan_of(stack)
+        [instance] = [
+            r
+            for r in plan.of_type("kubernetes:fluxcd.controlplane.io/v1:FluxInstance")
+            if cluster_of_provider(plan.by_urn()[r.provider_urn].name) == render.cluster.name
+        ]
+        docs = _notification_docs(render)
+        provider, alert = docs["Provider"]["spec"], docs["Alert"]["spec"]
+        assert provider["type"] == "github"
+        assert provider["address"] == instance.inputs["spec"]["sync"]["url"]
+        assert provider["secretRef"] == {"name": STATUS_SECRET}
+        assert alert["providerRef"] == {"name": docs["Provider"]["metadata"]["name"]}
+        assert alert["eventSeverity"] == "info"  # info and error events
+        [external] = [
+            d
+            for d in render.docs
+            if d["kind"] == "ExternalSecret"
+            and (namespace_of(d), d["spec"]["target"]["name"]) == (FLUX_NAMESPACE, STATUS_SECRET)
+        ]
+        assert external["spec"]["secretStoreRef"] == {
+            "kind": "SecretStore",
+            "name": SECRET_STORE_NAME,
+        }
+        secret_id = plan.config["platform:gitops"]["commitStatusSecret"]
+        assert list(remote_keys(external)) == [secret_id]
+        assert secret_id in stack_facts(stack).readable_by[FLUX_NAMESPACE]
+
+
+def _alerted(alert: Doc, kustomization: Doc) -> bool:
+    """Whether the Alert's eventSources select this Kustomization (name `*`: every one of the
+    Alert's namespace, notification-controller v1.9.3 internal/server/event_handlers.go)."""
+    return any(
+        source["kind"] == kustomization["kind"]
+        and source.get("namespace", namespace_of(alert)) == namespace_of(kustomization)
+        and source["name"] in ("*", kustomization["metadata"]["name"])
+        for source in alert["spec"]["eventSources"]
+    )
+
+
+def _ready_event(kustomization: Doc, sha: str) -> dict[str, Any]:
+    """kustomize-controller v1.9.4's Ready event (internal/controller/kustomization_controller.go
+    `r.event(... EventSeverityInfo ..., commit_status: update)`), as the unstructured map
+    notification-controller hands to CEL (fluxcd/pkg apis/event v1beta1 Event's JSON fields)."""
+    return {
+        "involvedObject": {
+            "kind": kustomization["kind"],
+            "apiVersion": kustomization["apiVersion"],
+            "namespace": namespace_of(kustomization),
+            "name": kustomization["metadata"]["name"],
+        },
+        "severity": "info",
+        "reason": "ReconciliationSucceeded",
+        "reportingController": "kustomize-controller",
+        "metadata": {
+            "kustomize.toolkit.fluxcd.io/commit_status": "update",
+            "kustomize.toolkit.fluxcd.io/revision": f"main@sha1:{sha}",
+        },
+    }
+
+
+def test_the_posted_contexts_are_exactly_what_the_promotion_requires() -> None:
+    """commitStatusExpr evaluated (CEL subset, tests/wif_cel.py) for the Ready event of every
+    apps Kustomization the Alert selects on every staging zone cluster: the set of contexts is
+    exactly the one offline/promote.py requires for every app."""
+    apps = sorted(p.name for p in (ROOT / promote.pins_dir(Stage.STAGING)).iterdir() if p.is_dir())
+    required = {context for app in apps for context in promote.required_contexts(ROOT, app)}
+    posted: set[str] = set()
+    for _, render in _staging_zone_renders():
+        docs = _notification_docs(render)
+        provider, alert = docs["Provider"], docs["Alert"]
+        assert provider["spec"]["commitStatusExpr"] == promote.commit_status_expr(
+            render.cluster.name
+        )
+        kustomizations = [
+            d
+            for d in render.docs
+            if d["kind"] == "Kustomization" and d["metadata"]["name"].startswith("apps-")
+        ]
+        assert kustomizations, render.cluster.name
+        for ks in kustomizations:
+            assert _alerted(alert, ks), ks["metadata"]["name"]
+            env = {"event": _ready_event(ks, "a" * 40), "provider": provider, "alert": alert}
+            posted.add(wif_cel.evaluate(provider["spec"]["commitStatusExpr"], env))
+        # The platform's own Kustomizations report too, under contexts no app requires.
+        root: Doc = {
+            "kind": "Kustomization",
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "metadata": {"name": ROOT_KUSTOMIZATION, "namespace": FLUX_NAMESPACE},
+        }
+        assert _alerted(alert, root)
+    assert required and posted == required

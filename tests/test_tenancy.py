@@ -88,11 +88,17 @@ def test_each_namespace_reads_exactly_its_entries(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_flux_reads_only_the_git_credentials(stack):
+def test_flux_reads_exactly_the_git_credentials_and_where_it_posts_the_status_keys(stack):
+    """flux-system: the git credentials, plus on a staging stack (its zone clusters post the
+    promotion's commit statuses) the GitHub App keys; nothing else."""
     plan = plan_of(stack)
     access = analyse(resources(plan))
+    gitops = plan.config["platform:gitops"]
+    posts = plan.config["platform:stage"] == "staging"
+    assert ("commitStatusSecret" in gitops) is posts
     assert access.namespaces[FLUX_NAMESPACE] == {
-        plan.config["platform:gitops"]["credentialsSecret"]
+        gitops["credentialsSecret"],
+        *([gitops["commitStatusSecret"]] if posts else []),
     }
 
 
@@ -274,8 +280,8 @@ def test_a_widened_grant_is_reported(stack, widening):
 
 def test_project_level_impersonation_reads_what_every_account_reads():
     plan = plan_of("staging")
-    read_by_accounts = {"flux-git-credentials", "catalog-db-password", "storefront-session-key",
-                        "mesh-gateway-tls"}  # fmt: skip
+    read_by_accounts = {"flux-git-credentials", "flux-commit-status", "catalog-db-password",
+                        "storefront-session-key", "mesh-gateway-tls"}  # fmt: skip
     access = analyse(resources(WIDENINGS["project-workload-identity-user"](plan)))
     assert access.namespaces["catalog"] == read_by_accounts
     access = analyse(resources(WIDENINGS["project-token-creator"](plan)))
@@ -292,7 +298,7 @@ def test_project_level_impersonation_reads_what_every_account_reads():
 
 def test_every_namespace_reads_what_a_cluster_store_reads():
     access = analyse(resources(WIDENINGS["cluster-store-of-flux"](plan_of("staging"))))
-    assert access.namespaces[EVERY_NAMESPACE] == {"flux-git-credentials"}
+    assert access.namespaces[EVERY_NAMESPACE] == {"flux-git-credentials", "flux-commit-status"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

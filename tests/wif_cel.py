@@ -1,5 +1,6 @@
 """A tiny evaluator for the CEL subset the bootstrap writes into the workload identity provider
-(bootstrap/day0/wif.py): string literals, `assertion.<claim>`, `attribute.<name>`, `has()`,
+(bootstrap/day0/wif.py) and Flux's Provider writes as commitStatusExpr (k8s/flux/commit-status):
+string literals, `assertion.<claim>`, `attribute.<name>`, nested `event.<field>.<field>`, `has()`,
 `+`, `==`, `!=`, `&&`, `||`, `!`, `?:` and parentheses. A claim missing from the token is an
 error, as CEL's "no such key" (https://github.com/google/cel-spec/blob/master/doc/langdef.md,
 "Field Selection"), absorbed by `&&`/`||` when the other side decides and by `?:` when the other
@@ -97,16 +98,25 @@ class _Parser:
             return ("has", variable, name)
         variable = token
         self.take(".")
-        return ("select", variable, self.take())
+        path = [self.take()]
+        while self.peek() == ".":
+            self.take(".")
+            path.append(self.take())
+        return ("select", variable, *path)
 
 
 def _select(node: Node, env: Env) -> Any:
-    kind, variable, name = node
+    kind, variable, *path = node
     if variable not in env:
         raise CelSyntaxError(f"unknown variable {variable!r}")
     if kind == "has":
-        return name in env[variable]
-    return env[variable][name] if name in env[variable] else MissingClaim(f"{variable}.{name}")
+        return path[0] in env[variable]
+    value: Any = env[variable]
+    for depth, name in enumerate(path):
+        if not isinstance(value, Mapping) or name not in value:
+            return MissingClaim(".".join([variable, *path[: depth + 1]]))
+        value = value[name]
+    return value
 
 
 def _logical(node: Node, env: Env) -> Any:

@@ -1,0 +1,111 @@
+"""The refresh of offline/refs reads the notification-controller CRDs from a git mirror
+(scripts/refresh_offline_refs.py): what it refuses and what it reads, on throwaway repositories.
+Never reads the workspace's shared folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "refresh_offline_refs", ROOT / "scripts" / "refresh_offline_refs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+refresh = _load()
+NC = refresh.NOTIFICATION_CONTROLLER
+CRD = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Path:
+    """A repository with the CRD files under config/crd/bases and the tag the script pins."""
+    repo = tmp_path / "notification-controller"
+    (repo / NC.base_path).mkdir(parents=True)
+    for name in refresh.NOTIFICATION_FILES:
+        (repo / NC.base_path / name).write_bytes(CRD + name.encode() + b"\n")
+    git(repo.parent, "init", "--quiet", str(repo))
+    git(repo, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "-A")
+    git(repo, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "c")
+    git(repo, "tag", NC.tag)
+    return repo
+
+
+def test_the_pinned_tag_is_what_the_pinned_flux_ships() -> None:
+    assert (NC.repo, NC.tag) == ("fluxcd/notification-controller", "v1.9.3")
+    assert refresh.NOTIFICATION_FILES == (
+        "notification.toolkit.fluxcd.io_providers.yaml",
+        "notification.toolkit.fluxcd.io_alerts.yaml",
+    )
+
+
+def test_without_a_mirror_the_error_says_what_is_missing_and_how_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        refresh.main(["--check", "--shared", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "lacks what the refresh reads: crds/kuma-v2.13.10" in err
+    assert "fluxcd/notification-controller CRDs need a local clone or mirror" in err
+    assert "git clone --mirror https://github.com/fluxcd/notification-controller.git DIR" in err
+    assert "--notification-controller-git DIR (make: NOTIFICATION_CONTROLLER_GIT=DIR)" in err
+
+
+def test_a_folder_that_is_no_repository_is_refused(tmp_path: Path) -> None:
+    problem = refresh.git_mirror_problem(tmp_path)
+    assert problem is not None and problem.startswith(f"{tmp_path} is not a git repository")
+
+
+def test_a_tag_on_another_commit_is_refused(mirror: Path) -> None:
+    """The tag is checked against the commit recorded in the script (and in SOURCES.json)."""
+    problem = refresh.git_mirror_problem(mirror)
+    commit = git(mirror, "rev-parse", "HEAD")
+    assert problem == (
+        f"{mirror}: tag {NC.tag} is commit {commit}, but {NC.repo} {NC.tag} is {NC.commit}"
+        " (not a mirror of that repository, or the tag was moved)"
+    )
+
+
+def test_a_missing_tag_is_refused(mirror: Path) -> None:
+    git(mirror, "tag", "-d", NC.tag)
+    assert refresh.git_mirror_problem(mirror) == (
+        f"{mirror} has no tag {NC.tag} (fetch the tags of {NC.repo}: `git fetch --tags`)"
+    )
+
+
+def test_the_files_are_read_at_the_recorded_commit(mirror: Path) -> None:
+    pinned = dataclasses.replace(NC, commit=git(mirror, "rev-parse", "HEAD"))
+    assert refresh.git_mirror_problem(mirror, pinned) is None
+    # A later commit on the checkout does not change what is read.
+    (mirror / NC.base_path / refresh.NOTIFICATION_FILES[0]).write_bytes(b"changed\n")
+    git(mirror, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qam", "x")
+    [providers, alerts] = refresh._git_crd_inputs(mirror, pinned, refresh.NOTIFICATION_FILES)
+    assert providers.data == CRD + b"notification.toolkit.fluxcd.io_providers.yaml\n"
+    assert providers.sha256 == hashlib.sha256(providers.data).hexdigest()
+    assert providers.source_file == (
+        f"git:{NC.repo}@{NC.tag}:{NC.base_path}/notification.toolkit.fluxcd.io_providers.yaml"
+    )
+    assert alerts.name == "notification.toolkit.fluxcd.io_alerts.yaml"
