@@ -17,7 +17,13 @@ Usage::
 
     python scripts/refresh_offline_refs.py            # (re)write offline/refs
     python scripts/refresh_offline_refs.py --check    # exit 1 if offline/refs is stale
-    python scripts/refresh_offline_refs.py --shared /path/to/shared
+    python scripts/refresh_offline_refs.py --shared /path/to/shared --mirrors /path/to/mirrors
+
+Most inputs are verbatim copies under ``shared/``; a few upstream files that ``shared/`` lacks
+(``GIT_FILES``: flux-operator's NetworkPolicies for the pinned Flux distribution, Kuma's injector
+golden files) are read from local git mirrors, ``<mirrors>/<owner>+<name>/repo`` (a
+``git clone --mirror`` of the GitHub repository), at the recorded commit after checking that the
+tag names it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +125,71 @@ FLUX_OPERATOR_CHART = Upstream(
     "charts/flux-operator",
     AGPL,
 )
+
+
+@dataclass(frozen=True)
+class GitFile:
+    """One upstream file copied verbatim from a git mirror (not kept in ``shared/``)."""
+
+    up: Upstream
+    path: str  # in the upstream repository
+    out: str  # relative to offline/refs/<licence dir>
+    type: str
+
+
+# FluxInstance distribution 2.9.x resolves, with flux-operator v0.58.1, to Flux v2.9.4 (the
+# newest config/data/flux/v2.9.* there); the operator applies policies.yaml when
+# spec.cluster.networkPolicy is true (internal/builder/templates.go).
+FLUX_OPERATOR_DATA = Upstream(
+    FLUX_OPERATOR.repo, FLUX_OPERATOR.tag, FLUX_OPERATOR.commit, "config/data/flux/v2.9.4", AGPL
+)
+KUMA_INJECTOR = Upstream(
+    KUMA_CRDS.repo,
+    KUMA_CRDS.tag,
+    KUMA_CRDS.commit,
+    "pkg/plugins/runtime/k8s/webhooks/injector/testdata",
+    APACHE,
+)
+GIT_FILES: tuple[GitFile, ...] = (
+    GitFile(
+        FLUX_OPERATOR_DATA,
+        "policies.yaml",
+        "flux-operator/flux-v2.9.4/policies.yaml",
+        "flux-operator-network-policies",
+    ),
+    *(
+        GitFile(KUMA_INJECTOR, name, f"kuma/injector/{name}", "kuma-injector-golden")
+        for name in (
+            "inject.01.input.yaml",
+            "inject.01.golden.yaml",
+            "inject.34.input.yaml",
+            "inject.34.golden.yaml",
+        )
+    ),
+)
+MIRRORS_ENV = "UPSTREAM_MIRRORS"
+
+
+def _git(git_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=False)
+
+
+def read_git_file(mirrors: Path, item: GitFile) -> bytes:
+    """`item` at its recorded commit, after checking the mirror's tag names that commit."""
+    up = item.up
+    git_dir = mirrors / up.repo.replace("/", "+") / "repo"
+    hint = f"(a `git clone --mirror https://github.com/{up.repo}.git {git_dir}`)"
+    found = _git(git_dir, "rev-parse", "--verify", "--quiet", f"refs/tags/{up.tag}^{{commit}}")
+    if found.returncode != 0:
+        raise SystemExit(f"{git_dir}: no git mirror of {up.repo} holding tag {up.tag} {hint}")
+    commit = found.stdout.decode().strip()
+    if commit != up.commit:
+        raise SystemExit(f"{git_dir}: tag {up.tag} is {commit}, {up.repo} {up.tag} is {up.commit}")
+    shown = _git(git_dir, "show", f"{up.commit}:{up.base_path}/{item.path}")
+    if shown.returncode != 0:
+        raise SystemExit(f"{git_dir}: {up.repo} {up.tag} has no {up.base_path}/{item.path}")
+    return shown.stdout
+
 
 GKE_MANAGED_PROMETHEUS = Upstream(
     "GoogleCloudPlatform/prometheus-engine",
@@ -416,7 +489,28 @@ def missing_inputs(shared: Path) -> list[str]:
     return [rel for rel in REQUIRED_INPUTS if not (shared / rel).exists()]
 
 
-def generate(shared: Path) -> Generated:
+def add_git_file_copies(
+    mirrors: Path, files: dict[str, bytes], sources: dict[str, dict[str, Any]]
+) -> None:
+    """Add the verbatim copies of `GIT_FILES` and their provenance (but the output's sha256)."""
+    for item in GIT_FILES:
+        raw = read_git_file(mirrors, item)
+        out_rel = f"{LICENCE_DIR[item.up.licence]}/{item.out}"
+        files[out_rel] = raw  # verbatim copy
+        sources[out_rel] = {
+            "type": item.type,
+            "derived": False,
+            "upstream_repo": item.up.repo,
+            "tag": item.up.tag,
+            "commit": item.up.commit,
+            "upstream_path": f"{item.up.base_path}/{item.path}",
+            "source_file": f"git:{item.up.repo}@{item.up.tag}:{item.up.base_path}/{item.path}",
+            "source_sha256": sha256_bytes(raw),
+            "licence": item.up.licence,
+        }
+
+
+def generate(shared: Path, mirrors: Path) -> Generated:
     files: dict[str, bytes] = {}
     sources: dict[str, dict[str, Any]] = {}
     crd_index: dict[str, dict[str, Any]] = {}
@@ -520,6 +614,8 @@ def generate(shared: Path) -> Generated:
             "licence": PULUMI.licence,
         }
 
+    add_git_file_copies(mirrors, files, sources)
+
     for path, meta in sources.items():
         meta["sha256"] = sha256_bytes(files[path])
 
@@ -611,6 +707,13 @@ network and without `../shared` (which is only read by the refresh script).
   Versions with `served: false` are not emitted (e.g. `external-secrets.io/v1beta1`).
 - `<licence>/charts/<chart>/values.yaml` (+ `values.schema.json` where the chart has one):
   verbatim copies, the reference for valid Helm value keys.
+- `agpl-3.0/flux-operator/flux-v2.9.4/policies.yaml`: the NetworkPolicies flux-operator v0.58.1
+  applies in flux-system for the pinned Flux distribution when `spec.cluster.networkPolicy` is
+  true, verbatim (read from a git mirror; `offline/flux_operator.py` builds them with the
+  FluxInstance's patches).
+- `apache-2.0/kuma/injector/inject.{{01,34}}.{{input,golden}}.yaml`: Kuma v2.13.10's injector test
+  cases (without and with CNI), verbatim (read from a git mirror); `offline/kuma_injection.py`
+  is checked against them.
 - `apache-2.0/pulumi/project.json`: Pulumi's JSON schema of Pulumi.yaml, verbatim; the engine
   rules around it are ported in `offline/pulumi_project.py`.
 - `index.json`: apiVersion -> kind -> schema file, scope, and whether the spec has a schema.
@@ -686,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
         help="folder holding the upstream crds/ and charts/ copies (default: ../shared)",
     )
     parser.add_argument(
+        "--mirrors",
+        type=Path,
+        default=Path(os.environ[MIRRORS_ENV]) if MIRRORS_ENV in os.environ else None,
+        help=f"folder of git mirrors <owner>+<name>/repo for GIT_FILES (default: ${MIRRORS_ENV})",
+    )
+    parser.add_argument(
         "--out", type=Path, default=OUT_DIR, help="output folder (default: offline/refs)"
     )
     parser.add_argument(
@@ -703,7 +812,13 @@ def main(argv: list[str] | None = None) -> int:
             "workspace's shared/ folder; pass --shared DIR if it is elsewhere)"
         )
 
-    generated = generate(shared)
+    if args.mirrors is None:
+        parser.error(
+            f"--mirrors DIR (or ${MIRRORS_ENV}) is required: "
+            + ", ".join(sorted({f"{g.up.repo} {g.up.tag}" for g in GIT_FILES}))
+            + " are read from git mirrors DIR/<owner>+<name>/repo"
+        )
+    generated = generate(shared, args.mirrors.resolve())
     current = existing_files(out_dir)
 
     if args.check:
