@@ -74,7 +74,7 @@ def test_zone_control_planes_inject_through_the_kuma_cni_chained_on_gke(stack: s
             "chained": True,
             "netDir": "/etc/cni/net.d",
             "binDir": "/home/kubernetes/bin",
-            "confName": "",
+            "confName": "10-gke-ptp.conflist",
         }
         assert unknown_values_keys("kuma", v) == []
 

@@ -106,9 +106,9 @@ def mesh_ca(name: str, environment: str, mesh: str, opts: pulumi.ResourceOptions
     key Go's tls.X509KeyPair parses: pkg/core/ca/issuer/issuer.go). Its key is in the state
     (a Pulumi secret), in the Secret Manager record `kuma-mesh-ca`, in the Kuma Secret
     `mesh-ca-key` on the global, and, since KDS syncs every mesh Secret global -> zones
-    (kumahq/kuma v2.13.10 pkg/kds/context/context.go `GlobalProvidedFilter` holds back only some
-    control-plane-internal GlobalSecrets), in kuma-system of every zone cluster: whoever may read Secrets
-    there holds it (docs/architecture.md, "Who holds the mesh CA key")."""
+    (kumahq/kuma v2.13.10 pkg/kds/context/context.go `GlobalProvidedFilter` holds back only
+    some control-plane-internal GlobalSecrets), in kuma-system of every zone cluster: whoever
+    may read Secrets there holds it (docs/architecture.md, "Who holds the mesh CA key")."""
     key = _ecdsa_key(f"{name}-mesh-ca", opts)
     cert = _self_signed_ca(
         f"{name}-mesh-ca",
