@@ -3,6 +3,7 @@
 import pulumi
 
 from components.config import load_stack_config
+from components.database import Database, DatabaseArgs
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.facts import (
     ESO_NAMESPACE,
@@ -11,9 +12,9 @@ from components.facts import (
     SECRET_STORE_NAME,
     ClusterRole,
 )
-from components.flux import Flux, FluxArgs, PlatformVars
+from components.flux import DatabaseVars, Flux, FluxArgs, PlatformVars
 from components.gke_cluster import GkeCluster, GkeClusterArgs
-from components.kms import SecretsEncryptionKey, SecretsEncryptionKeyArgs
+from components.kms import GKE_AGENT, SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
     GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
@@ -71,7 +72,9 @@ secrets_keys = {
         SecretsEncryptionKeyArgs(
             project=config.project,
             project_number=config.project_number,
-            cluster_name=c.name,
+            ring_name=f"{c.name}-secrets",
+            key_name="kubernetes-secrets",
+            agent=GKE_AGENT,
             region=c.region,
             labels=config.resource_labels,
             protected=config.protected,
@@ -144,6 +147,32 @@ secrets = Secrets(
 )
 
 
+# A tenant's PostgreSQL (Cloud SQL, private only), its user's password the tenant's generated
+# Secret Manager entry; the mesh reaches it through the ZoneEgress (k8s/mesh/components/database).
+database_vars = None
+if config.database is not None:
+    database = Database(
+        "database",
+        DatabaseArgs(
+            project=config.project,
+            project_number=config.project_number,
+            config=config.database,
+            network_self_link=network.network_self_link,
+            password=secrets.generated_values[config.database.password_secret],
+            labels=config.resource_labels,
+            protected=config.protected,
+            is_prod=config.is_prod,
+            depends_on=services.services,
+        ),
+    )
+    database_vars = DatabaseVars(
+        address=database.endpoint_address,
+        name=config.database.tenant,
+        user=config.database.tenant,
+        password_secret=config.database.password_secret,
+    )
+
+
 def secret_read_access(namespace: str) -> list[pulumi.Resource]:
     """What a namespace's SecretStore waits for: its Workload Identity binding and its grants."""
     return [readers[namespace].binding, *secrets.grants[namespace]]
@@ -183,6 +212,7 @@ fluxes = {
                 mesh_name=MESH_NAME,
                 kuma_namespace=KUMA_NAMESPACE,
                 kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
+                database=database_vars,
             ),
             protected=config.protected,
             priority=priorities[c.name],

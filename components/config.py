@@ -132,6 +132,12 @@ def _valid_items(model: type[M], raw: Any) -> list[tuple[int, M]]:
     return items
 
 
+def _all_valid(model: type[BaseModel], raw: Any) -> bool:
+    """Every item of a list key validates as `model` (not a list: nothing to miss)."""
+    items = raw if isinstance(raw, list) else []
+    return len(_valid_items(model, items)) == len(items)
+
+
 def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
     """What validated of `raw`, key by key, for the rules across keys."""
     raw_clusters = raw.get("clusters")
@@ -160,12 +166,14 @@ def view_of(raw: Mapping[str, Any], stack: str | None) -> ConfigView:
         clusters=clusters,
         secret_replica_regions=_key(config, "secret_replica_regions", raw),
         secrets=_valid_items(SecretEntry, raw.get("secrets")),
+        secrets_complete=_all_valid(SecretEntry, raw.get("secrets")),
         tenants=_key(config, "tenants", raw),
         gitops=_key(config, "gitops", raw),
         gateway=_key(config, "gateway", raw),
         gateway_declared=raw.get("gateway") is not None,
         protect=_key(config, "protect", raw),
         logging=_key(config, "logging", raw),
+        database=_key(config, "database", raw),
     )
 
 

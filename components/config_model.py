@@ -454,6 +454,37 @@ class Gateway(_Model):
     exposure: Literal["External", "Internal"] = "Internal"
 
 
+def _endpoint_range(network: ipaddress.IPv4Network) -> str | None:
+    if not 24 <= network.prefixlen <= 29:
+        return f"{network} must be a /24 to /29 (a subnet of its own for the endpoint)"
+    return None
+
+
+class Database(_Model):
+    """One Cloud SQL for PostgreSQL instance, private only, for one tenant (components/
+    database.py): reached through a Private Service Connect endpoint in a subnet of its own
+    (`endpointRange`, the first usable address), its password a `generated` Secret Manager entry
+    only that tenant reads."""
+
+    tenant: TenantNamespace
+    password_secret: SecretId
+    region: Region
+    # Where automated backups (and the transaction logs of point-in-time recovery) are kept:
+    # another allowed region, so that they survive the loss of the instance's region.
+    backup_region: Region
+    version: Literal["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"] = "POSTGRES_16"
+    tier: str = Field(default="db-custom-1-3840", pattern=r"^db-custom-\d+-\d+$")
+    disk_size_gb: int = Field(default=20, ge=10, le=65536)
+    endpoint_range: Annotated[PrivateCidr, _checked(_endpoint_range)]
+
+    @property
+    def endpoint_address(self) -> str:
+        """The endpoint's address: the first one GCP lets a subnet hand out (it keeps the
+        network, the gateway (first host), the second-to-last and the broadcast address:
+        cloud.google.com/vpc/docs/subnets#unusable-ip-addresses-in-every-subnet)."""
+        return str(self.endpoint_range.network_address + 2)
+
+
 class PlatformConfig(_Model):
     """The `platform:*` keys of a stack, plus the `gcp:project` / `gcp:region` provider keys."""
 
@@ -475,6 +506,7 @@ class PlatformConfig(_Model):
     tenants: list[Tenant] = Field(default_factory=list)
     gitops: GitOps
     gateway: Gateway | None = None
+    database: Database | None = None
     labels: Labels = Field(default_factory=dict)
     protect: bool | None = None
     logging: LogStorageConfig
@@ -584,6 +616,8 @@ class ConfigView:
     clusters: list[ClusterView] = field(default_factory=list)
     secret_replica_regions: list[str] | None = None
     secrets: list[tuple[int, SecretEntry]] = field(default_factory=list)
+    secrets_complete: bool = True
+    """Every item of `secrets` validated (a missing id may then be an invalid entry's)."""
     # None: the key is invalid (reported on its own); the reader rules then wait for it.
     tenants: list[Tenant] | None = None
     gitops: GitOps | None = None
@@ -593,6 +627,7 @@ class ConfigView:
     gateway's own problems are reported already)."""
     protect: bool | None = None
     logging: LogStorageConfig | None = None
+    database: Database | None = None
 
     @classmethod
     def of(cls, config: PlatformConfig, stack: str | None = None) -> ConfigView:
@@ -613,6 +648,7 @@ class ConfigView:
             gateway_declared=config.gateway is not None,
             protect=config.protect,
             logging=config.logging,
+            database=config.database,
         )
 
 
@@ -743,6 +779,49 @@ def _readers(view: ConfigView) -> Iterator[Problem]:
                 )
 
 
+def _database(view: ConfigView) -> Iterator[Problem]:
+    """The database's tenant exists, its region is allowed, its password is a generated entry
+    that tenant alone reads, and its endpoint subnet collides with no cluster range."""
+    db = view.database
+    if db is None:
+        return
+    if view.tenants is not None and db.tenant not in [t.namespace for t in view.tenants]:
+        yield "database.tenant", f"{db.tenant!r} is not one of platform:tenants[].namespace"
+    regions = (("database.region", db.region), ("database.backupRegion", db.backup_region))
+    for key, region in regions:
+        if view.allowed_regions is not None and region not in view.allowed_regions:
+            yield key, f"{region!r} is not in allowedRegions {view.allowed_regions}"
+    if db.backup_region == db.region:
+        yield (
+            "database.backupRegion",
+            f"{db.backup_region!r} is the instance's region; backups must survive its loss",
+        )
+    ids = [s.id for _, s in view.secrets]
+    if not view.secrets_complete or ids.count(db.password_secret) > 1:
+        return  # an invalid or repeated entry is reported on its own (`_secrets`)
+    entry = {s.id: s for _, s in view.secrets}.get(db.password_secret)
+    if entry is None:
+        yield (
+            "database.passwordSecret",
+            f"{db.password_secret!r} is not one of secrets[].id {sorted(ids)}",
+        )
+    elif entry.generated is None or entry.readers != [db.tenant]:
+        yield (
+            "database.passwordSecret",
+            f"secret {db.password_secret!r} must be 'generated' (the program sets the database "
+            f"user's password from it) with readers: [{db.tenant}] (the database's tenant alone "
+            "reads it)",
+        )
+    for cluster in view.clusters:
+        for key, network in (cluster.ranges.named() if cluster.ranges else {}).items():
+            if network.overlaps(db.endpoint_range):
+                yield (
+                    "database.endpointRange",
+                    f"{db.endpoint_range} overlaps clusters[{cluster.index}].ranges.{key} "
+                    f"{network}; every range must be disjoint",
+                )
+
+
 def _log_storage(view: ConfigView) -> Iterator[Problem]:
     """Logs are stored where the stack may store data: the `_Default` sink's bucket in an
     allowed region and, with residency eu, the `_Required` bucket (audit logs), whose location
@@ -851,6 +930,7 @@ def cross_key_problems(view: ConfigView) -> list[Problem]:
         *_secrets(view),
         *_readers(view),
         *_log_storage(view),
+        *_database(view),
         *_derived_names(view),
         *_protection(view),
         *_control_plane_capacity(view),

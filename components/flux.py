@@ -51,6 +51,26 @@ WATCH_LABEL = {"reconcile.fluxcd.io/watch": "Enabled"}
 
 
 @dataclass(frozen=True)
+class DatabaseVars:
+    """The stack's database as the GitOps tree sees it: the MeshExternalService's endpoint
+    (k8s/mesh/components/database) and what the postgres-connection component gives an app
+    (k8s/apps/components/postgres-connection)."""
+
+    address: str
+    name: str
+    user: str
+    password_secret: str
+
+    def data(self) -> dict[str, str]:
+        return {
+            "DATABASE_ADDRESS": self.address,
+            "DATABASE_NAME": self.name,
+            "DATABASE_USER": self.user,
+            "DATABASE_PASSWORD_SECRET": self.password_secret,
+        }
+
+
+@dataclass(frozen=True)
 class PlatformVars:
     """The facts Pulumi hands to Flux overlays; keys are what `${VAR}` may name in k8s/."""
 
@@ -64,6 +84,7 @@ class PlatformVars:
     mesh_name: str
     kuma_namespace: str
     kuma_zone: str | None
+    database: DatabaseVars | None = None
 
     def data(self) -> dict[str, str]:
         data = {
@@ -79,6 +100,8 @@ class PlatformVars:
         }
         if self.kuma_zone is not None:
             data["KUMA_ZONE"] = self.kuma_zone
+        if self.database is not None:
+            data.update(self.database.data())
         return data
 
 

@@ -20,6 +20,7 @@ REQUIRED_APIS: tuple[str, ...] = (
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "cloudtrace.googleapis.com",  # the mesh's traces (components/observability.py)
+    "sqladmin.googleapis.com",  # Cloud SQL (components/database.py)
 )
 
 

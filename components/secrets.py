@@ -80,6 +80,9 @@ class Secrets(pulumi.ComponentResource):
     """The configured entries (secret_entry), their generated values and read grants."""
 
     secret_names: dict[str, pulumi.Output[str]]
+    # Generated entry id -> its value (a Pulumi secret), for a resource that must be set to the
+    # same value (components/database.py: the database user's password).
+    generated_values: dict[str, pulumi.Output[str]]
     # Reader namespace -> its accessor grants.
     grants: dict[str, list[gcp.secretmanager.SecretIamMember]]
 
@@ -88,6 +91,7 @@ class Secrets(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:gcp:Secrets", name, None, opts)
         self.secret_names = {}
+        self.generated_values = {}
         self.grants = {reader: [] for reader in args.readers}
         where = SecretEntryArgs(
             project=args.project,
@@ -121,6 +125,7 @@ class Secrets(pulumi.ComponentResource):
                         ignore_changes=list(UNRESTORABLE_GENERATOR_SETTINGS),
                     ),
                 )
+                self.generated_values[entry.id] = pulumi.Output.secret(value.result)
                 gcp.secretmanager.SecretVersion(
                     entry.id,
                     secret=secret.id,

@@ -293,7 +293,10 @@ def _account(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
 
 # Google-managed service agents are named after the project number (the mocks' 123456789012;
 # cloud.google.com/iam/docs/service-agents).
-_SERVICE_AGENT_DOMAINS: dict[str, str] = {"container.googleapis.com": "container-engine-robot"}
+_SERVICE_AGENT_DOMAINS: dict[str, str] = {
+    "container.googleapis.com": "container-engine-robot",
+    "sqladmin.googleapis.com": "gcp-sa-cloud-sql",
+}
 
 
 def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
@@ -302,9 +305,22 @@ def _service_agent(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
     return {"email": email, "member": f"serviceAccount:{email}"}
 
 
+def _sql_instance(inputs: Mapping[str, Any], proj: str) -> dict[str, Any]:
+    # The service attachment lives in a Google-owned tenant project
+    # (cloud.google.com/sql/docs/postgres/configure-private-service-connect).
+    name, region = str(inputs["name"]), str(inputs["region"])
+    return {
+        "connectionName": f"{proj}:{region}:{name}",
+        "pscServiceAttachmentLink": f"projects/{_short_hash(proj, name, length=8)}-tp/regions/"
+        f"{region}/serviceAttachments/a-{_short_hash(proj, name, length=12)}-psc",
+    }
+
+
+# Outputs computed from a resource's own inputs, per type.
 _IDENTITY_OUTPUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "gcp:serviceaccount/account:Account": _account,
     "gcp:projects/serviceIdentity:ServiceIdentity": _service_agent,
+    "gcp:sql/databaseInstance:DatabaseInstance": _sql_instance,
 }
 
 

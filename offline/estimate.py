@@ -30,6 +30,15 @@ LATENCY_MODEL: dict[str, Latency] = {
     "gcp:compute/router:Router": Latency(15, "provider: regional operation"),
     "gcp:compute/routerNat:RouterNat": Latency(30, "provider: router patch operation"),
     "gcp:compute/address:Address": Latency(8, "provider: regional operation"),
+    "gcp:compute/forwardingRule:ForwardingRule": Latency(15, "provider: regional operation"),
+    # Creating a Cloud SQL instance is a long-running operation; the provider's create timeout
+    # is 90 minutes (terraform-provider-google resource_sql_database_instance.go Timeouts), a
+    # regional Enterprise instance typically takes ~10 minutes.
+    "gcp:sql/databaseInstance:DatabaseInstance": Latency(
+        600, "docs/provider: long-running operation, ~10 min typical (create timeout 90 min)"
+    ),
+    "gcp:sql/database:Database": Latency(10, "provider: instance operation"),
+    "gcp:sql/user:User": Latency(10, "provider: instance operation"),
     "gcp:container/cluster:Cluster": Latency(
         600, "docs: a regional cluster takes ~5-10 min; default pool creation+removal adds more"
     ),

@@ -301,6 +301,7 @@ class KumaPolicyRules:
     # The `to` kinds when the top-level target is a MeshGateway or MeshHTTPRoute (None: `to`).
     to_under_gateway: frozenset[str] | None = None
     needs: tuple[str, ...] = ()  # at least one of these sections must be set
+    default_needs: tuple[str, ...] = ()  # each `to` entry's default sets at least one of these
     source: str = ""
 
 
@@ -372,6 +373,15 @@ KUMA_POLICY_RULES: dict[str, KumaPolicyRules] = {
         from_=frozenset({"Mesh", "MeshSubset", "MeshService", "MeshServiceSubset"}),
         needs=("from", "rules"),
         source="meshtrafficpermission/api/v1alpha1/validator.go",
+    ),
+    # Outbound only; to-kinds Mesh, MeshService, MeshMultiZoneService; validateDefault: "must
+    # have at least one defined: http, tcp, grpc". No `to` at all is accepted (and does nothing).
+    "MeshHealthCheck": KumaPolicyRules(
+        top=_TOP_KINDS,
+        to=frozenset({"Mesh", "MeshService", "MeshMultiZoneService"}),
+        from_=_NONE,
+        default_needs=("http", "tcp", "grpc"),
+        source="meshhealthcheck/api/v1alpha1/validator.go",
     ),
     # Outbound only, `to` needs at least one item; to-kinds narrower under a MeshGateway target
     # (modelled as the wider set).
@@ -483,6 +493,18 @@ def kuma_policy_problems(kind: str, spec: Any) -> list[str]:
             ref = entry.get("targetRef") if isinstance(entry, Mapping) else None
             if allowed:
                 problems += _ref_problems(f"spec.{key}[{index}].targetRef", ref, allowed)
+    return problems + _default_problems(rules.default_needs, sections.get("to", []))
+
+
+def _default_problems(needs: Sequence[str], entries: Sequence[Any]) -> list[str]:
+    """validators.MustHaveAtLeastOne on each `to` entry's default (MeshHealthCheck)."""
+    problems = []
+    for index, entry in enumerate(entries if needs else []):
+        default = (entry.get("default") if isinstance(entry, Mapping) else None) or {}
+        if not any(default.get(k) is not None for k in needs):
+            problems.append(
+                f"spec.to[{index}].default: must have at least one defined: {', '.join(needs)}"
+            )
     return problems
 
 
@@ -608,3 +630,55 @@ def service_tag(service: str, namespace: str, port: int) -> str:
     `kind: MeshService` backendRef names while the Mesh has no MeshService objects (util.go
     ServiceTag with the port)."""
     return f"{service}_{namespace}_svc_{port}"
+
+
+# -- active health checks ------------------------------------------------------------------------
+
+# What Envoy gets for an unset MeshHealthCheck field (pkg/plugins/policies/meshhealthcheck/plugin/
+# xds/configurer.go: defaultInterval, defaultTimeout, defaultUnhealthyThreshold,
+# defaultHealthyThreshold, defaultHTTPPath).
+HEALTH_CHECK_DEFAULTS: dict[str, Any] = {
+    "interval": "1m",
+    "timeout": "15s",
+    "unhealthyThreshold": 5,
+    "healthyThreshold": 1,
+}
+HEALTH_CHECK_DEFAULT_HTTP_PATH = "/"
+
+
+def health_checker(conf: Mapping[str, Any], protocol: str) -> str | None:
+    """The Envoy health checker a MeshHealthCheck `default` gives a destination of this Kuma
+    protocol (its `kuma.io/protocol` tag): `http`, `grpc`, `tcp` or None (no active check).
+    Ported from configurer.go selectHealthCheckType: the checker of the destination's own
+    protocol when set and not disabled, else TCP for an HTTP/gRPC destination whose own checker
+    is disabled; an HTTP destination with only a `tcp` section gets no check at all."""
+
+    def enabled(key: str) -> bool:
+        return isinstance(conf.get(key), Mapping) and conf[key].get("disabled") is not True
+
+    def disabled(key: str) -> bool:
+        return isinstance(conf.get(key), Mapping) and conf[key].get("disabled") is True
+
+    own = {"http": "http", "http2": "http", "grpc": "grpc", "tcp": "tcp"}.get(protocol)
+    if own is not None and enabled(own):
+        return own
+    if own in ("http", "grpc") and disabled(own) and enabled("tcp"):
+        return "tcp"
+    return None
+
+
+# The protocols Kuma knows (pkg/core/metadata/protocol.go ParseProtocol); it ignores any other
+# appProtocol.
+_KUMA_PROTOCOLS = frozenset({"http", "http2", "tcp", "tls", "grpc", "kafka", "mysql"})
+
+
+def service_port_protocol(service: Mapping[str, Any], port: Mapping[str, Any]) -> str:
+    """The `kuma.io/protocol` tag of the inbounds behind a Kubernetes Service port: its
+    appProtocol when Kuma knows it, else the `<port>.service.kuma.io/protocol` annotation, else
+    tcp (pkg/plugins/runtime/k8s/controllers/inbound_converter.go ProtocolTagFor)."""
+    value = str(port.get("appProtocol") or "")
+    if value.lower() not in _KUMA_PROTOCOLS:
+        value = ""
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    value = value or str(annotations.get(f"{port.get('port')}.service.kuma.io/protocol") or "")
+    return value.lower() or "tcp"

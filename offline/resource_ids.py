@@ -73,6 +73,15 @@ GCP_ID_FORMATS: dict[str, Callable[[Inputs, str], str]] = {
     ),
     "gcp:kms/cryptoKey:CryptoKey": lambda i, p: f"{i['keyRing']}/cryptoKeys/{i['name']}",
     "gcp:storage/bucket:Bucket": lambda i, p: str(i["name"]),
+    # components/database.py.
+    "gcp:compute/forwardingRule:ForwardingRule": (
+        lambda i, p: f"projects/{p}/regions/{i['region']}/forwardingRules/{i['name']}"
+    ),
+    "gcp:sql/databaseInstance:DatabaseInstance": lambda i, p: f"projects/{p}/instances/{i['name']}",
+    "gcp:sql/database:Database": (
+        lambda i, p: f"projects/{p}/instances/{i['instance']}/databases/{i['name']}"
+    ),
+    "gcp:sql/user:User": lambda i, p: f"{p}/{i['instance']}/{i['name']}",
     "gcp:projects/iAMCustomRole:IAMCustomRole": lambda i, p: f"projects/{p}/roles/{i['roleId']}",
 }
 
@@ -168,6 +177,28 @@ IMPORT_PATTERNS: dict[str, tuple[str, str]] = {
         f"projects/(?P<project>{_SEG})/roles/(?P<roleId>{_SEG})",
         "resourcemanager/resource_google_project_iam_custom_role.go "
         "resourceGoogleProjectIamCustomRoleImport",
+    ),
+    # components/database.py. Read from the stored versions of these files in
+    # hashicorp/terraform-provider-google-beta (the first patterns have not changed across them;
+    # not re-read at the v7.45.0 tag).
+    "gcp:compute/forwardingRule:ForwardingRule": (
+        f"projects/(?P<project>{_SEG})/regions/(?P<region>{_SEG})/forwardingRules/(?P<name>{_SEG})",
+        "compute/resource_compute_forwarding_rule.go resourceComputeForwardingRuleImport",
+    ),
+    "gcp:sql/databaseInstance:DatabaseInstance": (
+        f"projects/(?P<project>{_SEG})/instances/(?P<name>{_SEG})",
+        "sql/resource_sql_database_instance.go resourceSqlDatabaseInstanceImport (also sets "
+        "deletionProtection true: a staging instance's first preview then updates it back)",
+    ),
+    "gcp:sql/database:Database": (
+        f"projects/(?P<project>{_SEG})/instances/(?P<instance>{_SEG})/databases/(?P<name>{_SEG})",
+        "sql/resource_sql_database.go resourceSqlDatabaseImport",
+    ),
+    # Three parts: a PostgreSQL user has no host.
+    "gcp:sql/user:User": (
+        f"(?P<project>{_SEG})/(?P<instance>{_SEG})/(?P<name>{_SEG})",
+        "sql/resource_sql_user.go resourceSqlUserImporter ({project}/{instance}/{name} for "
+        "postgres)",
     ),
     # Not derivable from inputs (numbered by the cloud): import_file asks gcloud.
     "gcp:monitoring/alertPolicy:AlertPolicy": (

@@ -67,6 +67,7 @@ SM_SECRET: Final = "gcp:secretmanager/secret:Secret"
 SM_SECRET_VERSION: Final = "gcp:secretmanager/secretVersion:SecretVersion"
 ADDRESS: Final = "gcp:compute/address:Address"
 KMS_CRYPTO_KEY: Final = "gcp:kms/cryptoKey:CryptoKey"
+SQL_INSTANCE: Final = "gcp:sql/databaseInstance:DatabaseInstance"
 MESH: Final = "kubernetes:kuma.io/v1alpha1:Mesh"
 FLUX_INSTANCE: Final = "kubernetes:fluxcd.controlplane.io/v1:FluxInstance"
 K8S_SECRET: Final = "kubernetes:core/v1:Secret"
@@ -682,7 +683,7 @@ def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
 
 
 PROD_PROTECTED_TYPES: Final = frozenset(
-    {CLUSTER, NODE_POOL, SM_SECRET, ADDRESS, MESH, KMS_CRYPTO_KEY}
+    {CLUSTER, NODE_POOL, SM_SECRET, ADDRESS, MESH, KMS_CRYPTO_KEY, SQL_INSTANCE}
 )
 RETAINED_TYPES: Final = frozenset({SM_SECRET, SM_SECRET_VERSION})
 NO_RETAIN_IN_CROSSGUARD: Final = (
@@ -695,9 +696,10 @@ NO_RETAIN_IN_CROSSGUARD: Final = (
 
 @rule(
     "prod-protected",
-    "prod: clusters, node pools, Secret Manager secrets, Cloud KMS crypto keys, the KDS address "
-    "and the Mesh are protected, clusters and secrets have deletionProtection; Secret Manager "
-    "entries are always retained on delete.",
+    "prod: clusters, node pools, Secret Manager secrets, Cloud KMS crypto keys, Cloud SQL "
+    "instances, reserved addresses and the Mesh are protected, clusters, secrets and Cloud SQL "
+    "instances have deletionProtection (Cloud SQL also Google's "
+    "settings.deletionProtectionEnabled); Secret Manager entries are always retained on delete.",
     facts=("stage",),
     where=Where.PARTLY,
     offline_part=NO_RETAIN_IN_CROSSGUARD,
@@ -709,10 +711,44 @@ def prod_protected(resource: ResourceView, facts: StackFacts) -> list[str]:
     if facts.stage is Stage.PROD and resource.type in PROD_PROTECTED_TYPES:
         if not resource.protect:
             problems.append("not protected (protect=True in prod)")
-        if resource.type in (CLUSTER, SM_SECRET):
+        if resource.type in (CLUSTER, SM_SECRET, SQL_INSTANCE):
             problems += _require(resource, "deletionProtection", True)
+        if resource.type == SQL_INSTANCE:
+            problems += _require(resource, "settings.deletionProtectionEnabled", True)
     if resource.type in RETAINED_TYPES and resource.retain_on_delete is False:
         problems.append("not retained on delete: removing it from the program would delete it")
+    return problems
+
+
+# Cloud SQL Admin API IpConfiguration.sslMode values that refuse unencrypted connections
+# (cloud.google.com/sql/docs/postgres/admin-api/rest/v1/instances#ipconfiguration).
+SQL_TLS_MODES: Final = frozenset({"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"})
+
+
+@rule(
+    "cloud-sql-private-tls",
+    "Cloud SQL instances have no public IPv4 address and no authorized networks, require TLS "
+    "(sslMode ENCRYPTED_ONLY or TRUSTED_CLIENT_CERTIFICATE_REQUIRED) and keep automated "
+    "backups; prod also point-in-time recovery.",
+    facts=("stage",),
+    why="A database reachable from the internet, or over plain text, or without a way back "
+    "from a bad write, is the first thing a security or DR review finds.",
+)
+def cloud_sql_private_tls(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if resource.type != SQL_INSTANCE:
+        return []
+    ip = "settings.ipConfiguration"
+    problems = _require(resource, f"{ip}.ipv4Enabled", False)
+    if _items(resource.get(f"{ip}.authorizedNetworks")):
+        problems.append(f"{ip}.authorizedNetworks must be empty (no public access)")
+    mode = resource.get(f"{ip}.sslMode")
+    if mode not in SQL_TLS_MODES or isinstance(mode, _Unknown):
+        problems.append(f"{ip}.sslMode must be one of {sorted(SQL_TLS_MODES)}, got {mode!r}")
+    problems += _require(resource, "settings.backupConfiguration.enabled", True)
+    if facts.stage is Stage.PROD:
+        problems += _require(
+            resource, "settings.backupConfiguration.pointInTimeRecoveryEnabled", True
+        )
     return problems
 
 

@@ -3,6 +3,7 @@ and chart values, the dependency graph, and the security properties."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -289,6 +290,16 @@ def test_platform_vars_per_cluster(stack):
             "MESH_NAME": "default",
             "KUMA_NAMESPACE": "kuma-system",
         } | ({"KUMA_ZONE": spec["kumaZone"]} if spec["role"] == "zone" else {})
+        database = plan.config.get("platform:database")
+        if database:  # components/database.py; the endpoint is the range's first usable address
+            expected |= {
+                "DATABASE_ADDRESS": str(
+                    ipaddress.ip_network(database["endpointRange"]).network_address + 2
+                ),
+                "DATABASE_NAME": database["tenant"],
+                "DATABASE_USER": database["tenant"],
+                "DATABASE_PASSWORD_SECRET": database["passwordSecret"],
+            }
         assert data == expected
 
 

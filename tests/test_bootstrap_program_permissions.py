@@ -45,9 +45,7 @@ def test_every_platform_resource_type_has_its_permissions(stack: str):
 
 
 def test_a_new_resource_type_without_an_entry_is_caught():
-    assert missing_entries({"gcp:sql/databaseInstance:DatabaseInstance"}) == {
-        "gcp:sql/databaseInstance:DatabaseInstance"
-    }
+    assert missing_entries({"gcp:redis/instance:Instance"}) == {"gcp:redis/instance:Instance"}
 
 
 def test_the_table_has_no_entry_the_platform_does_not_use():

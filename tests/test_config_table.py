@@ -714,6 +714,8 @@ CASES = [
             "platform:secrets[1].readers",
             "'payments' is not one of ['flux-system', 'catalog', 'storefront'",
         ),
+        # The entry is the database's password: a second reader is a problem of its own.
+        expect("platform:database.passwordSecret", "the database's tenant alone reads it"),
     ),
     case(
         "flux-reads-an-app-secret",

@@ -253,6 +253,11 @@ KUMA_REJECTS = [
         "spec: at least one of to has to be defined",
         id="retry-without-to",
     ),
+    pytest.param(
+        _kuma("MeshHealthCheck", MESH, to=TO_MESH),
+        "spec.to[0].default: must have at least one defined: http, tcp, grpc",
+        id="health-check-without-checker",
+    ),
 ]
 
 
@@ -271,7 +276,7 @@ def test_kuma_semantics_report_what_kuma_rejects(doc: Doc, message: str) -> None
         _kuma("MeshFaultInjection", CATALOG, **{"from": FROM_MESH}),
         _kuma("MeshTrafficPermission", MESH, **{"from": FROM_MESH}),  # no gateway restriction
         _kuma("MeshTimeout", MESH, to=TO_MESH, **{"from": FROM_MESH}),
-        _kuma("MeshHealthCheck", MESH, to=TO_MESH),  # not modelled: the generic rules only
+        _kuma("MeshHealthCheck", MESH, to=[{"targetRef": MESH, "default": {"tcp": {}}}]),
     ],
 )
 def test_kuma_semantics_accept_what_kuma_accepts(doc: Doc) -> None:

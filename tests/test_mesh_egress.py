@@ -42,8 +42,9 @@ def test_the_mesh_has_no_passthrough_and_leaves_through_zone_egress(stack: str) 
     spec = mesh_cr.inputs["spec"]
     assert spec["networking"]["outbound"]["passthrough"] is False
     assert spec["routing"]["zoneEgress"] is True
-    # An external service needs an explicit permission, never reachable by default.
-    assert spec["routing"]["defaultForbidMeshExternalServiceAccess"] is True
+    # Kuma OSS would block every MeshExternalService, the database's included, and no
+    # MeshTrafficPermission can lift it (components/kuma/values.py; tests/test_mesh_database.py).
+    assert spec["routing"]["defaultForbidMeshExternalServiceAccess"] is False
     zones = [v for v in _kuma_values(stack).values() if v["controlPlane"]["mode"] == "zone"]
     assert zones and all(v["egress"]["enabled"] is True for v in zones)
 

@@ -311,10 +311,12 @@ def test_mesh_trace_endpoint_is_a_collector_service_on_every_zone(stack: str) ->
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_access_logs_go_to_stdout_for_cloud_logging(stack: str) -> None:
+    # One for the sidecars, one for the mesh gateway (tests/test_mesh_access_log.py).
     logs = [d for r in renders(stack) for d in _docs(r, "MeshAccessLog")]
-    assert len(logs) == 1
-    backends = [b for rule in logs[0]["spec"]["rules"] for b in rule["default"]["backends"]]
-    assert [(b["type"], b["file"]["path"]) for b in backends] == [("File", "/dev/stdout")]
+    assert len(logs) == 2
+    for log in logs:
+        backends = [b for rule in log["spec"]["rules"] for b in rule["default"]["backends"]]
+        assert [(b["type"], b["file"]["path"]) for b in backends] == [("File", "/dev/stdout")]
 
 
 # -- what Kuma's admission refuses in the telemetry policies (the CRDs accept it) -----------------

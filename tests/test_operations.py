@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -125,14 +123,12 @@ def test_diff_reports_in_place_updates_with_their_inputs():
     assert change.changed == ["autoscaling.totalMaxNodeCount"]
 
 
-def test_diff_against_a_git_ref_plans_that_revision(tmp_path):
-    """End to end through `git worktree`: HEAD's own planner plans HEAD."""
+def test_diff_against_a_git_ref_plans_that_revision(tmp_path, capsys):
+    """End to end through `git worktree`: HEAD's own planner plans HEAD (`python -m offline.plan`
+    in the worktree). In process: the command line itself runs in test_diff.py."""
     out = tmp_path / "out"
-    completed = subprocess.run(
-        [sys.executable, "-m", "offline.diff", "staging", "--base", "HEAD", "--out", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert "Offline diff of stack staging against HEAD" in completed.stdout
+    assert diff.main(["staging", "--base", "HEAD", "--out", str(out)]) == 0
+    assert "Offline diff of stack staging against HEAD" in capsys.readouterr().out
     assert (
         (out / "diff.md").read_text().startswith("### Offline plan diff")
     )  # no losses: no caution
@@ -159,6 +155,10 @@ ID_PATTERNS = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": r"projects/\S+/cryptoKeys/\S+ roles/\S+ serviceAccount:\S+",
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": r"projects/[^/]+/locations/[^/]+/buckets/[^/]+",
     "gcp:logging/projectSink:ProjectSink": r"projects/[^/]+/sinks/_Default",
+    "gcp:compute/forwardingRule:ForwardingRule": r"projects/[^/]+/regions/[^/]+/forwardingRules/[^/]+",
+    "gcp:sql/databaseInstance:DatabaseInstance": r"projects/[^/]+/instances/[^/]+",
+    "gcp:sql/database:Database": r"projects/[^/]+/instances/[^/]+/databases/[^/]+",
+    "gcp:sql/user:User": r"[^/]+/[^/]+/[^/]+",
 }
 
 

@@ -44,7 +44,11 @@ class TestTopology:
         plan = plan_of(stack)
         names = [c["name"] for c in clusters_config(plan)]
         assert sorted(r.inputs["name"] for r in plan.of_type(CLUSTER)) == sorted(names)
-        assert sorted(r.inputs["name"] for r in plan.of_type(SUBNET)) == sorted(names)
+        # Plus the database's endpoint subnet (components/database.py), if any.
+        endpoint = [
+            f"{d['tenant']}-postgres-psc" for d in [plan.config.get("platform:database")] if d
+        ]
+        assert sorted(r.inputs["name"] for r in plan.of_type(SUBNET)) == sorted(names + endpoint)
 
     def test_subnets_carry_the_configured_ranges(self, stack):
         plan = plan_of(stack)
@@ -331,7 +335,21 @@ def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
         else c
         for c in config["platform:clusters"]
     ]
+    moved: dict[str, object] = {}
+    database = config.get("platform:database")
+    if database:
+        # The database moves with the clusters: restored into the new region from its backups
+        # (docs/disaster-recovery.md); its endpoint subnet takes a fresh range as well.
+        moved["platform:database"] = {
+            **database,
+            "region": REGION_MOVE[database["region"]],
+            "backupRegion": REGION_MOVE[database["backupRegion"]],
+            "endpointRange": _fresh_ranges({"nodes": database["endpointRange"]}, taken)["nodes"]
+            if fresh_ranges
+            else database["endpointRange"],
+        }
     return {
+        **moved,
         "gcp:region": REGION_MOVE[config["gcp:region"]],
         "platform:clusters": moved_clusters,
         "platform:allowedRegions": sorted(

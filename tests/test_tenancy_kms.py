@@ -22,7 +22,9 @@ def test_every_cluster_encrypts_secrets_with_a_key_in_its_region(stack):
     rings = {r.inputs["name"]: r for r in plan.of_type(RING)}
     grants = {g.inputs["cryptoKeyId"]: g for g in plan.of_type(GRANT)}
     clusters = plan.of_type(CLUSTER)
-    assert len(keys) == len(clusters) == len(grants)
+    # One key per cluster, plus the database's (tests/test_database.py).
+    databases = plan.of_type("gcp:sql/databaseInstance:DatabaseInstance")
+    assert len(keys) == len(grants) == len(clusters) + len(databases)
     for cluster in clusters:
         encryption = cluster.inputs["databaseEncryption"]
         assert encryption["state"] == "ENCRYPTED"
@@ -53,9 +55,11 @@ def test_the_gke_agent_is_named_from_the_project_number(stack):
     plan = plan_of(stack)
     number = str(plan.config["platform:projectNumber"])
     agent = f"serviceAccount:service-{number}@container-engine-robot.iam.gserviceaccount.com"
+    # The database's key is granted to the Cloud SQL agent the same way (tests/test_database.py).
+    sql_agent = f"serviceAccount:service-{number}@gcp-sa-cloud-sql.iam.gserviceaccount.com"
     identities = plan.of_type(SERVICE_IDENTITY)
     for grant in plan.of_type(GRANT):
-        assert grant.inputs["member"] == agent
+        assert grant.inputs["member"] in (agent, sql_agent)
         assert "member" not in grant.property_dependencies or not any(
             dep in {i.urn for i in identities} for dep in grant.property_dependencies["member"]
         )

@@ -102,6 +102,7 @@ RBAC_ESCALATION: Final = frozenset(
 HELM_WAIT_READS: Final = _perms("container.pods", READ) | _perms("container.replicaSets", READ)
 
 _COMPUTE = "https://cloud.google.com/compute/docs/reference/rest/v1/"
+_CLOUD_SQL = "https://cloud.google.com/sql/docs/postgres/iam-permissions"
 _GKE_IAM = "https://cloud.google.com/iam/docs/roles-permissions/container"
 _IAM_MEMBER_SOURCE = "setIamPolicy is read-modify-write: getIamPolicy then setIamPolicy"
 
@@ -228,6 +229,40 @@ TABLE: Final[Mapping[str, Needs]] = {
         source="https://cloud.google.com/kms/docs/reference/permissions-and-roles",
     ),
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": _iam_member("cloudkms.cryptoKeys"),
+    # -- Cloud SQL (components/database.py): the instance, its database and user, and its
+    # Private Service Connect endpoint (a forwarding rule to the instance's service attachment).
+    "gcp:sql/databaseInstance:DatabaseInstance": Needs(
+        read=frozenset({"cloudsql.instances.get"}),
+        write=_perms("cloudsql.instances", CRUD),
+        source=_CLOUD_SQL,
+    ),
+    "gcp:sql/database:Database": Needs(
+        read=frozenset({"cloudsql.databases.get"}),
+        write=_perms("cloudsql.databases", CRUD),
+        source=_CLOUD_SQL,
+    ),
+    # The provider reads a user by listing the instance's users.
+    "gcp:sql/user:User": Needs(
+        read=frozenset({"cloudsql.users.list"}),
+        write=_perms("cloudsql.users", CRUD),
+        source=_CLOUD_SQL,
+    ),
+    # A consumer endpoint to a published service: the psc* permissions, the internal address and
+    # the network it uses.
+    "gcp:compute/forwardingRule:ForwardingRule": Needs(
+        read=frozenset({"compute.forwardingRules.get"}),
+        write=frozenset(
+            {
+                "compute.forwardingRules.pscCreate",
+                "compute.forwardingRules.pscDelete",
+                "compute.forwardingRules.pscSetTarget",
+                "compute.addresses.useInternal",
+                "compute.networks.use",
+                "compute.regionOperations.get",
+            }
+        ),
+        source="https://cloud.google.com/vpc/docs/configure-private-service-connect-services#roles",
+    ),
     # The GKE service agent's email: services.generateServiceIdentity (get-or-create); which
     # permission the API checks is not documented on that page: unverified here.
     "gcp:projects/serviceIdentity:ServiceIdentity": Needs(

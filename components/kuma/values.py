@@ -171,10 +171,16 @@ def mesh_spec() -> dict[str, Any]:
                 }
             ],
         },
-        # A MeshExternalService is reachable only where a MeshTrafficPermission allows it; false
-        # would open any future one to every meshed app (kumahq/kuma v2.13.10
-        # api/mesh/v1alpha1/mesh.proto `defaultForbidMeshExternalServiceAccess`).
-        "routing": {"zoneEgress": True, "defaultForbidMeshExternalServiceAccess": True},
+        # `defaultForbidMeshExternalServiceAccess: true` "blocks traffic to MeshExternalServices"
+        # (api/mesh/v1alpha1/mesh.proto) and in Kuma OSS nothing lifts it: the ZoneEgress gets a
+        # deny-all RBAC filter on every MeshExternalService chain, no MeshTrafficPermission is
+        # consulted (kumahq/kuma v2.13.10 pkg/plugins/policies/meshtrafficpermission/plugin/
+        # v1alpha1/plugin.go configureEgress, the `mesNames` loop). With it the database
+        # (k8s/mesh/components/database) would be unreachable, so it is off: every declared
+        # MeshExternalService is reachable from the mesh, only through the ZoneEgress; what a
+        # MeshExternalService serves is protected by its own credentials (the database's are
+        # readable by its tenant alone: docs/architecture.md).
+        "routing": {"zoneEgress": True, "defaultForbidMeshExternalServiceAccess": False},
         # Nothing leaves the mesh but to a declared MeshExternalService, which Kuma serves only
         # through the ZoneEgress (kumahq/kuma docs/madr/decisions/062-meshexternalservice-and-
         # zoneegress.md: "egress only"): without passthrough a sidecar has no route to any

@@ -13,7 +13,12 @@ from urllib.parse import urlsplit
 
 from offline.gitops.documents import WORKLOAD_KINDS, Doc, ident, meta, namespace_of, workloads
 from offline.gitops.render import ClusterRender, flux_kustomizations
-from offline.kuma_rules import is_kuma_policy, specificity, target_selects
+from offline.kuma_rules import (
+    HEALTH_CHECK_DEFAULTS,
+    is_kuma_policy,
+    specificity,
+    target_selects,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,41 @@ def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _entries(spec: Mapping[str, Any], section: str) -> list[Mapping[str, Any]]:
+    """The `default`s of a policy's `to: Mesh` entries (section "to") or of its `rules`."""
+    entries = spec.get(section) or []
+    if section == "to":
+        entries = [e for e in entries if (e.get("targetRef") or {}).get("kind") == "Mesh"]
+    return [entry.get("default") or {} for entry in entries]
+
+
+def _effective_conf(
+    policies: Sequence[Doc],
+    kind: str,
+    section: str,
+    tags: Mapping[str, str],
+    *,
+    proxy: str,
+    gateway: str | None,
+) -> dict[str, Any]:
+    matching = sorted(
+        (
+            (specificity(top), str(meta(doc).get("name")), default)
+            for doc in policies
+            if doc.get("kind") == kind
+            and target_selects(
+                top := doc["spec"].get("targetRef") or {"kind": "Mesh"}, tags, proxy, gateway
+            )
+            for default in _entries(doc["spec"], section)
+        ),
+        key=lambda m: (m[0], m[1]),
+    )
+    conf: dict[str, Any] = {}
+    for _, _, default in matching:
+        conf = _merge(conf, default)
+    return conf
+
+
 def outbound_conf(
     policies: Sequence[Doc],
     kind: str,
@@ -113,23 +153,22 @@ def outbound_conf(
     """The `default` a proxy gets from the `to: Mesh` entries of every policy of `kind` whose
     top-level targetRef selects it, merged least specific first (more specific fields win; Kuma
     merges matching policies this way, pkg/plugins/policies/core/rules)."""
-    matching = sorted(
-        (
-            (specificity(top), str(meta(doc).get("name")), entry.get("default") or {})
-            for doc in policies
-            if doc.get("kind") == kind
-            and target_selects(
-                top := doc["spec"].get("targetRef") or {"kind": "Mesh"}, tags, proxy, gateway
-            )
-            for entry in doc["spec"].get("to") or []
-            if (entry.get("targetRef") or {}).get("kind") == "Mesh"
-        ),
-        key=lambda m: (m[0], m[1]),
-    )
-    conf: dict[str, Any] = {}
-    for _, _, default in matching:
-        conf = _merge(conf, default)
-    return conf
+    return _effective_conf(policies, kind, "to", tags, proxy=proxy, gateway=gateway)
+
+
+def inbound_conf(
+    policies: Sequence[Doc],
+    kind: str,
+    tags: Mapping[str, str],
+    proxy: str = "Sidecar",
+    gateway: str | None = None,
+) -> dict[str, Any]:
+    """The `default` a proxy's inbound listeners get from the `rules` of every policy of `kind`
+    whose top-level targetRef selects it, merged least specific first; a list replaces the one
+    of a less specific policy. For a builtin gateway the inbound listeners are the MeshGateway's
+    listeners (kumahq/kuma v2.13.10 pkg/plugins/policies/core/matchers/dataplane.go
+    inboundsSelectedByTags; core/rules/inbound/inboundrules.go MatchesAllIncomingTraffic)."""
+    return _effective_conf(policies, kind, "rules", tags, proxy=proxy, gateway=gateway)
 
 
 @dataclass(frozen=True)
@@ -176,6 +215,44 @@ def http_retry_methods(policies: Sequence[Doc], tags: Mapping[str, str]) -> froz
         if str(c).startswith("HttpMethod")
     }
     return frozenset(methods) if methods else None
+
+
+@dataclass(frozen=True)
+class ActiveHealthCheck:
+    """The active health check a proxy runs on the endpoints of its destinations (MeshHealthCheck,
+    Kuma's defaults for unset fields), in seconds."""
+
+    conf: Mapping[str, Any]
+    interval: float
+    timeout: float
+    unhealthy_threshold: int
+    healthy_threshold: int
+
+    @property
+    def detection(self) -> float:
+        """The longest time from an endpoint's failure to Envoy counting it unhealthy: the probe
+        after the failure, then `unhealthyThreshold` failing probes, the last one timing out."""
+        return self.unhealthy_threshold * self.interval + self.timeout
+
+
+def active_health_check(
+    policies: Sequence[Doc],
+    tags: Mapping[str, str],
+    proxy: str = "Sidecar",
+    gateway: str | None = None,
+) -> ActiveHealthCheck | None:
+    """The MeshHealthCheck a proxy gets towards the whole mesh; None when no policy selects it."""
+    conf = outbound_conf(policies, "MeshHealthCheck", tags, proxy, gateway)
+    if not conf:
+        return None
+    full = {**HEALTH_CHECK_DEFAULTS, **conf}
+    return ActiveHealthCheck(
+        conf=conf,
+        interval=go_duration(str(full["interval"])),
+        timeout=go_duration(str(full["timeout"])),
+        unhealthy_threshold=int(full["unhealthyThreshold"]),
+        healthy_threshold=int(full["healthyThreshold"]),
+    )
 
 
 # -- nothing joins the mesh before it exists -------------------------------------------------------
@@ -239,17 +316,47 @@ def meshed_namespaces(docs: Sequence[Doc]) -> set[str]:
     }
 
 
-def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) -> list[str]:
-    """Every URL a meshed app is configured with (its ConfigMaps) names a Service of the cluster
-    or a MeshExternalService of the mesh (`<name>.extsvc.mesh.local` on its match port): with
-    passthrough off the sidecar drops anything else, and the NetworkPolicies block it anyway."""
-    external = {
+def _external_services(policies: Sequence[Doc]) -> set[tuple[str, int]]:
+    """(hostname, port) of every MeshExternalService of the mesh."""
+    return {
         (f"{meta(d).get('name')}.{EXTERNAL_SERVICE_DOMAIN}", int(d["spec"]["match"]["port"]))
         for d in policies
         if d.get("kind") == "MeshExternalService"
     }
+
+
+# libpq's defaults (postgresql.org/docs/current/libpq-envars.html: PGHOST, PGPORT; 5432).
+POSTGRES_DEFAULT_PORT = 5432
+
+
+def postgres_destinations(apps: Sequence[Doc]) -> list[tuple[str, str, int]]:
+    """(container, PGHOST, PGPORT) of every container of a meshed workload that sets PGHOST."""
     meshed = meshed_namespaces(apps)
-    problems: list[str] = []
+    found = []
+    for doc, pod in workloads(apps):
+        if namespace_of(doc) not in meshed:
+            continue
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            env = {e["name"]: e.get("value") for e in container.get("env") or []}
+            if env.get("PGHOST"):
+                port = int(env.get("PGPORT") or POSTGRES_DEFAULT_PORT)
+                found.append((f"{ident(doc)}:{container['name']}", str(env["PGHOST"]), port))
+    return found
+
+
+def check_external_destinations(apps: Sequence[Doc], policies: Sequence[Doc]) -> list[str]:
+    """Every URL a meshed app is configured with (its ConfigMaps), and every PostgreSQL host its
+    containers name (PGHOST/PGPORT), is a Service of the cluster or a MeshExternalService of the
+    mesh (`<name>.extsvc.mesh.local` on its match port): with passthrough off the sidecar drops
+    anything else, and the NetworkPolicies block it anyway."""
+    external = _external_services(policies)
+    meshed = meshed_namespaces(apps)
+    problems: list[str] = [
+        f"{container}: PGHOST={host} PGPORT={port} is neither a Service of the cluster nor a"
+        " MeshExternalService of the mesh (passthrough is off)"
+        for container, host, port in postgres_destinations(apps)
+        if (host, port) not in external and not _IN_CLUSTER.match(host)
+    ]
     for cm in (d for d in apps if d.get("kind") == "ConfigMap" and namespace_of(d) in meshed):
         for key, value in sorted((cm.get("data") or {}).items()):
             url = urlsplit(value) if isinstance(value, str) and "://" in value else None
