@@ -20,7 +20,7 @@ from components.kuma.settings import (
     ZONE_SYNC_SERVICE,
 )
 from components.kuma.zone_sync import MESH_POLICIES_KUSTOMIZATION
-from offline import mesh_rebuild
+from offline import kuma_ca, mesh_rebuild
 from offline.engine import Plan, Registration, stacks
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import meta
@@ -115,17 +115,37 @@ def test_the_mesh_ca_record_is_written_once_from_pulumi_tls(stack: str) -> None:
     assert (entry.protect, entry.retain_on_delete) == (other.protect, other.retain_on_delete)
 
 
-def test_the_mesh_ca_passes_kumas_provided_ca_validation() -> None:
-    """The CA certificate the program asks pulumi-tls for: CA basic constraint, keyCertSign, and
-    no keyAgreement (pkg/plugins/ca/provided/ca_cert_validator.go)."""
+def _mesh_ca_inputs(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
     (cert,) = [
         r
-        for r in plan_of("prod-eu").of_type("tls:index/selfSignedCert:SelfSignedCert")
+        for r in plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
         if r.name.endswith("-mesh-ca")
     ]
-    assert cert.inputs["isCaCertificate"] is True
-    assert "cert_signing" in cert.inputs["allowedUses"]
-    assert "key_agreement" not in cert.inputs["allowedUses"]
+    (key,) = [
+        r for r in plan.of_type("tls:index/privateKey:PrivateKey") if r.name.endswith("-mesh-ca")
+    ]
+    return dict(key.inputs), dict(cert.inputs)
+
+
+def test_the_mesh_ca_passes_kumas_provided_ca_validation() -> None:
+    """A certificate made, with OpenSSL, from the inputs the program gives pulumi-tls passes
+    Kuma's provided-CA checks (offline/kuma_ca.py, from pkg/plugins/ca/provided/
+    ca_cert_validator.go); the same inputs with key_agreement, or without CA or cert_signing,
+    do not."""
+    key, cert = _mesh_ca_inputs(plan_of("prod-eu"))
+    assert key["algorithm"] == "ECDSA"
+    assert kuma_ca.problems(key, cert) == []
+    uses = list(cert["allowedUses"])
+    assert kuma_ca.problems(key, {**cert, "allowedUses": [*uses, "key_agreement"]}) == [
+        "cert[0]: key usage extension 'keyAgreement' must NOT be set"
+    ]
+    assert kuma_ca.problems(key, {**cert, "isCaCertificate": False}) == [
+        "cert[0]: basic constraint 'CA' must be set to 'true'"
+    ]
+    without_signing = [u for u in uses if u != "cert_signing"]
+    assert kuma_ca.problems(key, {**cert, "allowedUses": without_signing}) == [
+        "cert[0]: key usage extension 'keyCertSign' must be set"
+    ]
 
 
 # -- the baseline permission ----------------------------------------------------------------
