@@ -43,7 +43,7 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def mirror(tmp_path: Path) -> Path:
     """A repository with the CRD files under config/crd/bases and the tag the script pins."""
-    repo = refresh.mirror_dir(tmp_path, NC)
+    repo: Path = refresh.mirror_dir(tmp_path, NC)
     (repo / NC.base_path).mkdir(parents=True)
     for name in refresh.NOTIFICATION_FILES:
         (repo / NC.base_path / name).write_bytes(CRD + name.encode() + b"\n")
