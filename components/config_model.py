@@ -127,6 +127,19 @@ def _secret_id(value: str) -> str | None:
     return None
 
 
+def _https_url(value: str) -> str | None:
+    """Flux's git traffic leaves a zone cluster only on 443 (components/kuma/network_policy.py
+    `platform_egress_policy`), and the credentials are a username and password (HTTP basic
+    auth, components/flux.py): an ssh:// or scp-like URL would never connect."""
+    if not re.fullmatch(r"https://[^\s/]+/\S+", value):
+        return (
+            f"{value!r} is not an https:// URL: Flux reaches git over HTTPS only (port 443, "
+            "username and password from gitops.credentialsSecret); write the repository's "
+            "https:// clone URL, e.g. 'https://github.com/acme/gcp-platform.git'"
+        )
+    return None
+
+
 def _strict_cidr(value: Any) -> Any:
     if isinstance(value, ipaddress.IPv4Network):
         return value
@@ -430,7 +443,7 @@ class GitOps(_Model):
     stack's zone clusters post commit statuses with the GitHub App keys of `commit_status_secret`
     (k8s/flux/commit-status; docs/environments.md)."""
 
-    repository_url: str = Field(pattern=r"^(https://|ssh://)\S+$")
+    repository_url: Annotated[str, _checked(_https_url)]
     credentials_secret: SecretId
     commit_status_secret: SecretId | None = None
 

@@ -34,6 +34,17 @@ FLUX_COMPONENTS = (
 # a `critical-pods` ResourceQuota in flux-system that GKE requires for it: flux-operator v0.58.1
 # config/data/flux/v2.9.4/*.yaml); only notification-controller comes without a class.
 UNPRIORITISED_FLUX_COMPONENTS = ("notification-controller",)
+# With `cluster.networkPolicy` flux-operator applies its distribution's policies.yaml in
+# flux-system (flux-operator v0.58.1 internal/builder/templates.go; config/data/flux/v2.9.4/
+# policies.yaml): `allow-egress` selects every pod and allows all egress (`egress: [{}]`).
+# NetworkPolicies are additive, so that rule would reopen the KDS address the platform egress
+# policy excludes (components/kuma/network_policy.py). The patch keeps its ingress rule (the
+# controllers fetch artifacts from source-controller through it) and drops its egress.
+FLUX_EGRESS_POLICY = "allow-egress"
+INGRESS_ONLY_PATCH = (
+    {"op": "replace", "path": "/spec/policyTypes", "value": ["Ingress"]},
+    {"op": "remove", "path": "/spec/egress"},
+)
 # Flux reconciles a Kustomization as soon as a ConfigMap it substitutes from, carrying this
 # label, changes (instead of waiting for the next interval).
 WATCH_LABEL = {"reconcile.fluxcd.io/watch": "Enabled"}
@@ -178,6 +189,10 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
                     }
                     for component in UNPRIORITISED_FLUX_COMPONENTS
                 ),
+                {
+                    "target": {"kind": "NetworkPolicy", "name": FLUX_EGRESS_POLICY},
+                    "patch": json.dumps(list(INGRESS_ONLY_PATCH)),
+                },
             ]
         },
     }

@@ -6,13 +6,16 @@ kumahq/kuma v2.13.10 pkg/plugins/runtime/k8s/webhooks/injector/injector.go `Inje
 path: the chart's transparentProxy.configMap is off): the sidecar `kuma-sidecar` goes first in
 `containers` (NewSidecarContainer over pkg/plugins/runtime/k8s/containers/factory.go: UID/GID
 5678, drop ALL, read-only root, no privilege escalation); two 10M emptyDir volumes
-(`kuma-init-tmp`, `kuma-sidecar-tmp`); then one init container, appended after the pod's own:
+(`kuma-init-tmp`, `kuma-sidecar-tmp`); then one init container, after the pod's own, or before
+them when the pod is annotated `kuma.io/init-first: "true"` (injector.go `KumaInitFirst`; the
+chart's `experimental.sidecarContainers`, which would prepend it too, is off):
 - CNI off: `kuma-init` (NewInitContainer: root, adds NET_ADMIN and NET_RAW to set up iptables);
 - CNI on (`KUMA_RUNTIME_KUBERNETES_INJECTOR_CNI_ENABLED`, set by the chart from `cni.enabled`,
   templates/_helpers.tpl): `kuma-validation` (NewValidationContainer: UID 5678, drop ALL), which
   only checks the redirection the CNI plugin set up.
-The shapes match the injector's golden files (testdata/inject.01.golden.yaml for kuma-init,
-inject.34.golden.yaml "cni enabled" for kuma-validation).
+tests/test_kuma_injection.py checks inject() against the injector's golden files, committed in
+offline/refs/apache-2.0/kuma/injector (inject.01 for kuma-init, inject.34 "cni enabled" with
+init-first for kuma-validation).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from typing import Any, Final
 
 SIDECAR_UID: Final = 5678  # pkg/config/plugins/runtime/k8s/config.go SidecarContainer.UID/GID
 TMP_VOLUMES: Final = ("kuma-init-tmp", "kuma-sidecar-tmp")
+INIT_FIRST: Final = "kuma.io/init-first"
+# pkg/plugins/runtime/k8s/metadata/annotations.go GetEnabled: what counts as on (case-sensitive;
+# any value but these and false/no/disabled makes the injector fail).
+_ENABLED: Final = ("true", "yes", "enabled")
 
 _READ_ONLY: Final = {"readOnlyRootFilesystem": True}
 SIDECAR_SECURITY: Final = {
@@ -69,5 +76,7 @@ def inject(pod_template: Mapping[str, Any], *, cni: bool, mesh: str) -> dict[str
         if cni
         else _container("kuma-init", INIT_SECURITY, "kuma-init-tmp")
     )
-    spec["initContainers"] = [*spec.get("initContainers", []), init]
+    own = spec.get("initContainers", [])
+    first = metadata["annotations"].get(INIT_FIRST) in _ENABLED
+    spec["initContainers"] = [init, *own] if first else [*own, init]
     return pod

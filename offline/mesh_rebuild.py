@@ -13,6 +13,14 @@ Kuma's zone side of KDS (kumahq/kuma v2.13.10), modelled here:
   (`ZoneSyncCallback` PrefilterBy `IsLocallyOriginated`): the model holds global-originated
   resources only, so that filter is the identity here.
 
+Kuma itself creates global-originated resources too: with every Mesh, the global control plane
+creates the Secret `dataplane-token-signing-key-<mesh>-1`, a new random RSA key
+(pkg/defaults/mesh/mesh.go `EnsureDefaultMeshResources`; pkg/core/tokens/signing_key.go
+`NewSigningKey`, `SigningKeyResourceKey` with `DefaultKeyID` "1"; a mesh Secret, so KDS syncs it to
+the zones). A rebuilt global makes a new one, so every zone gets that Secret updated: data plane
+tokens signed with the old key stop validating. On Kubernetes data planes authenticate with
+their service account token, not a data plane token (docs/disaster-recovery.md).
+
 A zone reconnects when it can reach the global's zone-sync Service. The chart's Service exists
 with the global release unless `controlPlane.globalZoneSyncService.enabled` is false; the
 program's (components/kuma/zone_sync.py) is applied by flux-operator from the ResourceSet once the
@@ -135,10 +143,41 @@ def flux_synced(render: ClusterRender) -> dict[Key, Synced]:
     }
 
 
+KUMA_CREATED = "kuma "
+# pkg/core/resources/apis/system/constants.go DataplaneTokenSigningKeyPrefix + mesh, then
+# SigningKeyResourceKey appends "-" + DefaultKeyID.
+SIGNING_KEY_ID = "1"
+
+
+def signing_key(mesh: str) -> Key:
+    return Key("Secret", f"dataplane-token-signing-key-{mesh}-{SIGNING_KEY_ID}")
+
+
+def kuma_synced(meshes: Iterable[Key]) -> dict[Key, Synced]:
+    """What the global control plane creates itself for each Mesh: a fresh signing key, whose
+    content only that control plane knows (a rebuilt one makes another)."""
+    return {
+        signing_key(mesh.name): Synced(
+            signing_key(mesh.name), f"{KUMA_CREATED}{mesh}", f"random key of the global ({mesh})"
+        )
+        for mesh in meshes
+        if mesh.kind == "Mesh"
+    }
+
+
+def is_kuma_created(item: Synced) -> bool:
+    return item.source.startswith(KUMA_CREATED)
+
+
 def global_holds(plan: Plan, render: ClusterRender) -> dict[Key, Synced]:
     """Everything global-originated in steady state: what the zones hold after a full sync."""
     cluster = render.cluster.name
-    return {**flux_synced(render), **eso_synced(plan, cluster), **program_synced(plan, cluster)}
+    applied = {
+        **flux_synced(render),
+        **eso_synced(plan, cluster),
+        **program_synced(plan, cluster),
+    }
+    return {**applied, **kuma_synced(applied)}
 
 
 # -- when zones can reconnect -----------------------------------------------------------------
@@ -222,6 +261,11 @@ def gate(plan: Plan, render: ClusterRender) -> Gate:
             if key in steady:
                 holds.add(key)
                 reasons[key] = f"dependsOn {key} (exists)"
+    for key, item in steady.items():
+        mesh = item.source.removeprefix(KUMA_CREATED)
+        if is_kuma_created(item) and mesh in {str(k) for k in holds}:
+            holds.add(key)
+            reasons[key] = f"created by the global control plane with {mesh}"
     return Gate(f"ResourceSet {resource_set.name}", frozenset(holds), reasons)
 
 
@@ -268,8 +312,12 @@ def rebuild_drill(
     the state is kept)."""
     steady = global_holds(plan, render)
     opened = gate(plan, render)
+    regenerated = {
+        **{k: "new key of the rebuilt global" for k, i in steady.items() if is_kuma_created(i)},
+        **(changed or {}),
+    }
     upstream = {
-        key: (changed or {}).get(key, item.content)
+        key: regenerated.get(key, item.content)
         for key, item in steady.items()
         if key in opened.holds
     }

@@ -17,12 +17,14 @@ Usage::
 
     python scripts/refresh_offline_refs.py            # (re)write offline/refs
     python scripts/refresh_offline_refs.py --check    # exit 1 if offline/refs is stale
-    python scripts/refresh_offline_refs.py --shared /path/to/shared \\
-        --notification-controller-git /path/to/notification-controller.git
+    python scripts/refresh_offline_refs.py --shared /path/to/shared --mirrors /path/to/mirrors
 
-Most inputs are verbatim copies under ``shared/``; the notification-controller CRDs (Provider,
-Alert) are read straight from a local git clone or mirror of fluxcd/notification-controller at
-the tag the pinned Flux distribution ships (``NOTIFICATION_CONTROLLER``), whose commit must match.
+Most inputs are verbatim copies under ``shared/``; the upstream files ``shared/`` lacks are read
+from local git mirrors, ``<mirrors>/<owner>+<name>/repo`` (a ``git clone --mirror`` of the GitHub
+repository), at the recorded commit after checking that the tag names it: the
+notification-controller CRDs (Provider, Alert) of the pinned Flux distribution
+(``NOTIFICATION_CONTROLLER``), and ``GIT_FILES`` (flux-operator's NetworkPolicies for that
+distribution, Kuma's injector golden files).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -137,12 +140,68 @@ NOTIFICATION_FILES: tuple[str, ...] = (
     "notification.toolkit.fluxcd.io_providers.yaml",
     "notification.toolkit.fluxcd.io_alerts.yaml",
 )
-GIT_MIRROR_HINT = (
-    "a local clone or mirror of github.com/fluxcd/notification-controller holding tag "
-    f"{NOTIFICATION_CONTROLLER.tag}: `git clone --mirror "
-    "https://github.com/fluxcd/notification-controller.git DIR`, then pass "
-    "--notification-controller-git DIR (make: NOTIFICATION_CONTROLLER_GIT=DIR)"
+
+
+@dataclass(frozen=True)
+class GitFile:
+    """One upstream file copied verbatim from a git mirror (not kept in ``shared/``)."""
+
+    up: Upstream
+    path: str  # in the upstream repository
+    out: str  # relative to offline/refs/<licence dir>
+    type: str
+
+
+# FluxInstance distribution 2.9.x resolves, with flux-operator v0.58.1, to Flux v2.9.4 (the
+# newest config/data/flux/v2.9.* there); the operator applies policies.yaml when
+# spec.cluster.networkPolicy is true (internal/builder/templates.go).
+FLUX_OPERATOR_DATA = Upstream(
+    FLUX_OPERATOR.repo, FLUX_OPERATOR.tag, FLUX_OPERATOR.commit, "config/data/flux/v2.9.4", AGPL
 )
+KUMA_INJECTOR = Upstream(
+    KUMA_CRDS.repo,
+    KUMA_CRDS.tag,
+    KUMA_CRDS.commit,
+    "pkg/plugins/runtime/k8s/webhooks/injector/testdata",
+    APACHE,
+)
+GIT_FILES: tuple[GitFile, ...] = (
+    GitFile(
+        FLUX_OPERATOR_DATA,
+        "policies.yaml",
+        "flux-operator/flux-v2.9.4/policies.yaml",
+        "flux-operator-network-policies",
+    ),
+    *(
+        GitFile(KUMA_INJECTOR, name, f"kuma/injector/{name}", "kuma-injector-golden")
+        for name in (
+            "inject.01.input.yaml",
+            "inject.01.golden.yaml",
+            "inject.34.input.yaml",
+            "inject.34.golden.yaml",
+        )
+    ),
+)
+# Every upstream read from a git mirror, in the order the problems are reported.
+MIRRORED: tuple[Upstream, ...] = (
+    NOTIFICATION_CONTROLLER,
+    *dict.fromkeys(item.up for item in GIT_FILES),
+)
+MIRRORS_ENV = "UPSTREAM_MIRRORS"
+
+
+def mirror_dir(mirrors: Path, up: Upstream) -> Path:
+    """Where `up`'s mirror lives under the mirrors folder."""
+    return mirrors / up.repo.replace("/", "+") / "repo"
+
+
+def mirror_hint(up: Upstream, git_dir: Path) -> str:
+    return (
+        f"a clone or mirror of github.com/{up.repo} holding tag {up.tag} at {git_dir}: "
+        f"`git clone --mirror https://github.com/{up.repo}.git {git_dir}` (the mirrors folder is "
+        f"--mirrors DIR, or ${MIRRORS_ENV}; make: UPSTREAM_MIRRORS=DIR)"
+    )
+
 
 GKE_MANAGED_PROMETHEUS = Upstream(
     "GoogleCloudPlatform/prometheus-engine",
@@ -449,13 +508,11 @@ def _git(git_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(git_dir), *args], capture_output=True, check=False)
 
 
-def git_mirror_problem(git_dir: Path | None, up: Upstream = NOTIFICATION_CONTROLLER) -> str | None:
-    """Why `git_dir` cannot serve `up`'s files (None: it can): not given, not a git repository,
-    no such tag, or the tag names another commit than the one recorded here."""
-    if git_dir is None:
-        return f"the {up.repo} CRDs need {GIT_MIRROR_HINT}"
+def git_mirror_problem(git_dir: Path, up: Upstream) -> str | None:
+    """Why `git_dir` cannot serve `up`'s files (None: it can): not a git repository, no such tag,
+    or the tag names another commit than the one recorded here."""
     if _git(git_dir, "rev-parse", "--git-dir").returncode != 0:
-        return f"{git_dir} is not a git repository; the {up.repo} CRDs need {GIT_MIRROR_HINT}"
+        return f"{git_dir} is not a git repository; {up.repo} files need {mirror_hint(up, git_dir)}"
     found = _git(git_dir, "rev-parse", "--verify", "--quiet", f"refs/tags/{up.tag}^{{commit}}")
     if found.returncode != 0:
         return f"{git_dir} has no tag {up.tag} (fetch the tags of {up.repo}: `git fetch --tags`)"
@@ -468,20 +525,61 @@ def git_mirror_problem(git_dir: Path | None, up: Upstream = NOTIFICATION_CONTROL
     return None
 
 
+def mirror_problems(mirrors: Path | None) -> list[str]:
+    """What keeps the mirrors folder from serving every upstream in MIRRORED (empty: nothing)."""
+    if mirrors is None:
+        return [
+            f"--mirrors DIR (or ${MIRRORS_ENV}) is required: "
+            + "; ".join(mirror_hint(up, mirror_dir(Path("DIR"), up)) for up in MIRRORED)
+        ]
+    return [
+        problem
+        for up in MIRRORED
+        if (problem := git_mirror_problem(mirror_dir(mirrors, up), up)) is not None
+    ]
+
+
+def read_git_file(git_dir: Path, up: Upstream, name: str) -> bytes:
+    """`name` under `up.base_path` at `up.commit` of the clone or mirror `git_dir` (checked by
+    git_mirror_problem first)."""
+    path = f"{up.base_path}/{name}"
+    shown = _git(git_dir, "show", f"{up.commit}:{path}")
+    if shown.returncode != 0:
+        raise SystemExit(f"{git_dir}: {up.repo} {up.tag} has no {path}")
+    return shown.stdout
+
+
 def _git_crd_inputs(git_dir: Path, up: Upstream, names: tuple[str, ...]) -> list[CrdInput]:
     """`names` from `up.base_path` at `up.commit` of the clone or mirror `git_dir`."""
     inputs: list[CrdInput] = []
     for name in names:
+        data = read_git_file(git_dir, up, name)
         path = f"{up.base_path}/{name}"
-        shown = _git(git_dir, "show", f"{up.commit}:{path}")
-        if shown.returncode != 0:
-            raise SystemExit(f"{git_dir}: {up.repo} {up.tag} has no {path}")
         inputs.append(
-            CrdInput(
-                f"git:{up.repo}@{up.tag}:{path}", name, shown.stdout, sha256_bytes(shown.stdout), up
-            )
+            CrdInput(f"git:{up.repo}@{up.tag}:{path}", name, data, sha256_bytes(data), up)
         )
     return inputs
+
+
+def add_git_file_copies(
+    mirrors: Path, files: dict[str, bytes], sources: dict[str, dict[str, Any]]
+) -> None:
+    """Add the verbatim copies of `GIT_FILES` and their provenance (but the output's sha256)."""
+    for item in GIT_FILES:
+        raw = read_git_file(mirror_dir(mirrors, item.up), item.up, item.path)
+        out_rel = f"{LICENCE_DIR[item.up.licence]}/{item.out}"
+        files[out_rel] = raw  # verbatim copy
+        sources[out_rel] = {
+            "type": item.type,
+            "derived": False,
+            "upstream_repo": item.up.repo,
+            "tag": item.up.tag,
+            "commit": item.up.commit,
+            "upstream_path": f"{item.up.base_path}/{item.path}",
+            "source_file": f"git:{item.up.repo}@{item.up.tag}:{item.up.base_path}/{item.path}",
+            "source_sha256": sha256_bytes(raw),
+            "licence": item.up.licence,
+        }
 
 
 # Every input the refresh reads, relative to shared/: a missing one is named before anything runs.
@@ -501,7 +599,7 @@ def missing_inputs(shared: Path) -> list[str]:
     return [rel for rel in REQUIRED_INPUTS if not (shared / rel).exists()]
 
 
-def generate(shared: Path, notification_git: Path) -> Generated:
+def generate(shared: Path, mirrors: Path) -> Generated:
     files: dict[str, bytes] = {}
     sources: dict[str, dict[str, Any]] = {}
     crd_index: dict[str, dict[str, Any]] = {}
@@ -510,7 +608,11 @@ def generate(shared: Path, notification_git: Path) -> Generated:
 
     crd_inputs = [
         *_crd_inputs(shared),
-        *_git_crd_inputs(notification_git, NOTIFICATION_CONTROLLER, NOTIFICATION_FILES),
+        *_git_crd_inputs(
+            mirror_dir(mirrors, NOTIFICATION_CONTROLLER),
+            NOTIFICATION_CONTROLLER,
+            NOTIFICATION_FILES,
+        ),
     ]
     for source in crd_inputs:
         up = source.up
@@ -607,6 +709,8 @@ def generate(shared: Path, notification_git: Path) -> Generated:
             "source_sha256": _check_sum(shared, rel, raw),
             "licence": PULUMI.licence,
         }
+
+    add_git_file_copies(mirrors, files, sources)
 
     for path, meta in sources.items():
         meta["sha256"] = sha256_bytes(files[path])
@@ -734,11 +838,16 @@ when available and re-run the refresh.
 
 The refresh script reads the verbatim upstream copies kept in the workspace's `shared/`
 folder (see `shared/crds/README.md`), checks their sha256 against the `SOURCE.txt` there and
-records it in `SOURCES.json`. The notification-controller CRDs (`Provider`, `Alert`) come from a
-local git clone or mirror of fluxcd/notification-controller instead
-(`--notification-controller-git DIR`, make: `NOTIFICATION_CONTROLLER_GIT=DIR`), read at the
+records it in `SOURCES.json`. What `shared/` lacks comes from local git mirrors instead
+(`--mirrors DIR` or `$UPSTREAM_MIRRORS`, one `DIR/<owner>+<name>/repo` per repository), read at the
 recorded commit after checking that the tag names it; their `source_file` is
-`git:<repo>@<tag>:<path>`.
+`git:<repo>@<tag>:<path>`:
+- the notification-controller CRDs (`Provider`, `Alert`), converted like the other CRDs;
+- `agpl-3.0/flux-operator/flux-v2.9.4/policies.yaml`: the NetworkPolicies flux-operator v0.58.1
+  applies in flux-system for the pinned Flux distribution when `spec.cluster.networkPolicy` is
+  true, verbatim (`offline/flux_operator.py` builds them with the FluxInstance's patches);
+- `apache-2.0/kuma/injector/inject.{{01,34}}.{{input,golden}}.yaml`: Kuma v2.13.10's injector test
+  cases (without and with CNI), verbatim; `offline/kuma_injection.py` is checked against them.
 
 Notes carried over from the source notes:
 - Flux v2.9.4 ships notification-controller v1.9.3 (fluxcd/flux2 v2.9.4
@@ -781,12 +890,12 @@ def main(argv: list[str] | None = None) -> int:
         help="folder holding the upstream crds/ and charts/ copies (default: ../shared)",
     )
     parser.add_argument(
-        "--notification-controller-git",
+        "--mirrors",
         type=Path,
-        default=None,
+        default=Path(os.environ[MIRRORS_ENV]) if MIRRORS_ENV in os.environ else None,
         metavar="DIR",
-        help=f"local clone or mirror of {NOTIFICATION_CONTROLLER.repo} holding tag"
-        f" {NOTIFICATION_CONTROLLER.tag} (the Provider and Alert CRDs are read from it)",
+        help="folder of git mirrors DIR/<owner>+<name>/repo for what shared/ lacks"
+        f" ({', '.join(up.repo for up in MIRRORED)}; default: ${MIRRORS_ENV})",
     )
     parser.add_argument(
         "--out", type=Path, default=OUT_DIR, help="output folder (default: offline/refs)"
@@ -799,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shared: Path = args.shared.resolve()
     out_dir: Path = args.out.resolve()
-    notification_git: Path | None = args.notification_controller_git
+    mirrors: Path | None = args.mirrors.resolve() if args.mirrors is not None else None
     problems = []
     missing = missing_inputs(shared)
     if missing:
@@ -807,13 +916,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{shared} lacks what the refresh reads: {', '.join(missing)} (a checkout of the "
             "workspace's shared/ folder; pass --shared DIR if it is elsewhere)"
         )
-    if (git_problem := git_mirror_problem(notification_git)) is not None:
-        problems.append(git_problem)
+    problems += mirror_problems(mirrors)
     if problems:
         parser.error("; ".join(problems))
-    assert notification_git is not None  # git_mirror_problem said so
+    assert mirrors is not None  # reported above
 
-    generated = generate(shared, notification_git)
+    generated = generate(shared, mirrors)
     current = existing_files(out_dir)
 
     if args.check:

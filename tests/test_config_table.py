@@ -827,7 +827,13 @@ CASES = [
         "gitops-url-scheme",
         PROD,
         set_at("platform:gitops.repositoryUrl", "git@github.com:acme/gcp-platform.git"),
-        expect("platform:gitops.repositoryUrl", "^(https://|ssh://)"),
+        expect("platform:gitops.repositoryUrl", "is not an https:// URL"),
+    ),
+    case(
+        "gitops-url-ssh",
+        PROD,
+        set_at("platform:gitops.repositoryUrl", "ssh://git@github.com/acme/gcp-platform.git"),
+        expect("platform:gitops.repositoryUrl", "Flux reaches git over HTTPS only (port 443"),
     ),
     # -- stage / protect -----------------------------------------------------------------------
     case(

@@ -20,7 +20,7 @@ from components.kuma.settings import (
     ZONE_SYNC_SERVICE,
 )
 from components.kuma.zone_sync import MESH_POLICIES_KUSTOMIZATION
-from offline import mesh_rebuild
+from offline import kuma_ca, mesh_rebuild
 from offline.engine import Plan, Registration, stacks
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import meta
@@ -35,6 +35,8 @@ CA = (
     mesh_rebuild.Key("Secret", MESH_CA_CERT_SECRET),
     mesh_rebuild.Key("Secret", MESH_CA_KEY_SECRET),
 )
+# Kuma's own: the rebuilt global creates a new one with the Mesh, KDS updates it on every zone.
+SIGNING_KEY = mesh_rebuild.Key("Secret", f"dataplane-token-signing-key-{MESH_NAME}-1")
 
 
 def _global(stack: str) -> ClusterRender:
@@ -113,17 +115,37 @@ def test_the_mesh_ca_record_is_written_once_from_pulumi_tls(stack: str) -> None:
     assert (entry.protect, entry.retain_on_delete) == (other.protect, other.retain_on_delete)
 
 
-def test_the_mesh_ca_passes_kumas_provided_ca_validation() -> None:
-    """The CA certificate the program asks pulumi-tls for: CA basic constraint, keyCertSign, and
-    no keyAgreement (pkg/plugins/ca/provided/ca_cert_validator.go)."""
+def _mesh_ca_inputs(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
     (cert,) = [
         r
-        for r in plan_of("prod-eu").of_type("tls:index/selfSignedCert:SelfSignedCert")
+        for r in plan.of_type("tls:index/selfSignedCert:SelfSignedCert")
         if r.name.endswith("-mesh-ca")
     ]
-    assert cert.inputs["isCaCertificate"] is True
-    assert "cert_signing" in cert.inputs["allowedUses"]
-    assert "key_agreement" not in cert.inputs["allowedUses"]
+    (key,) = [
+        r for r in plan.of_type("tls:index/privateKey:PrivateKey") if r.name.endswith("-mesh-ca")
+    ]
+    return dict(key.inputs), dict(cert.inputs)
+
+
+def test_the_mesh_ca_passes_kumas_provided_ca_validation() -> None:
+    """A certificate made, with OpenSSL, from the inputs the program gives pulumi-tls passes
+    Kuma's provided-CA checks (offline/kuma_ca.py, from pkg/plugins/ca/provided/
+    ca_cert_validator.go); the same inputs with key_agreement, or without CA or cert_signing,
+    do not."""
+    key, cert = _mesh_ca_inputs(plan_of("prod-eu"))
+    assert key["algorithm"] == "ECDSA"
+    assert kuma_ca.problems(key, cert) == []
+    uses = list(cert["allowedUses"])
+    assert kuma_ca.problems(key, {**cert, "allowedUses": [*uses, "key_agreement"]}) == [
+        "cert[0]: key usage extension 'keyAgreement' must NOT be set"
+    ]
+    assert kuma_ca.problems(key, {**cert, "isCaCertificate": False}) == [
+        "cert[0]: basic constraint 'CA' must be set to 'true'"
+    ]
+    without_signing = [u for u in uses if u != "cert_signing"]
+    assert kuma_ca.problems(key, {**cert, "allowedUses": without_signing}) == [
+        "cert[0]: key usage extension 'keyCertSign' must be set"
+    ]
 
 
 # -- the baseline permission ----------------------------------------------------------------
@@ -209,13 +231,14 @@ def test_global_rebuilt_from_the_same_state_no_zone_loses_anything(stack: str) -
     """The global cluster is rebuilt (`pulumi up` after "A cluster is lost"): the zones reconnect
     only once the new global holds the Mesh, its CA Secrets, the baseline permission, every
     Flux-applied policy and the gateway's certificate; their initial sync deletes nothing, and
-    the CA is the same one (it comes from the state, not from the lost cluster)."""
+    the CA is the same one (it comes from the state, not from the lost cluster). The only update
+    is Kuma's own data plane token signing key, made anew by the rebuilt global."""
     plan = plan_of(stack)
     render = _global(stack)
     drill = mesh_rebuild.rebuild_drill(plan, render)
     print("\n".join(drill.steps))
     assert drill.result.deleted == ()
-    assert drill.result.updated == ()
+    assert drill.result.updated == (SIGNING_KEY,)
     kept = drill.zone_after
     assert {MESH, *CA} <= kept
     assert any(k.kind == "MeshTrafficPermission" for k in kept)
@@ -234,14 +257,27 @@ def test_global_rebuilt_from_the_same_state_no_zone_loses_anything(stack: str) -
 def test_global_rebuilt_after_a_state_loss_no_zone_loses_anything(stack: str) -> None:
     """The state was lost and restored per the runbook (`make import-file`: pulumi-tls is
     created anew, the CA's Secret Manager version is imported); then the global is rebuilt.
-    Nothing the zones keep has new content (the CA Secrets come from the imported version), so
-    the zones' initial sync deletes and changes nothing."""
+    Nothing of the program's that the zones keep has new content (the CA Secrets come from the
+    imported version), so the zones' initial sync deletes nothing and updates only Kuma's own
+    signing key."""
     plan = plan_of(stack)
     render = _global(stack)
     changed = mesh_rebuild.regenerated_after_state_loss(plan, render.cluster.name)
     assert changed == {}
     drill = mesh_rebuild.rebuild_drill(plan, render, {k: "regenerated" for k in changed})
-    assert (drill.result.deleted, drill.result.updated) == ((), ())
+    assert (drill.result.deleted, drill.result.updated) == ((), (SIGNING_KEY,))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_global_creates_a_signing_key_with_each_mesh_and_zones_hold_it(stack: str) -> None:
+    """kumahq/kuma v2.13.10 pkg/defaults/mesh/mesh.go: the global creates the Secret with the
+    Mesh; it is a mesh Secret, so the zones hold it, and it is there once the Mesh is."""
+    plan = plan_of(stack)
+    render = _global(stack)
+    steady = mesh_rebuild.global_holds(plan, render)
+    assert mesh_rebuild.is_kuma_created(steady[SIGNING_KEY])
+    assert [k for k, i in steady.items() if mesh_rebuild.is_kuma_created(i)] == [SIGNING_KEY]
+    assert SIGNING_KEY in mesh_rebuild.gate(plan, render).holds
 
 
 def test_a_ca_record_rewritten_from_the_state_would_rotate_the_ca_after_a_state_loss() -> None:
@@ -258,7 +294,7 @@ def test_a_ca_record_rewritten_from_the_state_would_rotate_the_ca_after_a_state_
     changed = mesh_rebuild.regenerated_after_state_loss(plan, render.cluster.name)
     assert set(changed) == set(CA)
     drill = mesh_rebuild.rebuild_drill(plan, render, {k: "regenerated" for k in changed})
-    assert set(drill.result.updated) == set(CA)
+    assert set(drill.result.updated) == {*CA, SIGNING_KEY}
 
 
 def _chart_service_on(plan: Plan, cluster: str) -> Plan:

@@ -1,4 +1,5 @@
-"""The refresh of offline/refs reads the notification-controller CRDs from a git mirror
+"""The refresh of offline/refs reads what shared/ lacks (the notification-controller CRDs,
+flux-operator's policies, Kuma's injector golden files) from git mirrors
 (scripts/refresh_offline_refs.py): what it refuses and what it reads, on throwaway repositories.
 Never reads the workspace's shared folder."""
 
@@ -42,11 +43,11 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def mirror(tmp_path: Path) -> Path:
     """A repository with the CRD files under config/crd/bases and the tag the script pins."""
-    repo = tmp_path / "notification-controller"
+    repo: Path = refresh.mirror_dir(tmp_path, NC)
     (repo / NC.base_path).mkdir(parents=True)
     for name in refresh.NOTIFICATION_FILES:
         (repo / NC.base_path / name).write_bytes(CRD + name.encode() + b"\n")
-    git(repo.parent, "init", "--quiet", str(repo))
+    git(tmp_path, "init", "--quiet", str(repo))
     git(repo, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "-A")
     git(repo, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "c")
     git(repo, "tag", NC.tag)
@@ -69,19 +70,32 @@ def test_without_a_mirror_the_error_says_what_is_missing_and_how_to_get_it(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "lacks what the refresh reads: crds/kuma-v2.13.10" in err
-    assert "fluxcd/notification-controller CRDs need a local clone or mirror" in err
-    assert "git clone --mirror https://github.com/fluxcd/notification-controller.git DIR" in err
-    assert "--notification-controller-git DIR (make: NOTIFICATION_CONTROLLER_GIT=DIR)" in err
+    assert "--mirrors DIR (or $UPSTREAM_MIRRORS) is required" in err
+    for up in refresh.MIRRORED:
+        name = up.repo.replace("/", "+")
+        assert f"git clone --mirror https://github.com/{up.repo}.git DIR/{name}/repo" in err
+    assert {up.repo for up in refresh.MIRRORED} == {
+        "fluxcd/notification-controller",
+        "controlplaneio-fluxcd/flux-operator",
+        "kumahq/kuma",
+    }
+
+
+def test_a_mirrors_folder_without_a_repository_names_each_missing_one(tmp_path: Path) -> None:
+    problems = refresh.mirror_problems(tmp_path)
+    assert len(problems) == len(refresh.MIRRORED)
+    for problem, up in zip(problems, refresh.MIRRORED, strict=True):
+        assert problem.startswith(f"{refresh.mirror_dir(tmp_path, up)} is not a git repository")
 
 
 def test_a_folder_that_is_no_repository_is_refused(tmp_path: Path) -> None:
-    problem = refresh.git_mirror_problem(tmp_path)
+    problem = refresh.git_mirror_problem(tmp_path, NC)
     assert problem is not None and problem.startswith(f"{tmp_path} is not a git repository")
 
 
 def test_a_tag_on_another_commit_is_refused(mirror: Path) -> None:
     """The tag is checked against the commit recorded in the script (and in SOURCES.json)."""
-    problem = refresh.git_mirror_problem(mirror)
+    problem = refresh.git_mirror_problem(mirror, NC)
     commit = git(mirror, "rev-parse", "HEAD")
     assert problem == (
         f"{mirror}: tag {NC.tag} is commit {commit}, but {NC.repo} {NC.tag} is {NC.commit}"
@@ -91,7 +105,7 @@ def test_a_tag_on_another_commit_is_refused(mirror: Path) -> None:
 
 def test_a_missing_tag_is_refused(mirror: Path) -> None:
     git(mirror, "tag", "-d", NC.tag)
-    assert refresh.git_mirror_problem(mirror) == (
+    assert refresh.git_mirror_problem(mirror, NC) == (
         f"{mirror} has no tag {NC.tag} (fetch the tags of {NC.repo}: `git fetch --tags`)"
     )
 

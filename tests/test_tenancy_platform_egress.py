@@ -7,6 +7,7 @@ with Kubernetes' NetworkPolicy semantics over what the program and Flux apply
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from components.facts import ESO_NAMESPACE, FLUX_NAMESPACE
 from components.kuma.settings import KDS_PORT, KUMA_NAMESPACE
-from offline import admission, mesh_rebuild
+from offline import admission, flux_operator, mesh_rebuild
 from offline.gitops import egress
 from offline.gitops import facts as gitops_facts
 from offline.gitops.documents import Doc, meta
@@ -135,6 +136,56 @@ def test_without_the_platform_policies_flux_and_eso_reach_kds() -> None:
     docs = [d for d in zone.objects if meta(d).get("name") != "platform-egress"]
     assert _reaches(docs, FLUX_NAMESPACE, kds) and _reaches(docs, ESO_NAMESPACE, kds)
     assert not _reaches(zone.objects, FLUX_NAMESPACE, kds)
+
+
+def _operator_policies(zone: ClusterRender) -> dict[str, Doc]:
+    return {meta(d)["name"]: d for d in zone.cluster.operator_docs}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_flux_operators_policies_are_in_the_model_with_allow_egress_ingress_only(
+    stack: str,
+) -> None:
+    """flux-operator's own NetworkPolicies (offline/refs, flux-operator v0.58.1
+    config/data/flux/v2.9.4/policies.yaml) are on every cluster the evaluator sees; the
+    FluxInstance's patch leaves `allow-egress` its ingress rule (controllers fetch artifacts from
+    source-controller) and no egress."""
+    for render in gitops_facts.rendered_stack(stack):
+        policies = _operator_policies(render)
+        assert set(policies) == {"allow-egress", "allow-scraping", "allow-webhooks"}
+        assert all(meta(p)["namespace"] == FLUX_NAMESPACE for p in policies.values())
+        assert all(p in render.objects for p in policies.values())
+        spec = policies["allow-egress"]["spec"]
+        assert spec == {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}]}],
+        }
+
+
+def test_without_the_flux_instance_patch_flux_operators_policy_reopens_kds() -> None:
+    """NetworkPolicies are additive: flux-operator's unpatched `allow-egress` (all egress for
+    every flux-system pod) undoes the platform policy's exclusion of the KDS address."""
+    plan = plan_of("staging")
+    zone = _zones("staging")[0]
+    (instance,) = [
+        r
+        for r in plan.of_type(gitops_facts.FLUX_INSTANCE_TYPE)
+        if r.inputs["spec"]["sync"]["path"] == zone.cluster.sync_path
+    ]
+    spec = copy.deepcopy(instance.inputs["spec"])
+    spec["kustomize"]["patches"] = [
+        p for p in spec["kustomize"]["patches"] if p["target"]["kind"] != "NetworkPolicy"
+    ]
+    unpatched = flux_operator.network_policies(FLUX_NAMESPACE, spec)
+    docs = [*zone.cluster.program_docs, *unpatched, *zone.docs]
+    kds = Destination(KDS_PORT, ip=_kds("staging"))
+    assert _reaches(docs, FLUX_NAMESPACE, kds)
+    assert not _reaches(zone.objects, FLUX_NAMESPACE, kds)
+    # Without networkPolicy the operator applies none of them.
+    assert (
+        flux_operator.network_policies(FLUX_NAMESPACE, {"cluster": {"networkPolicy": False}}) == ()
+    )
 
 
 def test_the_platform_policy_excludes_the_kds_address_itself() -> None:

@@ -74,7 +74,7 @@ def test_zone_control_planes_inject_through_the_kuma_cni_chained_on_gke(stack: s
             "chained": True,
             "netDir": "/etc/cni/net.d",
             "binDir": "/home/kubernetes/bin",
-            "confName": "",
+            "confName": "10-gke-ptp.conflist",
         }
         assert unknown_values_keys("kuma", v) == []
 
@@ -234,3 +234,40 @@ def test_tenant_namespaces_wait_for_their_zones_kuma_cni(stack: str) -> None:
     assert namespaces and releases
     for ns in namespaces:
         assert plan.depends_on(ns, releases[ns.provider_urn])
+
+
+def _pod_templates(render: ClusterRender, tenants: set[str]) -> list[tuple[str, str, Doc]]:
+    """Every pod template a tenant's rendered apps carry (any workload kind)."""
+    found = []
+    for d in render.docs:
+        if namespace_of(d) not in tenants:
+            continue
+        spec = d.get("spec", {})
+        if d["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        if "template" in spec:
+            found.append((d["kind"], namespace_of(d), spec["template"]))
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_tenant_pod_template_runs_as_non_root_with_the_runtime_default_seccomp(
+    stack: str,
+) -> None:
+    """`restricted` requires runAsNonRoot and a RuntimeDefault/Localhost seccomp profile for
+    every container; the injector sets neither for the containers it adds (only runAsUser 5678:
+    offline/refs/apache-2.0/kuma/injector/inject.34.golden.yaml), so the pod level must."""
+    templates = [t for z in _zones(stack) for t in _pod_templates(z, _tenants(stack))]
+    assert templates
+    for kind, namespace, template in templates:
+        pod_security_context = template["spec"].get("securityContext", {})
+        assert pod_security_context.get("runAsNonRoot") is True, (kind, namespace)
+        assert pod_security_context.get("seccompProfile") == {"type": "RuntimeDefault"}, (
+            kind,
+            namespace,
+        )
+        injected = inject(template, cni=True, mesh=MESH_NAME)["spec"]
+        for container in [*injected["containers"], *injected["initContainers"]]:
+            if container["name"] in {"kuma-sidecar", "kuma-validation"}:
+                assert "runAsNonRoot" not in container["securityContext"]
+                assert "seccompProfile" not in container["securityContext"]

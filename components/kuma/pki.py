@@ -102,9 +102,13 @@ def kds_pki(name: str, environment: str, address: str, opts: pulumi.ResourceOpti
 
 
 def mesh_ca(name: str, environment: str, mesh: str, opts: pulumi.ResourceOptions) -> MeshCa:
-    """The mesh's trust root: an ECDSA P-256 CA whose key never leaves the state but for the
-    Kuma Secret on the global (Kuma signs RSA workload certificates with any key Go's
-    tls.X509KeyPair parses: pkg/core/ca/issuer/issuer.go)."""
+    """The mesh's trust root: an ECDSA P-256 CA (Kuma signs RSA workload certificates with any
+    key Go's tls.X509KeyPair parses: pkg/core/ca/issuer/issuer.go). Its key is in the state
+    (a Pulumi secret), in the Secret Manager record `kuma-mesh-ca`, in the Kuma Secret
+    `mesh-ca-key` on the global, and, since KDS syncs every mesh Secret global -> zones
+    (kumahq/kuma v2.13.10 pkg/kds/context/context.go `GlobalProvidedFilter` holds back only
+    some control-plane-internal GlobalSecrets), in kuma-system of every zone cluster: whoever
+    may read Secrets there holds it (docs/architecture.md, "Who holds the mesh CA key")."""
     key = _ecdsa_key(f"{name}-mesh-ca", opts)
     cert = _self_signed_ca(
         f"{name}-mesh-ca",

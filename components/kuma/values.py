@@ -90,6 +90,9 @@ def global_values(
 # "Google - GKE"): chained after GKE's own plugin.
 GKE_CNI_BIN_DIR = "/home/kubernetes/bin"
 GKE_CNI_NET_DIR = "/etc/cni/net.d"
+# The conflist GKE Dataplane V2 writes and Kuma chains onto (same page: `CNI_CONF_NAME=
+# 10-gke-ptp.conflist` for GKE Dataplane V2).
+GKE_DPV2_CNI_CONF = "10-gke-ptp.conflist"
 
 
 def cni_values() -> dict[str, Any]:
@@ -100,17 +103,18 @@ def cni_values() -> dict[str, Any]:
     `restricted` (components/tenant.py). The DaemonSet is the only privileged part; it runs in
     kube-system (`cni.namespace`'s default), at system-node-critical, on every node (the chart
     tolerates every taint: templates/cni-daemonset.yaml).
-    `confName` is left empty: the installer then chains onto the first CNI configuration it finds
-    in `netDir` (app/cni/pkg/install/installer_config.go `PostProcess`). Kuma's docs name
-    `10-gke-ptp.conflist` for Dataplane V2, but the file GKE writes depends on the node's
-    version (docs/architecture.md, "Tenancy"), and a fixed name that is missing leaves the
-    installer waiting and the node tainted by the control plane's taint controller."""
+    `confName` is the file Kuma documents for Dataplane V2. Left empty, the installer would look
+    for a conf(list) once, at start, and without one fall back to its own `YYY-kuma-cni.conflist`
+    (kumahq/kuma v2.13.10 app/cni/pkg/install/installer_config.go `PostProcess`), a file nobody
+    writes on GKE; with either name, a missing file makes it wait 5 minutes and exit
+    (main.go `setupChainedPlugin`), so a wrong name shows as a CNI pod that never becomes ready
+    (docs/architecture.md, "Tenancy")."""
     return {
         "enabled": True,
         "chained": True,
         "netDir": GKE_CNI_NET_DIR,
         "binDir": GKE_CNI_BIN_DIR,
-        "confName": "",
+        "confName": GKE_DPV2_CNI_CONF,
     }
 
 

@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
+from offline import flux_operator
 from offline.engine import Plan, plan_stack
 from offline.gitops.documents import Doc
 from offline.gitops.render import Cluster, ClusterRender, render_cluster
@@ -46,12 +48,13 @@ def _readable_by(plan: Plan) -> dict[str, frozenset[str]]:
     return {ns: frozenset(entries) for ns, entries in access.namespaces.items()}
 
 
-def _sync_paths(plan: Plan) -> dict[str, str]:
-    """Cluster -> the path its FluxInstance syncs (spec.sync.path)."""
-    return {
-        _cluster_of(r.provider_urn): str(r.inputs["spec"]["sync"]["path"])
-        for r in plan.of_type(FLUX_INSTANCE_TYPE)
-    }
+def _flux_instances(plan: Plan) -> dict[str, Mapping[str, Any]]:
+    """Cluster -> its FluxInstance (inputs)."""
+    return {_cluster_of(r.provider_urn): r.inputs for r in plan.of_type(FLUX_INSTANCE_TYPE)}
+
+
+def _operator_docs(instance: Mapping[str, Any]) -> tuple[Doc, ...]:
+    return flux_operator.network_policies(instance["metadata"]["namespace"], instance["spec"])
 
 
 # The program's own objects that the tree's objects are judged with (namespaces, NetworkPolicies,
@@ -77,15 +80,16 @@ def program_docs(plan: Plan, cluster: str) -> tuple[Doc, ...]:
 
 
 def stack_facts_from_plan(plan: Plan) -> StackFacts:
-    sync_paths = _sync_paths(plan)
+    instances = _flux_instances(plan)
     clusters = tuple(
         Cluster(
             stack=plan.stack,
             name=_cluster_of(r.provider_urn),
             role=r.inputs["data"]["CLUSTER_ROLE"],
             platform_vars=dict(r.inputs["data"]),
-            sync_path=sync_paths[_cluster_of(r.provider_urn)],
+            sync_path=str(instances[_cluster_of(r.provider_urn)]["spec"]["sync"]["path"]),
             program_docs=program_docs(plan, _cluster_of(r.provider_urn)),
+            operator_docs=_operator_docs(instances[_cluster_of(r.provider_urn)]),
         )
         for r in plan.of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs.get("metadata", {}).get("name") == PLATFORM_VARS

@@ -29,14 +29,17 @@ class RenderError(RuntimeError):
 # else inside `${...}` is reported as unsupported rather than guessed.
 
 
-@cache
-def _kustomize(directory: Path) -> tuple[Doc, ...]:
+def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
+    """`kubectl kustomize <directory>`, parsed, uncached (for throwaway directories)."""
     proc = subprocess.run(
         [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise RenderError(f"kubectl kustomize {directory}: {proc.stderr.strip()}")
     return tuple(d for d in yaml.load_all(proc.stdout, Loader=LOADER) if d)
+
+
+_kustomize = cache(kustomize_directory)
 
 
 def kustomize_build(path: str, repo: Path = REPO_ROOT) -> list[Doc]:

@@ -37,6 +37,9 @@ class Cluster:
     # namespaces with their mesh and Pod Security labels are the program's, components/tenant.py)
     # NetworkPolicies and the baseline MeshTrafficPermission it creates with the Mesh.
     program_docs: tuple[Doc, ...] = ()
+    # What flux-operator applies for the cluster's FluxInstance besides the controllers: its
+    # NetworkPolicies in flux-system (offline/flux_operator.py).
+    operator_docs: tuple[Doc, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ class ClusterRender:
 
     @property
     def objects(self) -> list[Doc]:
-        """Everything on the cluster: what the program applies, then what Flux applies."""
-        return [*self.cluster.program_docs, *self.docs]
+        """Everything on the cluster: what the program applies, what flux-operator applies
+        around Flux, then what Flux applies."""
+        return [*self.cluster.program_docs, *self.cluster.operator_docs, *self.docs]
 
     @property
     def referenced_vars(self) -> frozenset[str]:
