@@ -21,6 +21,7 @@ backend = StateBackend(
         region=cfg.region,
         deployer_member=identities.deployer.member,
         preview_member=identities.preview.member,
+        drift_member=identities.drift.member,
         labels={"environment": cfg.environment, "managed-by": "pulumi-bootstrap"},
         depends_on=[apis],
     ),
@@ -33,6 +34,7 @@ trust = GithubTrust(
         repository=Repository(cfg.github_repository, cfg.github_repository_owner_id),
         deployer_account=identities.deployer.name,
         preview_account=identities.preview.name,
+        drift_account=identities.drift.name,
         depends_on=[apis],
     ),
 )
@@ -43,4 +45,5 @@ pulumi.export("secretsProvider", backend.secrets_provider)
 pulumi.export("workloadIdentityProvider", trust.provider.name)
 pulumi.export("deployServiceAccount", identities.deployer.email)
 pulumi.export("previewServiceAccount", identities.preview.email)
+pulumi.export("driftServiceAccount", identities.drift.email)
 pulumi.export("stateBucket", names.state_bucket(cfg.project))

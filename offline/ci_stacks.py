@@ -7,8 +7,9 @@ and from the names the bootstrap program creates (docs/bootstrap.md):
 
 - state: `gs://<project>-pulumi-state`, secrets provider
   `gcpkms://projects/<project>/locations/<region>/keyRings/pulumi/cryptoKeys/state`;
-- identities: `platform-deployer@<project>.iam.gserviceaccount.com` (deploy jobs) and
-  `platform-preview@<project>.iam.gserviceaccount.com` (PR previews).
+- identities: `platform-deployer@<project>.iam.gserviceaccount.com` (deploy jobs),
+  `platform-preview@<project>.iam.gserviceaccount.com` (PR previews) and
+  `platform-drift@<project>.iam.gserviceaccount.com` (the scheduled drift check).
 
 `python -m offline.ci_stacks` prints the matrices as JSON; `--github-output FILE` appends them as
 step outputs (`all`, and one per stage in deploy order: `staging`, `prod`), which the workflows
@@ -54,6 +55,7 @@ class CiStack:
     secrets_provider: str
     deployer: str
     previewer: str
+    drifter: str
 
 
 def state_bucket(project: str) -> str:
@@ -86,6 +88,7 @@ def _ci_stack(repo: Path, stack: str) -> CiStack:
         secrets_provider=secrets_provider(project, region),
         deployer=service_account("platform-deployer", project),
         previewer=service_account("platform-preview", project),
+        drifter=service_account("platform-drift", project),
     )
     # `pulumi stack init --secrets-provider` writes the provider into the stack file; when it is
     # there it must be this stack's own key, or the state would be encrypted with another's.

@@ -137,10 +137,12 @@ def test_state_access_per_identity(stack: str):
     assert bucket_grants == {
         (member["platform-deployer"], "roles/storage.objectAdmin"),
         (member["platform-preview"], "roles/storage.objectViewer"),
+        (member["platform-drift"], "roles/storage.objectViewer"),
     }
     assert key_grants == {
         (member["platform-deployer"], "roles/cloudkms.cryptoKeyEncrypterDecrypter"),
         (member["platform-preview"], "roles/cloudkms.cryptoKeyDecrypter"),
+        (member["platform-drift"], "roles/cloudkms.cryptoKeyDecrypter"),
     }
 
 
@@ -203,6 +205,7 @@ def test_the_names_ci_relies_on(stack: str):
     outputs = plan.stack_outputs
     assert outputs["deployServiceAccount"] == f"platform-deployer@{project}.iam.gserviceaccount.com"
     assert outputs["previewServiceAccount"] == f"platform-preview@{project}.iam.gserviceaccount.com"
+    assert outputs["driftServiceAccount"] == f"platform-drift@{project}.iam.gserviceaccount.com"
     assert outputs["stateBucket"] == f"{project}-pulumi-state"
     assert outputs["workloadIdentityProvider"].endswith(
         "/locations/global/workloadIdentityPools/github/providers/github-actions"

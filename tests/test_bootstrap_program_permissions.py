@@ -21,7 +21,9 @@ CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 # Verbs that only read (IAM permission names end in the verb). `connect` only reaches a
 # cluster's DNS endpoint; what may be done there is decided by the container.<kind> permissions.
-READ_VERBS = {"get", "list", "getIamPolicy", "connect"}
+# `access` is Secret Manager's read of a version's payload (secretmanager.versions.access,
+# https://cloud.google.com/secret-manager/docs/access-control#permissions).
+READ_VERBS = {"get", "list", "getIamPolicy", "connect", "access"}
 PERMISSION = re.compile(r"^[a-z]+\.[a-zA-Z]+\.[a-zA-Z]+$")
 
 
@@ -84,6 +86,26 @@ def test_the_preview_holds_only_reads_of_the_table(stack: str):
     assert not {p for p in preview if p.startswith("container.secrets.")}
     assert "secretmanager.secrets.get" in preview
     assert not {p for p in preview if p.startswith("secretmanager.versions.access")}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_drift_check_holds_the_preview_plus_what_a_refresh_reads(stack: str):
+    """`pulumi preview --refresh` reads every resource: the `read` of every table entry,
+    including the secret material the PR preview lacks, and no write."""
+    roles = roles_by_id(bootstrap_plan_of(stack))
+    drift = roles[names.DRIFT_ROLE]
+    assert drift == permissions.drift_permissions()
+    assert drift == frozenset().union(*(needs.read for needs in permissions.TABLE.values()))
+    assert (
+        drift - roles[names.PREVIEW_ROLE]
+        == permissions.SECRET_READS
+        == {
+            "container.secrets.get",
+            "container.secrets.list",
+            "secretmanager.versions.access",
+        }
+    )
+    assert writes(drift) == set()
 
 
 def test_the_read_only_check_can_fail():

@@ -70,7 +70,7 @@ def impersonable(plan: Plan, claims: dict[str, Any]) -> set[str]:
     }
 
 
-DEPLOYER, PREVIEW = {names.DEPLOYER_ACCOUNT}, {names.PREVIEW_ACCOUNT}
+DEPLOYER, PREVIEW, DRIFT = {names.DEPLOYER_ACCOUNT}, {names.PREVIEW_ACCOUNT}, {names.DRIFT_ACCOUNT}
 
 
 @pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
@@ -81,8 +81,8 @@ DEPLOYER, PREVIEW = {names.DEPLOYER_ACCOUNT}, {names.PREVIEW_ACCOUNT}
         ("manual deploy on main", {"environment": "{stack}", "event_name": "workflow_dispatch"}, DEPLOYER),
         ("pull request preview", {"ref": "refs/pull/7/merge", "event_name": "pull_request"}, PREVIEW),
         ("PR job claiming the environment", {"ref": "refs/pull/7/merge", "event_name": "pull_request", "environment": "{stack}"}, PREVIEW),
-        ("scheduled drift check on main", {"event_name": "schedule"}, PREVIEW),
-        ("weekly scheduled deploy on main", {"event_name": "schedule", "environment": "{stack}"}, DEPLOYER | PREVIEW),
+        ("scheduled drift check on main", {"event_name": "schedule"}, DRIFT),
+        ("weekly scheduled deploy on main", {"event_name": "schedule", "environment": "{stack}"}, DEPLOYER | DRIFT),
         ("schedule on another branch", {"event_name": "schedule", "ref": "refs/heads/feature"}, set()),
         ("manual run on main without environment", {"event_name": "workflow_dispatch"}, set()),
         ("manual run on another branch", {"event_name": "workflow_dispatch", "ref": "refs/heads/feature"}, set()),
@@ -158,24 +158,27 @@ def test_the_deployer_binding_is_the_stack_environment_on_the_protected_branch()
 
 
 @pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
-def test_the_preview_identity_has_exactly_two_ways_in(stack: str):
-    """pull_request events, and scheduled runs of the protected branch (the drift check):
-    nothing else binds the preview account."""
+@pytest.mark.parametrize(
+    ("account", "principal"),
+    [
+        # PR previews: pull_request events only (the PR's own code runs as this identity).
+        (names.PREVIEW_ACCOUNT, "attribute.event_name/pull_request"),
+        # The drift check (it reads secret material): scheduled runs of the protected branch only.
+        (names.DRIFT_ACCOUNT, "attribute.event_ref/schedule:refs/heads/main"),
+    ],
+)
+def test_the_read_only_identities_have_exactly_one_way_in(stack: str, account: str, principal: str):
+    """Nothing else binds the preview or the drift account."""
     plan = bootstrap_plan_of(stack)
     pool = plan.of_type(POOL)[0].outputs["name"]
-    preview = next(
-        a for a in plan.of_type(ACCOUNT) if a.inputs["accountId"] == names.PREVIEW_ACCOUNT
-    )
+    sa = next(a for a in plan.of_type(ACCOUNT) if a.inputs["accountId"] == account)
     members = {
         b.inputs["member"]
         for b in plan.of_type(SA_MEMBER)
-        if b.inputs["serviceAccountId"] == preview.outputs["name"]
+        if b.inputs["serviceAccountId"] == sa.outputs["name"]
         and b.inputs["role"] == "roles/iam.workloadIdentityUser"
     }
-    assert members == {
-        f"principalSet://iam.googleapis.com/{pool}/attribute.event_name/pull_request",
-        f"principalSet://iam.googleapis.com/{pool}/attribute.event_ref/schedule:refs/heads/main",
-    }
+    assert members == {f"principalSet://iam.googleapis.com/{pool}/{principal}"}
 
 
 @pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)

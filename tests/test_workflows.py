@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from day0 import names
-from day0.permissions import preview_permissions
+from day0 import names, permissions
 from offline import promote
 from offline.engine import Plan
 from policy import stack_config as policy_stack_config
@@ -227,7 +226,9 @@ def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
             assert len(auth) == runs_pulumi, f"{path.name}/{job_id}"
             if not auth:
                 continue
-            identity = "matrix.deployer" if path.name == "deploy.yml" else "matrix.previewer"
+            identity = {"deploy.yml": "matrix.deployer", "drift.yml": "matrix.drifter"}.get(
+                path.name, "matrix.previewer"
+            )
             assert auth[0]["with"] == {
                 "workload_identity_provider": WIF_PROVIDER,
                 "service_account": f"${{{{ {identity} }}}}",
@@ -251,6 +252,8 @@ def test_matrix_fields_are_the_bootstrap_names() -> None:
         assert entry["deployer"] == names.service_account_email(names.DEPLOYER_ACCOUNT, project)
         assert entry["previewer"] == f"platform-preview@{project}.iam.gserviceaccount.com"
         assert entry["previewer"] == names.service_account_email(names.PREVIEW_ACCOUNT, project)
+        assert entry["drifter"] == f"platform-drift@{project}.iam.gserviceaccount.com"
+        assert entry["drifter"] == names.service_account_email(names.DRIFT_ACCOUNT, project)
     pool = f"workloadIdentityPools/{names.POOL_ID}/providers/{names.PROVIDER_ID}"
     assert WIF_PROVIDER.endswith(f"/locations/global/{pool}")
 
@@ -499,7 +502,7 @@ def test_drift_previews_every_stack_from_main_on_a_schedule_and_expects_no_chang
     which adds `--expect-no-changes` (pulumi/pulumi sdk/nodejs/automation/stack.ts); the CLI then
     fails a preview with any step but same/read (pkg/cmd/pulumi/operations/preview.go)."""
     workflow = load(WORKFLOW_DIR / "drift.yml")
-    # Only the schedule: the preview identity is bound to `schedule` on main (wif.py); GitHub
+    # Only the schedule: the drift identity is bound to `schedule` on main only (wif.py); GitHub
     # runs scheduled workflows on the default branch.
     assert set(triggers(workflow)) == {"schedule"}
     [cron] = [s["cron"] for s in triggers(workflow)["schedule"]]
@@ -513,11 +516,15 @@ def test_drift_previews_every_stack_from_main_on_a_schedule_and_expects_no_chang
     pulumi = pulumi_step(job)["with"]
     assert pulumi["command"] == "preview"
     assert pulumi["expect-no-changes"] is True
-    # No refresh (action.yml v7.0.0: `refresh` defaults to false): the read-only preview identity
-    # cannot read SecretVersion payloads (bootstrap/day0/permissions.py), so a refresh would fail
-    # every run; docs/ci.md "Drift check" says out-of-band changes are not detected.
-    assert str(pulumi.get("refresh", "false")) == "false"
-    assert "secretmanager.versions.access" not in preview_permissions()
+    # Refresh on (action.yml v7.0.0: `refresh` defaults to false; src/config.ts passes it to the
+    # Automation API, which adds `--refresh`): out-of-band changes are read from the cloud. A
+    # refresh reads SecretVersion payloads and Kubernetes Secrets (bootstrap/day0/permissions.py
+    # SECRET_READS), which the drift identity holds and the PR preview identity does not.
+    assert pulumi["refresh"] is True
+    auth = next(s for s in steps(job) if uses(s, GCP_AUTH_ACTION))
+    assert auth["with"]["service_account"] == "${{ matrix.drifter }}"
+    assert permissions.SECRET_READS <= permissions.drift_permissions()
+    assert not permissions.SECRET_READS & permissions.preview_permissions()
     assert "continue-on-error" not in pulumi_step(job)  # the job fails: loud
 
 

@@ -1,5 +1,6 @@
-"""The two identities CI impersonates: the deployer (`pulumi up`) and the preview (`pulumi
-preview` of pull requests), each with one custom role derived from day0/permissions.py."""
+"""The three identities CI impersonates: the deployer (`pulumi up`), the preview (`pulumi
+preview` of pull requests) and the drift check (`pulumi preview --refresh` of scheduled runs of
+main), each with one custom role derived from day0/permissions.py."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class CiIdentitiesArgs:
 class CiIdentities(pulumi.ComponentResource):
     deployer: gcp.serviceaccount.Account
     preview: gcp.serviceaccount.Account
+    drift: gcp.serviceaccount.Account
 
     def __init__(
         self, name: str, args: CiIdentitiesArgs, opts: pulumi.ResourceOptions | None = None
@@ -63,6 +65,20 @@ class CiIdentities(pulumi.ComponentResource):
             permissions.preview_permissions(),
             after_apis,
         )
+        self.drift = gcp.serviceaccount.Account(
+            names.DRIFT_ACCOUNT,
+            project=args.project,
+            account_id=names.DRIFT_ACCOUNT,
+            display_name="Platform drift check (CI: scheduled pulumi preview --refresh of main)",
+            opts=after_apis,
+        )
+        drift_role = self._role(
+            args.project,
+            names.DRIFT_ROLE,
+            "Platform drift check (read-only, with secret reads)",
+            permissions.drift_permissions(),
+            after_apis,
+        )
         gcp.projects.IAMMember(
             f"{names.DEPLOYER_ACCOUNT}-role",
             project=args.project,
@@ -82,14 +98,24 @@ class CiIdentities(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        gcp.projects.IAMMember(
-            f"{names.PREVIEW_ACCOUNT}-role",
-            project=args.project,
-            role=preview_role.name,
-            member=self.preview.member,
-            opts=child,
+        for account, role, identity in (
+            (names.PREVIEW_ACCOUNT, preview_role, self.preview),
+            (names.DRIFT_ACCOUNT, drift_role, self.drift),
+        ):
+            gcp.projects.IAMMember(
+                f"{account}-role",
+                project=args.project,
+                role=role.name,
+                member=identity.member,
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "deployer": self.deployer.email,
+                "preview": self.preview.email,
+                "drift": self.drift.email,
+            }
         )
-        self.register_outputs({"deployer": self.deployer.email, "preview": self.preview.email})
 
     def _role(
         self,

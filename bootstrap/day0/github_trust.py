@@ -21,6 +21,7 @@ class GithubTrustArgs:
     repository: wif.Repository
     deployer_account: pulumi.Input[str]
     preview_account: pulumi.Input[str]
+    drift_account: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
@@ -58,11 +59,9 @@ class GithubTrust(pulumi.ComponentResource):
         for identity, account, principal in (
             ("deployer", args.deployer_account, deployer_principal),
             ("preview", args.preview_account, self.pool.name.apply(wif.preview_principal_set)),
-            (
-                "scheduled-preview",
-                args.preview_account,
-                self.pool.name.apply(wif.scheduled_preview_principal_set),
-            ),
+            # Was `scheduled-preview` on the preview account: a binding of another account, so a
+            # new resource (replacing it), not an alias.
+            ("drift", args.drift_account, self.pool.name.apply(wif.drift_principal_set)),
         ):
             gcp.serviceaccount.IAMMember(
                 f"{names.POOL_ID}-impersonates-{identity}",

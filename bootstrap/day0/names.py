@@ -14,6 +14,9 @@ KEY_ROTATION_PERIOD: Final = "7776000s"
 
 DEPLOYER_ACCOUNT: Final = "platform-deployer"
 PREVIEW_ACCOUNT: Final = "platform-preview"
+# The scheduled drift check (`pulumi preview --refresh`): the preview's reads plus the secret
+# material a refresh reads (permissions.drift_permissions), bound to scheduled runs of main only.
+DRIFT_ACCOUNT: Final = "platform-drift"
 # pr.yml's prod approval gate waits in the GitHub environment `<stack>-approval`: required
 # reviewers only, no branch rule, no secrets; no identity is bound to it (wif.py binds the deployer
 # to `refs/heads/main:<stack>`).
@@ -21,6 +24,7 @@ APPROVAL_ENVIRONMENT_SUFFIX: Final = "-approval"
 DEPLOYER_ROLE: Final = "platformDeployer"
 IAM_GRANTER_ROLE: Final = "platformIamGranter"
 PREVIEW_ROLE: Final = "platformPreview"
+DRIFT_ROLE: Final = "platformDrift"
 
 POOL_ID: Final = "github"
 PROVIDER_ID: Final = "github-actions"

@@ -196,13 +196,12 @@ TABLE: Final[Mapping[str, Needs]] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": _iam_member("secretmanager.secrets"),
     # The provider's read of a version fetches its payload (`:access`, terraform-provider-google
     # resource_secret_manager_secret_version.go, flattenSecretManagerSecretVersionPayload): a
-    # refresh needs versions.access, which is why the preview identity cannot refresh these.
+    # refresh needs versions.access (SECRET_READS: the drift identity has it, the preview not).
     "gcp:secretmanager/secretVersion:SecretVersion": Needs(
-        read=frozenset({"secretmanager.versions.get"}),
+        read=frozenset({"secretmanager.versions.get", "secretmanager.versions.access"}),
         write=frozenset(
             {
                 "secretmanager.versions.add",
-                "secretmanager.versions.access",
                 "secretmanager.versions.destroy",
                 "secretmanager.versions.disable",
                 "secretmanager.versions.enable",
@@ -394,12 +393,26 @@ def deployer_permissions() -> frozenset[str]:
 
 # Reads that return secret material. GKE's permissions on Kubernetes objects hold in every
 # cluster of the project, and a PR's own workflow runs as the preview identity: it must not read
-# Kubernetes Secrets (the git token, ESO's copies, the KDS keys). roles/container.viewer leaves
-# them out for the same reason. A preview does not need them: pulumi-kubernetes diffs a Secret
-# client-side when the server-side dry run is refused (pulumi/pulumi-kubernetes#3067).
-SECRET_READS: Final = _perms("container.secrets", READ)
+# Kubernetes Secrets (the git token, ESO's copies, the KDS keys) nor Secret Manager payloads.
+# roles/container.viewer leaves Kubernetes Secrets out for the same reason. A preview without
+# refresh does not need them: pulumi-kubernetes diffs a Secret client-side when the server-side
+# dry run is refused (pulumi/pulumi-kubernetes#3067), and a SecretVersion is only read by a
+# refresh. The drift check refreshes, so its identity (bound to scheduled runs of main only,
+# never to code of a pull request) holds them.
+SECRET_READS: Final = _perms("container.secrets", READ) | {"secretmanager.versions.access"}
+
+
+def refresh_permissions() -> frozenset[str]:
+    """What a refresh of every resource type reads: the `read` of every entry."""
+    return frozenset().union(*(needs.read for needs in TABLE.values()))
 
 
 def preview_permissions() -> frozenset[str]:
     """The preview identity's custom role: the reads of every entry but secret material."""
-    return frozenset().union(*(needs.read for needs in TABLE.values())) - SECRET_READS
+    return refresh_permissions() - SECRET_READS
+
+
+def drift_permissions() -> frozenset[str]:
+    """The drift identity's custom role: the preview's plus the secret material a refresh reads,
+    nothing else (no write)."""
+    return refresh_permissions()

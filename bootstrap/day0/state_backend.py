@@ -13,8 +13,8 @@ import pulumi_gcp as gcp
 from day0 import names
 
 # Predefined roles, resource-scoped (https://cloud.google.com/storage/docs/access-control/iam-roles,
-# https://cloud.google.com/kms/docs/reference/permissions-and-roles): the preview reads the state
-# and decrypts its secrets; the deployer also writes (state, lock and history objects) and
+# https://cloud.google.com/kms/docs/reference/permissions-and-roles): the preview and the drift
+# check read the state and decrypt its secrets; the deployer also writes (state, lock and history objects) and
 # encrypts.
 PREVIEW_BUCKET_ROLE = "roles/storage.objectViewer"
 DEPLOYER_BUCKET_ROLE = "roles/storage.objectAdmin"
@@ -28,6 +28,7 @@ class StateBackendArgs:
     region: str
     deployer_member: pulumi.Input[str]
     preview_member: pulumi.Input[str]
+    drift_member: pulumi.Input[str]
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
@@ -86,6 +87,7 @@ class StateBackend(pulumi.ComponentResource):
         for identity, member, bucket_role, key_role in (
             ("deployer", args.deployer_member, DEPLOYER_BUCKET_ROLE, DEPLOYER_KEY_ROLE),
             ("preview", args.preview_member, PREVIEW_BUCKET_ROLE, PREVIEW_KEY_ROLE),
+            ("drift", args.drift_member, PREVIEW_BUCKET_ROLE, PREVIEW_KEY_ROLE),
         ):
             gcp.storage.BucketIAMMember(
                 f"state-{identity}",

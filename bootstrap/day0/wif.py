@@ -1,5 +1,5 @@
 """The GitHub Actions trust: attribute mapping, the provider's attribute condition and the
-principal sets of the two CI identities, built from one structured description so that the
+principal sets of the three CI identities, built from one structured description so that the
 tests can evaluate exactly what the provider receives. Standard library only.
 
 GitHub's OIDC claims used (https://docs.github.com/en/actions/reference/security/oidc, "Custom
@@ -74,7 +74,7 @@ def preview_principal_set(pool_name: str) -> str:
     return _principal_set(pool_name, "event_name", PULL_REQUEST_EVENT)
 
 
-def scheduled_preview_principal_set(pool_name: str) -> str:
+def drift_principal_set(pool_name: str) -> str:
     """Jobs of a scheduled run on the protected branch (the drift check): not a manual
     `workflow_dispatch`, which any writer can start on any branch with its own workflow file."""
     value = f"{SCHEDULE_EVENT}{REF_ENVIRONMENT_SEPARATOR}{PROTECTED_REF}"
