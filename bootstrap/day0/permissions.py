@@ -348,7 +348,7 @@ TABLE: Final[Mapping[str, Needs]] = {
 # The node service accounts are created by the platform program (their names come from its
 # config), so they do not exist when the bootstrap runs and cannot be the scope of a binding
 # here: actAs is granted on the project, whose only service accounts are the platform's and the
-# two CI identities (one project per environment). Cluster and node pool creation require actAs
+# three CI identities (one project per environment). Cluster and node pool creation require actAs
 # on the node account (https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts).
 ACT_AS: Final = frozenset({"iam.serviceAccounts.actAs"})
 

@@ -14,8 +14,8 @@ from day0 import names
 
 # Predefined roles, resource-scoped (https://cloud.google.com/storage/docs/access-control/iam-roles,
 # https://cloud.google.com/kms/docs/reference/permissions-and-roles): the preview and the drift
-# check read the state and decrypt its secrets; the deployer also writes (state, lock and history objects) and
-# encrypts.
+# check read the state and decrypt its secrets; the deployer also writes (state, lock and
+# history objects) and encrypts.
 PREVIEW_BUCKET_ROLE = "roles/storage.objectViewer"
 DEPLOYER_BUCKET_ROLE = "roles/storage.objectAdmin"
 PREVIEW_KEY_ROLE = "roles/cloudkms.cryptoKeyDecrypter"
