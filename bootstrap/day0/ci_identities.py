@@ -30,19 +30,17 @@ class CiIdentities(pulumi.ComponentResource):
         super().__init__("bootstrap:iam:CiIdentities", name, None, opts)
         after_apis = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         child = pulumi.ResourceOptions(parent=self)
-        self.deployer = gcp.serviceaccount.Account(
+        self.deployer = self._account(
+            args.project,
             names.DEPLOYER_ACCOUNT,
-            project=args.project,
-            account_id=names.DEPLOYER_ACCOUNT,
-            display_name="Platform deployer (CI: pulumi up on main)",
-            opts=after_apis,
+            "Platform deployer (CI: pulumi up on main)",
+            after_apis,
         )
-        self.preview = gcp.serviceaccount.Account(
+        self.preview = self._account(
+            args.project,
             names.PREVIEW_ACCOUNT,
-            project=args.project,
-            account_id=names.PREVIEW_ACCOUNT,
-            display_name="Platform preview (CI: pulumi preview of pull requests, read-only)",
-            opts=after_apis,
+            "Platform preview (CI: pulumi preview of pull requests, read-only)",
+            after_apis,
         )
         deployer_role = self._role(
             args.project,
@@ -65,12 +63,11 @@ class CiIdentities(pulumi.ComponentResource):
             permissions.preview_permissions(),
             after_apis,
         )
-        self.drift = gcp.serviceaccount.Account(
+        self.drift = self._account(
+            args.project,
             names.DRIFT_ACCOUNT,
-            project=args.project,
-            account_id=names.DRIFT_ACCOUNT,
-            display_name="Platform drift check (CI: scheduled pulumi preview --refresh of main)",
-            opts=after_apis,
+            "Platform drift check (CI: scheduled pulumi preview --refresh of main)",
+            after_apis,
         )
         drift_role = self._role(
             args.project,
@@ -115,6 +112,13 @@ class CiIdentities(pulumi.ComponentResource):
                 "preview": self.preview.email,
                 "drift": self.drift.email,
             }
+        )
+
+    def _account(
+        self, project: str, account_id: str, display_name: str, opts: pulumi.ResourceOptions
+    ) -> gcp.serviceaccount.Account:
+        return gcp.serviceaccount.Account(
+            account_id, project=project, account_id=account_id, display_name=display_name, opts=opts
         )
 
     def _role(

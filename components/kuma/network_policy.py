@@ -85,24 +85,40 @@ def platform_egress_policy(
     server. Selecting every pod isolates them for egress, so nothing else leaves, the KDS port
     included: only kuma-system, which no egress policy selects, reaches KDS
     (docs/architecture.md, "What Kuma does not authenticate")."""
+    return _egress_of_every_pod(
+        resource_name,
+        PLATFORM_EGRESS_POLICY,
+        namespace,
+        [
+            _ip("0.0.0.0/0", port=443, exclude=(f"{kds_address}/32",)),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs()
+                    )
+                ]
+            ),
+            _dns(),
+            *(_ip(cidr, port=port) for cidr, port in METADATA_SERVER),
+        ],
+        opts,
+    )
+
+
+def _egress_of_every_pod(
+    resource_name: str,
+    name: str,
+    namespace: str,
+    rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgs] | None,
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """A policy selecting every pod of `namespace` for egress (so each may reach only what some
+    policy's `rules` allow; None allows nothing)."""
     return k8s.networking.v1.NetworkPolicy(
         resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=PLATFORM_EGRESS_POLICY, namespace=namespace),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-            policy_types=["Egress"],
-            egress=[
-                _ip("0.0.0.0/0", port=443, exclude=(f"{kds_address}/32",)),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs()
-                        )
-                    ]
-                ),
-                _dns(),
-                *(_ip(cidr, port=port) for cidr, port in METADATA_SERVER),
-            ],
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Egress"], egress=rules
         ),
         opts=opts,
     )
@@ -113,14 +129,7 @@ def no_egress_policy(
 ) -> k8s.networking.v1.NetworkPolicy:
     """Egress isolation allowing nothing: for a namespace where nothing of ours runs (`default`),
     so a pod started there reaches neither KDS nor anything else."""
-    return k8s.networking.v1.NetworkPolicy(
-        resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name="no-egress", namespace=namespace),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Egress"]
-        ),
-        opts=opts,
-    )
+    return _egress_of_every_pod(resource_name, "no-egress", namespace, None, opts)
 
 
 def mesh_egress_policy(
@@ -135,39 +144,36 @@ def mesh_egress_policy(
     kumahq/kuma v2.13.10 deployments/charts/kuma/templates/cp-service.yaml (dp-server),
     egress-service.yaml (10002). An egress policy that selects a pod isolates it for egress
     (Kubernetes NetworkPolicy); GKE Dataplane V2 enforces it."""
-    return k8s.networking.v1.NetworkPolicy(
+    return _egress_of_every_pod(
         resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
-        spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_namespaces({NAME_LABEL: KUMA_NAMESPACE})], ports=_tcp(5678, 10002)
-                ),
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_namespaces({"kuma.io/mesh": MESH_NAME})], ports=_tcp(APP_PORT)
-                ),
-                # Envoy sends spans itself, from the pod, to the zone's OpenTelemetry collector
-                # (MeshTrace, k8s/mesh/observability/trace.yaml; kumahq/kuma
-                # pkg/plugins/policies/meshtrace).
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels={NAME_LABEL: TRACE_COLLECTOR_NAMESPACE}
-                            ),
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels=TRACE_COLLECTOR_LABELS
-                            ),
-                        )
-                    ],
-                    ports=_tcp(TRACE_COLLECTOR_PORT),
-                ),
-                _dns(),
-            ],
-        ),
-        opts=opts,
+        name,
+        namespace,
+        [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[_namespaces({NAME_LABEL: KUMA_NAMESPACE})], ports=_tcp(5678, 10002)
+            ),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[_namespaces({"kuma.io/mesh": MESH_NAME})], ports=_tcp(APP_PORT)
+            ),
+            # Envoy sends spans itself, from the pod, to the zone's OpenTelemetry collector
+            # (MeshTrace, k8s/mesh/observability/trace.yaml; kumahq/kuma
+            # pkg/plugins/policies/meshtrace).
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={NAME_LABEL: TRACE_COLLECTOR_NAMESPACE}
+                        ),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels=TRACE_COLLECTOR_LABELS
+                        ),
+                    )
+                ],
+                ports=_tcp(TRACE_COLLECTOR_PORT),
+            ),
+            _dns(),
+        ],
+        opts,
     )
 
 
