@@ -4,7 +4,8 @@
    import time of pulumi + pulumi_gcp + pulumi_kubernetes, each in a fresh interpreter.
 2. The plan of a synthetic 10-zone stack against the same stack with 1 zone, in one interpreter
    after a warm-up (so imports are not counted twice).
-Benchmarks, not tests: nothing here asserts a time. Results go to docs/performance.md by hand.
+Benchmarks, not tests: nothing here asserts a time. Results go to docs/performance.md by hand,
+with the first line printed (a fixed Python loop's CPU time), which says how fast the machine was.
 """
 
 from __future__ import annotations
@@ -88,6 +89,25 @@ def synthetic_zones(zones: int) -> dict[str, Any]:
     return {"platform:clusters": clusters}
 
 
+def reference_loop() -> int:
+    """A fixed pure-Python workload (no I/O, no imports): its CPU time says how fast this
+    machine runs Python, so timings taken on different machines can be compared."""
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return total
+
+
+def cpu_timed(function: Callable[[], object], runs: int) -> float:
+    """Median CPU time of `function` in this process (what other processes do is not counted)."""
+    samples = []
+    for _ in range(runs):
+        started = time.process_time()
+        function()
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
+
+
 def timed(function: Callable[[], object], runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -102,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
 
+    machine = cpu_timed(reference_loop, args.runs)
+    print(f"this machine: 10^7 additions in a Python loop:        {machine:6.2f} s CPU")
     bare = timed_process(BARE_IMPORT, args.runs)
     used = timed_process(USED_MODULES, args.runs)
     job = timed_process(WORKLOAD, args.runs)
