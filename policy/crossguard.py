@@ -29,7 +29,18 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     Secret,
 )
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    _DictProxy,
+    _is_unknown,
+    _ListProxy,
+)
 from pulumi_policy.secret import _DictSecretsProxy, _ListSecretsProxy
 
 from policy.rules import (
@@ -59,25 +70,36 @@ LEVELS: Final[Mapping[Enforcement, EnforcementLevel]] = {
 }
 
 
+UNKNOWN_SENTINELS: Final = frozenset(
+    {
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_STRING_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+    }
+)
+"""The values pulumi_policy.proxy._is_unknown treats as unknown."""
+
+
 def plain(value: Any) -> Any:
     """pulumi_policy's unknown-checking proxies as plain dicts/lists, unknown values as UNKNOWN,
-    so that one computed value does not stop a rule from checking the rest of the resource."""
-    if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key in value:
-            try:
-                result[key] = plain(value[key])
-            except UnknownValueError:
-                result[key] = UNKNOWN
-        return result
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        items: list[Any] = []
-        for index in range(len(value)):
-            try:
-                items.append(plain(value[index]))
-            except UnknownValueError:
-                items.append(UNKNOWN)
-        return items
+    so that one computed value does not stop a rule from checking the rest of the resource.
+
+    pulumi_policy.proxy._proxy_helper wraps every dict and list of the inputs, so below a proxy
+    there are only proxies and scalars (a raw sentinel where a value is unknown). Each proxy's raw
+    target (`proxy["__target"]`, the key pulumi-policy's own serializer reads) is read directly
+    instead of item by item through the proxy: same result, without an UnknownValueError per
+    unknown and an ABC isinstance check per scalar. This runs for every policy on every resource
+    of every preview."""
+    if isinstance(value, str):  # first: most inputs are strings
+        return UNKNOWN if value in UNKNOWN_SENTINELS else value
+    if isinstance(value, _DictProxy):
+        return {key: plain(child) for key, child in value["__target"].items()}
+    if isinstance(value, _ListProxy):
+        return [plain(child) for child in value["__target"]]
     return value
 
 

@@ -384,8 +384,10 @@ def gke_private_nodes(resource: ResourceView, facts: StackFacts) -> list[str]:
         return _require(resource, "privateClusterConfig.enablePrivateNodes", True) + _require(
             resource, "privateClusterConfig.enablePrivateEndpoint", True
         )
+    if resource.type != NODE_POOL:
+        return []
     opt_out = resource.get("networkConfig.enablePrivateNodes")
-    if resource.type == NODE_POOL and opt_out not in (None, True):
+    if opt_out not in (None, True):
         # Absent, the pool inherits the cluster's private nodes; anything but true may not.
         return [f"networkConfig.enablePrivateNodes is {opt_out!r}: the pool's nodes get public IPs"]
     return []
@@ -602,6 +604,8 @@ def no_public_principals(resource: ResourceView, facts: StackFacts) -> list[str]
     why="A project-level accessor role reads every secret of the project.",
 )
 def secret_accessor_per_secret(resource: ResourceView, facts: StackFacts) -> list[str]:
+    if resource.type not in PROJECT_IAM and resource.type not in SECRET_IAM:
+        return []
     role = resource.get("role")
     if resource.type in PROJECT_IAM and isinstance(role, str) and "secretmanager" in role:
         return [f"{role} granted on the project: grant {SECRET_ACCESSOR_ROLE} per secret"]

@@ -10,6 +10,7 @@ import functools
 import json
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -542,13 +543,21 @@ class Reported(list[str]):
         self.append(message)
 
 
-def crossguard_messages(rule: Rule, resource: Registration, config: dict[str, Any]) -> list[str]:
-    """Run the rule's CrossGuard policy (its real validate callback) on one resource."""
+@functools.cache
+def _validation_policy(name: str) -> ResourceValidationPolicy:
+    """The pack's validation policy of a rule, built once per test process as PolicyPack builds
+    it once and runs it on every resource of a preview."""
     [policy] = [
         p
         for p in crossguard.policies()
-        if p.name == rule.name and isinstance(p, ResourceValidationPolicy) and p.has_validation()
+        if p.name == name and isinstance(p, ResourceValidationPolicy) and p.has_validation()
     ]
+    return policy
+
+
+def crossguard_messages(rule: Rule, resource: Registration, config: dict[str, Any]) -> list[str]:
+    """Run the rule's CrossGuard policy (its real validate callback) on one resource."""
+    policy = _validation_policy(rule.name)
     reported = Reported()
     assert policy.validate(validation_args(resource, config), reported) is None
     return list(reported)
@@ -626,11 +635,13 @@ def test_missing_policy_config_fails_closed():
     assert "--policy-pack-config" in message
 
 
-def configured_analyzer(stack: str) -> Any:
+def configured_analyzer(stack: str, only: Collection[str] | None = None) -> Any:
     """pulumi_policy's own analyzer service (what PolicyPack serves; constructing PolicyPack
-    blocks on its gRPC server), configured with the stack's generated policy config file."""
+    blocks on its gRPC server), configured with the stack's generated policy config file; with
+    the pack's policies, or only those named in `only`."""
+    policies = [p for p in crossguard.policies() if only is None or p.name in only]
     servicer: Any = _PolicyAnalyzerServicer(
-        crossguard.PACK_NAME, "0.0.1", crossguard.policies(), EnforcementLevel.MANDATORY
+        crossguard.PACK_NAME, "0.0.1", policies, EnforcementLevel.MANDATORY
     )
     request = proto.ConfigureAnalyzerRequest()
     for name, values in policy_config(stack).items():
