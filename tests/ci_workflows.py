@@ -204,7 +204,9 @@ def matrix_entries(
 def github_outputs(repo: Path) -> dict[str, Any]:
     """What `python -m offline.ci_stacks --github-output FILE` writes, parsed as GitHub does
     (`name=value` lines), each value read with fromJSON. Every call returns a fresh copy."""
-    return json.loads(_github_outputs(repo, _ci_stacks_inputs(repo)))
+    outputs = json.loads(_github_outputs(repo, _ci_stacks_inputs(repo)))
+    assert isinstance(outputs, dict)
+    return outputs
 
 
 def _ci_stacks_inputs(repo: Path) -> tuple[tuple[str, bytes], ...]:
