@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -95,52 +95,6 @@ def _reports(output: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else [data]
 
 
-def test_checkov_finds_nothing(tmp_path: Path) -> None:
-    if not CHECKOV.is_file():
-        pytest.fail(f"{CHECKOV} is missing: run `make checkov-venv` first")
-    for stack in stacks():
-        gitops_cli.write_stack(stack, tmp_path / "render")
-    # The committed config, but not quiet: the report must list the skipped checks too.
-    config = tmp_path / "checkov.yaml"
-    text = CONFIG.read_text(encoding="utf-8")
-    assert "quiet: true\n" in text
-    config.write_text(text.replace("quiet: true\n", "quiet: false\n"), encoding="utf-8")
-    proc = subprocess.run(
-        [
-            str(CHECKOV),
-            "--config-file",
-            str(config),
-            "--directory",
-            str(tmp_path / "render"),
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    reports = _reports(proc.stdout)
-    summary = {r["check_type"]: r["summary"] for r in reports}
-    assert summary.get("kubernetes", {}).get("resource_count", 0) > 0, proc.stderr
-    failures = [
-        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
-        for r in reports
-        for c in r["results"].get("failed_checks", [])
-    ]
-    assert not failures, "\n".join(failures)
-    skipped = [c for r in reports for c in r["results"].get("skipped_checks", [])]
-    assert skipped, "the manifests' skip annotations were not seen"
-    unexplained = [
-        f"{c['check_id']} {c['resource']}"
-        for c in skipped
-        if not str((c.get("check_result") or {}).get("suppress_comment") or "").strip()
-    ]
-    assert not unexplained, unexplained
-    assert all(s["parsing_errors"] == 0 for s in summary.values()), summary
-    assert proc.returncode == 0, proc.stderr
-
-
 # The rules checkov owns (offline/gitops/checks.py docstring): a manifest that breaks each of them
 # must fail the scan with exactly that check.
 CHECKOV_OWNED = {
@@ -152,31 +106,105 @@ CHECKOV_OWNED = {
     "CKV_K8S_43": "image pinned by digest",
 }
 
+# A Deployment that breaks every rule in CHECKOV_OWNED (no resources, `latest`, no digest).
+BAD_DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "bad", "namespace": "shop"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "bad"}},
+        "template": {
+            "metadata": {"labels": {"app": "bad"}},
+            "spec": {"containers": [{"name": "app", "image": "python:latest"}]},
+        },
+    },
+}
 
-def test_checkov_enforces_the_rules_it_owns(tmp_path: Path) -> None:
+
+@dataclass(frozen=True)
+class Scan:
+    """One checkov run over <root>/render/ (every stack's real render) and <root>/bad/bad.yaml."""
+
+    proc: subprocess.CompletedProcess[str]
+    reports: list[dict[str, Any]]
+
+    def checks(self, outcome: str, under: str) -> list[dict[str, Any]]:
+        """The `outcome` (passed/failed/skipped_checks) results of files under /<under>/."""
+        return [
+            c
+            for r in self.reports
+            for c in r["results"].get(outcome, [])
+            if c["file_path"].startswith(f"/{under}/")
+        ]
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    """checkov's start-up (importing every framework's runner) costs most of a scan's CPU, so both
+    checkov tests share one run over one directory holding the real tree and the manifest built
+    to fail; every result names its file (`file_path`, relative to the scanned directory), so each
+    test reads its own part. One directory, not two `--directory` flags: checkov 3.3.30 reports
+    the first directory's files again for the second one and never scans the second."""
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} is missing: run `make checkov-venv` first")
-    bad = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "bad", "namespace": "shop"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "bad"}},
-            "template": {
-                "metadata": {"labels": {"app": "bad"}},
-                "spec": {"containers": [{"name": "app", "image": "python:latest"}]},
-            },
-        },
-    }
-    (tmp_path / "bad.yaml").write_text(json.dumps(bad), encoding="utf-8")
+    root = tmp_path_factory.mktemp("checkov")
+    for stack in stacks():
+        gitops_cli.write_stack(stack, root / "scanned" / "render")
+    (root / "scanned" / "bad").mkdir()
+    (root / "scanned" / "bad" / "bad.yaml").write_text(json.dumps(BAD_DEPLOYMENT), encoding="utf-8")
+    # The committed config, but not quiet: the report must list the skipped checks too.
+    config = root / "checkov.yaml"
+    text = CONFIG.read_text(encoding="utf-8")
+    assert "quiet: true\n" in text
+    config.write_text(text.replace("quiet: true\n", "quiet: false\n"), encoding="utf-8")
     proc = subprocess.run(
-        [str(CHECKOV), "--config-file", str(CONFIG), "--directory", str(tmp_path), "-o", "json"],
+        [
+            str(CHECKOV),
+            "--config-file",
+            str(config),
+            "--directory",
+            str(root / "scanned"),
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
-    failed = {
-        c["check_id"] for r in _reports(proc.stdout) for c in r["results"].get("failed_checks", [])
-    }
+    return Scan(proc, _reports(proc.stdout))
+
+
+def test_checkov_finds_nothing(scan: Scan) -> None:
+    """The real tree passes. checkov's exit status is 1 iff a report has a failed check (the
+    config sets no soft/hard-fail threshold; checkov's Report.get_exit_code), so with the real
+    tree's results free of failures the scan exits 1 for bad.yaml alone: exactly what a scan of
+    the real tree alone exiting 0 proved. A crash also exits 1, but prints a traceback and no
+    complete JSON report, which the asserts below reject."""
+    for stack in stacks():
+        rendered = {c["file_path"] for c in scan.checks("passed_checks", f"render/{stack}")}
+        assert rendered, f"no object of stack {stack} was scanned\n{scan.proc.stderr}"
+    failures = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for c in scan.checks("failed_checks", "render")
+    ]
+    assert not failures, "\n".join(failures)
+    skipped = scan.checks("skipped_checks", "render")
+    assert skipped, "the manifests' skip annotations were not seen"
+    unexplained = [
+        f"{c['check_id']} {c['resource']}"
+        for c in skipped
+        if not str((c.get("check_result") or {}).get("suppress_comment") or "").strip()
+    ]
+    assert not unexplained, unexplained
+    summary = {r["check_type"]: r["summary"] for r in scan.reports}
+    assert all(s["parsing_errors"] == 0 for s in summary.values()), summary
+    every_failed = [c for r in scan.reports for c in r["results"].get("failed_checks", [])]
+    assert {c["file_path"] for c in every_failed} == {"/bad/bad.yaml"}
+    assert "Traceback" not in scan.proc.stderr, scan.proc.stderr
+    assert scan.proc.returncode == 1, scan.proc.stderr
+
+
+def test_checkov_enforces_the_rules_it_owns(scan: Scan) -> None:
+    failed = {c["check_id"] for c in scan.checks("failed_checks", "bad")}
     assert set(CHECKOV_OWNED) <= failed, sorted(set(CHECKOV_OWNED) - failed)
