@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-# A test that imports this many new modules (the provider SDKs: ~2,000 on the first plan) has
+# A test that imports this many new modules (the provider SDKs: ~700 on the first plan) has
 # added hundreds of thousands of objects that live as long as the process.
 _MANY_NEW_MODULES = 100
-_modules_at_last_freeze = 0
+# len(sys.modules) when objects were last frozen.
+_modules_frozen = [0]
 
 
 def _freeze_long_lived() -> None:
@@ -23,10 +24,9 @@ def _freeze_long_lived() -> None:
     scanning them finds nothing. Collecting first means no garbage is frozen; later garbage is
     collected as before.
     """
-    global _modules_at_last_freeze
     gc.collect()
     gc.freeze()
-    _modules_at_last_freeze = len(sys.modules)
+    _modules_frozen[0] = len(sys.modules)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -34,5 +34,5 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    if len(sys.modules) - _modules_at_last_freeze >= _MANY_NEW_MODULES:
+    if len(sys.modules) - _modules_frozen[0] >= _MANY_NEW_MODULES:
         _freeze_long_lived()
