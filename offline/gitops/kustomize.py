@@ -44,18 +44,22 @@ def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
 
 # What a build can read. `kubectl kustomize` restricts each kustomization to the files in or
 # below its own folder (LoadRestrictionsRootOnly: a resource, patch or generator file outside it,
-# even through a symlink, fails the build); only other kustomization folders (resources,
-# components, generators, ...) are read from elsewhere, each under the same restriction. So the
-# folders closed over the directories a kustomization file names hold every file a successful
-# build reads. Every scalar of the file that is a directory counts, whatever its field (an over-
-# approximation: an extra folder only makes the key stricter).
+# even through a symlink, fails the build); only other kustomization folders, named in the fields
+# below, are read from elsewhere, each under the same restriction. So the folders closed over the
+# directories those fields name hold every file a successful build reads. Every occurrence of a
+# field counts (a repeated key included): an extra folder only makes the key stricter.
 
 _KUSTOMIZATION_FILES = (KUSTOMIZATION_FILE, "kustomization.yml", "Kustomization")
 
 
+_FOLDER_FIELDS = frozenset(
+    {"resources", "bases", "components", "generators", "transformers", "validators"}
+)
+
+
 def _named_folders(folder: Path) -> list[Path] | None:
-    """Every directory a scalar of `folder`'s kustomization file names (None: the file is not
-    YAML that PyYAML reads, so what it names is unknown)."""
+    """Every directory the folder fields of `folder`'s kustomization file name (None: the file
+    is not YAML that PyYAML reads, so what it names is unknown)."""
     spec = next((folder / n for n in _KUSTOMIZATION_FILES if (folder / n).is_file()), None)
     if spec is None:
         return []
@@ -63,21 +67,25 @@ def _named_folders(folder: Path) -> list[Path] | None:
         root = yaml.compose(spec.read_text(encoding="utf-8"), Loader=LOADER)
     except (yaml.YAMLError, UnicodeDecodeError):
         return None
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    keys = [key.value if isinstance(key, yaml.ScalarNode) else None for key, _ in root.value]
+    if "<<" in keys:  # a merge key may bring fields in from elsewhere: not followed
+        return None
+    entries = [
+        item.value
+        for key, (_, value) in zip(keys, root.value, strict=True)
+        if key in _FOLDER_FIELDS and isinstance(value, yaml.SequenceNode)
+        for item in value.value
+        if isinstance(item, yaml.ScalarNode)
+    ]
     found: list[Path] = []
-    todo = [root] if root is not None else []
-    while todo:
-        node = todo.pop()
-        if isinstance(node, yaml.ScalarNode):
-            target = folder / str(node.value)
-            try:
-                if "\0" not in str(node.value) and target.is_dir():
-                    found.append(target.resolve())
-            except OSError:  # e.g. a name too long to be a path: not a folder either
-                pass
-        elif isinstance(node, yaml.SequenceNode):
-            todo += node.value
-        elif isinstance(node, yaml.MappingNode):
-            todo += [n for pair in node.value for n in pair]
+    for entry in entries:
+        try:
+            if "\0" not in entry and (folder / entry).is_dir():
+                found.append((folder / entry).resolve())
+        except OSError:  # e.g. a name too long to be a path: not a folder either
+            pass
     return found
 
 
