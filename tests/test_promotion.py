@@ -5,6 +5,7 @@ commit statuses staging's Flux would post for it (the evidence file the workflow
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import shlex
@@ -91,10 +92,18 @@ def evidence(tmp_path: Path, sha: str, statuses: list[Any]) -> Path:
     return path
 
 
-def healthy(repo: Path, *apps: str) -> list[dict[str, Any]]:
+@functools.cache
+def _staging_zone_clusters() -> tuple[str, ...]:
+    """The staging zone clusters of every throwaway repository: `repo` copies ROOT's stack files
+    byte for byte and no test edits them or k8s/clusters' folders (all that
+    promote.staging_zone_clusters reads), so they are ROOT's; read once, not once per test."""
+    return tuple(promote.staging_zone_clusters(ROOT))
+
+
+def healthy(*apps: str) -> list[dict[str, Any]]:
     return [
         status(commit_status_context(cluster, f"apps-{app}"), "success")
-        for cluster in promote.staging_zone_clusters(repo)
+        for cluster in _staging_zone_clusters()
         for app in apps
     ]
 
@@ -113,6 +122,22 @@ def test_the_required_statuses_are_every_staging_zone_cluster_of_the_app() -> No
     assert promote.required_contexts(ROOT, "catalog") == ["flux/stg-zone-ew1/apps-catalog"]
 
 
+def test_the_required_statuses_follow_the_stack_files_not_a_cached_answer(tmp_path: Path) -> None:
+    """staging_zone_clusters answers from a cache keyed by the content of the stack files: a
+    repository whose staging stack names its zone cluster differently gets its own answer."""
+    for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    for stack in STACKS:
+        (tmp_path / "k8s" / "clusters" / stack).mkdir(parents=True)
+    assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew1"]
+    staging = tmp_path / "Pulumi.staging.yaml"
+    text = staging.read_text(encoding="utf-8")
+    assert "name: stg-zone-ew1\n" in text
+    staging.write_text(text.replace("name: stg-zone-ew1\n", "name: stg-zone-ew9\n"))
+    assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew9"]
+    assert promote.staging_zone_clusters(ROOT) == ["stg-zone-ew1"]
+
+
 def test_pins_differ_between_the_stages_today() -> None:
     """Staging runs a candidate (catalog's release config) that prod does not run yet."""
     staged = split_pin((ROOT / pin_path(Stage.STAGING, "catalog")).read_text(encoding="utf-8"))
@@ -127,9 +152,7 @@ def test_pins_differ_between_the_stages_today() -> None:
 def test_promotion_copies_exactly_the_verified_pins(repo: Path, tmp_path: Path) -> None:
     sha = head(repo)
     before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
-    code = run(
-        repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog", "storefront")), "--commit"
-    )
+    code = run(repo, sha, evidence(tmp_path, sha, healthy("catalog", "storefront")), "--commit")
     assert code == promote.EXIT_OK
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == promote.BRANCH
     changed = git(repo, "diff", "--name-only", "main", promote.BRANCH).split()
@@ -170,14 +193,14 @@ def test_the_pins_of_the_verified_commit_not_of_main(repo: Path, tmp_path: Path)
         staging.read_text(encoding="utf-8").replace('"cortado"]', '"cortado", "doppio"]')
     )
     git(repo, "commit", "--quiet", "-am", "next candidate")
-    assert run(repo, verified, evidence(tmp_path, verified, healthy(repo, "catalog"))) == 0
+    assert run(repo, verified, evidence(tmp_path, verified, healthy("catalog"))) == 0
     prod = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
     assert "doppio" not in prod and CANDIDATE_DIGEST in prod
 
 
 def test_a_second_run_changes_nothing_and_opens_no_pr(repo: Path, tmp_path: Path) -> None:
     sha = head(repo)
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     out = tmp_path / "out1"
     assert run(repo, sha, ev, "--commit", "--github-output", str(out)) == 0
     assert "open_pr=true" in out.read_text()
@@ -203,7 +226,7 @@ def test_a_leftover_branch_of_a_closed_pull_request_is_proposed_again(
     """promote/prod still exists (on origin) with these pins, but its pull request was closed
     without merging: without an open pull request the run proposes again (force-push, new PR)."""
     sha = head(repo)
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     assert run(repo, sha, ev, "--commit") == 0
     git(repo, "update-ref", f"refs/remotes/origin/{promote.BRANCH}", promote.BRANCH)
     git(repo, "checkout", "--quiet", "main")
@@ -277,7 +300,7 @@ def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> Non
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "-m", "Hold promotions")
     sha = head(repo)
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
     assert git(repo, "status", "--porcelain") == ""
     outcome, _ = promote.promote(repo, sha, ev, FLUX)
@@ -292,7 +315,7 @@ def test_hold_stops_the_promotion(repo: Path, tmp_path: Path, where: str) -> Non
 def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> None:
     before = (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8")
     sha = head(repo)
-    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
+    assert run(repo, sha, evidence(tmp_path, sha, healthy("catalog")), "--commit") == 0
     git(repo, "checkout", "--quiet", "main")
     git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge promotion", promote.BRANCH)
     assert (repo / pin_path(Stage.PROD, "catalog")).read_text(encoding="utf-8") != before
@@ -305,7 +328,7 @@ def test_revert_of_the_promotion_is_the_rollback(repo: Path, tmp_path: Path) -> 
     git(repo, "add", "-A")
     git(repo, "commit", "--quiet", "--amend", "--no-edit")
     git(repo, "branch", "-D", promote.BRANCH)
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     assert run(repo, sha, ev, "--commit") == promote.EXIT_REFUSED
     assert git(repo, "status", "--porcelain") == ""
 
@@ -328,7 +351,7 @@ def test_bad_input_is_refused_with_exit_2(
     message: str,
 ) -> None:
     commit = sha or head(repo)
-    ev = evidence(tmp_path, ev_sha or commit, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, ev_sha or commit, healthy("catalog"))
     assert run(repo, commit, ev) == promote.EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
     assert git(repo, "status", "--porcelain") == ""
@@ -362,11 +385,10 @@ def test_renders_keep_each_stage_pins_until_the_promotion(repo: Path, tmp_path: 
     assert _catalog_release(repo, "staging") == {(new, items4)}
     assert _catalog_release(repo, "prod-eu") == {(old, items3)}
     sha = head(repo)
-    assert run(repo, sha, evidence(tmp_path, sha, healthy(repo, "catalog")), "--commit") == 0
-    after = tmp_path / "after"  # a new path: kustomize outputs are cached per folder
-    shutil.copytree(repo, after)
-    assert _catalog_release(after, "prod-eu") == {(new, items4)}
-    assert _catalog_release(after, "staging") == {(new, items4)}
+    assert run(repo, sha, evidence(tmp_path, sha, healthy("catalog")), "--commit") == 0
+    # Same path, new content: kustomize outputs are cached by content, never by folder.
+    assert _catalog_release(repo, "prod-eu") == {(new, items4)}
+    assert _catalog_release(repo, "staging") == {(new, items4)}
 
 
 # --------------------------------------------------------------------------- pr.yml's gate
@@ -388,7 +410,7 @@ def test_prod_approval_is_needed_iff_prods_render_changes(
     """pr.yml's `prod render changed` decision (offline/prod_changes.py), in the throwaway
     repository on a PR branch against origin/main."""
     sha = head(repo)
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     if change == "revert":  # main already runs the promotion
         assert run(repo, sha, ev, "--commit") == 0
         git(repo, "checkout", "--quiet", "main")
@@ -495,7 +517,7 @@ def test_prod_rolls_the_pins_out_behind_health_checks() -> None:
 def test_the_pull_request_body_shows_the_decisions_and_the_diff(repo: Path, tmp_path: Path) -> None:
     sha = head(repo)
     body_file = tmp_path / "pr.md"
-    ev = evidence(tmp_path, sha, healthy(repo, "catalog"))
+    ev = evidence(tmp_path, sha, healthy("catalog"))
     assert run(repo, sha, ev, "--commit", "--pr-body", str(body_file)) == 0
     body = body_file.read_text(encoding="utf-8")
     assert f"`{sha}`" in body

@@ -1,10 +1,13 @@
-"""`kubectl kustomize`: the real kustomize, on the machine image; outputs cached per folder."""
+"""`kubectl kustomize`: the real kustomize, on the machine image; outputs cached by the content of
+what the build can read, so identical folders (a PR's base and head, a copy of the tree) build
+once per process."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import subprocess
-from functools import cache
 from pathlib import Path
 
 import yaml
@@ -39,10 +42,97 @@ def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
     return tuple(d for d in yaml.load_all(proc.stdout, Loader=LOADER) if d)
 
 
-_kustomize = cache(kustomize_directory)
+# What a build can read. `kubectl kustomize` restricts each kustomization to the files in or
+# below its own folder (LoadRestrictionsRootOnly: a resource, patch or generator file outside it,
+# even through a symlink, fails the build); only other kustomization folders, named in the fields
+# below, are read from elsewhere, each under the same restriction. So the folders closed over the
+# directories those fields name hold every file a successful build reads. Every occurrence of a
+# field counts (a repeated key included): an extra folder only makes the key stricter.
+
+_KUSTOMIZATION_FILES = (KUSTOMIZATION_FILE, "kustomization.yml", "Kustomization")
+
+
+_FOLDER_FIELDS = frozenset(
+    {"resources", "bases", "components", "generators", "transformers", "validators"}
+)
+
+
+def _named_folders(folder: Path) -> list[Path] | None:
+    """Every directory the folder fields of `folder`'s kustomization file name (None: the file
+    is not YAML that PyYAML reads, so what it names is unknown)."""
+    spec = next((folder / n for n in _KUSTOMIZATION_FILES if (folder / n).is_file()), None)
+    if spec is None:
+        return []
+    try:
+        root = yaml.compose(spec.read_text(encoding="utf-8"), Loader=LOADER)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    keys = [key.value if isinstance(key, yaml.ScalarNode) else None for key, _ in root.value]
+    if "<<" in keys:  # a merge key may bring fields in from elsewhere: not followed
+        return None
+    entries = [
+        item.value
+        for key, (_, value) in zip(keys, root.value, strict=True)
+        if key in _FOLDER_FIELDS and isinstance(value, yaml.SequenceNode)
+        for item in value.value
+        if isinstance(item, yaml.ScalarNode)
+    ]
+    found: list[Path] = []
+    for entry in entries:
+        try:
+            if "\0" not in entry and (folder / entry).is_dir():
+                found.append((folder / entry).resolve())
+        except OSError:  # e.g. a name too long to be a path: not a folder either
+            pass
+    return found
+
+
+def _file_digest(path: Path) -> bytes:
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:  # a dangling symlink: what it points to is part of the tree's content
+        return b"unreadable:" + os.fsencode(os.readlink(path) if path.is_symlink() else "")
+
+
+def content_key(directory: Path) -> str | None:
+    """A digest of every file a build of `directory` can read, by its path relative to
+    `directory` (kustomize's output, e.g. origin annotations, may depend on that layout).
+    None when the folders it reads cannot be known."""
+    start = directory.resolve()
+    todo: list[Path] = [start]
+    seen: set[Path] = set()
+    digest = hashlib.sha256()
+    while todo:
+        folder = todo.pop()
+        if folder in seen:
+            continue
+        seen.add(folder)
+        named = _named_folders(folder)
+        if named is None:
+            return None
+        todo += named
+    for folder in sorted(seen):
+        for parent, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(parent) / name
+                digest.update(os.fsencode(os.path.relpath(path, start)) + b"\0")
+                digest.update(_file_digest(path))
+    return digest.hexdigest()
+
+
+_built: dict[str, tuple[Doc, ...]] = {}
 
 
 def kustomize_build(path: str, repo: Path = REPO_ROOT) -> list[Doc]:
-    """`kubectl kustomize <repo>/<path>`, parsed (cached per directory, copies returned)."""
-    docs = _kustomize((repo / path).resolve())
+    """`kubectl kustomize <repo>/<path>`, parsed (cached by content_key, copies returned)."""
+    directory = (repo / path).resolve()
+    key = content_key(directory)
+    docs = _built.get(key) if key is not None else None
+    if docs is None:
+        docs = kustomize_directory(directory)
+        if key is not None:
+            _built[key] = docs
     return [copy.deepcopy(d) for d in docs]

@@ -82,5 +82,7 @@ def substitute_docs(
         result = substitute(text, variables)
         referenced |= result.referenced
         problems += [f"{ident(doc)}: unsupported substitution {u}" for u in result.unsupported]
-        out.append(yaml.load(result.text, Loader=LOADER))
+        # Text that substitution left as it was parses back to `doc` itself (a safe dump of safe-
+        # loaded data round-trips), so most documents, which hold no `${...}`, skip the parse.
+        out.append(doc if result.text == text else yaml.load(result.text, Loader=LOADER))
     return out, frozenset(referenced), problems
