@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
 
@@ -19,6 +21,30 @@ def plan_of(stack: str) -> Plan:
     """The offline plan of a real stack, planned once; every call returns a fresh copy, so a
     test that edits it cannot change what other tests see (tests run in any order)."""
     return Plan.from_json(json.loads(_plan_json(stack)))
+
+
+def session_plan_stack(stack: str) -> Plan:
+    """Stands in for offline.engine.plan_stack in a command line run in process (monkeypatch it
+    over the CLI module's `plan_stack`): the CLI plans the stack file with no overrides, the very
+    input plan_of planned already, so the CLI's own work (reading state, checks, printing,
+    writing) runs on that plan instead of a second identical run. The signature takes only the
+    stack: a CLI that passed overrides or another repo would fail here, not be served a wrong
+    plan. The CLIs that plan for real end to end: tests/test_new_stack.py and
+    tests/test_operations.py::test_diff_against_a_git_ref_plans_that_revision."""
+    return plan_of(stack)
+
+
+@functools.cache
+def _overridden_plan_json(stack: str, overrides: str) -> str:
+    return json.dumps(plan_stack(stack, json.loads(overrides)).to_json())
+
+
+def plan_with(stack: str, overrides: Mapping[str, Any]) -> Plan:
+    """plan_stack(stack, overrides), planned once per session for each distinct (stack,
+    overrides) (the key is the overrides' canonical JSON: the exact input); a fresh copy each
+    call, like plan_of."""
+    key = json.dumps(overrides, sort_keys=True)
+    return Plan.from_json(json.loads(_overridden_plan_json(stack, key)))
 
 
 BOOTSTRAP_DIR = REPO_ROOT / "bootstrap"

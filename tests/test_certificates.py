@@ -13,7 +13,7 @@ import pytest
 from offline import certificates, drift, plan
 from offline.engine import Plan
 from tests.ci_workflows import ROOT
-from tests.support import STACKS, plan_of
+from tests.support import STACKS, plan_of, session_plan_stack
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -68,7 +68,10 @@ def test_without_state_days_left_are_unknown_and_nothing_is_due() -> None:
     assert certificates.problems(stack_plan, {}, NOW) == []
 
 
-def test_make_plan_fails_when_a_renewal_is_due(tmp_path: Path, capsys: Any) -> None:
+def test_make_plan_fails_when_a_renewal_is_due(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plan, "plan_stack", session_plan_stack)
     stack_plan = plan_of("staging")
     server = next(c for c in certificates.certificates(stack_plan) if "server" in c.name)
     state = tmp_path / "state.json"
@@ -206,7 +209,10 @@ def test_the_drift_report_cites_the_weekly_deploy_schedule() -> None:
     assert "Mondays 05:17 UTC" in drift.WEEKLY_DEPLOY
 
 
-def test_the_drift_report_cli_writes_markdown(tmp_path: Path, capsys: Any) -> None:
+def test_the_drift_report_cli_writes_markdown(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drift, "plan_stack", session_plan_stack)
     stack_plan = plan_of("staging")
     server, _ = _server_and_ca(stack_plan)
     state = tmp_path / "state.json"

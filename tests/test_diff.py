@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from offline import diff
-from offline.engine import REPO_ROOT, Plan, plan_stack, stack_config
-from tests.support import plan_of
+from offline.engine import REPO_ROOT, Plan, stack_config
+from tests.support import plan_of, plan_with, session_plan_stack
 
 CLUSTER = "gcp:container/cluster:Cluster"
 PROVIDER = "pulumi:providers:kubernetes"
@@ -19,7 +19,7 @@ PROVIDER = "pulumi:providers:kubernetes"
 def _with_cluster(stack: str, index: int, **changes: object) -> Plan:
     clusters = [dict(c) for c in stack_config(stack)["platform:clusters"]]
     clusters[index] = {**clusters[index], **changes}
-    return plan_stack(stack, {"platform:clusters": clusters})
+    return plan_with(stack, {"platform:clusters": clusters})
 
 
 def _moved_control_plane() -> tuple[Plan, diff.StackDiff]:
@@ -75,7 +75,7 @@ def test_diff_md_starts_with_the_losses_and_lists_what_each_takes_with_it():
 def test_a_removed_secret_entry_is_called_out_as_left_behind_with_its_version():
     config = stack_config("staging")
     secrets = [s for s in config["platform:secrets"] if s["id"] != "backup-encryption-key"]
-    result = diff.compare(plan_of("staging"), plan_stack("staging", {"platform:secrets": secrets}))
+    result = diff.compare(plan_of("staging"), plan_with("staging", {"platform:secrets": secrets}))
     [loss] = [x for x in result.losses if x.resource.type == "gcp:secretmanager/secret:Secret"]
     assert (loss.operation, loss.resource.name) == ("delete", "backup-encryption-key")
     assert {r.type for r in loss.taken} >= {"gcp:secretmanager/secretVersion:SecretVersion"}
@@ -91,7 +91,7 @@ def test_a_changed_generator_length_is_a_rotation_with_a_new_version():
         else s
         for s in config["platform:secrets"]
     ]
-    result = diff.compare(plan_of("staging"), plan_stack("staging", {"platform:secrets": secrets}))
+    result = diff.compare(plan_of("staging"), plan_with("staging", {"platform:secrets": secrets}))
     [loss] = result.losses
     assert (loss.resource.type, loss.resource.name) == (
         "random:index/randomPassword:RandomPassword",
@@ -120,6 +120,7 @@ def test_an_unknown_base_is_one_message_and_exit_2(tmp_path):
 
 def test_a_base_that_predates_the_stack_shows_everything_added(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(diff, "plan_ref", lambda stack, ref: None)
+    monkeypatch.setattr(diff, "plan_stack", session_plan_stack)
     assert diff.main(["staging", "--base", "HEAD", "--out", str(tmp_path)]) == 0
     assert "does not exist at HEAD" in (tmp_path / "diff.txt").read_text()
 

@@ -16,7 +16,7 @@ from components import versions
 from components.kuma import multizone
 from offline import kuma_upgrade, plan
 from offline.engine import Plan, plan_stack
-from tests.support import STACKS, plan_of
+from tests.support import STACKS, plan_of, session_plan_stack
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 BUMP = "2.14.0"
@@ -114,8 +114,13 @@ def test_a_step_of_more_than_two_minors_is_refused(
 
 @pytest.mark.parametrize(("deployed", "exit_code"), [("2.12.0", 0), ("2.10.7", 1)])
 def test_make_plan_with_the_state_refuses_a_step_kuma_does_not_support(
-    deployed: str, exit_code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    deployed: str,
+    exit_code: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(plan, "plan_stack", session_plan_stack)
     state = tmp_path / "state.json"
     state.write_text(json.dumps(export_of(plan_of("staging"), deployed)))
     out = tmp_path / "out"

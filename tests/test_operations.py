@@ -12,12 +12,15 @@ from offline import diff, estimate, import_file
 from offline.engine import REPO_ROOT, Plan, plan_stack, stack_config
 from offline.plan import main as plan_main
 from offline.plan import render_tree
-from tests.support import STACKS, plan_of
+from tests.support import STACKS, plan_of, plan_with, session_plan_stack
 
 
 # -- make plan -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
-def test_plan_cli_prints_tree_counts_estimate_and_writes_plan_json(stack, tmp_path, capsys):
+def test_plan_cli_prints_tree_counts_estimate_and_writes_plan_json(
+    stack, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("offline.plan.plan_stack", session_plan_stack)
     assert plan_main([stack, "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "platform:gke:Cluster" in printed
@@ -91,7 +94,7 @@ def test_diff_calls_out_replaced_clusters_first_and_cascades_through_the_provide
     config = stack_config("prod-eu")
     clusters = [dict(c) for c in config["platform:clusters"]]
     clusters[1] = {**clusters[1], "region": "europe-west3"}
-    head = plan_stack("prod-eu", {"platform:clusters": clusters})
+    head = plan_with("prod-eu", {"platform:clusters": clusters})
     result = diff.compare(base, head)
     first = result.replaced[0]
     assert first.critical
@@ -114,18 +117,18 @@ def test_diff_reports_in_place_updates_with_their_inputs():
     first, *others = clusters[1]["nodePools"]
     pools = [{**first, "maxNodes": 6}, *others]
     clusters[1] = {**clusters[1], "nodePools": pools}
-    result = diff.compare(
-        plan_of("staging"), plan_stack("staging", {"platform:clusters": clusters})
-    )
+    result = diff.compare(plan_of("staging"), plan_with("staging", {"platform:clusters": clusters}))
     assert not result.replaced
     [change] = result.updated
     assert change.resource.name == "stg-zone-ew1-workloads"
     assert change.changed == ["autoscaling.totalMaxNodeCount"]
 
 
-def test_diff_against_a_git_ref_plans_that_revision(tmp_path, capsys):
+def test_diff_against_a_git_ref_plans_that_revision(tmp_path, capsys, monkeypatch):
     """End to end through `git worktree`: HEAD's own planner plans HEAD (`python -m offline.plan`
-    in the worktree). In process: the command line itself runs in test_diff.py."""
+    in the worktree). In process: the command line itself runs in test_diff.py. The working
+    tree's side is the session's plan of the same stack file (tests.support.session_plan_stack)."""
+    monkeypatch.setattr(diff, "plan_stack", session_plan_stack)
     out = tmp_path / "out"
     assert diff.main(["staging", "--base", "HEAD", "--out", str(out)]) == 0
     assert "Offline diff of stack staging against HEAD" in capsys.readouterr().out
@@ -229,7 +232,8 @@ def test_import_file_has_the_shape_pulumi_import_reads(stack):
         assert any(f"SecretVersion {secret_id} " in step.command for step in documents.manual)
 
 
-def test_import_file_cli_writes_both_phases(tmp_path, capsys):
+def test_import_file_cli_writes_both_phases(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(import_file, "plan_stack", session_plan_stack)
     assert import_file.main(["staging", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "import-gcp.json").read_text())["resources"]
     assert json.loads((tmp_path / "import-kubernetes.json").read_text())["resources"]

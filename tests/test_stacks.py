@@ -199,8 +199,10 @@ class TestClusters:
 
 def test_kubernetes_provider_identity_is_stable_across_previews():
     """Two previews of the same stack send byte-identical provider inputs, so the engine never
-    proposes replacing the provider (and everything deployed through it)."""
-    first = {p.name: p.inputs for p in plan_stack("staging").of_type("pulumi:providers:kubernetes")}
+    proposes replacing the provider (and everything deployed through it). The first preview is
+    the session's (plan_of: a plan_stack run of its own, earlier in the session), the second a
+    fresh one."""
+    first = {p.name: p.inputs for p in plan_of("staging").of_type("pulumi:providers:kubernetes")}
     second = {
         p.name: p.inputs for p in plan_stack("staging").of_type("pulumi:providers:kubernetes")
     }
