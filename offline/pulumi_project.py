@@ -21,18 +21,20 @@ and line they concern. Where the engine stops at the first problem, this reports
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
 
-from offline.yaml_files import Located, YamlFileError, load
+from offline.yaml_files import Located, YamlFileError, load, loads, read_text
 
 ROOT_STACK_TYPE: Final = "pulumi:pulumi:Stack"
 PROJECT_FILE: Final = "Pulumi.yaml"
@@ -341,7 +343,20 @@ def load_project(directory: Path) -> Project:
     """Pulumi.yaml of `directory`, validated as the CLI does before it runs anything."""
     path = directory / PROJECT_FILE
     try:
-        doc = load(path)
+        text = read_text(path)
+    except YamlFileError as error:
+        raise EngineRuleError([str(error)]) from None
+    return _project(text, path)
+
+
+@lru_cache(maxsize=32)
+def _project(text: str, path: Path) -> Project:
+    """The project of Pulumi.yaml `text`: every plan validates the same file (the schema check
+    alone takes milliseconds), and the result depends on nothing else. A refused file raises each
+    time (exceptions are not cached); the Project is immutable (declared values are copied by
+    `apply_project_config` before they reach a config)."""
+    try:
+        doc = loads(text, path)
     except YamlFileError as error:
         raise EngineRuleError([str(error)]) from None
     raw = doc.data
@@ -373,7 +388,7 @@ def load_project(directory: Path) -> Project:
     problems += declaration_problems
     if problems:
         raise EngineRuleError(problems)
-    return Project(name=name, path=path, config=declarations)
+    return Project(name=name, path=path, config=MappingProxyType(declarations))
 
 
 # -- stack config ----------------------------------------------------------------------------------
@@ -427,9 +442,9 @@ def apply_project_config(
         if key in values:
             continue
         if declaration.has_default:
-            values[key] = declaration.default
+            values[key] = copy.deepcopy(declaration.default)
         elif declaration.has_value:
-            values[key] = declaration.value
+            values[key] = copy.deepcopy(declaration.value)
         elif key.namespace == project.name:
             missing.append(declaration.key)
     if missing:

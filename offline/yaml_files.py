@@ -15,10 +15,14 @@ line, so later checks can point at the line of the value they reject.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -152,26 +156,42 @@ def _lines(root: Node) -> dict[KeyPath, int]:
     return lines
 
 
-def load(path: Path) -> Located:
-    """Load one YAML document from `path` strictly (see the module docstring)."""
+def read_text(path: Path) -> str:
+    """The text of `path`, or YamlFileError when it cannot be read or is not UTF-8."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         line = path.read_bytes()[: error.start].count(b"\n") + 1
         raise YamlFileError(path, line, f"not UTF-8 text (byte {error.start})") from None
     except OSError as error:
         raise YamlFileError(path, None, f"cannot be read: {error.strerror}") from None
-    return loads(text, path)
+
+
+def load(path: Path) -> Located:
+    """Load one YAML document from `path` strictly (see the module docstring)."""
+    return loads(read_text(path), path)
 
 
 def loads(text: str, path: Path | str) -> Located:
-    """Like `load`, for text already read (`path` names it in messages)."""
+    """Like `load`, for text already read (`path` names it in messages).
+
+    A plan loads Pulumi.yaml and the stack file every time, and PyYAML's pure-Python loader (the
+    one that can refuse duplicate keys) takes tens of milliseconds per file, most of a refused
+    plan's time. The result depends on nothing but `text` and `path`, so it is kept; every caller
+    gets its own copy of the data, as if it had been parsed for it."""
+    cached = _parsed(text, str(path))
+    return dataclasses.replace(cached, data=copy.deepcopy(cached.data))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str, path: str) -> Located:
+    """The uncached `loads` (a file that fails raises each time: exceptions are not cached)."""
     loader = _Loader(text)
     loader.name = str(path)
     try:
         root = loader.get_single_node()
         if root is None:
-            return Located(Path(path), None, {})
+            return Located(Path(path), None, MappingProxyType({}))
         if _expanded_size(root, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise YamlFileError(
                 path,
@@ -189,4 +209,4 @@ def loads(text: str, path: Path | str) -> Located:
         raise YamlFileError(path, None, f"not valid YAML: {error}") from None
     finally:
         loader.dispose()
-    return Located(Path(path), data, _lines(root))
+    return Located(Path(path), data, MappingProxyType(_lines(root)))
