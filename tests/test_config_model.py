@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -36,6 +36,11 @@ FUZZ = settings(
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Every phase but `explain` (which only annotates a failing example with the parts that
+    # may vary): Hypothesis 6.155.2's explain pass crashes (`assert span1.start <= start`,
+    # shrinker.py) on the spans of the `joined` strategies below, and the crash replaced the
+    # shrunk failing example in the report.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 
 STG = "staging"
