@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -124,17 +126,61 @@ def test_diff_reports_in_place_updates_with_their_inputs():
     assert change.changed == ["autoscaling.totalMaxNodeCount"]
 
 
+def _commit_beside_head(path: str, old: str, new: str, scratch: Path) -> str:
+    """A commit whose parent is HEAD and whose tree is HEAD's with `old` -> `new` in `path`,
+    written with a scratch index: the working tree, the index and every ref stay as they are."""
+    env = {
+        **os.environ,
+        "GIT_INDEX_FILE": str(scratch / "index"),
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+
+    def git(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+
+    text = git("show", f"HEAD:{path}")
+    assert old in text, old
+    git("read-tree", "HEAD")
+    blob = git("hash-object", "-w", "--stdin", stdin=text.replace(old, new))
+    git("update-index", "--cacheinfo", f"100644,{blob},{path}")
+    return git("commit-tree", git("write-tree"), "-p", "HEAD", "-m", "diff test base")
+
+
 def test_diff_against_a_git_ref_plans_that_revision(tmp_path, capsys, monkeypatch):
-    """End to end through `git worktree`: HEAD's own planner plans HEAD (`python -m offline.plan`
-    in the worktree). In process: the command line itself runs in test_diff.py. The working
-    tree's side is the session's plan of the same stack file (tests.support.session_plan_stack)."""
+    """End to end through `git worktree`: the base revision's own planner plans it (`python -m
+    offline.plan` in the worktree). The base is HEAD with another cost-center label, so the diff
+    shows exactly that revision's difference (a base that was ignored, or planned from the
+    working tree, would show none). In process: the command line itself runs in test_diff.py.
+    The working tree's side is the session's plan of the same stack file
+    (tests.support.session_plan_stack)."""
     monkeypatch.setattr(diff, "plan_stack", session_plan_stack)
+    base = _commit_beside_head(
+        "Pulumi.staging.yaml", "cost-center: cc-4120", "cost-center: cc-0000", tmp_path
+    )
     out = tmp_path / "out"
-    assert diff.main(["staging", "--base", "HEAD", "--out", str(out)]) == 0
-    assert "Offline diff of stack staging against HEAD" in capsys.readouterr().out
-    assert (
-        (out / "diff.md").read_text().startswith("### Offline plan diff")
-    )  # no losses: no caution
+    assert diff.main(["staging", "--base", base, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Offline diff of stack staging against {base}" in printed
+    markdown = (out / "diff.md").read_text()
+    assert markdown.startswith("### Offline plan diff")  # no losses: no caution
+    # The label reaches every labelled resource; the global cluster stands for them.
+    assert re.search(
+        r"^\| update \| `gcp:container/cluster:Cluster` \| stg-global \| .*"
+        r"resourceLabels\.cost-center",
+        markdown,
+        re.M,
+    ), markdown
 
 
 # -- disaster recovery drills ----------------------------------------------------------------------
