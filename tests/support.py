@@ -44,6 +44,9 @@ def plan_with(stack: str, overrides: Mapping[str, Any]) -> Plan:
     overrides) (the key is the overrides' canonical JSON: the exact input); a fresh copy each
     call, like plan_of."""
     key = json.dumps(overrides, sort_keys=True)
+    # What is planned is the key read back: it must be the caller's input (no tuples, no
+    # non-string keys that JSON would turn into something else).
+    assert json.loads(key) == overrides, "plan_with needs JSON-shaped overrides"
     return Plan.from_json(json.loads(_overridden_plan_json(stack, key)))
 
 

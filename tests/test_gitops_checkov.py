@@ -150,6 +150,12 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     root = tmp_path_factory.mktemp("checkov")
     for stack in stacks():
         gitops_cli.write_stack(stack, root / "scanned" / "render")
+    # Only one Deployment without labels in the bad folder: checkov's Kubernetes graph checks
+    # (CKV2_K8S_*) join objects across files by label selectors, network policies and RBAC
+    # subjects (checkov/kubernetes/graph_builder/graph_components/edge_builders), so a labelled
+    # object, a NetworkPolicy or an RBAC object here could change a result of the real tree.
+    assert BAD_DEPLOYMENT["kind"] == "Deployment"
+    assert "labels" not in BAD_DEPLOYMENT["metadata"]
     (root / "scanned" / "bad").mkdir()
     (root / "scanned" / "bad" / "bad.yaml").write_text(json.dumps(BAD_DEPLOYMENT), encoding="utf-8")
     # The committed config, but not quiet: the report must list the skipped checks too.
