@@ -33,7 +33,7 @@ class RenderError(RuntimeError):
 
 
 def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
-    """`kubectl kustomize <directory>`, parsed, uncached (for throwaway directories)."""
+    """`kubectl kustomize <directory>`, parsed, uncached."""
     proc = subprocess.run(
         [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
@@ -128,7 +128,14 @@ _built: dict[str, tuple[Doc, ...]] = {}
 
 def kustomize_build(path: str, repo: Path = REPO_ROOT) -> list[Doc]:
     """`kubectl kustomize <repo>/<path>`, parsed (cached by content_key, copies returned)."""
-    directory = (repo / path).resolve()
+    return kustomize_cached(repo / path)
+
+
+def kustomize_cached(directory: Path) -> list[Doc]:
+    """`kubectl kustomize <directory>`, parsed, cached by content_key (copies returned): the key
+    holds paths relative to `directory` only, so a throwaway directory with the same files (e.g.
+    offline/flux_operator.py's, once per cluster) is a hit."""
+    directory = directory.resolve()
     key = content_key(directory)
     docs = _built.get(key) if key is not None else None
     if docs is None:
