@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.gitops.documents import Doc
-from offline.gitops.kustomize import kustomize_directory
+from offline.gitops.kustomize import kustomize_cached
 
 POLICIES = Path(__file__).resolve().parent / "refs/agpl-3.0/flux-operator/flux-v2.9.4/policies.yaml"
 
@@ -41,4 +41,4 @@ def network_policies(namespace: str, instance_spec: Mapping[str, Any]) -> tuple[
         root = Path(tmp)
         (root / POLICIES.name).write_bytes(POLICIES.read_bytes())
         (root / "kustomization.yaml").write_text(json.dumps(kustomization))
-        return kustomize_directory(root)
+        return tuple(kustomize_cached(root))

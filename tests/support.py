@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
+from offline.gitops.facts import stack_plan
 
 STACKS = stacks()
 
 
 @functools.cache
 def _plan_json(stack: str) -> str:
-    return json.dumps(plan_stack(stack).to_json())
+    # The very plan offline/gitops/facts.py reads the stack's facts from: one run per process.
+    return json.dumps(stack_plan(stack).to_json())
 
 
 def plan_of(stack: str) -> Plan:

@@ -125,8 +125,16 @@ def stack_facts_from_plan(plan: Plan) -> StackFacts:
 
 
 @cache
+def stack_plan(stack: str) -> Plan:
+    """plan_stack(stack): the plan of the stack file as it is, planned once per process and
+    shared (tests/support.py's plan_of serves copies of it). Read it, never edit it: every
+    caller in the process sees this object."""
+    return plan_stack(stack)
+
+
+@cache
 def _stack_facts(stack: str) -> StackFacts:
-    return stack_facts_from_plan(plan_stack(stack))
+    return stack_facts_from_plan(stack_plan(stack))
 
 
 def stack_facts(stack: str) -> StackFacts:

@@ -8,6 +8,7 @@ import copy
 import hashlib
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import yaml
@@ -33,7 +34,7 @@ class RenderError(RuntimeError):
 
 
 def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
-    """`kubectl kustomize <directory>`, parsed, uncached (for throwaway directories)."""
+    """`kubectl kustomize <directory>`, parsed, uncached."""
     proc = subprocess.run(
         [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
@@ -124,15 +125,31 @@ def content_key(directory: Path) -> str | None:
 
 
 _built: dict[str, tuple[Doc, ...]] = {}
+# One lock per content key: clusters rendered in parallel (offline/gitops/facts.py) often need
+# the same folder at the same moment (prod-eu's two zones); the second waits for the first
+# build instead of running its own.
+_key_locks: dict[str, threading.Lock] = {}
+_key_locks_guard = threading.Lock()
 
 
 def kustomize_build(path: str, repo: Path = REPO_ROOT) -> list[Doc]:
     """`kubectl kustomize <repo>/<path>`, parsed (cached by content_key, copies returned)."""
-    directory = (repo / path).resolve()
+    return kustomize_cached(repo / path)
+
+
+def kustomize_cached(directory: Path) -> list[Doc]:
+    """`kubectl kustomize <directory>`, parsed, cached by content_key (copies returned): the key
+    holds paths relative to `directory` only, so a throwaway directory with the same files (e.g.
+    offline/flux_operator.py's, once per cluster) is a hit."""
+    directory = directory.resolve()
     key = content_key(directory)
-    docs = _built.get(key) if key is not None else None
-    if docs is None:
-        docs = kustomize_directory(directory)
-        if key is not None:
+    if key is None:
+        return list(kustomize_directory(directory))
+    with _key_locks_guard:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        docs = _built.get(key)
+        if docs is None:
+            docs = kustomize_directory(directory)
             _built[key] = docs
     return [copy.deepcopy(d) for d in docs]
