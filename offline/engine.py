@@ -16,12 +16,15 @@ import contextlib
 import contextvars
 import copy
 import datetime
+import functools
 import gc
 import hashlib
 import json
 import os
-import runpy
+import queue
 import sys
+import threading
+import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -559,13 +562,43 @@ def delivered_config(config: Mapping[str, Any]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@functools.cache
+def _program_code(path: str, source: bytes) -> types.CodeType:
+    """The compiled program: keyed by its exact source, so an edited file is compiled again."""
+    return compile(source, path, "exec")
+
+
+def _run_as_main(code: types.CodeType, path: str) -> None:
+    """Run the program as `runpy.run_path(path, run_name="__main__")` does (a fresh `__main__`
+    module in sys.modules, argv[0] set to the file, the same module globals) but from the cached
+    code object and without runpy's three frames, which the SDK would convert at every
+    registration."""
+    module = types.ModuleType("__main__")
+    module.__dict__.update(
+        __file__=path, __cached__=None, __loader__=None, __package__="", __spec__=None
+    )
+    saved_main, saved_argv0 = sys.modules.get("__main__"), sys.argv[0] if sys.argv else None
+    sys.modules["__main__"] = module
+    if sys.argv:
+        sys.argv[0] = path
+    try:
+        exec(code, module.__dict__)
+    finally:
+        if saved_main is None:
+            sys.modules.pop("__main__", None)
+        else:
+            sys.modules["__main__"] = saved_main
+        if saved_argv0 is not None:
+            sys.argv[0] = saved_argv0
+
+
 def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, preview: bool) -> Plan:
+    import asyncio
     import logging
 
     import pulumi
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime.settings import SETTINGS
-    from pulumi.runtime.sync_await import _sync_await
 
     registrations: list[Registration] = []
     warnings: list[str] = []
@@ -588,6 +621,8 @@ def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, pre
     )  # fmt: skip
     outputs: dict[str, Any] = {}
 
+    code = _program_code(str(program), program.read_bytes())
+
     def program_main() -> None:
         original_export = pulumi.export
 
@@ -597,7 +632,7 @@ def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, pre
 
         pulumi.export = capture
         try:
-            runpy.run_path(str(program), run_name="__main__")
+            _run_as_main(code, str(program))
         finally:
             pulumi.export = original_export
 
@@ -607,7 +642,9 @@ def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, pre
         with delivered_config(config):
             SETTINGS.rpc_manager.clear()
             SETTINGS.outputs.clear()
-            _sync_await(_run_to_completion(program_main))
+            # What the SDK's _sync_await does on a thread whose loop is not running, one frame
+            # shallower (every frame below the program is converted at every registration).
+            asyncio.get_event_loop().run_until_complete(_run_to_completion(program_main))
     except Exception as exc:
         error = exc
     finally:
@@ -616,9 +653,10 @@ def _run(stack: str, project: str, config: Mapping[str, Any], program: Path, pre
         stack=stack,
         project=project,
         config=_jsonable(dict(config)),
-        # Registration order depends on async scheduling; sorted, plans are reproducible.
+        # Registration and export order depend on async scheduling; sorted, plans are
+        # reproducible.
         registrations=sorted(registrations, key=lambda r: r.urn),
-        stack_outputs=outputs,
+        stack_outputs=dict(sorted(outputs.items())),
         error=None if error is None else f"{type(error).__name__}: {error}",
         warnings=warnings,
     )
@@ -685,16 +723,14 @@ def plan_stack(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _on_plan_thread(
-            lambda: _run(stack, project.name, effective, repo / "__main__.py", preview)
-        )
+        return _on_plan_thread(_run, stack, project.name, effective, repo / "__main__.py", preview)
     finally:
         if collecting:
             gc.enable()
 
 
-def _on_plan_thread(run: Callable[[], Plan]) -> Plan:
-    """`run()` in a fresh context on the plan thread; the caller waits for it.
+def _on_plan_thread(run: Callable[..., Plan], *args: Any) -> Plan:
+    """`run(*args)` in a fresh context on the plan thread; the caller waits for it.
 
     The SDK captures the whole call stack at every registration (pulumi/runtime/resource.py
     `_get_stack_trace`, for source positions) and converts each frame: the cost grows with the
@@ -703,20 +739,34 @@ def _on_plan_thread(run: Callable[[], Plan]) -> Plan:
     long-lived thread, so plans run one at a time with one event loop and one executor for the
     monitor's calls, as they did on the caller's thread.
     """
-    return _PLAN_THREAD.submit(contextvars.Context().run, run).result()
+    done: concurrent.futures.Future[Plan] = concurrent.futures.Future()
+    _PLAN_JOBS.put((done, functools.partial(contextvars.Context().run, run, *args)))
+    return done.result()
 
 
-def _new_event_loop() -> None:
-    """The plan thread's loop: the SDK creates futures before it runs one (`set_mocks`), and only
-    the main thread gets a loop without asking."""
+_PlanJob = tuple["concurrent.futures.Future[Plan]", Callable[[], Plan]]
+
+
+def _serve_plans(jobs: queue.SimpleQueue[_PlanJob]) -> None:
+    """The plan thread: its event loop (the SDK creates futures before it runs one, in
+    `set_mocks`, and only the main thread gets a loop without asking), then one job at a time.
+    Its own loop rather than a ThreadPoolExecutor's worker: two frames fewer under every
+    registration."""
     import asyncio
 
     asyncio.set_event_loop(asyncio.new_event_loop())
+    while True:
+        done, run = jobs.get()
+        if not done.set_running_or_notify_cancel():
+            continue
+        try:
+            done.set_result(run())
+        except BaseException as exc:  # handed to the waiting caller
+            done.set_exception(exc)
 
 
-_PLAN_THREAD = concurrent.futures.ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="offline-plan", initializer=_new_event_loop
-)
+_PLAN_JOBS: queue.SimpleQueue[_PlanJob] = queue.SimpleQueue()
+threading.Thread(target=_serve_plans, args=(_PLAN_JOBS,), name="offline-plan", daemon=True).start()
 
 
 def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Plan:
