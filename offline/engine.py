@@ -737,8 +737,12 @@ def _on_plan_thread(run: Callable[..., Plan], *args: Any) -> Plan:
     caller's depth (under pytest a warm plan took ~35 % longer than from a script, 40 more
     frames doubled it). The plan thread's stack holds only the plan's own frames. It is one
     long-lived thread, so plans run one at a time with one event loop and one executor for the
-    monitor's calls, as they did on the caller's thread.
+    monitor's calls, as they did on the caller's thread. A plan started from inside a plan (a
+    program that plans another stack) runs inline, as the queue's only consumer would otherwise
+    wait for itself. An interrupt (Ctrl-C) stops the caller's wait, not a plan already running.
     """
+    if threading.current_thread() is _PLAN_THREAD:
+        return contextvars.Context().run(run, *args)
     done: concurrent.futures.Future[Plan] = concurrent.futures.Future()
     _PLAN_JOBS.put((done, functools.partial(contextvars.Context().run, run, *args)))
     return done.result()
@@ -766,7 +770,10 @@ def _serve_plans(jobs: queue.SimpleQueue[_PlanJob]) -> None:
 
 
 _PLAN_JOBS: queue.SimpleQueue[_PlanJob] = queue.SimpleQueue()
-threading.Thread(target=_serve_plans, args=(_PLAN_JOBS,), name="offline-plan", daemon=True).start()
+_PLAN_THREAD = threading.Thread(
+    target=_serve_plans, args=(_PLAN_JOBS,), name="offline-plan", daemon=True
+)
+_PLAN_THREAD.start()
 
 
 def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Plan:

@@ -7,10 +7,12 @@ this repository must pass them, and every URN the harness records is formed as t
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from offline import pulumi_project
+from offline import engine, pulumi_project
 from offline.engine import DELETE, REPO_ROOT, PlanFailed, plan_stack, stacks, try_plan
 from offline.pulumi_project import (
     ROOT_STACK_TYPE,
@@ -431,3 +433,21 @@ def test_plain_scalars_resolve_as_the_cli_resolves_them() -> None:
 
     data = loads("a: yes\nb: 3:00\nc: 2026-12-01\nd: true\ne: 012\nf: off\n", "x.yaml").data
     assert data == {"a": "yes", "b": "3:00", "c": "2026-12-01", "d": True, "e": 10, "f": "off"}
+
+
+def test_plans_run_on_the_plan_thread_and_a_plan_inside_a_plan_runs_inline() -> None:
+    """Plans run on one dedicated thread (offline/engine.py `_on_plan_thread`); a plan started
+    from inside a plan must not queue behind itself (a deadlock: the wait below times out)."""
+
+    def on(thread: str) -> engine.Plan:
+        return engine.Plan(thread, "", {}, [], {})
+
+    def nested() -> engine.Plan:
+        return engine._on_plan_thread(lambda: on(threading.current_thread().name))
+
+    caller = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        plan = caller.submit(engine._on_plan_thread, nested).result(timeout=60)
+    finally:
+        caller.shutdown(wait=False)  # a deadlocked caller would never return
+    assert plan.stack == "offline-plan"
