@@ -162,7 +162,7 @@ def with_input(resource: Registration, path: Path, value: Any) -> Registration:
     def replaced(node: Any, rest: Path) -> Any:
         if not rest:
             return value
-        changed = dict(node) if isinstance(node, dict) else list(node)
+        changed: Any = dict(node) if isinstance(node, dict) else list(node)
         changed[rest[0]] = replaced(node[rest[0]], rest[1:])
         return changed
 
