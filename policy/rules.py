@@ -16,6 +16,7 @@ view: `retain_on_delete` and `secret_paths` (see policy/crossguard.py for the up
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -297,17 +298,29 @@ def rule(
 
 # -- helpers --------------------------------------------------------------------------------------
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
-    """Every node below `value` as (dotted path, key in its mapping or None, value), depth first."""
+    """Every node below `value` as (dotted path, key in its mapping or None, value), depth first.
+
+    Iterative, with a stack of the containers being walked: rules walk every input of every
+    resource, and a recursive generator hands each node up through one `yield from` per level."""
+    levels = [_children(value, path)]
+    while levels:
+        for child_path, key, child in levels[-1]:
+            yield child_path, key, child
+            # A string (the most common leaf) is no container: skip the ABC isinstance check.
+            if not isinstance(child, str) and isinstance(child, Mapping | list | tuple):
+                levels.append(_children(child, child_path))
+                break  # the child's nodes come before its next sibling
+        else:
+            levels.pop()
+
+
+def _children(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
     if isinstance(value, Mapping):
         for key, child in value.items():
-            child_path = f"{path}.{key}" if path else str(key)
-            yield child_path, str(key), child
-            yield from walk(child, child_path)
+            yield (f"{path}.{key}" if path else str(key)), str(key), child
     elif isinstance(value, list | tuple):
         for index, child in enumerate(value):
-            child_path = f"{path}[{index}]"
-            yield child_path, None, child
-            yield from walk(child, child_path)
+            yield f"{path}[{index}]", None, child
 
 
 def _items(value: Any) -> list[Any]:
@@ -354,9 +367,14 @@ def _at(resource: ResourceView, path: str) -> Any:
     return node
 
 
+NOT_LETTER_OR_DIGIT: Final = re.compile(r"[^a-z0-9]")
+
+
+@functools.lru_cache(maxsize=8192)
 def _normalized(key: str) -> str:
-    """`insecure-skip-tls-verify`, `insecureSkipTLSVerify`, `INSECURE_SKIP_TLS_VERIFY` alike."""
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+    """`insecure-skip-tls-verify`, `insecureSkipTLSVerify`, `INSECURE_SKIP_TLS_VERIFY` alike.
+    Cached: the same few hundred keys recur in every resource the rules walk."""
+    return NOT_LETTER_OR_DIGIT.sub("", key.lower())
 
 
 TRUE_STRINGS: Final = frozenset({"true", "t", "1", "yes", "y", "on"})
@@ -792,26 +810,42 @@ FLAG = re.compile(r"^\s*--?(?P<key>[A-Za-z0-9_.-]+)\s*$")
 without `=value` (pkg.go.dev/flag)."""
 
 
+@functools.lru_cache(maxsize=8192)
+def _switches_verification_off(key: str) -> bool:
+    return SKIP_VERIFY_KEY.search(_normalized(key)) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_switches(text: str) -> tuple[str, ...]:
+    """What switches TLS verification off inside a text input, each finding without its path.
+    Cached by the text: the same values (kubeconfigs, Helm values) recur in every preview of a
+    resource, and scanning them is the bulk of this rule's work."""
+    found: list[str] = []
+    flag = FLAG.match(text)
+    if flag and _switches_verification_off(flag["key"]):
+        found.append(f"{text!r} switches TLS verification off")
+    for match in ASSIGNMENT.finditer(text):
+        if _switches_verification_off(match["key"]) and _is_true(match["value"]):
+            found.append(f"sets {match['key']}={match['value']}: TLS verification must stay on")
+    return tuple(found)
+
+
 def _insecure_switches(path: str, key: str | None, value: Any) -> Iterator[str]:
-    if key is not None and SKIP_VERIFY_KEY.search(_normalized(key)):
+    if key is not None and _switches_verification_off(key):
         if isinstance(value, _Unknown):
             yield f"{path} is unknown during preview: TLS verification must visibly stay on"
         elif _is_true(value):
             yield f"{path} is {value!r}: TLS verification must stay on"
-    if isinstance(value, Mapping) and isinstance(value.get("name"), str) and "value" in value:
+    if isinstance(value, str):  # first: most inputs are strings, and a string is no Mapping
+        for finding in _text_switches(value):
+            yield f"{path} {finding}"
+    elif isinstance(value, Mapping) and isinstance(value.get("name"), str) and "value" in value:
         # An env var as Kubernetes lists it: {name: KUMA_..._SKIP_VERIFY, value: "true"}.
         name, setting = value["name"], value["value"]
-        if SKIP_VERIFY_KEY.search(_normalized(name)) and (
+        if _switches_verification_off(name) and (
             _is_true(setting) or isinstance(setting, _Unknown)
         ):
             yield f"{path} sets {name}={setting!r}: TLS verification must stay on"
-    if isinstance(value, str):
-        flag = FLAG.match(value)
-        if flag and SKIP_VERIFY_KEY.search(_normalized(flag["key"])):
-            yield f"{path} {value!r} switches TLS verification off"
-        for match in ASSIGNMENT.finditer(value):
-            if SKIP_VERIFY_KEY.search(_normalized(match["key"])) and _is_true(match["value"]):
-                yield f"{path} sets {match['key']}={match['value']}: TLS verification must stay on"
 
 
 @rule(
@@ -928,11 +962,17 @@ def _sensitive_paths(resource: ResourceView) -> Iterator[str]:
             elif entries is not None:
                 yield field_name
     for path, key, value in walk(resource.props):
-        normalized = re.sub(r"[^a-z]", "", key.lower()) if key is not None else ""
-        if (key is not None and (SENSITIVE_KEY.search(normalized) or key.endswith(".key"))) or (
-            isinstance(value, str) and PRIVATE_KEY_PEM.search(value)
+        if (key is not None and _is_sensitive_key(key)) or (
+            # The literal first: the regex scan of every text input is this rule's bulk.
+            isinstance(value, str) and "-----BEGIN " in value and PRIVATE_KEY_PEM.search(value)
         ):
             yield path
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_sensitive_key(key: str) -> bool:
+    """Cached: the same few hundred keys recur in every resource."""
+    return bool(SENSITIVE_KEY.search(re.sub(r"[^a-z]", "", key.lower())) or key.endswith(".key"))
 
 
 @rule(

@@ -6,13 +6,31 @@ offline/doc_commands.py extracts them from README.md and docs/*.md and checks ea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from offline import doc_commands
 from offline.doc_commands import command_problems, urn_problem
-from offline.engine import REPO_ROOT
+from offline.engine import REPO_ROOT, Plan, plan_stack
+from tests.support import plan_of
 
 CLUSTER_URN = "urn:pulumi:prod-eu::platform::platform:gke:Cluster$gcp:container/cluster:Cluster::prod-zone-ew4"
+
+
+def _shared_plan(stack: str, repo: Path) -> Plan:
+    """doc_commands plans a stack file with no overrides, the very input tests.support.plan_of
+    plans once per test process for the other test files: the same plan, so it is taken from
+    there. Another project's stacks (bootstrap/) are planned for real."""
+    return plan_of(stack) if repo == REPO_ROOT else plan_stack(stack, repo=repo)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _plans_shared_with_other_tests() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(doc_commands, "plan_stack", _shared_plan)
+        yield
 
 
 def test_every_documented_command_and_urn_checks_out() -> None:

@@ -79,46 +79,63 @@ def offline_verdict(
 
 
 class _ReadRecorder(Mapping[str, Any]):
-    """A resource's inputs that note whether a rule looked at them at all. Every way to learn
+    """A resource's inputs that note which top-level inputs a rule looked at. Every way to learn
     something about a Mapping's content goes through these methods (the mixins `get`, `in`,
     `items`, `==` call them), and ResourceView.props is typed Mapping, so a rule cannot use a
-    dict-only way around them without mypy failing."""
+    dict-only way around them without mypy failing. `__getitem__` notes the one input asked for
+    (present or not); anything that reveals which inputs there are notes them all (`everything`)."""
 
     def __init__(self, inputs: Mapping[str, Any]) -> None:
         self._inputs = inputs
-        self.read = False
+        self.read: set[str] = set()
+        self.everything = False
 
     def __getitem__(self, key: str) -> Any:
-        self.read = True
+        self.read.add(key)
         return self._inputs[key]
 
     def __iter__(self) -> Iterator[str]:
-        self.read = True
+        self.everything = True
         return iter(self._inputs)
 
     def __len__(self) -> int:
-        self.read = True
+        self.everything = True
         return len(self._inputs)
 
     def __repr__(self) -> str:
-        self.read = True
+        self.everything = True
         return repr(self._inputs)
 
 
-def rules_reading_inputs(plan: Plan, resource: Registration) -> frozenset[str]:
-    """The CrossGuard rules that read any input of `resource` (run on it with recording inputs).
-    A rule that reads none decides from the resource's type, name, urn and options and the
-    stack's facts alone, so no input's value, unknown or not, changes what it reports."""
+ReadInputs = Mapping[str, frozenset[str] | None]
+"""Per CrossGuard rule that reads any input of a resource: the top-level inputs it read, None
+for all of them."""
+
+
+def inputs_read(plan: Plan, resource: Registration) -> ReadInputs:
+    """The CrossGuard rules that read any input of `resource` (run on it with recording inputs),
+    with the top-level inputs each read. A rule that reads none decides from the resource's type,
+    name, urn and options and the stack's facts alone, so no input's value, unknown or not,
+    changes what it reports; a rule is a function of what it reads, so one that read only inputs
+    other than `k` reads the same values, takes the same steps and reports the same whatever
+    the value below `k`."""
     view = dataclasses.replace(view_of(resource), retain_on_delete=None, secret_paths=None)
     facts = facts_of(plan.config)
-    reading: set[str] = set()
+    reading: dict[str, frozenset[str] | None] = {}
     for rule in RULES:
         if not rule.offline_only:
             inputs = _ReadRecorder(view.props)
             rule.evaluate(dataclasses.replace(view, props=inputs), facts)
-            if inputs.read:
-                reading.add(rule.name)
-    return frozenset(reading)
+            if inputs.everything:
+                reading[rule.name] = None
+            elif inputs.read:
+                reading[rule.name] = frozenset(inputs.read)
+    return reading
+
+
+def rules_reading(read: ReadInputs, top: str | int) -> frozenset[str]:
+    """The rules whose verdict may change with a value below the top-level input `top`."""
+    return frozenset(name for name, keys in read.items() if keys is None or top in keys)
 
 
 Path = tuple[str | int, ...]
@@ -139,13 +156,17 @@ def nodes(value: Any, path: Path = ()) -> Iterator[Path]:
 
 
 def with_input(resource: Registration, path: Path, value: Any) -> Registration:
-    """`resource` with the input at `path` replaced by `value`."""
-    inputs = copy.deepcopy(resource.inputs)
-    node: Any = inputs
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = value
-    return dataclasses.replace(resource, inputs=inputs)
+    """`resource` with the input at `path` replaced by `value`. Only the dicts and lists on the
+    path are copied; the rest is shared with `resource`, which nothing here mutates."""
+
+    def replaced(node: Any, rest: Path) -> Any:
+        if not rest:
+            return value
+        changed: Any = dict(node) if isinstance(node, dict) else list(node)
+        changed[rest[0]] = replaced(node[rest[0]], rest[1:])
+        return changed
+
+    return dataclasses.replace(resource, inputs=replaced(resource.inputs, path))
 
 
 # -- unknown values -------------------------------------------------------------------------------
@@ -155,25 +176,27 @@ def test_an_unknown_anywhere_gives_the_offline_verdict_through_crossguard(stack:
     gives up, and CrossGuard reports exactly what the offline run reports.
 
     The whole pack runs through Analyze once per resource as planned; each unknown input is
-    sent through Analyze with the policies whose rule reads the resource's inputs at all
-    (`rules_reading_inputs`, ~3 of the pack's 26 per resource), and compared with those rules
-    offline. That proves the same as sending the whole pack per input: a rule that reads no input
-    of the resource reports the same with any input unknown, offline and in its CrossGuard
-    validation alike (which runs the same rule on what `view_of` makes of the request), so its
-    verdict is the one the full run checked; and what CrossGuard does per request before a rule
-    runs (the wire request, pulumi-policy's deserialization and unknown-checking proxy per
-    policy, the adapter's `view_of`) is the same for every policy and still runs for every input,
-    as every resource has a rule that reads its inputs (no-skip-verify reads them all)."""
+    sent through Analyze with the policies whose rule reads, on that resource, all its inputs or
+    the top-level input the unknown is under (`inputs_read`, ~2 of the pack's 26), and compared
+    with those rules offline. That proves the same as sending the whole pack per input: any other
+    rule reads only values the unknown leaves as they were, so it reports the same with it,
+    offline and in its CrossGuard validation alike (which runs the same rule on what `view_of`
+    makes of the request), and its verdict is the one the full run checked; and what CrossGuard
+    does per request before a rule runs (the wire request, pulumi-policy's deserialization and
+    unknown-checking proxy per policy, the adapter's `view_of`) is the same for every policy and
+    still runs for every input, as every input has a rule that reads it (no-skip-verify reads
+    them all)."""
     plan = plan_of(stack)
     analyzers: dict[frozenset[str] | None, Any] = {None: configured_analyzer(stack)}
     checked = 0
     for resource in plan.resources:
         assert crossguard_verdict(analyzers[None], resource) == offline_verdict(plan, resource)
-        reading = rules_reading_inputs(plan, resource)
-        assert reading, resource.urn
-        if reading not in analyzers:
-            analyzers[reading] = configured_analyzer(stack, only=reading)
+        read = inputs_read(plan, resource)
         for path in nodes(resource.inputs):
+            reading = rules_reading(read, path[0])
+            assert reading, (resource.urn, path)
+            if reading not in analyzers:
+                analyzers[reading] = configured_analyzer(stack, only=reading)
             changed = with_input(resource, path, COMPUTED)
             assert crossguard_verdict(analyzers[reading], changed) == offline_verdict(
                 plan, changed, only=reading
