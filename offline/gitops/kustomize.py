@@ -83,10 +83,15 @@ def _named_folders(folder: Path) -> list[Path] | None:
     found: list[Path] = []
     for entry in entries:
         try:
-            if "\0" not in entry and (folder / entry).is_dir():
-                found.append((folder / entry).resolve())
-        except OSError:  # e.g. a name too long to be a path: not a folder either
-            pass
+            target = folder / entry
+            if "\0" in entry:
+                return None
+            if target.is_dir():
+                found.append(target.resolve())
+            elif not target.is_file():  # a remote base (git URL) or a missing path: unknown
+                return None
+        except OSError:  # e.g. a name too long to be a path: unknown
+            return None
     return found
 
 
@@ -116,6 +121,10 @@ def content_key(directory: Path) -> str | None:
         todo += named
     for folder in sorted(seen):
         for parent, dirs, files in os.walk(folder):
+            # os.walk does not follow a symlinked folder, so its content would be missing from
+            # the key (a re-pointed link would hit a stale render): such a tree is not cached.
+            if any(os.path.islink(os.path.join(parent, d)) for d in dirs):
+                return None
             dirs.sort()
             for name in sorted(files):
                 path = Path(parent) / name
