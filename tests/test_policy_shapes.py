@@ -27,7 +27,7 @@ import copy
 import dataclasses
 import re
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any
+from typing import Any, SupportsIndex
 
 import pytest
 from google.protobuf import json_format
@@ -105,6 +105,19 @@ class _ReadRecorder(Mapping[str, Any]):
     def __repr__(self) -> str:
         self.everything = True
         return repr(self._inputs)
+
+    # copy/deepcopy/pickle read an object's state without the Mapping methods: all inputs.
+    def __copy__(self) -> dict[str, Any]:
+        self.everything = True
+        return dict(self._inputs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        self.everything = True
+        return copy.deepcopy(dict(self._inputs), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        self.everything = True
+        return (dict, (dict(self._inputs),))
 
 
 ReadInputs = Mapping[str, frozenset[str] | None]

@@ -55,6 +55,8 @@ def repo(tmp_path: Path) -> Path:
     git(work, "config", "user.name", "ci")
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "base")
+    # healthy() reads ROOT's staging zone clusters once: they must be this copy's too.
+    assert tuple(promote.staging_zone_clusters(work)) == _staging_zone_clusters()
     staging = work / pin_path(Stage.STAGING, "catalog")
     text = staging.read_text(encoding="utf-8")
     text = text.replace("newTag: 3.12.8-slim-bookworm", f"newTag: {CANDIDATE_TAG}")
