@@ -383,6 +383,14 @@ CASES = [
          in_crossguard=False),
     Case("secrets-are-secret", "version-data-in-clear", "prod-eu", rules.SM_SECRET_VERSION,
          "secretData", options={"secret_paths": []}, in_crossguard=False),
+    # Found by its value (a PEM private key under an innocent name) and by a `*.key` name.
+    Case("secrets-are-secret", "pem-in-clear", "staging", rules.SM_SECRET,
+         "annotations.ca holds secret material",
+         put("annotations", {"ca": "-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----"}),
+         options={"secret_paths": []}, in_crossguard=False),
+    Case("secrets-are-secret", "dot-key-in-clear", "staging", rules.SM_SECRET,
+         "annotations.tls.key holds secret material", put("annotations", {"tls.key": "c2VjcmV0"}),
+         options={"secret_paths": []}, in_crossguard=False),
     # Tenancy (policy/tenancy.py; the stack-wide reader analysis: tests/test_tenancy.py).
     Case("no-cluster-secret-store", "cluster-store", "staging", CLUSTER_STORE,
          "SecretStore per namespace", put("spec", {}), new_name="shared-store"),
