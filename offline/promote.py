@@ -176,40 +176,8 @@ def commit_status_expr(cluster: str) -> str:
     return f"'{CONTEXT_PREFIX}/{cluster}/' + event.involvedObject.name"
 
 
-StackInputs = tuple[tuple[tuple[str, bytes | None], ...], tuple[str, ...]]
-
-
-def _stack_inputs(repo: Path) -> StackInputs:
-    """Everything `staging_zone_clusters` reads, by content: Pulumi.yaml, every Pulumi.<stack>.yaml
-    (ci_stacks.ci_stacks and pulumi_project.load_stack_config read no other file) and the folder
-    names of k8s/clusters (ci_stacks pairs them with the stack files)."""
-    files = [repo / pulumi_project.PROJECT_FILE, *sorted(repo.glob("Pulumi.*.yaml"))]
-    clusters_dir = repo / ci_stacks.CLUSTERS_DIR
-    folders = (
-        sorted(p.name for p in clusters_dir.iterdir() if p.is_dir())
-        if clusters_dir.is_dir()
-        else []
-    )
-    return (
-        tuple((f.name, f.read_bytes() if f.is_file() else None) for f in files),
-        tuple(folders),
-    )
-
-
-# The strict YAML loading and schema checks of the stack files cost ~0.2 s a call; a process that
-# asks again for the same files (the tests' throwaway repositories) gets the first answer.
-_zone_clusters: dict[StackInputs, tuple[str, ...]] = {}
-
-
 def staging_zone_clusters(repo: Path) -> list[str]:
     """Every zone cluster of every staging-stage stack (the clusters that prove a candidate)."""
-    inputs = _stack_inputs(repo)
-    if inputs not in _zone_clusters:
-        _zone_clusters[inputs] = tuple(_read_staging_zone_clusters(repo))
-    return list(_zone_clusters[inputs])
-
-
-def _read_staging_zone_clusters(repo: Path) -> list[str]:
     clusters: list[str] = []
     for entry in ci_stacks.ci_stacks(repo):
         if entry.stage != Stage.STAGING.value:

@@ -7,7 +7,6 @@ files say; GitHub expressions are resolved only for the contexts a job's matrix 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shlex
@@ -203,38 +202,12 @@ def matrix_entries(
 
 def github_outputs(repo: Path) -> dict[str, Any]:
     """What `python -m offline.ci_stacks --github-output FILE` writes, parsed as GitHub does
-    (`name=value` lines), each value read with fromJSON. Every call returns a fresh copy."""
-    outputs = json.loads(_github_outputs(repo, _ci_stacks_inputs(repo)))
-    assert isinstance(outputs, dict)
-    return outputs
-
-
-def _ci_stacks_inputs(repo: Path) -> tuple[tuple[str, bytes], ...]:
-    """Everything offline.ci_stacks reads from `repo`: Pulumi.yaml, every Pulumi.<stack>.yaml
-    (pulumi_project.load_project, stacks, load_stack_config) and the folder names under
-    k8s/clusters. A test that edits any of them (tests/test_new_stack.py) gets a new key."""
-    files = tuple((p.name, p.read_bytes()) for p in sorted(repo.glob("Pulumi*.yaml")))
-    clusters = repo / ci_stacks.CLUSTERS_DIR
-    folders = tuple(
-        (f"{ci_stacks.CLUSTERS_DIR}/{p.name}/", b"")
-        for p in sorted(clusters.iterdir())
-        if p.is_dir()
-    )
-    return files + folders
-
-
-@functools.cache
-def _github_outputs(repo: Path, inputs: tuple[tuple[str, bytes], ...]) -> str:
-    """The outputs as JSON text, computed once per (repo, its exact ci_stacks inputs): the
-    workflow tests resolve the derived matrices of every job of every workflow from them.
-    `inputs` is only the cache key: ci_stacks reads the same files itself."""
+    (`name=value` lines), each value read with fromJSON."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "github_output"
         assert ci_stacks.main(["--repo", str(repo), "--github-output", str(out)]) == 0
         lines = out.read_text(encoding="utf-8").splitlines()
-    return json.dumps(
-        {name: json.loads(value) for name, _, value in (x.partition("=") for x in lines)}
-    )
+    return {name: json.loads(value) for name, _, value in (x.partition("=") for x in lines)}
 
 
 # -- the policy pack, as `pulumi preview --policy-pack policy --policy-pack-config <file>` runs it
