@@ -291,7 +291,8 @@ def test_chart_bumps_are_grouped_and_refresh_the_references() -> None:
 
 
 def glob_pattern(glob: str) -> re.Pattern[str]:
-    """A Renovate `fileFilters` glob (minimatch: `*` stays within one path segment)."""
+    """A Renovate `fileFilters` glob (minimatch, default `**/*`: renovatebot/renovate#23850; `*`
+    stays within one path segment)."""
     return re.compile("[^/]*".join(re.escape(part) for part in glob.split("*")))
 
 
