@@ -41,11 +41,11 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """main with today's tree, then one commit: Renovate's candidate image in staging's catalog
-    pin (the config candidate, an extra item, is already on main)."""
-    work = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository every test's `repo` copies, built once per module (the six git processes
+    each test used to pay). Never handed to a test: tests edit, commit and branch in their copy."""
+    work = tmp_path_factory.mktemp("template") / "repo"
     work.mkdir()
     for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
         shutil.copy(ROOT / name, work / name)
@@ -62,6 +62,25 @@ def repo(tmp_path: Path) -> Path:
     text = text.replace("newTag: 3.12.8-slim-bookworm", f"newTag: {CANDIDATE_TAG}")
     staging.write_text(text.replace(f"digest: {OLD_DIGEST}", f"digest: {CANDIDATE_DIGEST}"))
     git(work, "commit", "--quiet", "-am", "Update python to 3.12.9 (staging)")
+    # Storage only, the same commits: the ~160 loose object files and their ~115 folders become
+    # one pack (git-repack(1): -a packs everything reachable, -d runs git prune-packed), so a
+    # copy creates ~180 files and folders instead of ~450; copying them loose costs about as much
+    # CPU as the git processes the copy replaces.
+    git(work, "repack", "-a", "-d", "--quiet")
+    return work
+
+
+@pytest.fixture
+def repo(tmp_path: Path, _template: Path) -> Path:
+    """main with today's tree, then one commit: Renovate's candidate image in staging's catalog
+    pin (the config candidate, an extra item, is already on main). The test's own full copy of
+    _template, .git included: a non-bare repository made by `git init` is its work tree and the
+    .git folder in it, which names no absolute path (no core.worktree, no objects/info/alternates;
+    git's gitrepository-layout(5)), so the copy is a repository of its own. Its index still holds
+    the template's stat data (inodes differ), so git re-reads each file once and finds it clean
+    (core.checkStat in git-config(1); "racy git" in git's Documentation/technical/racy-git.txt)."""
+    work = tmp_path / "repo"
+    shutil.copytree(_template, work, symlinks=True)
     return work
 
 
