@@ -167,4 +167,14 @@ def test_a_region_move_is_one_loss_the_cluster_with_its_pools_and_everything_in_
     taken = {(r.type, r.name) for r in loss.taken}
     assert ("gcp:container/nodePool:NodePool", "prod-zone-ew1-workloads") in taken
     provider = head.one(PROVIDER, "prod-zone-ew1-k8s")
-    assert {(r.type, r.name) for r in head.resources if r.provider_urn == provider.urn} <= taken
+    in_cluster = [r for r in head.resources if r.provider_urn == provider.urn]
+    assert in_cluster
+    assert {(r.type, r.name) for r in in_cluster} <= taken
+    # Each is replaced: for an input of its own that forces it (a ConfigMap holding the
+    # region), or along with its provider, whose kubeconfig comes from the replaced cluster (the
+    # engine's provider cascade, offline/diff.py `cascade`), which most of them need.
+    replaced = {c.resource.urn: c for c in result.replaced}
+    for resource in in_cluster:
+        change = replaced[resource.urn]
+        assert change.replacing or change.via in (provider.urn, loss.resource.urn), resource.urn
+    assert sum(replaced[r.urn].via == provider.urn for r in in_cluster) > len(in_cluster) / 2
