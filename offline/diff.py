@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offline.cli import EXIT_BAD_INPUT, guarded
+from offline.cli import EXIT_BAD_INPUT, finish, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, Registration, plan_stack
 
 # Inputs whose change makes the provider replace the resource (ForceNew in the upstream
@@ -533,4 +533,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from offline.cli import finish
 from offline.engine import REPO_ROOT, Plan, plan_stack
 from offline.pulumi_project import load_project, stacks
 
@@ -405,4 +405,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offline import certificates
+from offline.cli import finish
 from offline.engine import Plan, plan_stack
 
 # The deploy workflow's weekly re-apply (.github/workflows/deploy.yml `schedule`).
@@ -85,4 +86,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

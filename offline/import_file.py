@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from offline import teardown
-from offline.cli import guarded
+from offline.cli import finish, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, Registration, plan_stack
 from offline.import_plan import unexpected
 from offline.resource_ids import gcp_id, kubernetes_id
@@ -281,4 +281,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from offline import certificates, estimate, kuma_upgrade
-from offline.cli import EXIT_BAD_INPUT, describe, guarded
+from offline.cli import EXIT_BAD_INPUT, describe, finish, guarded
 from offline.engine import REPO_ROOT, STACK_TYPE, Plan, PlanFailed, Registration, plan_stack
 
 ProblemFinder = Callable[[Plan], Iterable[str]]
@@ -137,4 +137,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from offline.cli import guarded
+from offline.cli import finish, guarded
 from offline.engine import REPO_ROOT, stack_config
 from policy.plan_checks import facts_of
 from policy.rules import RULES, StackFacts
@@ -57,4 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

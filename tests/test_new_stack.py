@@ -62,9 +62,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # What `make plan`, `make render` and `make policy-config` run for STACK=prod-us, in one
-# interpreter of this virtualenv inside the copy (one import of the provider SDKs, not three).
+# interpreter of this virtualenv inside the copy (one import of the provider SDKs, not three),
+# ending as those commands end (offline.cli.finish: no collector sweeps at exit).
 MAKE_TARGETS = f"""
 import contextlib, io, json, sys
+from offline.cli import finish
 from offline.plan import main as plan
 from offline.gitops.__main__ import main as gitops
 from policy.stack_config import main as policy_config
@@ -79,6 +81,7 @@ for name, run, argv in [
         code = run(argv)
     results[name] = {{"code": code, "out": out.getvalue(), "err": err.getvalue()}}
 print(json.dumps(results))
+finish(0)
 """
 
 

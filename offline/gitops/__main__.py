@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from offline.cli import guarded
+from offline.cli import finish, guarded
 from offline.engine import REPO_ROOT, stacks
 from offline.gitops.documents import to_yaml
 from offline.gitops.facts import rendered_stack
@@ -45,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    finish(main())
