@@ -7,13 +7,12 @@ about 4 times faster on a render or a stack file. An instance is rebuilt the way
 rebuilds it: its class's `__reduce_ex__`, then its `__dict__` updated without `__setattr__`, so
 frozen dataclasses too (copy.py `_reconstruct`; the BUILD opcode, pickle.py
 `_Unpickler.load_build`). Like deepcopy, what the value shares is shared within the copy (the
-pickle memo). A value pickle refuses (a lambda, a local class) is kept as it is and copied with
-deepcopy each time.
+pickle memo). A value pickle refuses (a lambda, a local class) is refused when frozen: the
+caches hold plain data, plans and renders, all of module-level types.
 """
 
 from __future__ import annotations
 
-import copy
 import pickle
 from typing import Generic, TypeVar, cast
 
@@ -22,23 +21,13 @@ T = TypeVar("T")
 
 class Frozen(Generic[T]):
     """`value` as it is now; every `thaw()` is a new deep copy of it, equal to it and sharing
-    nothing mutable with it or with another copy. Do not edit `value` afterwards: a value
-    pickle refuses is kept by reference."""
+    nothing mutable with it or with another copy. Raises what pickle.dumps raises for a value it
+    cannot write."""
 
-    __slots__ = ("_pickled", "_value")
+    __slots__ = ("_pickled",)
 
     def __init__(self, value: T) -> None:
-        try:
-            self._pickled: bytes | None = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-            self._value: T | None = None
-        # What pickle.dumps raises for what it cannot write: PicklingError for a function or a
-        # class it cannot find by name, TypeError ("cannot pickle ...") for a type without
-        # __reduce__ support, AttributeError for a local object.
-        except (pickle.PicklingError, TypeError, AttributeError):
-            self._pickled = None
-            self._value = value
+        self._pickled = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
     def thaw(self) -> T:
-        if self._pickled is None:
-            return copy.deepcopy(cast(T, self._value))
         return cast(T, pickle.loads(self._pickled))
