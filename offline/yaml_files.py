@@ -15,7 +15,6 @@ line, so later checks can point at the line of the value they reject.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import re
@@ -27,6 +26,8 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from offline.frozen import Frozen
 
 # Comfortably above any real stack file (a 10-zone stack file is ~3,000 nodes).
 MAX_EXPANDED_NODES = 100_000
@@ -179,13 +180,20 @@ def loads(text: str, path: Path | str) -> Located:
     one that can refuse duplicate keys) takes tens of milliseconds per file, most of a refused
     plan's time. The result depends on nothing but `text` and `path`, so it is kept; every caller
     gets its own copy of the data, as if it had been parsed for it."""
-    cached = _parsed(text, str(path))
-    return dataclasses.replace(cached, data=copy.deepcopy(cached.data))
+    located, data = _parsed(text, str(path))
+    return dataclasses.replace(located, data=data.thaw())
 
 
 @functools.lru_cache(maxsize=32)
-def _parsed(text: str, path: str) -> Located:
-    """The uncached `loads` (a file that fails raises each time: exceptions are not cached)."""
+def _parsed(text: str, path: str) -> tuple[Located, Frozen[Any]]:
+    """`_parse` and its data kept to be copied (a file that fails raises each time: exceptions
+    are not cached)."""
+    located = _parse(text, path)
+    return located, Frozen(located.data)
+
+
+def _parse(text: str, path: str) -> Located:
+    """The uncached `loads`."""
     loader = _Loader(text)
     loader.name = str(path)
     try:

@@ -8,21 +8,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from offline.engine import REPO_ROOT, Plan, plan_stack, stacks
+from offline.frozen import Frozen
 from offline.gitops.facts import stack_plan
 
 STACKS = stacks()
 
 
+def _freeze(plan: Plan) -> Frozen[Plan]:
+    """The plan as its JSON form reads back (what `make plan` writes and the tests were written
+    against: tuples as lists, keys as strings), kept to thaw a copy per call."""
+    return Frozen(Plan.from_json(json.loads(json.dumps(plan.to_json()))))
+
+
 @functools.cache
-def _plan_json(stack: str) -> str:
+def _frozen_plan(stack: str) -> Frozen[Plan]:
     # The very plan offline/gitops/facts.py reads the stack's facts from: one run per process.
-    return json.dumps(stack_plan(stack).to_json())
+    return _freeze(stack_plan(stack))
 
 
 def plan_of(stack: str) -> Plan:
     """The offline plan of a real stack, planned once; every call returns a fresh copy, so a
     test that edits it cannot change what other tests see (tests run in any order)."""
-    return Plan.from_json(json.loads(_plan_json(stack)))
+    return _frozen_plan(stack).thaw()
 
 
 def session_plan_stack(stack: str) -> Plan:
@@ -37,8 +44,8 @@ def session_plan_stack(stack: str) -> Plan:
 
 
 @functools.cache
-def _overridden_plan_json(stack: str, overrides: str) -> str:
-    return json.dumps(plan_stack(stack, json.loads(overrides)).to_json())
+def _frozen_overridden_plan(stack: str, overrides: str) -> Frozen[Plan]:
+    return _freeze(plan_stack(stack, json.loads(overrides)))
 
 
 def plan_with(stack: str, overrides: Mapping[str, Any]) -> Plan:
@@ -49,17 +56,17 @@ def plan_with(stack: str, overrides: Mapping[str, Any]) -> Plan:
     # What is planned is the key read back: it must be the caller's input (no tuples, no
     # non-string keys that JSON would turn into something else).
     assert json.loads(key) == overrides, "plan_with needs JSON-shaped overrides"
-    return Plan.from_json(json.loads(_overridden_plan_json(stack, key)))
+    return _frozen_overridden_plan(stack, key).thaw()
 
 
 BOOTSTRAP_DIR = REPO_ROOT / "bootstrap"
 
 
 @functools.cache
-def _bootstrap_plan_json(stack: str) -> str:
-    return json.dumps(plan_stack(stack, repo=BOOTSTRAP_DIR).to_json())
+def _frozen_bootstrap_plan(stack: str) -> Frozen[Plan]:
+    return _freeze(plan_stack(stack, repo=BOOTSTRAP_DIR))
 
 
 def bootstrap_plan_of(stack: str) -> Plan:
     """The offline plan of the day-0 bootstrap program (bootstrap/) for `stack`, planned once."""
-    return Plan.from_json(json.loads(_bootstrap_plan_json(stack)))
+    return _frozen_bootstrap_plan(stack).thaw()

@@ -5,6 +5,7 @@ writable by the deployer only."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from urllib.parse import urlparse
 
@@ -78,6 +79,15 @@ def test_plans_cleanly(stack: str):
     plan = bootstrap_plan_of(stack)
     assert plan.error is None
     assert plan.warnings == []
+
+
+def test_every_bootstrap_plan_of_is_a_copy_of_its_own():
+    before, plan = copy.deepcopy(bootstrap_plan_of("staging")), bootstrap_plan_of("staging")
+    assert plan == before
+    plan.registrations[-1].inputs.clear()
+    plan.config.clear()
+    assert plan != before
+    assert bootstrap_plan_of("staging") == before
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -8,6 +8,7 @@ this repository must pass them, and every URN the harness records is formed as t
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import re
 import shutil
 import subprocess
@@ -433,6 +434,21 @@ def test_plain_scalars_resolve_as_the_cli_resolves_them() -> None:
 
     data = loads("a: yes\nb: 3:00\nc: 2026-12-01\nd: true\ne: 012\nf: off\n", "x.yaml").data
     assert data == {"a": "yes", "b": "3:00", "c": "2026-12-01", "d": True, "e": 10, "f": "off"}
+
+
+@pytest.mark.parametrize(
+    "text", ["a: {b: [1]}\n", "a: {b: [1]}\nwhen: !!timestamp 2026-12-01\n"], ids=["plain", "date"]
+)
+def test_every_load_of_a_text_is_a_copy_of_its_own(text: str) -> None:
+    """loads keeps what it parsed; a caller that edits its data changes no other caller's."""
+    from offline.yaml_files import loads
+
+    # The expected data is a deepcopy: nothing it holds can be shared with loads' copies.
+    before, data = copy.deepcopy(loads(text, "x.yaml").data), loads(text, "x.yaml").data
+    assert data == before
+    data["a"]["b"].append(2)
+    data["added"] = True
+    assert loads(text, "x.yaml").data == before != data
 
 
 def test_plans_run_on_the_plan_thread_and_a_plan_inside_a_plan_runs_inline() -> None:

@@ -4,6 +4,8 @@ program (offline/gitops/ holds the logic; each check has a negative test elsewhe
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from offline.engine import REPO_ROOT, stack_config, stacks
@@ -34,6 +36,23 @@ def test_platform_vars_come_from_the_program_for_every_cluster(stack: str) -> No
         assert cluster.platform_vars["CLUSTER_NAME"] == cluster.name
         assert cluster.role == declared[cluster.name]["role"]
         assert ("KUMA_ZONE" in cluster.platform_vars) == (cluster.role == "zone")
+
+
+def test_every_rendered_stack_is_a_copy_of_its_own() -> None:
+    """A test that edits its render, however deep, changes no other test's render."""
+    # The expected render is a deepcopy: nothing it holds can be shared with the copies.
+    before = copy.deepcopy(gitops_facts.rendered_stack("staging"))
+    renders = gitops_facts.rendered_stack("staging")
+    assert renders == before
+    render = renders[0]
+    render.outputs[0].docs[0]["metadata"].clear()
+    render.cluster.program_docs[0].clear()
+    assert isinstance(render.cluster.platform_vars, dict)
+    render.cluster.platform_vars.clear()
+    render.problems.append("edited")
+    del render.outputs[-1]
+    assert renders != before
+    assert gitops_facts.rendered_stack("staging") == before
 
 
 @pytest.mark.parametrize("stack", STACKS)

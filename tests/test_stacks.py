@@ -3,6 +3,7 @@ locations, dependencies, and protection by stage."""
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections import Counter
 from typing import Any
@@ -36,6 +37,24 @@ def is_prod(plan: Plan) -> bool:
 
 def test_both_environments_exist():
     assert {"staging", "prod-eu"} <= set(STACKS)
+
+
+def test_every_plan_of_is_a_copy_of_its_own():
+    """A test that edits its plan, however deep, changes no other test's plan."""
+    # The expected plan is a deepcopy: nothing it holds can be shared with plan_of's copies.
+    before, plan = copy.deepcopy(plan_of("staging")), plan_of("staging")
+    assert plan == before
+    nested = next(
+        v for r in plan.registrations for v in r.inputs.values() if isinstance(v, dict) and v
+    )
+    nested.clear()
+    clusters_config(plan)[0]["name"] = "edited"
+    plan.registrations[0].secret_paths.append("edited")
+    plan.stack_outputs.clear()
+    plan.warnings.append("edited")
+    del plan.registrations[-1]
+    assert plan != before
+    assert plan_of("staging") == before
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -15,6 +15,7 @@ from components.flux import PLATFORM_VARS
 from components.naming import cluster_of_provider
 from offline import flux_operator
 from offline.engine import Plan, plan_stack
+from offline.frozen import Frozen
 from offline.gitops.documents import Doc
 from offline.gitops.render import Cluster, ClusterRender, render_cluster
 from offline.secret_access import SECRET_STORE, Resource, analyse
@@ -144,12 +145,12 @@ def stack_facts(stack: str) -> StackFacts:
 
 
 @cache
-def _rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
+def _rendered_stack(stack: str) -> Frozen[tuple[ClusterRender, ...]]:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return tuple(pool.map(render_cluster, _stack_facts(stack).clusters))
+        return Frozen(tuple(pool.map(render_cluster, _stack_facts(stack).clusters)))
 
 
 def rendered_stack(stack: str) -> tuple[ClusterRender, ...]:
     """Every cluster of `stack`, rendered as Flux would (computed once per process, in parallel:
     each kustomize build is its own process). Every call returns a deep copy."""
-    return copy.deepcopy(_rendered_stack(stack))
+    return _rendered_stack(stack).thaw()
