@@ -271,6 +271,7 @@ RANGE_KEYS = ("nodes", "pods", "services", "controlPlane")
 # strings changes: each strategy still reaches every string of its regex, and nothing outside it.
 LOWER = string.ascii_lowercase
 LOWER_DIGITS = LOWER + string.digits
+LETTERS = st.sampled_from(LOWER)
 
 
 def joined(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -279,18 +280,18 @@ def joined(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 # [a-z]([-a-z0-9]{0,18}[a-z0-9])?, i.e. a letter and then up to 19 of [-a-z0-9] not ending in
 # "-": the rstrip maps each such tail to itself, and any other tail to one of them.
-names = st.tuples(st.sampled_from(LOWER), st.text(LOWER_DIGITS + "-", max_size=19)).map(
+names = st.tuples(LETTERS, st.text(LOWER_DIGITS + "-", max_size=19)).map(
     lambda parts: parts[0] + parts[1].rstrip("-")
 )
 # [A-Za-z0-9_-]{1,40}
 secret_ids = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=40)
 # [a-z][a-z0-9_-]{0,20}
-label_keys = joined(st.sampled_from(LOWER), st.text(LOWER_DIGITS + "_-", max_size=20))
+label_keys = joined(LETTERS, st.text(LOWER_DIGITS + "_-", max_size=20))
 # [a-z0-9_-]{0,20}
 label_values = st.text(LOWER_DIGITS + "_-", max_size=20)
 # [a-z][-a-z0-9]{4,20}[a-z0-9]
 projects = joined(
-    st.sampled_from(LOWER),
+    LETTERS,
     st.text(LOWER_DIGITS + "-", min_size=4, max_size=20),
     st.sampled_from(LOWER_DIGITS),
 )
@@ -542,8 +543,12 @@ def get_at(node: Any, path: tuple[PathPart, ...]) -> Any:
     return node
 
 
+TYPO_KINDS = st.sampled_from(["drop", "double", "swap-case", "suffix", "prefix"])
+TYPO_SUFFIXES = st.sampled_from(["s", "_", "X", "1"])
+
+
 def typo(data: st.DataObject, key: str) -> str:
-    kind = data.draw(st.sampled_from(["drop", "double", "swap-case", "suffix", "prefix"]))
+    kind = data.draw(TYPO_KINDS)
     i = data.draw(st.integers(0, len(key) - 1))
     if kind == "drop" and len(key) > 1:
         return key[:i] + key[i + 1 :]
@@ -552,8 +557,8 @@ def typo(data: st.DataObject, key: str) -> str:
     if kind == "swap-case":
         return key[:i] + key[i].swapcase() + key[i + 1 :]
     if kind == "prefix":
-        return data.draw(st.sampled_from(string.ascii_lowercase)) + key
-    return key + data.draw(st.sampled_from(["s", "_", "X", "1"]))
+        return data.draw(LETTERS) + key
+    return key + data.draw(TYPO_SUFFIXES)
 
 
 def assert_well_formed(found: list[str]) -> None:
