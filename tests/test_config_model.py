@@ -7,7 +7,6 @@ Fuzzing calls `parse_platform_config` directly (no program run) and is determini
 from __future__ import annotations
 
 import contextvars
-import copy
 import ipaddress
 import json
 import string
@@ -25,7 +24,6 @@ from components.config import (
     parse_platform_config,
     read_raw_config,
 )
-from components.config_model import PlatformConfig
 from components.facts import EU_REGIONS, GCP_REGIONS, ClusterRole, Residency, Stage
 from offline.engine import delivered_config, stacks
 from tests.config_cases import PathPart, base_config, key_path, raw_of
@@ -48,13 +46,9 @@ PROD = "prod-eu"
 T = TypeVar("T")
 
 
-def parse(raw: dict[str, Any]) -> PlatformConfig:
-    return parse_platform_config(copy.deepcopy(raw))
-
-
 def problems(raw: dict[str, Any]) -> list[str]:
     with pytest.raises(StackConfigError) as error:
-        parse(raw)
+        parse_platform_config(raw)
     assert error.value.problems, "a StackConfigError must list its problems"
     return error.value.problems
 
@@ -66,7 +60,7 @@ def test_both_real_stacks_are_known() -> None:
 
 @pytest.mark.parametrize("stack", [STG, PROD])
 def test_real_stack_parses(stack: str) -> None:
-    config = parse(raw_of(stack))
+    config = parse_platform_config(raw_of(stack))
     assert config.environment == stack
     assert config.residency is Residency.EU
     assert set(config.allowed_regions) <= EU_REGIONS
@@ -77,7 +71,7 @@ def test_real_stack_parses(stack: str) -> None:
 
 
 def test_staging_facts() -> None:
-    config = parse(raw_of(STG))
+    config = parse_platform_config(raw_of(STG))
     assert config.stage is Stage.STAGING
     assert not config.is_prod
     assert config.protected is False
@@ -100,7 +94,7 @@ def test_staging_facts() -> None:
 
 
 def test_prod_facts() -> None:
-    config = parse(raw_of(PROD))
+    config = parse_platform_config(raw_of(PROD))
     assert config.stage is Stage.PROD
     assert config.is_prod
     assert config.protected is True
@@ -127,7 +121,7 @@ def test_prod_facts() -> None:
 def test_protected_by_stage_unless_explicit(stack: str, protect: bool | None, expected: bool):
     raw = raw_of(stack)
     raw["protect"] = protect
-    assert parse(raw).protected is expected
+    assert parse_platform_config(raw).protected is expected
 
 
 def test_prod_cannot_be_unprotected() -> None:
@@ -146,7 +140,7 @@ def test_user_labels_may_not_take_the_platforms_keys() -> None:
         "platform:labels: label key 'stage' is set by the platform itself; choose another key"
     ]
     raw["labels"] = {"team": "x"}
-    assert parse(raw).resource_labels == {
+    assert parse_platform_config(raw).resource_labels == {
         "team": "x",
         "environment": "staging",
         "stage": "staging",
@@ -155,16 +149,16 @@ def test_user_labels_may_not_take_the_platforms_keys() -> None:
 
 
 def test_model_is_frozen() -> None:
-    config = parse(raw_of(STG))
+    config = parse_platform_config(raw_of(STG))
     with pytest.raises(ValueError, match="frozen"):
         config.stage = Stage.PROD
 
 
 @pytest.mark.parametrize("stack", [STG, PROD])
 def test_real_stack_round_trips(stack: str) -> None:
-    config = parse(raw_of(stack))
-    assert parse(config.model_dump(by_alias=True)) == config
-    assert parse(json.loads(config.model_dump_json(by_alias=True))) == config
+    config = parse_platform_config(raw_of(stack))
+    assert parse_platform_config(config.model_dump(by_alias=True)) == config
+    assert parse_platform_config(json.loads(config.model_dump_json(by_alias=True))) == config
 
 
 # -- the config read path ----------------------------------------------------------------------
@@ -206,7 +200,7 @@ def test_read_raw_config_decodes_structured_values(stack: str) -> None:
 @pytest.mark.parametrize("stack", [STG, PROD])
 def test_load_stack_config_equals_parse_of_the_stack_file(stack: str) -> None:
     loaded = in_fresh_context(engine_config(base_config(stack)), load_stack_config)
-    assert loaded == parse(raw_of(stack))
+    assert loaded == parse_platform_config(raw_of(stack))
 
 
 def test_read_raw_config_scalars() -> None:
@@ -261,48 +255,112 @@ NETWORK_172 = ipaddress.IPv4Network("172.16.0.0/12")
 SIZES = {"nodes": (14, 29), "pods": (14, 24), "services": (14, 27)}  # (largest, smallest) prefix
 RANGE_KEYS = ("nodes", "pods", "services", "controlPlane")
 
+# Drawing a config, not checking it, is most of these tests' CPU, and Hypothesis charges per
+# strategy object as well as per draw: a strategy made during a draw is a new object whose
+# label, validity and emptiness are computed afresh (`SearchStrategy.validate`, `.label` and
+# `recursive_property` in hypothesis/strategies/_internal/strategies.py), and only the
+# `@cacheable` strategy functions (strategies/_internal/utils.py) hand back an old object for
+# the same arguments: `st.sampled_from`, `st.permutations` and `.filter` never do. So the
+# strategies below are built once, at import, and a choice among a drawn list draws an index
+# into it (the one integer `st.sampled_from` itself draws).
+
 # The string strategies below generate exactly the language of the regex in their comment, built
 # from `st.text` and `st.sampled_from` instead of `st.from_regex`: from_regex draws one choice per
 # character (plus group bookkeeping), which made generating a config most of these tests' CPU,
 # while `st.text` draws a whole string as one choice. Only the distribution over the same set of
-# strings changes: each strategy still reaches every string of its regex (a prefix drawn from the
-# first character class, a middle of every allowed length, the last character class), and
-# nothing outside it.
+# strings changes: each strategy still reaches every string of its regex, and nothing outside it.
 LOWER = string.ascii_lowercase
 LOWER_DIGITS = LOWER + string.digits
+LETTERS = st.sampled_from(LOWER)
 
 
 def joined(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.tuples(*parts).map("".join)
 
 
-# [a-z]([-a-z0-9]{0,18}[a-z0-9])?
-names = joined(
-    st.sampled_from(LOWER),
-    st.just("") | joined(st.text(LOWER_DIGITS + "-", max_size=18), st.sampled_from(LOWER_DIGITS)),
+# [a-z]([-a-z0-9]{0,18}[a-z0-9])?, i.e. a letter and then up to 19 of [-a-z0-9] not ending in
+# "-": the rstrip maps each such tail to itself, and any other tail to one of them.
+names = st.tuples(LETTERS, st.text(LOWER_DIGITS + "-", max_size=19)).map(
+    lambda parts: parts[0] + parts[1].rstrip("-")
 )
 # [A-Za-z0-9_-]{1,40}
 secret_ids = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=40)
 # [a-z][a-z0-9_-]{0,20}
-label_keys = joined(st.sampled_from(LOWER), st.text(LOWER_DIGITS + "_-", max_size=20))
+label_keys = joined(LETTERS, st.text(LOWER_DIGITS + "_-", max_size=20))
 # [a-z0-9_-]{0,20}
 label_values = st.text(LOWER_DIGITS + "_-", max_size=20)
 # [a-z][-a-z0-9]{4,20}[a-z0-9]
 projects = joined(
-    st.sampled_from(LOWER),
+    LETTERS,
     st.text(LOWER_DIGITS + "-", min_size=4, max_size=20),
     st.sampled_from(LOWER_DIGITS),
 )
 
+MAX_CLUSTERS = 4
+MAX_SECRETS = 4
+BOOLEANS = st.booleans()
+# An index into a list of n items, for n up to the longest list a config draws from.
+INDEXES = {n: st.integers(0, n - 1) for n in range(1, MAX_CLUSTERS + 1)}
+# 1..n distinct indexes into a list of n items, in any order.
+SOME_INDEXES = {
+    n: st.lists(st.sampled_from(range(n)), min_size=1, max_size=n, unique=True)
+    for n in range(1, MAX_CLUSTERS + 1)
+}
+REGION_POOLS = {"eu": EU, "any": sorted(GCP_REGIONS)}
+RESIDENCIES = st.sampled_from(list(REGION_POOLS))
+ALLOWED_REGIONS = {
+    residency: st.lists(st.sampled_from(pool), min_size=1, max_size=4, unique=True)
+    for residency, pool in REGION_POOLS.items()
+}
+ORG_STORAGE_LOCATIONS = st.sampled_from(EU)
+CLUSTER_COUNTS = st.integers(2, MAX_CLUSTERS)
+DISTINCT_NAMES = {
+    n: st.lists(names, min_size=n, max_size=n, unique=True) for n in range(1, MAX_CLUSTERS + 1)
+}
+# Each cluster's own /12 of 10.0.0.0/8, split into the /14s its ranges come from.
+QUARTERS = [list(block.subnets(new_prefix=14)) for block in NETWORK_10.subnets(new_prefix=12)]
+# Distinct blocks (indexes into QUARTERS) and distinct /28s of 172.16.0.0/12, per cluster count.
+# Sampled: `st.lists(unique=True)` draws distinct items by index only from `st.sampled_from` (or
+# `st.integers` over at most 256 values), else it redraws each item under a uniqueness filter,
+# several times slower here (`lists` in strategies/_internal/core.py).
+DISTINCT_BLOCKS = {
+    n: st.lists(st.sampled_from(range(len(QUARTERS))), min_size=n, max_size=n, unique=True)
+    for n in range(2, MAX_CLUSTERS + 1)
+}
+DISTINCT_CONTROL_PLANES = {
+    n: st.lists(st.sampled_from(range(2 ** (28 - 12))), min_size=n, max_size=n, unique=True)
+    for n in range(2, MAX_CLUSTERS + 1)
+}
+PREFIXES = {key: st.integers(largest, smallest) for key, (largest, smallest) in SIZES.items()}
+SUBNETS_OF_A_QUARTER = {prefix: st.integers(0, 2 ** (prefix - 14) - 1) for prefix in range(14, 30)}
+POOL_NAMES = st.lists(names, min_size=1, max_size=3, unique=True)
+MAX_NODES = {True: st.integers(3, 50), False: st.integers(1, 50)}  # by "is the first pool"
+MACHINE_TYPES = st.sampled_from(["e2-standard-4", "n2-highmem-8", "t2d-standard-2"])
+RELEASE_CHANNELS = st.sampled_from(["RAPID", "REGULAR", "STABLE"])
+# Tuples, listed afresh per draw: a drawn config is the test's to mutate.
+READERS = st.sampled_from([(), ("shop",)])
+SECRET_ID_LISTS = st.lists(secret_ids, min_size=1, max_size=MAX_SECRETS, unique=True)
+SECRET_LENGTHS = st.integers(16, 128)
+STAGES = st.sampled_from(["staging", "prod"])
+EXCLUSION_SCOPES = st.sampled_from(["NO_UPGRADES", "NO_MINOR_UPGRADES"])
+PROJECT_NUMBERS = st.integers(min_value=1, max_value=10**15)
+LABELS = st.dictionaries(label_keys, label_values, max_size=4)
+PROTECT = {
+    "prod": st.sampled_from([None, True]),
+    "staging": st.sampled_from([None, True, False]),
+}
 
-@st.composite
-def cluster_ranges(draw: st.DrawFn, block: ipaddress.IPv4Network, cp_index: int) -> dict[str, str]:
+
+def pick(draw: st.DrawFn, items: list[T]) -> T:
+    return items[draw(INDEXES[len(items)])]
+
+
+def cluster_ranges(draw: st.DrawFn, block: int, cp_index: int) -> dict[str, str]:
     """nodes/pods/services carved from separate /14s of a cluster's own /12, plus a /28."""
-    quarters = list(block.subnets(new_prefix=14))
     ranges: dict[str, str] = {}
-    for quarter, (key, (largest, smallest)) in zip(quarters, SIZES.items(), strict=False):
-        prefix = draw(st.integers(largest, smallest))
-        index = draw(st.integers(0, 2 ** (prefix - quarter.prefixlen) - 1))
+    for quarter, key in zip(QUARTERS[block], SIZES, strict=False):
+        prefix = draw(PREFIXES[key])
+        index = draw(SUBNETS_OF_A_QUARTER[prefix])
         ranges[key] = str(
             ipaddress.IPv4Network(
                 (int(quarter.network_address) + index * 2 ** (32 - prefix), prefix)
@@ -314,26 +372,22 @@ def cluster_ranges(draw: st.DrawFn, block: ipaddress.IPv4Network, cp_index: int)
     return ranges
 
 
-@st.composite
 def node_pools(draw: st.DrawFn) -> list[dict[str, Any]]:
-    pool_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
     pools = []
-    for index, name in enumerate(pool_names):
+    for index, name in enumerate(draw(POOL_NAMES)):
         # The first pool is a standard one able to hold a prod control plane (one node per zone,
         # components/config_model.py `_control_plane_capacity`); the others are anything valid.
         first = index == 0
-        max_nodes = draw(st.integers(3 if first else 1, 50))
+        max_nodes = draw(MAX_NODES[first])
         pool: dict[str, Any] = {
             "name": name,
-            "minNodes": draw(st.integers(3 if first else 0, max_nodes)),
+            "minNodes": draw(st.integers(3 if first else 0, max_nodes)),  # @cacheable: reused
             "maxNodes": max_nodes,
         }
-        if draw(st.booleans()):
-            pool["machineType"] = draw(
-                st.sampled_from(["e2-standard-4", "n2-highmem-8", "t2d-standard-2"])
-            )
-        if draw(st.booleans()):
-            pool["spot"] = False if first else draw(st.booleans())
+        if draw(BOOLEANS):
+            pool["machineType"] = draw(MACHINE_TYPES)
+        if draw(BOOLEANS):
+            pool["spot"] = False if first else draw(BOOLEANS)
         pools.append(pool)
     return pools
 
@@ -341,55 +395,46 @@ def node_pools(draw: st.DrawFn) -> list[dict[str, Any]]:
 @st.composite
 def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid raw config: 2-4 clusters (one global), disjoint CIDRs, EU regions, valid secrets."""
-    residency = draw(st.sampled_from(["eu", "any"]))
-    region_pool = EU if residency == "eu" else sorted(GCP_REGIONS)
-    allowed = draw(st.lists(st.sampled_from(region_pool), min_size=1, max_size=4, unique=True))
-    count = draw(st.integers(2, 4))
-    cluster_names = draw(st.lists(names, min_size=count, max_size=count, unique=True))
-    zone_names = draw(st.lists(names, min_size=count - 1, max_size=count - 1, unique=True))
-    blocks = draw(st.lists(st.integers(0, 15), min_size=count, max_size=count, unique=True))
-    cp_indexes = draw(st.lists(st.integers(0, 4095), min_size=count, max_size=count, unique=True))
+    residency = draw(RESIDENCIES)
+    allowed = draw(ALLOWED_REGIONS[residency])
+    count = draw(CLUSTER_COUNTS)
+    cluster_names = draw(DISTINCT_NAMES[count])
+    zone_names = draw(DISTINCT_NAMES[count - 1])
+    blocks = draw(DISTINCT_BLOCKS[count])
+    cp_indexes = draw(DISTINCT_CONTROL_PLANES[count])
     clusters = []
     for i in range(count):
         cluster: dict[str, Any] = {
             "name": cluster_names[i],
             "role": "global" if i == 0 else "zone",
-            "region": draw(st.sampled_from(allowed)),
-            "ranges": draw(
-                cluster_ranges(list(NETWORK_10.subnets(new_prefix=12))[blocks[i]], cp_indexes[i])
-            ),
-            "nodePools": draw(node_pools()),
+            "region": pick(draw, allowed),
+            "ranges": cluster_ranges(draw, blocks[i], cp_indexes[i]),
+            "nodePools": node_pools(draw),
         }
         if i:
             cluster["kumaZone"] = zone_names[i - 1]
-        if draw(st.booleans()):
-            cluster["releaseChannel"] = draw(st.sampled_from(["RAPID", "REGULAR", "STABLE"]))
+        if draw(BOOLEANS):
+            cluster["releaseChannel"] = draw(RELEASE_CHANNELS)
         clusters.append(cluster)
-    # The global cluster need not come first.
-    clusters = draw(st.permutations(clusters))
-    credentials = draw(secret_ids)
-    other_ids = draw(
-        st.lists(secret_ids.filter(lambda s: s != credentials), max_size=3, unique=True)
-    )
-    secrets: list[dict[str, Any]] = [
-        {"id": credentials, "readers": ["flux-system"], "external": {"description": "git token"}}
-    ]
+    # The global cluster need not come first. Moving it anywhere reaches every order that
+    # `st.permutations` did: the zone clusters are drawn alike, so their order is already free.
+    clusters.insert(draw(INDEXES[count]), clusters.pop(0))
+    credentials, *other_ids = draw(SECRET_ID_LISTS)
+    secrets: list[dict[str, Any]] = []
     for secret_id in other_ids:
-        generated: dict[str, Any] = {"length": draw(st.integers(16, 128))}
-        if draw(st.booleans()):
+        generated: dict[str, Any] = {"length": draw(SECRET_LENGTHS)}
+        if draw(BOOLEANS):
             generated["special"] = True
-        secrets.append(
-            {
-                "id": secret_id,
-                "readers": draw(st.sampled_from([[], ["shop"]])),
-                "generated": generated,
-            }
-        )
-    secrets = draw(st.permutations(secrets))
-    stage = draw(st.sampled_from(["staging", "prod"]))
+        secrets.append({"id": secret_id, "readers": list(draw(READERS)), "generated": generated})
+    # The git token anywhere among the other secrets (as with `clusters`, their order is free).
+    secrets.insert(
+        draw(INDEXES[len(secrets) + 1]),
+        {"id": credentials, "readers": ["flux-system"], "external": {"description": "git token"}},
+    )
+    stage = draw(STAGES)
     for cluster in clusters:
         # Prod clusters need a maintenance window; other stages may have one.
-        if stage == "prod" or draw(st.booleans()):
+        if stage == "prod" or draw(BOOLEANS):
             cluster["maintenance"] = {
                 "window": {
                     "startTime": "2026-01-03T01:00:00Z",
@@ -401,21 +446,19 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
                         "name": "freeze",
                         "startTime": "2026-12-18T00:00:00+01:00",
                         "endTime": "2027-01-04T00:00:00Z",
-                        "scope": draw(st.sampled_from(["NO_UPGRADES", "NO_MINOR_UPGRADES"])),
+                        "scope": draw(EXCLUSION_SCOPES),
                     }
                 ],
             }
     raw: dict[str, Any] = {
         "project": draw(projects),
-        "projectNumber": draw(st.integers(min_value=1, max_value=10**15)),
-        "region": draw(st.sampled_from(allowed)),
+        "projectNumber": draw(PROJECT_NUMBERS),
+        "region": pick(draw, allowed),
         "environment": draw(names),
         "stage": stage,
         "residency": residency,
         "allowedRegions": allowed,
-        "secretReplicaRegions": draw(
-            st.lists(st.sampled_from(allowed), min_size=1, max_size=len(allowed), unique=True)
-        ),
+        "secretReplicaRegions": [allowed[i] for i in draw(SOME_INDEXES[len(allowed)])],
         "clusters": clusters,
         "secrets": secrets,
         "tenants": [{"namespace": "shop"}],
@@ -423,14 +466,14 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             "repositoryUrl": "https://github.com/acme/x.git",
             "credentialsSecret": credentials,
         },
-        "labels": draw(st.dictionaries(label_keys, label_values, max_size=4)),
+        "labels": draw(LABELS),
         "logging": {
-            "bucketLocation": draw(st.sampled_from(allowed)),
-            "orgStorageLocation": draw(st.sampled_from(sorted(EU_REGIONS))),
+            "bucketLocation": pick(draw, allowed),
+            "orgStorageLocation": draw(ORG_STORAGE_LOCATIONS),
         },
         "authorizedNetworks": [{"displayName": "vpn", "cidr": "192.168.0.0/24"}],
     }
-    protect = draw(st.sampled_from([None, True] if stage == "prod" else [None, True, False]))
+    protect = draw(PROTECT[stage])
     if protect is not None:
         raw["protect"] = protect
     return raw
@@ -440,13 +483,16 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
 @FUZZ
 @given(valid_configs())
 def test_generated_valid_configs_parse_and_round_trip(raw: dict[str, Any]) -> None:
-    config = parse(raw)
-    assert parse(config.model_dump(by_alias=True)) == config
-    assert parse(json.loads(config.model_dump_json(by_alias=True))) == config
+    # Expected before parsing: configs are parsed as they are, not copied (parse_platform_config
+    # takes a read-only Mapping), so read nothing the parse might have changed.
+    protected = raw.get("protect", raw["stage"] == "prod")
+    config = parse_platform_config(raw)
+    assert parse_platform_config(config.model_dump(by_alias=True)) == config
+    assert parse_platform_config(json.loads(config.model_dump_json(by_alias=True))) == config
     assert config.global_cluster.role is ClusterRole.GLOBAL
     assert len(config.zone_clusters) == len(config.clusters) - 1
     assert set(config.regions_in_use) <= set(config.allowed_regions)
-    assert config.protected is (raw.get("protect", raw["stage"] == "prod"))
+    assert config.protected is protected
     assert config.resource_labels["managed-by"] == "pulumi"
 
 
@@ -497,8 +543,12 @@ def get_at(node: Any, path: tuple[PathPart, ...]) -> Any:
     return node
 
 
+TYPO_KINDS = st.sampled_from(["drop", "double", "swap-case", "suffix", "prefix"])
+TYPO_SUFFIXES = st.sampled_from(["s", "_", "X", "1"])
+
+
 def typo(data: st.DataObject, key: str) -> str:
-    kind = data.draw(st.sampled_from(["drop", "double", "swap-case", "suffix", "prefix"]))
+    kind = data.draw(TYPO_KINDS)
     i = data.draw(st.integers(0, len(key) - 1))
     if kind == "drop" and len(key) > 1:
         return key[:i] + key[i + 1 :]
@@ -507,8 +557,8 @@ def typo(data: st.DataObject, key: str) -> str:
     if kind == "swap-case":
         return key[:i] + key[i].swapcase() + key[i + 1 :]
     if kind == "prefix":
-        return data.draw(st.sampled_from(string.ascii_lowercase)) + key
-    return key + data.draw(st.sampled_from(["s", "_", "X", "1"]))
+        return data.draw(LETTERS) + key
+    return key + data.draw(TYPO_SUFFIXES)
 
 
 def assert_well_formed(found: list[str]) -> None:
@@ -523,7 +573,7 @@ def assert_well_formed(found: list[str]) -> None:
 def try_parse(raw: dict[str, Any]) -> list[str] | None:
     """None when the config parses; its problems when it does not; anything else propagates."""
     try:
-        parse(raw)
+        parse_platform_config(raw)
     except StackConfigError as error:
         assert_well_formed(error.problems)
         return error.problems
@@ -605,12 +655,13 @@ def test_random_region_strings(raw: dict[str, Any], data: st.DataObject) -> None
     region = data.draw(region_strings)
     *parent_path, last = path
     get_at(raw, tuple(parent_path))[last] = region
+    outside_allowed = region.strip() not in raw["allowedRegions"]  # before the uncopied parse
     found = try_parse(raw)
     key = key_path(tuple(parent_path) if isinstance(last, int) else path)
     if region.strip() not in GCP_REGIONS:
         assert found is not None, f"{region!r} accepted as a region"
         assert any(p.startswith((f"{key}: ", f"{key}[")) and "region" in p for p in found), found
-    elif path[0] != "allowedRegions" and region.strip() not in raw["allowedRegions"]:
+    elif path[0] != "allowedRegions" and outside_allowed:
         assert found is not None, f"{region!r} accepted outside allowedRegions"
         assert f"{key}: {region.strip()!r} is not in allowedRegions" in " | ".join(found)
 
