@@ -91,13 +91,17 @@ def finish(code: int) -> NoReturn:
     """End a command's process with exit status `code`, without the interpreter's last sweeps.
 
     At exit CPython runs the cyclic garbage collector over every object still alive (Python/
-    pylifecycle.c finalize_modules and Python/pystate.c interpreter_clear: _PyGC_CollectNoFail),
-    only to free memory the process hands back anyway: after a plan, the provider SDKs' ~400,000
-    tracked objects cost ~2 s of CPU (docs/performance.md). gc.freeze() moves them all to the
-    permanent generation, which no collection visits (docs: gc.freeze). Exit handlers (atexit)
-    and the flush of stdout and stderr still run; only the finalizers of objects in reference
-    cycles do not, which Python never promises at exit (docs: object.__del__). For a process's
-    own end only (`__main__`): a frozen object is never collected.
+    pylifecycle.c Py_FinalizeEx's full collection, then finalize_modules, and Python/pystate.c
+    interpreter_clear: _PyGC_CollectNoFail), only to free memory the process hands back anyway:
+    after a plan, the provider SDKs' ~400,000 tracked objects cost ~2 s of CPU
+    (docs/performance.md). gc.freeze() moves them all to the permanent generation, which no
+    collection visits (docs: gc.freeze). Exit handlers (atexit, so logging.shutdown and
+    weakref.finalize cleanups such as TemporaryDirectory's) and the flush of stdout and stderr
+    still run, and the exit status is `code`. What is not promised: an object still referenced
+    at exit, a module global included, may never be finalized (docs: object.__del__), so an
+    unclosed file's buffer would be lost: a command closes what it writes (`with`,
+    `Path.write_text`). For a process's own end only (`__main__`): a frozen object is never
+    collected.
     """
     gc.freeze()
     sys.exit(code)

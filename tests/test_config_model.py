@@ -319,7 +319,9 @@ DISTINCT_NAMES = {
 }
 # Each cluster's own /12 of 10.0.0.0/8, split into the /14s its ranges come from.
 QUARTERS = [list(block.subnets(new_prefix=14)) for block in NETWORK_10.subnets(new_prefix=12)]
-# Distinct blocks (indexes into QUARTERS) and distinct /28s of 172.16.0.0/12, per cluster count.
+# Distinct blocks (indexes into QUARTERS) and distinct /28s of 172.16.0.0/12, per cluster count
+# (every /28 of the /12 is a valid control-plane range; before, only the first 4,096, i.e.
+# 172.16.0.0/16, were drawn: the space only grew).
 # Sampled: `st.lists(unique=True)` draws distinct items by index only from `st.sampled_from` (or
 # `st.integers` over at most 256 values), else it redraws each item under a uniqueness filter,
 # several times slower here (`lists` in strategies/_internal/core.py).

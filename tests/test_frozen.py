@@ -80,3 +80,15 @@ def test_a_value_pickle_cannot_write_is_refused_when_frozen() -> None:
     # (pickle.py save_global: AttributeError "Can't pickle local object" in Python 3.11).
     with pytest.raises((pickle.PicklingError, AttributeError)):
         Frozen(_value(call=lambda: 1))
+
+
+class _TwoPartError(Exception):
+    """pickle rebuilds an exception as cls(*self.args): here one argument for an __init__ of two."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first}: {second}")
+
+
+def test_a_value_pickle_cannot_read_back_is_refused_when_frozen() -> None:
+    with pytest.raises(TypeError):
+        Frozen([_TwoPartError("a", "b")])

@@ -176,6 +176,9 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     proc = subprocess.run(
         [
             str(CHECKOV.with_name("python")),
+            # -P: not the working directory (the repository, with packages of its own) first on
+            # sys.path, as `-c` would put it; the console script had its bin/ folder there.
+            "-P",
             "-c",
             CHECKOV_RUN,
             "--config-file",
