@@ -55,6 +55,19 @@ def test_every_rendered_stack_is_a_copy_of_its_own() -> None:
     assert gitops_facts.rendered_stack("staging") == before
 
 
+def test_every_stack_facts_is_a_copy_of_its_own() -> None:
+    """The same for the stack's facts, which the renders are made from."""
+    before = copy.deepcopy(gitops_facts.stack_facts("staging"))
+    facts = gitops_facts.stack_facts("staging")
+    assert facts == before
+    facts.clusters[0].program_docs[0].clear()
+    platform_vars = facts.clusters[0].platform_vars
+    assert isinstance(platform_vars, dict)
+    platform_vars.clear()
+    assert facts != before
+    assert gitops_facts.stack_facts("staging") == before
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_flux_tree_renders_and_every_path_exists(stack: str) -> None:
     for render in gitops_facts.rendered_stack(stack):

@@ -134,20 +134,20 @@ def stack_plan(stack: str) -> Plan:
 
 
 @cache
-def _stack_facts(stack: str) -> StackFacts:
-    return stack_facts_from_plan(stack_plan(stack))
+def _stack_facts(stack: str) -> Frozen[StackFacts]:
+    return Frozen(stack_facts_from_plan(stack_plan(stack)))
 
 
 def stack_facts(stack: str) -> StackFacts:
     """The facts of `stack` from the offline plan (computed once per process; every call returns
     a deep copy, so a caller that edits it cannot change what the next one sees)."""
-    return copy.deepcopy(_stack_facts(stack))
+    return _stack_facts(stack).thaw()
 
 
 @cache
 def _rendered_stack(stack: str) -> Frozen[tuple[ClusterRender, ...]]:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return Frozen(tuple(pool.map(render_cluster, _stack_facts(stack).clusters)))
+        return Frozen(tuple(pool.map(render_cluster, stack_facts(stack).clusters)))
 
 
 def rendered_stack(stack: str) -> tuple[ClusterRender, ...]:

@@ -4,7 +4,6 @@ once per process."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from offline.engine import REPO_ROOT
+from offline.frozen import Frozen
 from offline.gitops.documents import LOADER, Doc
 
 KUBECTL = "kubectl"
@@ -133,7 +133,7 @@ def content_key(directory: Path) -> str | None:
     return digest.hexdigest()
 
 
-_built: dict[str, tuple[Doc, ...]] = {}
+_built: dict[str, Frozen[tuple[Doc, ...]]] = {}
 # One lock per content key: clusters rendered in parallel (offline/gitops/facts.py) often need
 # the same folder at the same moment (prod-eu's two zones); the second waits for the first
 # build instead of running its own.
@@ -157,8 +157,7 @@ def kustomize_cached(directory: Path) -> list[Doc]:
     with _key_locks_guard:
         lock = _key_locks.setdefault(key, threading.Lock())
     with lock:
-        docs = _built.get(key)
-        if docs is None:
-            docs = kustomize_directory(directory)
-            _built[key] = docs
-    return [copy.deepcopy(d) for d in docs]
+        built = _built.get(key)
+        if built is None:
+            built = _built[key] = Frozen(kustomize_directory(directory))
+    return list(built.thaw())
