@@ -110,9 +110,11 @@ def allowed_keys(parent: str) -> frozenset[str]:
     """What validation.js accepts directly inside `parent` (`.` is the top level)."""
     if parent == ".":
         return TOP_LEVEL | IGNORED_TOP_LEVEL
-    if parent == "customManagers":  # validation.js: its own `allowedKeys` list, nothing else
+    if parent == "customManagers":
+        # validation.js has its own `allowedKeys` list here: the schema's, but overrideDescription.
         return children(parent)
-    return children(parent) | (TOP_LEVEL - PARENTED)
+    # validation.js `topLevelObjects`: the manager objects and `env` only at the top level.
+    return children(parent) | (TOP_LEVEL - PARENTED - MANAGERS - {"env"})
 
 
 def objects(
@@ -333,6 +335,10 @@ MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "option outside its parents (manager key in a packageRule)": (
         _set("packageRules.0.managerFilePatterns", ["/x/"]),
         "$.packageRules[0].managerFilePatterns: not an option",
+    ),
+    "manager object below the top level": (
+        _set("packageRules.2.npm", {"rangeStrategy": "pin"}),
+        "$.packageRules[2].npm: not an option Renovate accepts in packageRules",
     ),
     "key Renovate's customManagers list refuses": (
         _set("customManagers.2.groupName", "images"),
