@@ -13,7 +13,9 @@ accepts any misspelt key. Renovate itself rejects them: ``validateConfig`` in
 fails ``renovate-config-validator`` too: dist/config-validator.js ``validate``). The schema records
 ``parents``: an option with parents is listed in ``definitions.<parent>.items.allOf[0].properties``
 and at the top level only if ``.`` is one of them (checked once against renovate 44.121.2's
-``dist/config/options/index.js``: every option, both directions). ``key_problems`` applies that.
+``dist/config/options/index.js``, every option, both directions; only ``description`` and
+``overrideDescription``, which have no parents, are listed in every parent as well).
+``key_problems`` applies that.
 
 Not checked here (Renovate resolves them only when it runs): the presets in ``extends``
 (``config:recommended`` and ``helpers:pinGitHubActionDigestsToSemver`` exist in 44.121.2:
@@ -54,7 +56,8 @@ def children(parent: str) -> frozenset[str]:
 
 
 TOP_LEVEL = frozenset(SCHEMA["properties"])
-# Options with `parents` (options/index.ts): allowed only inside the parents that list them.
+# Options with `parents` (options/index.ts): allowed only inside the parents that list them
+# (description and overrideDescription are in here too, and every parent lists them).
 PARENTED = frozenset().union(*(children(name) for name in DEFINITIONS))
 # validation.js `ignoredNodes` that can occur in a repository config file.
 IGNORED_TOP_LEVEL = frozenset({"$schema"})
