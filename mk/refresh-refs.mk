@@ -1,5 +1,6 @@
 # Offline validation references (offline/refs) derived from ../shared and from git mirrors of the
-# upstream repositories shared/ lacks: the only step that reads outside the repository.
+# upstream repositories shared/ lacks, and (npm pack, the npm registry) Renovate's config schema:
+# the only step that reads outside the repository.
 # SHARED=DIR: the workspace's shared/ folder when it is not ../shared.
 # UPSTREAM_MIRRORS=DIR (required, or in the environment): DIR/<owner>+<name>/repo, each a
 #   `git clone --mirror https://github.com/<owner>/<name>.git` (the script names the ones it needs).

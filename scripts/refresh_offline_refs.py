@@ -24,19 +24,26 @@ from local git mirrors, ``<mirrors>/<owner>+<name>/repo`` (a ``git clone --mirro
 repository), at the recorded commit after checking that the tag names it: the
 notification-controller CRDs (Provider, Alert) of the pinned Flux distribution
 (``NOTIFICATION_CONTROLLER``), and ``GIT_FILES`` (flux-operator's NetworkPolicies for that
-distribution, Kuma's injector golden files).
+distribution, Kuma's injector golden files). ``NPM_FILES`` (Renovate's config schema) come from
+the npm registry: ``npm pack`` downloads the pinned tarball, its ``dist.integrity`` is checked,
+and the file is read out of it with ``tarfile`` (standard library and npm only).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,6 +208,119 @@ def mirror_hint(up: Upstream, git_dir: Path) -> str:
         f"`git clone --mirror https://github.com/{up.repo}.git {git_dir}` (the mirrors folder is "
         f"--mirrors DIR, or ${MIRRORS_ENV}; make: UPSTREAM_MIRRORS=DIR)"
     )
+
+
+@dataclass(frozen=True)
+class NpmFile:
+    """One file of a published npm package, copied verbatim out of its registry tarball."""
+
+    package: str
+    version: str
+    # The registry's `dist.integrity` (`npm view <package>@<version> dist.integrity`): the sha512
+    # of the tarball, checked before anything is read from it.
+    integrity: str
+    spdx: str  # the package.json `license` the tarball must declare
+    licence: str  # LICENCE_DIR key
+    repo: str  # the package's source repository (package.json `repository`)
+    member: str  # path inside the tarball
+    out: str  # relative to offline/refs/<licence dir>
+    type: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.package}@{self.version}"
+
+
+# Renovate's configuration schema as the renovate package publishes it (the file served at
+# https://docs.renovatebot.com/renovate-schema.json, which renovate.json's `$schema` names);
+# tests/test_renovate_config.py validates renovate.json against it. A new Renovate version: set
+# version and integrity from `npm view renovate version dist.integrity`, then `make refresh-refs`.
+RENOVATE_SCHEMA = NpmFile(
+    package="renovate",
+    version="44.121.2",
+    integrity="sha512-gNsY+POw2UN3B4e8x0B5UK3onH1qF7wMirKGaUnJcSx3+xEWH4n35RS4rvVEtTIIV/BoZoFbsIo7njTb9Mydxg==",
+    spdx="AGPL-3.0-only",
+    licence=AGPL,
+    repo="renovatebot/renovate",
+    member="package/renovate-schema.json",
+    out="renovate/renovate-schema.json",
+    type="renovate-config-schema",
+)
+NPM_FILES: tuple[NpmFile, ...] = (RENOVATE_SCHEMA,)
+
+
+def npm_integrity(data: bytes) -> str:
+    """npm's Subresource Integrity string of a tarball (`sha512-<base64 digest>`)."""
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def npm_pack(item: NpmFile, dest: Path) -> bytes:
+    """The tarball of `item`'s package version, downloaded by `npm pack` into `dest`."""
+    done = subprocess.run(
+        ["npm", "pack", item.spec, "--json", "--ignore-scripts", "--pack-destination", str(dest)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"npm pack {item.spec} failed: {done.stderr.strip()}")
+    [packed] = json.loads(done.stdout)
+    filename: str = packed["filename"]
+    return (dest / filename).read_bytes()
+
+
+def read_npm_file(item: NpmFile, tarball: bytes) -> bytes:
+    """`item.member` out of `tarball`, after checking the pinned integrity and the package's
+    name, version and licence (package/package.json)."""
+    got = npm_integrity(tarball)
+    if got != item.integrity:
+        raise SystemExit(
+            f"{item.spec}: the tarball's integrity is {got}, the pin is {item.integrity}"
+            " (a changed upstream tarball or a wrong pin)"
+        )
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+
+        def member(name: str) -> bytes:
+            found = archive.extractfile(name)
+            if found is None:
+                raise SystemExit(f"{item.spec}: {name} is not a file in the tarball")
+            return found.read()
+
+        meta = json.loads(member("package/package.json"))
+        declared = (meta.get("name"), meta.get("version"), meta.get("license"))
+        if declared != (item.package, item.version, item.spdx):
+            raise SystemExit(
+                f"{item.spec}: package.json declares name, version, licence {declared},"
+                f" the pin expects {(item.package, item.version, item.spdx)}"
+            )
+        return member(item.member)
+
+
+def npm_problem() -> str | None:
+    if shutil.which("npm") is None:
+        return "npm is not on PATH (it downloads " + ", ".join(i.spec for i in NPM_FILES) + ")"
+    return None
+
+
+def add_npm_file_copies(files: dict[str, bytes], sources: dict[str, dict[str, Any]]) -> None:
+    """Add the verbatim copies of `NPM_FILES` and their provenance (but the output's sha256)."""
+    with tempfile.TemporaryDirectory(prefix="refresh-refs-npm-") as tmp:
+        for item in NPM_FILES:
+            raw = read_npm_file(item, npm_pack(item, Path(tmp)))
+            out_rel = f"{LICENCE_DIR[item.licence]}/{item.out}"
+            files[out_rel] = raw  # verbatim copy
+            sources[out_rel] = {
+                "type": item.type,
+                "derived": False,
+                "upstream_repo": item.repo,
+                "tag": item.version,
+                "npm_package": item.spec,
+                "integrity": item.integrity,
+                "upstream_path": item.member,
+                "source_file": f"npm:{item.spec}:{item.member}",
+                "source_sha256": sha256_bytes(raw),
+                "licence": item.licence,
+            }
 
 
 GKE_MANAGED_PROMETHEUS = Upstream(
@@ -711,6 +831,7 @@ def generate(shared: Path, mirrors: Path) -> Generated:
         }
 
     add_git_file_copies(mirrors, files, sources)
+    add_npm_file_copies(files, sources)
 
     for path, meta in sources.items():
         meta["sha256"] = sha256_bytes(files[path])
@@ -746,7 +867,7 @@ def render_licence_note(licence: str, sources: dict[str, dict[str, Any]]) -> str
         *[f"- github.com/{r}" for r in repos],
         "",
         "The upstream licence applies to these files, not the project's own licence."
-        " See ../SOURCES.json for the exact tag, commit and path of each file.",
+        " See ../SOURCES.json for the exact tag, commit (or npm integrity) and path of each file.",
         "",
     ]
     return "\n".join(lines)
@@ -755,7 +876,8 @@ def render_licence_note(licence: str, sources: dict[str, dict[str, Any]]) -> str
 def render_readme(index: dict[str, Any], sources: dict[str, dict[str, Any]]) -> str:
     upstreams: dict[tuple[str, str, str, str], int] = {}
     for meta in sources.values():
-        key = (meta["upstream_repo"], meta["tag"], meta["commit"], meta["licence"])
+        pin = meta["commit"] if "commit" in meta else f"npm {meta['integrity']}"
+        key = (meta["upstream_repo"], meta["tag"], pin, meta["licence"])
         upstreams[key] = upstreams.get(key, 0) + 1
     rows = [
         f"| {repo} | {tag} | `{commit}` | {lic} | {count} |"
@@ -805,9 +927,12 @@ network and without `../shared` (which is only read by the refresh script).
   verbatim copies, the reference for valid Helm value keys.
 - `apache-2.0/pulumi/project.json`: Pulumi's JSON schema of Pulumi.yaml, verbatim; the engine
   rules around it are ported in `offline/pulumi_project.py`.
+- `agpl-3.0/renovate/renovate-schema.json`: Renovate's configuration schema (draft-07), verbatim
+  from the `renovate` npm package {RENOVATE_SCHEMA.version}; `tests/test_renovate_config.py`
+  validates renovate.json against it.
 - `index.json`: apiVersion -> kind -> schema file, scope, and whether the spec has a schema.
-- `SOURCES.json`: for every file, upstream repo, tag, commit, upstream path, sha256 of the source
-  file and of the committed file, and licence.
+- `SOURCES.json`: for every file, upstream repo, tag, commit (npm files: package and integrity),
+  upstream path, sha256 of the source file and of the committed file, and licence.
 
 ## Needs a hand check (spec not described by the CRD)
 
@@ -832,7 +957,7 @@ when available and re-run the refresh.
 
 ## Where from
 
-| upstream repo | tag | commit | licence | files here |
+| upstream repo | tag | commit / npm integrity | licence | files here |
 | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
@@ -849,6 +974,10 @@ recorded commit after checking that the tag names it; their `source_file` is
 - `apache-2.0/kuma/injector/inject.{{01,34}}.{{input,golden}}.yaml`: Kuma v2.13.10's injector test
   cases (without and with CNI), verbatim; `offline/kuma_injection.py` is checked against them.
 
+The npm files (`NPM_FILES`) come from the npm registry: `npm pack <package>@<version>` downloads
+the tarball, whose sha512 must equal the pinned `dist.integrity` before the file is read out of
+it; their `source_file` is `npm:<package>@<version>:<path in the tarball>`.
+
 Notes carried over from the source notes:
 - Flux v2.9.4 ships notification-controller v1.9.3 (fluxcd/flux2 v2.9.4
   `manifests/bases/notification-controller/kustomization.yaml`); its Provider and Alert serve
@@ -863,7 +992,8 @@ Notes carried over from the source notes:
 - `apache-2.0/`: Apache-2.0 (kumahq/kuma, fluxcd/*, external-secrets/external-secrets,
   GoogleCloudPlatform/prometheus-engine, pulumi/pulumi).
 - `agpl-3.0/`: AGPL-3.0 (controlplaneio-fluxcd/flux-operator CRDs and controlplaneio-fluxcd/charts
-  flux-operator chart values). Kept in their own folder so the licence boundary is obvious.
+  flux-operator chart values, renovatebot/renovate's config schema). Kept in their own folder so
+  the licence boundary is obvious.
 """
     return text
 
@@ -917,6 +1047,8 @@ def main(argv: list[str] | None = None) -> int:
             "workspace's shared/ folder; pass --shared DIR if it is elsewhere)"
         )
     problems += mirror_problems(mirrors)
+    if (npm := npm_problem()) is not None:
+        problems.append(npm)
     if problems:
         parser.error("; ".join(problems))
     assert mirrors is not None  # reported above

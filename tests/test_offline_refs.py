@@ -613,22 +613,31 @@ def test_sources_cover_every_committed_file() -> None:
         for key in (
             "upstream_repo",
             "tag",
-            "commit",
             "upstream_path",
             "source_sha256",
             "sha256",
             "licence",
         ):
             assert meta.get(key), (rel, key)
-        # Full commits, except where upstream named only an abbreviated one (pulumi/pulumi).
-        assert re.fullmatch(r"[0-9a-f]{12,40}", meta["commit"]), (rel, meta["commit"])
+        if "npm_package" in meta:
+            # npm files are pinned by the tarball's integrity (the package names no commit).
+            assert meta["npm_package"] == f"{meta['upstream_repo'].split('/')[1]}@{meta['tag']}"
+            assert re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", meta["integrity"]), rel
+            assert meta["source_file"] == f"npm:{meta['npm_package']}:{meta['upstream_path']}"
+            assert "commit" not in meta, rel
+        else:
+            # Full commits, except where upstream named only an abbreviated one (pulumi/pulumi).
+            assert re.fullmatch(r"[0-9a-f]{12,40}", meta["commit"]), (rel, meta["commit"])
         assert len(meta["source_sha256"]) == 64
         assert hashlib.sha256((REFS / rel).read_bytes()).hexdigest() == meta["sha256"], rel
         expected_dir = {"Apache-2.0": "apache-2.0/", "AGPL-3.0": "agpl-3.0/"}[meta["licence"]]
         assert rel.startswith(expected_dir), rel
-        agpl = meta["upstream_repo"].startswith("controlplaneio-fluxcd/")
+        agpl = (
+            meta["upstream_repo"].startswith("controlplaneio-fluxcd/")
+            or meta["upstream_repo"] == "renovatebot/renovate"
+        )
         assert (meta["licence"] == "AGPL-3.0") == agpl, rel
-        if meta["type"] == "helm-values":  # verbatim copies
+        if meta["type"] in {"helm-values", "renovate-config-schema"}:  # verbatim copies
             assert meta["sha256"] == meta["source_sha256"], rel
 
 

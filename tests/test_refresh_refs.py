@@ -8,8 +8,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import io
+import json
+import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from types import ModuleType
 
@@ -123,3 +127,54 @@ def test_the_files_are_read_at_the_recorded_commit(mirror: Path) -> None:
         f"git:{NC.repo}@{NC.tag}:{NC.base_path}/notification.toolkit.fluxcd.io_providers.yaml"
     )
     assert alerts.name == "notification.toolkit.fluxcd.io_alerts.yaml"
+
+
+# --------------------------------------------------------------------------- npm files
+
+RS = refresh.RENOVATE_SCHEMA
+
+
+def npm_tarball(package_json: dict[str, str], schema: bytes = b'{"x": 1}\n') -> bytes:
+    """A gzipped tarball laid out like `npm pack`'s (everything under package/)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in (
+            ("package/package.json", json.dumps(package_json).encode()),
+            (RS.member, schema),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+RENOVATE_PACKAGE_JSON = {"name": RS.package, "version": RS.version, "license": RS.spdx}
+
+
+def test_npm_integrity_is_the_sri_string_npm_records() -> None:
+    """`sha512-` + base64 of the digest (the registry's `dist.integrity`, ssri's format)."""
+    empty = "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
+    assert refresh.npm_integrity(b"") == empty
+    assert re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", RS.integrity)
+
+
+def test_the_file_is_read_from_a_tarball_with_the_pinned_integrity() -> None:
+    tarball = npm_tarball(RENOVATE_PACKAGE_JSON)
+    pinned = dataclasses.replace(RS, integrity=refresh.npm_integrity(tarball))
+    assert refresh.read_npm_file(pinned, tarball) == b'{"x": 1}\n'
+
+
+def test_a_tarball_with_another_integrity_is_refused() -> None:
+    tarball = npm_tarball(RENOVATE_PACKAGE_JSON)
+    with pytest.raises(
+        SystemExit, match=r"renovate@.*: the tarball's integrity is sha512-.*, the pin is"
+    ):
+        refresh.read_npm_file(RS, tarball)
+
+
+@pytest.mark.parametrize("field", ["name", "version", "license"])
+def test_a_tarball_declaring_another_package_is_refused(field: str) -> None:
+    tarball = npm_tarball({**RENOVATE_PACKAGE_JSON, field: "other"})
+    pinned = dataclasses.replace(RS, integrity=refresh.npm_integrity(tarball))
+    with pytest.raises(SystemExit, match=r"package\.json declares name, version, licence"):
+        refresh.read_npm_file(pinned, tarball)
