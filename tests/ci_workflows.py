@@ -1,6 +1,11 @@
 """The GitHub Actions workflows as data: jobs, steps, the matrix each job runs with, the
 `pulumi preview`/`pulumi up` each job runs, and the policy pack run offline with a config file.
 
+`jobs` and `steps` read through the repository's own building blocks as GitHub runs them: a job
+calling a local reusable workflow becomes the called workflow's job(s), a step using a local
+composite action becomes the action's steps, each with its inputs bound to what the caller
+passes (`raw_jobs`/`raw_steps` give the files' own text).
+
 Shared by tests/test_workflows.py and tests/test_new_stack.py. The workflows are read as the
 files say; GitHub expressions are resolved only for the contexts a job's matrix provides.
 """
@@ -40,6 +45,12 @@ def workflow_files(root: Path = ROOT) -> list[Path]:
     return sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
 
 
+def action_files(root: Path = ROOT) -> list[Path]:
+    """The repository's own actions (`uses: ./.github/actions/<name>`)."""
+    directory = root / ".github" / "actions"
+    return sorted([*directory.glob("*/action.yml"), *directory.glob("*/action.yaml")])
+
+
 def load(path: Path) -> dict[Any, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path
@@ -53,16 +64,174 @@ def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     return found
 
 
-def jobs(workflow: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+def is_called_only(workflow: dict[Any, Any]) -> bool:
+    """A reusable workflow that runs only when another workflow calls it: its jobs are the
+    callers' jobs (expanded into them by `jobs`), not runs of their own."""
+    return set(triggers(workflow)) == {"workflow_call"}
+
+
+def jobs(workflow: dict[Any, Any], root: Path = ROOT) -> dict[str, dict[str, Any]]:
+    """The jobs as they run: a job that calls a local reusable workflow (`uses: ./.github/
+    workflows/<file>`) is replaced by the called workflow's job(s), see `called_jobs`."""
+    found = workflow["jobs"]
+    assert isinstance(found, dict)
+    expanded: dict[str, dict[str, Any]] = {}
+    for job_id, job in found.items():
+        if not is_call(job):
+            expanded[job_id] = job
+            continue
+        called = called_jobs(job, root)
+        for called_id, called_job in called.items():
+            expanded[job_id if len(called) == 1 else f"{job_id}/{called_id}"] = called_job
+    return expanded
+
+
+def raw_jobs(workflow: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+    """The jobs as the file writes them (a calling job stays a `uses:` job)."""
     found = workflow["jobs"]
     assert isinstance(found, dict)
     return found
 
 
-def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+def is_call(job: dict[str, Any]) -> bool:
+    return "uses" in job
+
+
+def local_file(ref: str, root: Path = ROOT) -> Path:
+    """`./<path>` of a local action or reusable workflow, relative to the repository root (the
+    checked-out workspace for actions; the caller's repository and commit for workflows)."""
+    assert ref.startswith("./"), f"{ref}: only local references are expanded"
+    return root / ref.removeprefix("./")
+
+
+def called_workflow(job: dict[str, Any], root: Path = ROOT) -> dict[Any, Any]:
+    called = load(local_file(str(job["uses"]), root))
+    assert is_called_only(called), job["uses"]
+    return called
+
+
+def called_jobs(job: dict[str, Any], root: Path = ROOT) -> dict[str, dict[str, Any]]:
+    """The called workflow's jobs as they run for this caller: `inputs.<name>` replaced by the
+    calling job's `with:` (or the input's default), the caller's `needs`. GitHub evaluates a
+    called workflow with the caller's `github` context (docs.github.com/en/actions/reference/
+    workflows-and-actions/reusable-workflows, "`github` context"), so the rest reads as before.
+    The calling job may only carry keys GitHub allows next to `uses` (same page, "Supported
+    keywords for jobs that call a reusable workflow"; this repository uses no `if`, `strategy`,
+    `concurrency` there, which keeps each job's guards in one place)."""
+    assert set(job) <= {"name", "uses", "with", "needs", "permissions"}, sorted(job)
+    called = called_workflow(job, root)
+    declared = triggers(called)["workflow_call"].get("inputs", {})
+    bound = bind_inputs(declared, job.get("with", {}), str(job["uses"]))
+    result: dict[str, dict[str, Any]] = {}
+    for called_id, called_job in raw_jobs(called).items():
+        assert "needs" not in called_job, f"{job['uses']}/{called_id}: one job per call"
+        expanded = substitute_inputs(called_job, bound)
+        if "needs" in job:
+            expanded["needs"] = job["needs"]
+        result[called_id] = expanded
+    return result
+
+
+def bind_inputs(declared: dict[str, Any], given: dict[str, Any], where: str) -> dict[str, Any]:
+    """Every input the caller passes is declared; every required input is passed; the rest take
+    their default, else the empty string (how an unset action input reads)."""
+    unknown = sorted(set(given) - set(declared))
+    assert not unknown, f"{where}: inputs {unknown} are not declared"
+    bound: dict[str, Any] = {}
+    for name, spec in declared.items():
+        if name in given:
+            bound[name] = given[name]
+        else:
+            assert not spec.get("required"), f"{where}: required input {name} is not passed"
+            bound[name] = spec.get("default", "")
+    return bound
+
+
+_INPUT_REF = r"\binputs\.(?P<name>[A-Za-z_][\w-]*)(?![\w-])"
+
+
+def _as_expression(value: Any) -> str:
+    """A caller's `with:` value as an expression operand."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    whole = EXPRESSION.fullmatch(str(value).strip())
+    if whole:
+        return whole["expr"]
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in_expression(expr: str, bound: dict[str, Any]) -> str:
+    def one(m: re.Match[str]) -> str:
+        assert m["name"] in bound, f"inputs.{m['name']} is not declared"
+        operand = _as_expression(bound[m["name"]])
+        atomic = m.group(0) == expr.strip() or re.fullmatch(r"[\w.-]+|'[^']*'", operand)
+        return operand if atomic else f"({operand})"
+
+    return re.sub(_INPUT_REF, one, expr)
+
+
+def substitute_inputs(value: Any, bound: dict[str, Any], key: str = "") -> Any:
+    """`value` with every `inputs.<name>` replaced by what the caller passed: a string that is
+    exactly `${{ inputs.x }}` takes the passed value itself (a boolean stays a boolean); inside a
+    longer expression the passed expression replaces the reference; an `if:` (an expression
+    without `${{ }}`) likewise."""
+    if isinstance(value, dict):
+        return {k: substitute_inputs(v, bound, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_inputs(v, bound) for v in value]
+    if not isinstance(value, str):
+        return value
+    if key == "if" and not EXPRESSION.search(value):
+        return _in_expression(value, bound)
+    whole = EXPRESSION.fullmatch(value.strip())
+    if whole and re.fullmatch(_INPUT_REF, whole["expr"]):
+        name = re.fullmatch(_INPUT_REF, whole["expr"])
+        assert name and name["name"] in bound, value
+        return bound[name["name"]]
+
+    def one(m: re.Match[str]) -> str:
+        expr = m["expr"]
+        ref = re.fullmatch(_INPUT_REF, expr)
+        if ref:
+            passed = bound[ref["name"]]
+            return passed if isinstance(passed, str) else _as_expression(passed)
+        return "${{ " + _in_expression(expr, bound) + " }}"
+
+    return EXPRESSION.sub(one, value)
+
+
+def steps(job: dict[str, Any], root: Path = ROOT) -> list[dict[str, Any]]:
+    """The steps as they run: a step that uses a local composite action (`uses: ./.github/
+    actions/<name>`) is replaced by the action's steps with its inputs bound to the step's
+    `with:` (docs.github.com/en/actions/reference/workflows-and-actions/metadata-syntax, `runs`
+    for composite actions)."""
+    found: list[dict[str, Any]] = []
+    for step in raw_steps(job):
+        if str(step.get("uses", "")).startswith("./"):
+            found.extend(action_steps(step, root))
+        else:
+            found.append(step)
+    return found
+
+
+def raw_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     found = job.get("steps", [])
     assert isinstance(found, list)
     return found
+
+
+def action_steps(step: dict[str, Any], root: Path = ROOT) -> list[dict[str, Any]]:
+    ref = str(step["uses"])
+    directory = local_file(ref, root)
+    [path] = [p for p in (directory / "action.yml", directory / "action.yaml") if p.is_file()]
+    action = load(path)
+    assert action["runs"]["using"] == "composite", ref
+    bound = bind_inputs(action.get("inputs", {}), step.get("with", {}), ref)
+    expanded = substitute_inputs(action["runs"]["steps"], bound)
+    assert isinstance(expanded, list)
+    return expanded
 
 
 def uses(step: dict[str, Any], action: str) -> bool:
@@ -70,10 +239,14 @@ def uses(step: dict[str, Any], action: str) -> bool:
 
 
 def all_steps(root: Path = ROOT) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every step as a file writes it: the workflows' jobs' steps, then the local actions'."""
     for path in workflow_files(root):
-        for job_id, job in jobs(load(path)).items():
-            for step in steps(job):
+        for job_id, job in raw_jobs(load(path)).items():
+            for step in raw_steps(job):
                 yield path.name, job_id, step
+    for path in action_files(root):
+        for step in load(path)["runs"]["steps"]:
+            yield path.parent.name, "runs", step
 
 
 def pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
@@ -137,13 +310,15 @@ def pulumi_runs(path: Path, repo: Path = ROOT) -> list[PulumiRun]:
     `repo` as the workflow's own stacks job computes them)."""
     runs: list[PulumiRun] = []
     workflow = load(path)
-    for job_id, job in jobs(workflow).items():
-        if not any(uses(s, PULUMI_ACTION) for s in steps(job)):
+    if is_called_only(workflow):
+        return runs  # its runs are its callers' (expanded into their jobs)
+    for job_id, job in jobs(workflow, repo).items():
+        if not any(uses(s, PULUMI_ACTION) for s in steps(job, repo)):
             continue
         for entry in matrix_entries(workflow, job_id, repo):
             context = {"matrix": entry}
             generated: list[str] = []
-            for step in steps(job):
+            for step in steps(job, repo):
                 if uses(step, PULUMI_ACTION):
                     inputs = step["with"]
                     runs.append(
@@ -178,7 +353,7 @@ def matrix_entries(
     outputs.<out>) }}` computed by following that output to the step that writes it, which must
     run offline.ci_stacks; its output is then computed here from `repo`. A job without a matrix
     runs once."""
-    job = jobs(workflow)[job_id]
+    job = jobs(workflow, repo)[job_id]
     matrix = job.get("strategy", {}).get("matrix")
     if matrix is None:
         return [{}]
@@ -190,7 +365,7 @@ def matrix_entries(
     assert derived, f"{job_id}: matrix.include is neither a list nor fromJSON(needs...)"
     needs = job.get("needs", [])
     assert derived["job"] in ([needs] if isinstance(needs, str) else needs), job_id
-    source = jobs(workflow)[derived["job"]]
+    source = jobs(workflow, repo)[derived["job"]]
     step_output = STEP_OUTPUT.match(str(source["outputs"][derived["out"]]))
     assert step_output and step_output["out"] == derived["out"], source["outputs"]
     [step] = [s for s in steps(source) if s.get("id") == step_output["step"]]

