@@ -134,7 +134,10 @@ def called_jobs(job: dict[str, Any], root: Path = ROOT) -> dict[str, dict[str, A
 
 def bind_inputs(declared: dict[str, Any], given: dict[str, Any], where: str) -> dict[str, Any]:
     """Every input the caller passes is declared; every required input is passed; the rest take
-    their default, else the empty string (how an unset action input reads)."""
+    their default, else what an unset input reads as: `false` and `0` for a `workflow_call`
+    input typed boolean or number, the empty string otherwise (docs.github.com/en/actions/
+    reference/workflows-and-actions/workflow-syntax, `on.workflow_call.inputs.<input_id>.type`;
+    an action input has no type)."""
     unknown = sorted(set(given) - set(declared))
     assert not unknown, f"{where}: inputs {unknown} are not declared"
     bound: dict[str, Any] = {}
@@ -143,7 +146,8 @@ def bind_inputs(declared: dict[str, Any], given: dict[str, Any], where: str) -> 
             bound[name] = given[name]
         else:
             assert not spec.get("required"), f"{where}: required input {name} is not passed"
-            bound[name] = spec.get("default", "")
+            unset = {"boolean": False, "number": 0}.get(str(spec.get("type")), "")
+            bound[name] = spec.get("default", unset)
     return bound
 
 
@@ -368,7 +372,7 @@ def matrix_entries(
     source = jobs(workflow, repo)[derived["job"]]
     step_output = STEP_OUTPUT.match(str(source["outputs"][derived["out"]]))
     assert step_output and step_output["out"] == derived["out"], source["outputs"]
-    [step] = [s for s in steps(source) if s.get("id") == step_output["step"]]
+    [step] = [s for s in steps(source, repo) if s.get("id") == step_output["step"]]
     assert step["run"] == CI_STACKS_COMMAND, step
     entries = github_outputs(repo)[derived["out"]]
     assert isinstance(entries, list)

@@ -6,6 +6,7 @@ the pinned package first when node_modules is missing (the npm registry is reach
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -734,17 +735,100 @@ def repeated_steps(root: Path = ROOT, window: int = 3) -> list[str]:
                 if json.dumps(stack_jobs[b][k : k + window], sort_keys=True) in runs_a:
                     problems.append(f"{a} and {b} repeat {window} steps")
                     break
+    # Only the stack jobs: the `stacks` and `test` jobs rightly start with setup-python and
+    # `make venv` too, which is also how the action starts.
     for action in action_files(root):
         inner = [_signature(s) for s in load(action)["runs"]["steps"]]
         pairs = {tuple(inner[k : k + 2]) for k in range(len(inner) - 1)}
-        for path in workflow_files(root):
-            for job_id, job in raw_jobs(load(path)).items():
-                mine = [_signature(s) for s in raw_steps(job)]
-                for k in range(len(mine) - 1):
-                    if tuple(mine[k : k + 2]) in pairs:
-                        problems.append(f"{path.name}/{job_id} inlines {action.parent.name}")
-                        break
+        for name in names:
+            mine = [_signature(s) for s in stack_jobs[name]]
+            if any(tuple(mine[k : k + 2]) in pairs for k in range(len(mine) - 1)):
+                problems.append(f"{name} inlines {action.parent.name}")
     return problems
+
+
+def test_a_local_action_is_used_after_the_checkout() -> None:
+    """The runner reads `uses: ./<path>` from the job's workspace (docs.github.com/en/actions/
+    reference/workflows-and-actions/workflow-syntax, `jobs.<job_id>.steps[*].uses`, "Action in the
+    same repository": "You must check out your repository before using the action"). Without the
+    checkout a job only fails on GitHub, and pulumi-up.yml runs only after a merge to main."""
+    checked = 0
+    for name, job_id, step in all_steps():
+        if not str(step.get("uses", "")).startswith("./"):
+            continue
+        assert name.endswith((".yml", ".yaml")), f"{name}: a local action inside an action"
+        [job] = [
+            j
+            for p in WORKFLOW_FILES
+            if p.name == name
+            for i, j in raw_jobs(load(p)).items()
+            if i == job_id
+        ]
+        before = raw_steps(job)[: raw_steps(job).index(step)]
+        assert any(uses(s, "actions/checkout@") for s in before), f"{name}/{job_id}"
+        checked += 1
+    assert checked == 3  # pr.yml preview, drift.yml preview, pulumi-up.yml up
+
+
+# actions/runner src/Runner.Worker/action_yaml.json (the schema the runner loads action.yml
+# with; commit 258d6c857): a composite `run` step requires `run` and `shell`, and the contexts a
+# composite step's expressions may name (`string-steps-context`, `step-with`, `step-env`,
+# `step-if`) are these; `vars`, `secrets` and `needs` are not among them, so an action naming
+# them fails to load ("Unrecognized named-value: 'vars'", actions/runner#4311).
+COMPOSITE_RUN_STEP_KEYS = frozenset(
+    {"name", "id", "if", "run", "env", "continue-on-error", "working-directory", "shell"}
+)
+COMPOSITE_USES_STEP_KEYS = frozenset(
+    {"name", "id", "if", "uses", "continue-on-error", "with", "env"}
+)
+COMPOSITE_CONTEXTS = frozenset(
+    {"github", "inputs", "strategy", "matrix", "steps", "job", "runner", "env"}
+)
+
+
+def composite_action_problems(action: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for index, step in enumerate(action["runs"]["steps"]):
+        where = f"step {index} ({step.get('name', step.get('uses', ''))})"
+        allowed = COMPOSITE_RUN_STEP_KEYS if "run" in step else COMPOSITE_USES_STEP_KEYS
+        if unknown := sorted(set(step) - allowed):
+            problems.append(f"{where}: keys {unknown} not allowed in a composite step")
+        if "run" in step and "shell" not in step:
+            problems.append(f"{where}: a composite run step needs `shell`")
+    for expr in EXPRESSION_IN_TEXT.findall(json.dumps(action["runs"])):
+        unquoted = re.sub(r"'[^']*'", "''", expr)
+        for context in re.findall(r"(?<![\w.-])([A-Za-z_][\w-]*)\s*[.\[]", unquoted):
+            if context not in COMPOSITE_CONTEXTS:
+                problems.append(f"`{context}` is not available in a composite action: {expr}")
+    return problems
+
+
+EXPRESSION_IN_TEXT = re.compile(r"\$\{\{(.*?)\}\}")
+
+
+def test_composite_actions_load_in_the_runner() -> None:
+    """actionlint does not read action.yml (docs/ci.md), so what the runner requires of a
+    composite action is checked here."""
+    assert ACTION_FILES
+    for path in ACTION_FILES:
+        assert composite_action_problems(load(path)) == [], path
+
+
+def test_the_composite_action_check_finds_what_the_runner_refuses() -> None:
+    action = load(ACTION_FILES[0])
+    shell_less = copy.deepcopy(action)
+    run_step = next(s for s in shell_less["runs"]["steps"] if "run" in s)
+    del run_step["shell"]
+    assert any("needs `shell`" in p for p in composite_action_problems(shell_less))
+    with_vars = copy.deepcopy(action)
+    uses_step = next(s for s in with_vars["runs"]["steps"] if "with" in s)
+    uses_step["with"]["x"] = "${{ fromJSON(vars.GCP_PROJECT_NUMBERS)['p'] }}"
+    assert composite_action_problems(with_vars) == [
+        "`vars` is not available in a composite action:  fromJSON(vars.GCP_PROJECT_NUMBERS)['p'] "
+    ]
+    timed = copy.deepcopy(action)
+    timed["runs"]["steps"][0]["timeout-minutes"] = 5
+    assert any("timeout-minutes" in p for p in composite_action_problems(timed))
 
 
 def test_stack_jobs_share_their_steps_instead_of_repeating_them() -> None:
