@@ -60,6 +60,10 @@ def plan_with(stack: str, overrides: Mapping[str, Any]) -> Plan:
 
 
 BOOTSTRAP_DIR = REPO_ROOT / "bootstrap"
+# The day-0 program's own stacks (bootstrap/Pulumi.<stack>.yaml): written when a project is
+# bootstrapped (docs/bootstrap.md), each named like the platform stack of its project. A platform
+# stack added before its day 0 simply has none yet.
+BOOTSTRAP_STACKS = stacks(BOOTSTRAP_DIR)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""ISSUE 13: the day-0 bootstrap program (bootstrap/) under the same harness and engine rules as
+"""The day-0 bootstrap program (bootstrap/) under the same harness and engine rules as
 the platform: one stack per environment project, the state bucket and secrets key the platform
 stacks use, protected, in the stack's residency region, readable by the preview identity and
 writable by the deployer only."""
@@ -17,7 +17,7 @@ from offline import doc_commands
 from offline import plan as plan_cli
 from offline.engine import DELETE, REPO_ROOT, PlanFailed, plan_stack
 from offline.pulumi_project import EngineRuleError, load_project, stacks
-from tests.support import STACKS, bootstrap_plan_of, plan_of
+from tests.support import BOOTSTRAP_STACKS, STACKS, bootstrap_plan_of, plan_of
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 BUCKET = "gcp:storage/bucket:Bucket"
@@ -28,9 +28,14 @@ KEY_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 ACCOUNT = "gcp:serviceaccount/account:Account"
 
 
-def test_one_bootstrap_stack_per_platform_stack_same_project_and_region():
-    assert stacks(BOOTSTRAP) == STACKS
-    for stack in STACKS:
+def test_each_bootstrap_stack_is_a_platform_stacks_project_and_region():
+    """A bootstrap stack prepares the project of the platform stack of the same name. A platform
+    stack may come first (adding an environment is its stack file and its GitOps folder, docs/
+    environments.md); its day 0 then adds bootstrap/Pulumi.<stack>.yaml (docs/bootstrap.md)."""
+    assert stacks(BOOTSTRAP) == BOOTSTRAP_STACKS
+    assert BOOTSTRAP_STACKS, "the repository's environments are bootstrapped"
+    assert set(BOOTSTRAP_STACKS) <= set(STACKS), "a bootstrap stack without its platform stack"
+    for stack in BOOTSTRAP_STACKS:
         platform, bootstrap = plan_of(stack).config, bootstrap_plan_of(stack).config
         assert bootstrap["gcp:project"] == platform["gcp:project"]
         assert bootstrap["gcp:region"] == platform["gcp:region"]
@@ -74,7 +79,7 @@ def test_the_project_name_is_its_config_namespace():
     assert {key.split(":")[0] for key in project.config} <= {"bootstrap"}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_plans_cleanly(stack: str):
     plan = bootstrap_plan_of(stack)
     assert plan.error is None
@@ -90,7 +95,7 @@ def test_every_bootstrap_plan_of_is_a_copy_of_its_own():
     assert bootstrap_plan_of("staging") == before
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_state_bucket_and_key_are_protected(stack: str):
     plan = bootstrap_plan_of(stack)
     for type_ in (BUCKET, KEY, RING):
@@ -98,7 +103,7 @@ def test_the_state_bucket_and_key_are_protected(stack: str):
         assert resource.protect, type_
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_state_bucket(stack: str):
     plan = bootstrap_plan_of(stack)
     project, region = plan.config["gcp:project"], plan.config["gcp:region"]
@@ -120,7 +125,7 @@ def test_the_state_bucket(stack: str):
     assert plan.stack_outputs["backendUrl"] == f"gs://{project}-pulumi-state"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_secrets_key_is_the_platform_secrets_provider(stack: str):
     plan = bootstrap_plan_of(stack)
     project, region = plan.config["gcp:project"], plan.config["gcp:region"]
@@ -138,7 +143,7 @@ def test_the_secrets_key_is_the_platform_secrets_provider(stack: str):
     assert key_ids == {provider.removeprefix("gcpkms://")}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_state_access_per_identity(stack: str):
     plan = bootstrap_plan_of(stack)
     member = {a.inputs["accountId"]: a.outputs["member"] for a in plan.of_type(ACCOUNT)}
@@ -207,7 +212,7 @@ def test_the_day0_runbook_uses_what_the_bootstrap_creates():
     assert runbook.index("pulumi -C bootstrap up -s staging") < runbook.index(platform_init)
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_names_ci_relies_on(stack: str):
     """The contract with docs/ci.md and the workflows (bootstrap/day0/names.py)."""
     plan = bootstrap_plan_of(stack)

@@ -1,4 +1,4 @@
-"""ISSUE 13 (least privilege): the CI identities' roles are derived from the platform plan.
+"""Least privilege: the CI identities' roles are derived from the platform plan.
 
 bootstrap/day0/permissions.py maps every resource type of the platform program to the IAM
 permissions its read / create / update / delete need. These tests fail when the platform gains a
@@ -15,7 +15,7 @@ import pytest
 
 from day0 import names, permissions
 from offline.engine import Plan
-from tests.support import STACKS, bootstrap_plan_of, plan_of
+from tests.support import BOOTSTRAP_STACKS, STACKS, bootstrap_plan_of, plan_of
 
 CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
@@ -67,7 +67,7 @@ def roles_by_id(plan: Plan) -> dict[str, set[str]]:
     return {r.inputs["roleId"]: set(r.inputs["permissions"]) for r in plan.of_type(CUSTOM_ROLE)}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_deployer_holds_exactly_the_table(stack: str):
     roles = roles_by_id(bootstrap_plan_of(stack))
     granted = roles[names.DEPLOYER_ROLE] | roles[names.IAM_GRANTER_ROLE]
@@ -76,7 +76,7 @@ def test_the_deployer_holds_exactly_the_table(stack: str):
     assert {"container.clusters.get", "container.clusters.connect"} <= granted
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_preview_holds_only_reads_of_the_table(stack: str):
     preview = roles_by_id(bootstrap_plan_of(stack))[names.PREVIEW_ROLE]
     assert preview == permissions.preview_permissions()
@@ -88,7 +88,7 @@ def test_the_preview_holds_only_reads_of_the_table(stack: str):
     assert not {p for p in preview if p.startswith("secretmanager.versions.access")}
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_drift_check_holds_the_preview_plus_what_a_refresh_reads(stack: str):
     """`pulumi preview --refresh` reads every resource: the `read` of every table entry,
     including the secret material the PR preview lacks, and no write."""
@@ -116,7 +116,7 @@ def test_the_read_only_check_can_fail():
     assert writes(set(permissions.deployer_permissions()))  # the deployer does write
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_project_roles_are_the_custom_roles_only(stack: str):
     """No predefined role at project level: nothing broader than the table."""
     plan = bootstrap_plan_of(stack)
@@ -134,7 +134,7 @@ IAM_MEMBER_TYPES = {
 }
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_iam_policy_writes_are_limited_to_the_roles_the_platform_grants(stack: str):
     plan = bootstrap_plan_of(stack)
     granter = next(

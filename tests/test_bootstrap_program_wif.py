@@ -1,4 +1,4 @@
-"""ISSUE 13: the GitHub trust admits this repository only; the deployer is impersonable only from
+"""The GitHub trust admits this repository only; the deployer is impersonable only from
 the protected branch in the GitHub environment named like the stack, the preview identity only
 from pull requests. Evaluated on the exact strings the plan sends to the provider
 (tests/wif_cel.py), then matched against the principal sets of the impersonation bindings."""
@@ -12,11 +12,9 @@ import pytest
 
 from day0 import names, wif
 from offline.engine import DELETE, REPO_ROOT, Plan, plan_stack
-from offline.pulumi_project import stacks
-from tests.support import bootstrap_plan_of
+from tests.support import BOOTSTRAP_STACKS, bootstrap_plan_of
 from tests.wif_cel import CelSyntaxError, MissingClaim, evaluate
 
-BOOTSTRAP_STACKS = stacks(REPO_ROOT / "bootstrap")
 REPO = "acme/gcp-platform"
 PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 POOL = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"

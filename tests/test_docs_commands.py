@@ -58,7 +58,7 @@ def test_a_real_urn_passes() -> None:
             "no such resource",
         ),
         (CLUSTER_URN.replace("::platform::", "::gcp-platform::", 1), "no Pulumi project named"),
-        (CLUSTER_URN.replace("prod-eu::", "prod-us::", 1), "no stack 'prod-us'"),
+        (CLUSTER_URN.replace("prod-eu::", "no-such-stack::", 1), "no stack 'no-such-stack'"),
         (CLUSTER_URN.replace("prod-zone-ew4", "prod-zone-ew9"), "no such resource"),
         ("urn:pulumi:nothing", "not a URN"),
     ],
@@ -74,7 +74,7 @@ def test_a_stale_urn_is_caught(urn: str, fragment: str) -> None:
     [
         ("pulumi upp -s staging", "is not a Pulumi CLI command"),
         ("pulumi up -s staging --taget x", "--taget is not a flag of `pulumi up`"),
-        ("pulumi preview -s prod-us", "no stack 'prod-us'"),
+        ("pulumi preview -s no-such-stack", "no stack 'no-such-stack'"),
         ("pulumi import -s staging --file import.json", "no such file"),
         (
             "pulumi preview -s staging --policy-pack-config policy/config/staging.json",
@@ -84,7 +84,7 @@ def test_a_stale_urn_is_caught(urn: str, fragment: str) -> None:
         (f"pulumi state unprotect -s staging '{CLUSTER_URN}'", "of another stack"),
         ("pulumi up -s staging 'unbalanced", "cannot be parsed"),
         # The day-0 bootstrap project (docs/bootstrap.md): -C moves to bootstrap/.
-        ("pulumi -C bootstrap stack init prod-us", "no stack 'prod-us' in bootstrap"),
+        ("pulumi -C bootstrap stack init no-such-stack", "no stack 'no-such-stack' in bootstrap"),
         (
             "pulumi -C bootstrap config set bootstrap:githubRepo x -s staging",
             "is not declared in bootstrap/Pulumi.yaml",

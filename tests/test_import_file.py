@@ -1,4 +1,4 @@
-"""ISSUE 8.5: a state-loss rebuild adopts every resource with the id its provider's importer
+"""A state-loss rebuild adopts every resource with the id its provider's importer
 accepts, and the first preview after it replaces nothing: no rotated secret, no new cluster.
 
 The import is modelled in offline/import_plan.py from the importers' source (cited there); the
@@ -14,7 +14,7 @@ import pytest
 from offline import import_file, import_plan
 from offline.engine import Plan, Registration
 from offline.resource_ids import GCP_ID_FORMATS, IMPORT_PATTERNS, gcp_id, import_fields
-from tests.support import STACKS, bootstrap_plan_of, plan_of
+from tests.support import BOOTSTRAP_STACKS, STACKS, bootstrap_plan_of, plan_of
 
 RANDOM = "random:index/randomPassword:RandomPassword"
 VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
@@ -66,7 +66,7 @@ def test_every_derived_id_format_has_the_upstream_pattern_it_must_satisfy():
     assert all(source for _, source in IMPORT_PATTERNS.values())
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_bootstrap_ids_parse_into_the_bootstrap_programs_inputs(stack):
     plan = bootstrap_plan_of(stack)
     project = str(plan.config["gcp:project"])

@@ -1,9 +1,12 @@
 """Adding an environment is one stack file plus one overlay folder (docs/environments.md).
 
-A copy of the repository (its git files) gets a throwaway stack `prod-us`: `Pulumi.prod-us.yaml`
-copied from prod-eu and edited (project, US regions, no EU residency) and `k8s/clusters/prod-us`
+A copy of the repository (its git files) gets a throwaway stack `NEW`: `Pulumi.<NEW>.yaml`
+copied from prod-eu and edited (project, US regions, no EU residency) and `k8s/clusters/<NEW>`
 copied from prod-eu, and nothing else. In that copy the plan, the kustomize render, the policy
-config and pack, and the workflows' matrices all pick the new stack up.
+config and pack, and the workflows' matrices all pick the new stack up. Its day 0 (docs/
+bootstrap.md) then writes the bootstrap program's stack file for that project, which plans too.
+The name is one no stack file of the repository uses, so a real stack of that name (the docs'
+example, prod-us) can be added without this test colliding with it.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ from typing import Any
 import pytest
 
 from offline import ci_stacks
-from offline.engine import Plan
+from offline.engine import Plan, stacks
 from tests.ci_workflows import ROOT, pulumi_runs, run_pack, workflow_files
 
-NEW = "prod-us"
-# prod-eu -> prod-us: the stack file's own facts; everything else stays as copied.
+NEW = "prod-throwaway"
+assert NEW not in stacks()
+PROJECT = f"acme-platform-{NEW}"
+# prod-eu -> NEW: the stack file's own facts; everything else stays as copied.
 EDITS = {
-    "gcp:project: acme-platform-prod-eu": "gcp:project: acme-platform-prod-us",
+    "gcp:project: acme-platform-prod-eu": f"gcp:project: {PROJECT}",
     "platform:environment: prod-eu": f"platform:environment: {NEW}",
     "platform:residency: eu": "platform:residency: any",
-    "name: platform-prod-eu": "name: platform-prod-us",
+    "name: platform-prod-eu": f"name: platform-{NEW}",
     "europe-west1": "us-central1",
     "europe-west3": "us-west1",
     "europe-west4": "us-east4",
@@ -58,10 +63,16 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text = text.replace(old, new)
     (copy / f"Pulumi.{NEW}.yaml").write_text(text, encoding="utf-8")
     shutil.copytree(copy / "k8s/clusters/prod-eu", copy / f"k8s/clusters/{NEW}")
+    # Day 0 of the new project: the bootstrap's stack file, as docs/bootstrap.md has it written.
+    bootstrap = (copy / "bootstrap/Pulumi.prod-eu.yaml").read_text(encoding="utf-8")
+    for old, new in EDITS.items():
+        bootstrap = bootstrap.replace(old, new)
+    assert PROJECT in bootstrap and "us-central1" in bootstrap
+    (copy / f"bootstrap/Pulumi.{NEW}.yaml").write_text(bootstrap, encoding="utf-8")
     return copy
 
 
-# What `make plan`, `make render` and `make policy-config` run for STACK=prod-us, in one
+# What `make plan`, `make render`, `make policy-config` and `make plan-bootstrap` run for NEW, in one
 # interpreter of this virtualenv inside the copy (one import of the provider SDKs, not three),
 # ending as those commands end (offline.cli.finish: no collector sweeps at exit).
 MAKE_TARGETS = f"""
@@ -75,6 +86,7 @@ for name, run, argv in [
     ("plan", plan, ["{NEW}", "--quiet"]),
     ("render", gitops, ["render", "{NEW}", "--out", "build/k8s"]),
     ("policy-config", policy_config, ["{NEW}"]),
+    ("plan-bootstrap", plan, ["{NEW}", "--project-dir", "bootstrap", "--quiet"]),
 ]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -107,6 +119,17 @@ def test_make_plan_of_the_new_stack_finds_no_problem(
     assert plan["code"] == 0, plan["err"] + plan["out"]
     assert "No problems found." in plan["out"]
     assert (repo / "build" / NEW / "plan.json").is_file()
+
+
+def test_make_plan_bootstrap_of_the_new_project(
+    repo: Path, targets: dict[str, dict[str, Any]]
+) -> None:
+    plan = targets["plan-bootstrap"]
+    assert plan["code"] == 0, plan["err"] + plan["out"]
+    assert "No problems found." in plan["out"]
+    written = json.loads((repo / "build/bootstrap" / NEW / "plan.json").read_text(encoding="utf-8"))
+    buckets = Plan.from_json(written).of_type("gcp:storage/bucket:Bucket")
+    assert [b.inputs["name"] for b in buckets] == [f"{PROJECT}-pulumi-state"]
 
 
 def test_make_render_of_the_new_stack(repo: Path, targets: dict[str, dict[str, Any]]) -> None:
@@ -142,10 +165,14 @@ def test_workflows_preview_and_deploy_the_new_stack_with_the_pack(
 def test_matrix_entry_of_the_new_stack(repo: Path) -> None:
     entries = ci_stacks.matrices(repo)
     [entry] = [e for e in entries["prod"] if e["stack"] == NEW]
-    assert entry["backend"] == "gs://acme-platform-prod-us-pulumi-state"
+    assert entry["backend"] == f"gs://{PROJECT}-pulumi-state"
     assert entry["region"] == "us-central1"
-    # Deploy order: the staging stage, then prod stacks by name.
-    assert [e["stack"] for e in entries["all"]] == ["staging", "prod-eu", NEW]
+    # Every stack once; deploy order: the staging stage first, then prod stacks by name.
+    order = [e["stack"] for e in entries["all"]]
+    assert sorted(order) == sorted([*stacks(), NEW])
+    staging = [e["stack"] for e in entries["staging"]]
+    assert order[: len(staging)] == staging
+    assert order[len(staging) :] == sorted(e["stack"] for e in entries["prod"])
 
 
 def test_a_stack_file_without_its_folder_is_refused(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from components.facts import (
     EU_REGIONS,
+    GCP_REGIONS,
     NODE_SERVICE_ACCOUNT_ROLES,
     TELEMETRY_SERVICE_ACCOUNT_ID,
     TELEMETRY_WRITER_ROLES,
@@ -308,7 +309,22 @@ def test_prod_eu_has_two_zones_in_two_eu_regions():
 
 
 # -- disaster recovery by config: the same stack rebuilt in other regions --------------------
-REGION_MOVE = {"europe-west1": "europe-west9", "europe-west4": "europe-west3"}
+def region_move(stack: str) -> dict[str, str]:
+    """Each region the stack uses -> one it does not, inside its residency (EU member states for
+    `residency: eu`), in a fixed order: any stack file, also a newly added one, can be moved."""
+    from offline.engine import stack_config
+
+    config = stack_config(stack)
+    database = config.get("platform:database") or {}
+    used = {
+        config["gcp:region"],
+        *(c["region"] for c in config["platform:clusters"]),
+        *(database.get(k) for k in ("region", "backupRegion") if database.get(k)),
+    }
+    space = EU_REGIONS if config.get("platform:residency") == "eu" else GCP_REGIONS
+    free = sorted(space - used)
+    assert len(free) >= len(used), f"{stack}: not enough free regions to move to"
+    return dict(zip(sorted(used), free, strict=False))
 
 
 # Where fresh ranges come from; control-plane ranges stay in GKE's usual private block.
@@ -341,6 +357,7 @@ def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
     from offline.engine import stack_config
 
     config = stack_config(stack)
+    move = region_move(stack)
     taken = [
         ipaddress.IPv4Network(cidr)
         for c in config["platform:clusters"]
@@ -349,10 +366,10 @@ def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
     moved_clusters = [
         {
             **c,
-            "region": REGION_MOVE[c["region"]],
+            "region": move[c["region"]],
             "ranges": _fresh_ranges(c["ranges"], taken) if fresh_ranges else c["ranges"],
         }
-        if c["region"] in REGION_MOVE
+        if c["region"] in move
         else c
         for c in config["platform:clusters"]
     ]
@@ -363,30 +380,29 @@ def _moved_config(stack: str, fresh_ranges: bool = True) -> dict[str, object]:
         # (docs/disaster-recovery.md); its endpoint subnet takes a fresh range as well.
         moved["platform:database"] = {
             **database,
-            "region": REGION_MOVE[database["region"]],
-            "backupRegion": REGION_MOVE[database["backupRegion"]],
+            "region": move[database["region"]],
+            "backupRegion": move[database["backupRegion"]],
             "endpointRange": _fresh_ranges({"nodes": database["endpointRange"]}, taken)["nodes"]
             if fresh_ranges
             else database["endpointRange"],
         }
     return {
         **moved,
-        "gcp:region": REGION_MOVE[config["gcp:region"]],
+        "gcp:region": move[config["gcp:region"]],
         "platform:clusters": moved_clusters,
-        "platform:allowedRegions": sorted(
-            {*REGION_MOVE.values(), *config["platform:allowedRegions"]}
-        ),
+        "platform:allowedRegions": sorted({*move.values(), *config["platform:allowedRegions"]}),
     }
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_region_move_plans_cleanly_and_every_location_moves(stack):
     original = plan_of(stack)
+    move = region_move(stack)
     moved = plan_stack(stack, _moved_config(stack))
     assert moved.error is None
     # Same resources (routers and NATs are named after their region, so compare by type).
     assert Counter(r.type for r in moved.resources) == Counter(r.type for r in original.resources)
-    old_regions = set(REGION_MOVE)
+    old_regions = set(move)
     for resource in moved.resources:
         if resource.type.startswith(("gcp:secretmanager/", "gcp:logging/")):
             # Secret replicas and the log bucket are data: they stay where the config puts them.
@@ -394,12 +410,12 @@ def test_region_move_plans_cleanly_and_every_location_moves(stack):
         for location in _locations(resource):
             assert location not in old_regions, (resource.urn, location)
     for cluster in moved.of_type(CLUSTER):
-        assert cluster.inputs["location"] in REGION_MOVE.values()
+        assert cluster.inputs["location"] in move.values()
     # The KDS address and everything derived from it stay consistent after the move.
     [address] = [a for a in moved.of_type("gcp:compute/address:Address") if a.name == "kuma-kds"]
-    assert address.inputs["region"] in REGION_MOVE.values()
+    assert address.inputs["region"] in move.values()
     # Nothing the lost regions still hold is asked for again: subnet and control-plane ranges.
-    held = _held_ranges(original)
+    held = _held_ranges(original, set(move))
     assert held and not [
         (r.name, cidr) for r, cidr in _claimed_ranges(moved) if any(cidr.overlaps(h) for h in held)
     ]
@@ -418,9 +434,8 @@ def _claimed_ranges(plan: Plan) -> list[tuple[Registration, ipaddress.IPv4Networ
     return claimed
 
 
-def _held_ranges(plan: Plan) -> list[ipaddress.IPv4Network]:
+def _held_ranges(plan: Plan, lost: set[str]) -> list[ipaddress.IPv4Network]:
     """What the resources in the lost regions still hold."""
-    lost = set(REGION_MOVE)
     return [
         cidr
         for resource, cidr in _claimed_ranges(plan)
@@ -430,7 +445,7 @@ def _held_ranges(plan: Plan) -> list[ipaddress.IPv4Network]:
 
 def test_a_move_that_keeps_its_ranges_asks_for_what_the_lost_region_holds():
     same_ranges = plan_stack("prod-eu", _moved_config("prod-eu", fresh_ranges=False))
-    held = _held_ranges(plan_of("prod-eu"))
+    held = _held_ranges(plan_of("prod-eu"), set(region_move("prod-eu")))
     assert any(cidr.overlaps(h) for _, cidr in _claimed_ranges(same_ranges) for h in held)
 
 
