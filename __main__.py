@@ -10,15 +10,13 @@ from components.facts import (
     FLUX_NAMESPACE,
     SECRET_READER_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
-    ClusterRole,
 )
-from components.flux import DatabaseVars, Flux, FluxArgs, PlatformVars
+from components.flux import DatabaseVars, Flux, FluxArgs
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.kms import GKE_AGENT, SecretsEncryptionKey, SecretsEncryptionKeyArgs
 from components.kuma import (
     GATEWAY_TLS_SECRET,
     KUMA_NAMESPACE,
-    MESH_NAME,
     GatewayZone,
     GlobalPlane,
     KumaMultiZone,
@@ -193,29 +191,12 @@ fluxes = {
     c.name: Flux(
         f"{c.name}-flux",
         FluxArgs(
-            stack=pulumi.get_stack(),
-            credentials_secret=config.gitops.credentials_secret,
-            project=config.project,
-            cluster_location=c.region,
+            config=config,
+            cluster=c,
+            database=database_vars,
             reader_annotations=readers[FLUX_NAMESPACE].annotations,
             read_access=secret_read_access(FLUX_NAMESPACE),
             eso_release=esos[c.name].release,
-            platform_vars=PlatformVars(
-                repository_url=config.gitops.repository_url,
-                commit_status_secret=config.gitops.commit_status_secret,
-                environment=config.environment,
-                stage=config.stage.value,
-                project=config.project,
-                region=c.region,
-                cluster_name=c.name,
-                cluster_role=c.role.value,
-                secret_store=SECRET_STORE_NAME,
-                mesh_name=MESH_NAME,
-                kuma_namespace=KUMA_NAMESPACE,
-                kuma_zone=c.kuma_zone if c.role is ClusterRole.ZONE else None,
-                database=database_vars,
-            ),
-            protected=config.protected,
             priority=priorities[c.name],
         ),
         clusters[c.name].in_cluster,

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME
+from components.config_model import Cluster, PlatformConfig
+from components.facts import FLUX_NAMESPACE, SECRET_STORE_NAME, ClusterRole
 from components.kubernetes import MANAGED_BY_LABELS, custom_resource, helm_release, namespace
+from components.kuma.settings import KUMA_NAMESPACE, MESH_NAME
 from components.priority_class import PlatformPriority
 from components.secret_store import SecretStore, SecretStoreArgs
 from components.versions import (
@@ -90,6 +92,27 @@ class PlatformVars:
     kuma_zone: str | None
     database: DatabaseVars | None = None
 
+    @classmethod
+    def of(
+        cls, config: PlatformConfig, cluster: Cluster, database: DatabaseVars | None
+    ) -> PlatformVars:
+        """What the stack's config says about `cluster`, as its overlays may substitute it."""
+        return cls(
+            repository_url=config.gitops.repository_url,
+            commit_status_secret=config.gitops.commit_status_secret,
+            environment=config.environment,
+            stage=config.stage.value,
+            project=config.project,
+            region=cluster.region,
+            cluster_name=cluster.name,
+            cluster_role=cluster.role.value,
+            secret_store=SECRET_STORE_NAME,
+            mesh_name=MESH_NAME,
+            kuma_namespace=KUMA_NAMESPACE,
+            kuma_zone=cluster.kuma_zone if cluster.role is ClusterRole.ZONE else None,
+            database=database,
+        )
+
     def data(self) -> dict[str, str]:
         data = {
             "GIT_REPOSITORY_URL": self.repository_url,
@@ -114,21 +137,29 @@ class PlatformVars:
 
 @dataclass(frozen=True)
 class FluxArgs:
-    stack: str
-    # Secret Manager entry (external value) holding the git credentials as JSON
-    # {"username": ..., "password": ...}; ESO copies it into flux-system through flux-system's own
-    # SecretStore, whose identity may read this entry and, on a staging stack, the commit-status
-    # keys (PlatformVars.commit_status_secret), nothing else.
-    credentials_secret: str
-    project: str
-    cluster_location: str
+    """Flux on `cluster` of the stack `config` describes. The git credentials are the Secret
+    Manager entry `config.gitops.credentials_secret` (external value, JSON {"username": ...,
+    "password": ...}); ESO copies it into flux-system through flux-system's own SecretStore, whose
+    identity may read this entry and, on a staging stack, the commit-status keys
+    (PlatformVars.commit_status_secret), nothing else."""
+
+    config: PlatformConfig
+    cluster: Cluster
+    database: DatabaseVars | None
     # flux-system's WorkloadIdentity annotations, and the IAM its store waits for.
     reader_annotations: pulumi.Input[Mapping[str, str]]
     read_access: Sequence[pulumi.Resource]
     eso_release: pulumi.Resource
-    platform_vars: PlatformVars
-    protected: bool
     priority: PlatformPriority
+
+    @property
+    def platform_vars(self) -> PlatformVars:
+        return PlatformVars.of(self.config, self.cluster, self.database)
+
+    @property
+    def sync_path(self) -> str:
+        # platform:environment is the stack's name (a config check refuses anything else).
+        return sync_path(self.config.environment, self.cluster.role.value)
 
 
 def sync_path(stack: str, role: str) -> str:
@@ -171,9 +202,9 @@ def flux_instance_spec(args: FluxArgs) -> dict[str, object]:
         },
         "sync": {
             "kind": "GitRepository",
-            "url": args.platform_vars.repository_url,
+            "url": args.config.gitops.repository_url,
             "ref": SYNC_REF,
-            "path": sync_path(args.stack, args.platform_vars.cluster_role),
+            "path": args.sync_path,
             "pullSecret": GIT_CREDENTIALS,
         },
         "kustomize": {
@@ -225,9 +256,9 @@ class Flux(pulumi.ComponentResource):
         store = SecretStore(
             f"{name}-store",
             SecretStoreArgs(
-                project=args.project,
-                cluster_name=args.platform_vars.cluster_name,
-                cluster_location=args.cluster_location,
+                project=args.config.project,
+                cluster_name=args.cluster.name,
+                cluster_location=args.cluster.region,
                 namespace=FLUX_NAMESPACE,
                 service_account_annotations=args.reader_annotations,
                 depends_on=[ns, *args.read_access],
@@ -273,7 +304,7 @@ class Flux(pulumi.ComponentResource):
             kind="ExternalSecret",
             name=GIT_CREDENTIALS,
             namespace=FLUX_NAMESPACE,
-            spec=git_credentials_spec(args.credentials_secret),
+            spec=git_credentials_spec(args.config.gitops.credentials_secret),
             crd_release=args.eso_release,
             depends_on=[ns, store.store],
             opts=on_cluster,
@@ -292,7 +323,9 @@ class Flux(pulumi.ComponentResource):
             depends_on=[credentials, self.platform_vars],
             opts=pulumi.ResourceOptions.merge(
                 on_cluster,
-                pulumi.ResourceOptions(protect=args.protected, retain_on_delete=args.protected),
+                pulumi.ResourceOptions(
+                    protect=args.config.protected, retain_on_delete=args.config.protected
+                ),
             ),
         )
-        self.register_outputs({"syncPath": sync_path(args.stack, args.platform_vars.cluster_role)})
+        self.register_outputs({"syncPath": args.sync_path})
