@@ -19,7 +19,7 @@ from components.secret_store import SecretStore, SecretStoreArgs
 from components.versions import (
     FLUX_DISTRIBUTION_REGISTRY,
     FLUX_DISTRIBUTION_VERSION,
-    FLUX_OPERATOR_CHART_REF,
+    FLUX_OPERATOR_CHART,
 )
 
 FLUX_INSTANCE = "flux"
@@ -269,7 +269,7 @@ class Flux(pulumi.ComponentResource):
         operator = helm_release(
             f"{name}-operator",
             release_name="flux-operator",
-            chart=FLUX_OPERATOR_CHART_REF,
+            chart=FLUX_OPERATOR_CHART,
             namespace=ns,
             priority_class=args.priority.priority_class,
             # Not the chart's suggested system-cluster-critical: GKE admits pods of that class

@@ -24,7 +24,7 @@ EXTERNAL_SECRETS_CHART_REPO: Final = "https://charts.external-secrets.io"
 
 # renovate: datasource=docker depName=ghcr.io/controlplaneio-fluxcd/charts/flux-operator
 FLUX_OPERATOR_CHART_VERSION: Final = "0.58.1"
-FLUX_OPERATOR_CHART: Final = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
+FLUX_OPERATOR_CHART_OCI: Final = "oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator"
 
 # FluxInstance distribution: a semver range the operator resolves to the newest 2.9 patch.
 # renovate: datasource=github-releases depName=fluxcd/flux2 extractVersion=^v(?<version>\d+\.\d+)\.\d+$
@@ -46,4 +46,4 @@ KUMA_CHART = ChartRef("kuma", KUMA_CHART_VERSION, KUMA_CHART_REPO)
 EXTERNAL_SECRETS_CHART = ChartRef(
     "external-secrets", EXTERNAL_SECRETS_CHART_VERSION, EXTERNAL_SECRETS_CHART_REPO
 )
-FLUX_OPERATOR_CHART_REF = ChartRef(FLUX_OPERATOR_CHART, FLUX_OPERATOR_CHART_VERSION)
+FLUX_OPERATOR_CHART = ChartRef(FLUX_OPERATOR_CHART_OCI, FLUX_OPERATOR_CHART_VERSION)

@@ -23,7 +23,7 @@ import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from components.versions import FLUX_OPERATOR_CHART
+from components.versions import FLUX_OPERATOR_CHART_OCI
 from offline.engine import STACK_TYPE, Plan, Registration
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -43,13 +43,13 @@ FINALIZERS = (
     Finalizer(
         kind="FluxInstance",
         name="fluxcd.controlplane.io/finalizer",
-        controller_chart=FLUX_OPERATOR_CHART,
+        controller_chart=FLUX_OPERATOR_CHART_OCI,
         source="controlplaneio-fluxcd/flux-operator docs/api/v1/fluxinstance.md (status example)",
     ),
     Finalizer(
         kind="ResourceSet",
         name="fluxcd.controlplane.io/finalizer",
-        controller_chart=FLUX_OPERATOR_CHART,
+        controller_chart=FLUX_OPERATOR_CHART_OCI,
         source="controlplaneio-fluxcd/flux-operator v0.58.1 internal/controller/"
         "resourceset_controller.go (adds fluxcdv1.Finalizer before reconciling)",
     ),

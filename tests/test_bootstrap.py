@@ -26,7 +26,7 @@ CUSTOM_RESOURCE_PREFIXES = (
 CHART_OF = {
     "kuma": "kuma",
     "external-secrets": "external-secrets",
-    versions.FLUX_OPERATOR_CHART: "flux-operator",
+    versions.FLUX_OPERATOR_CHART_OCI: "flux-operator",
 }
 CRD_CHART = {
     "kuma.io": "kuma",

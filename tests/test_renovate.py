@@ -182,7 +182,9 @@ def test_registry_urls_agree_with_the_constants_the_program_installs_from() -> N
     assert found["KUMA_CHART_VERSION"].registry_url == versions.KUMA_CHART_REPO
     ess = found["EXTERNAL_SECRETS_CHART_VERSION"]
     assert ess.registry_url == versions.EXTERNAL_SECRETS_CHART_REPO
-    assert f"oci://{found['FLUX_OPERATOR_CHART_VERSION'].dep_name}" == versions.FLUX_OPERATOR_CHART
+    assert (
+        f"oci://{found['FLUX_OPERATOR_CHART_VERSION'].dep_name}" == versions.FLUX_OPERATOR_CHART_OCI
+    )
 
 
 @pytest.mark.parametrize("constant", sorted(EXPECTED))
