@@ -1,4 +1,4 @@
-"""ISSUE 8: the offline harness applies the Pulumi engine's own rules (offline/pulumi_project.py).
+"""The offline harness applies the Pulumi engine's own rules (offline/pulumi_project.py).
 
 Each rule is broken once and the harness must refuse with the engine's own message (the
 `fmt.Errorf` strings of pulumi/pulumi: project.go, config.go, key.go, tokens). The real files of
