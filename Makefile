@@ -82,5 +82,5 @@ import-file: $(STAMP) ## `pulumi import --file` documents adopting STACK's resou
 	$(PY) -m offline.import_file $(STACK) $(if $(AFTER_DESTROY),--after-destroy)
 
 
-bench: $(STAMP) ## benchmarks of the offline checks (docs/performance.md)
+bench: prereq-kubectl $(STAMP) ## benchmarks of the offline checks (docs/performance.md)
 	$(PY) -m offline.bench

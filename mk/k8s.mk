@@ -17,11 +17,11 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(UV)
 
 checkov-venv: $(CHECKOV_STAMP) ## create the checkov virtualenv (.venv-checkov, requirements-checkov.txt)
 
-render: $(STAMP) ## render what Flux applies on every cluster of STACK -> build/k8s/<stack>/<cluster>.yaml
+render: prereq-kubectl $(STAMP) ## render what Flux applies on every cluster of STACK -> build/k8s/<stack>/<cluster>.yaml
 	$(PY) -m offline.gitops render $(STACK) --out $(K8S_BUILD)
 
-render-all: $(STAMP) ## render every stack -> build/k8s/
+render-all: prereq-kubectl $(STAMP) ## render every stack -> build/k8s/
 	$(PY) -m offline.gitops render --all --out $(K8S_BUILD)
 
-checkov: $(CHECKOV_STAMP) render-all ## security scan of every rendered stack (config: k8s/.checkov.yaml)
+checkov: prereq-kubectl $(CHECKOV_STAMP) render-all ## security scan of every rendered stack (config: k8s/.checkov.yaml)
 	$(CHECKOV_VENV)/bin/checkov --config-file k8s/.checkov.yaml --directory $(K8S_BUILD)

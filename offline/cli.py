@@ -22,7 +22,16 @@ from offline.pulumi_project import EngineRuleError, stack_file
 from offline.yaml_files import KeyPath, YamlFileError, load
 
 EXIT_BAD_INPUT = 2
+EXIT_MISSING_TOOL = 1
 P = ParamSpec("P")
+
+
+class MissingTool(RuntimeError):
+    """A program the command runs is not on PATH (`make prereqs` names what `make test` needs)."""
+
+    def __init__(self, tool: str, needed_for: str) -> None:
+        super().__init__(f"missing prerequisite: {tool} is not on PATH ({needed_for})")
+
 
 _KEY = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+:[A-Za-z0-9_]+(?:\[\d+\]|\.[A-Za-z0-9_]+)*): ")
 
@@ -69,20 +78,24 @@ def describe(failed: PlanFailed, stack: str, repo: Path = REPO_ROOT) -> str:
 
 
 def guarded(main: Callable[P, int]) -> Callable[P, int]:
-    """Turn bad input raised anywhere below `main` into one message on stderr and exit 2."""
+    """Turn bad input raised anywhere below `main` into one message on stderr and exit 2, and
+    a missing tool into one line naming it and exit 1."""
 
     @functools.wraps(main)
     def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        code = EXIT_BAD_INPUT
         try:
             return main(*args, **kwargs)
         except PlanFailed as failed:
             message = describe(failed, failed.plan.stack)
         except (EngineRuleError, YamlFileError, StateExportError) as error:
             message = str(error)
+        except MissingTool as error:
+            message, code = str(error), EXIT_MISSING_TOOL
         if os.environ.get("OFFLINE_TRACEBACK"):
             traceback.print_exc()
         print(message, file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return code
 
     return run
 

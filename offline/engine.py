@@ -743,6 +743,7 @@ def _on_plan_thread(run: Callable[..., Plan], *args: Any) -> Plan:
     """
     if threading.current_thread() is _PLAN_THREAD:
         return contextvars.Context().run(run, *args)
+    _start_plan_thread()
     done: concurrent.futures.Future[Plan] = concurrent.futures.Future()
     _PLAN_JOBS.put((done, functools.partial(contextvars.Context().run, run, *args)))
     return done.result()
@@ -769,11 +770,26 @@ def _serve_plans(jobs: queue.SimpleQueue[_PlanJob]) -> None:
             done.set_exception(exc)
 
 
+def _start_plan_thread() -> None:
+    """Start the plan thread on the first plan, not at import. A thread started while the import
+    still runs does its own start-up (`import asyncio`, the event loop) beside it, and
+    `python -X importtime` booked that as offline.engine's own time (~80-120 ms instead of
+    ~10 ms; "its output may be broken in multi-threaded application", docs.python.org/3/using/
+    cmdline.html, `-X importtime`); a process that imports the engine without planning never
+    needs the thread. `ident` is set once `start()` returns; the lock keeps two first callers
+    from starting it twice (a Thread starts once)."""
+    if _PLAN_THREAD.ident is not None:
+        return
+    with _PLAN_THREAD_START:
+        if _PLAN_THREAD.ident is None:
+            _PLAN_THREAD.start()
+
+
 _PLAN_JOBS: queue.SimpleQueue[_PlanJob] = queue.SimpleQueue()
 _PLAN_THREAD = threading.Thread(
     target=_serve_plans, args=(_PLAN_JOBS,), name="offline-plan", daemon=True
 )
-_PLAN_THREAD.start()
+_PLAN_THREAD_START = threading.Lock()
 
 
 def try_plan(stack: str, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Plan:

@@ -1,4 +1,4 @@
-"""ISSUE 8: bad input never shows a traceback. Whatever value lands at whatever key of a stack's
+"""Bad input never shows a traceback. Whatever value lands at whatever key of a stack's
 config, the offline plan either succeeds or is refused with the CLI's or the program's message
 (EngineRuleError / StackConfigError), never with another exception."""
 

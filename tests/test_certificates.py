@@ -1,4 +1,4 @@
-"""Certificate lifetimes and the days left, as `make plan` prints them (issue 11 item 3)."""
+"""Certificate lifetimes and the days left, as `make plan` prints them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ISSUE 2: malformed stack configs fail before any resource is registered, naming the key.
+"""Malformed stack configs fail before any resource is registered, naming the key.
 
 (What the Pulumi CLI itself refuses before the program runs, such as a missing required key or a
 top-level value of the wrong type, is specified in tests/test_engine_rules.py.)

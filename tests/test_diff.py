@@ -1,4 +1,4 @@
-"""ISSUE 8.6: the PR diff opens with every delete or replace of a protected, retained or stateful
+"""The PR diff opens with every delete or replace of a protected, retained or stateful
 resource and everything it takes with it; a BASE that names no commit is an error."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ISSUE 8: every URN and every `pulumi ...` command written in the docs names something real.
+"""Every URN and every `pulumi ...` command written in the docs names something real.
 
 offline/doc_commands.py extracts them from README.md and docs/*.md and checks each against the CLI
 (subcommands, flags) and against the offline plan of its stack (URNs, stack names, files).

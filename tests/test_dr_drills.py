@@ -1,4 +1,4 @@
-"""docs/disaster-recovery.md's drill table (issue 11 item 6): the seven drills, each with RTO and
+"""docs/disaster-recovery.md's drill table: the seven drills, each with RTO and
 RPO, each proven by tests that exist, each section naming its tests under "What the drill
 checks"."""
 

@@ -1,4 +1,4 @@
-"""ISSUE 8: the offline harness applies the Pulumi engine's own rules (offline/pulumi_project.py).
+"""The offline harness applies the Pulumi engine's own rules (offline/pulumi_project.py).
 
 Each rule is broken once and the harness must refuse with the engine's own message (the
 `fmt.Errorf` strings of pulumi/pulumi: project.go, config.go, key.go, tokens). The real files of
@@ -467,3 +467,27 @@ def test_plans_run_on_the_plan_thread_and_a_plan_inside_a_plan_runs_inline() -> 
     finally:
         caller.shutdown(wait=False)  # a deadlocked caller would never return
     assert plan.stack == "offline-plan"
+
+
+# A fresh interpreter: the threads after importing the engine, then after its first plan.
+_THREADS_BEFORE_AND_AFTER_A_PLAN = """
+import threading
+from offline import engine
+print(sorted(t.name for t in threading.enumerate()))
+engine._on_plan_thread(lambda: engine.Plan("", "", {}, [], {}))
+print(sorted(t.name for t in threading.enumerate()))
+"""
+
+
+def test_the_plan_thread_starts_on_the_first_plan_not_at_import() -> None:
+    """Importing offline.engine starts no thread (`python -X importtime` would book the thread's
+    start-up as the engine's own import time; docs/performance.md); the first plan starts it."""
+    result = subprocess.run(
+        [sys.executable, "-c", _THREADS_BEFORE_AND_AFTER_A_PLAN],
+        timeout=60,  # a plan thread that never starts would leave the plan waiting
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines() == ["['MainThread']", "['MainThread', 'offline-plan']"]

@@ -182,7 +182,7 @@ def _kuma(kind: str, target: Doc, **sections: Any) -> Doc:
     return doc
 
 
-# One case per rule of offline.k8s_validation.KUMA_POLICY_RULES that the check enforces.
+# One case per rule of offline.kuma_rules.KUMA_POLICY_RULES that the check enforces.
 KUMA_REJECTS = [
     pytest.param(
         _kuma("MeshRateLimit", MESH, rules=RULES),

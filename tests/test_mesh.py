@@ -1,4 +1,4 @@
-"""The mesh's smaller contracts, read from the rendered tree (issue 12, item 5): idempotent-only
+"""The mesh's smaller contracts, read from the rendered tree: idempotent-only
 retries, a retry/timeout budget that ends before the app gives up, nothing joining the mesh before
 it exists, app namespaces in the mesh, platform-vars changes rolling pods, hard zone spread."""
 

@@ -1,4 +1,4 @@
-"""Access logs at the edge (issue 12, item 4): the builtin gateway's proxies get a MeshAccessLog
+"""Access logs at the edge: the builtin gateway's proxies get a MeshAccessLog
 on their listeners, to stdout like the sidecars (GKE ships container stdout to Cloud Logging),
 with every key of the sidecars' lines, computed from the rendered policies the way Kuma picks
 them for a proxy (offline/gitops/mesh.py inbound_conf)."""

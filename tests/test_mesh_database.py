@@ -1,4 +1,4 @@
-"""The database path through the mesh (issue 12, seed 000's database connection): catalog opts into
+"""The database path through the mesh (catalog's connection to Cloud SQL): catalog opts into
 k8s/apps/components/postgres-connection, connects to the MeshExternalService `postgres`, whose
 endpoint is the address the program gave the Cloud SQL endpoint; the password comes from the
 entry only catalog reads; only the ZoneEgress can open a connection to the database's endpoint,

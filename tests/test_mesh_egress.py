@@ -1,4 +1,4 @@
-"""Egress (issue 12, item 3; issue 10, item 2 for app namespaces): the Mesh has no passthrough
+"""Egress (the mesh's, and the NetworkPolicies of app namespaces): the Mesh has no passthrough
 and sends cross-zone and external traffic through the ZoneEgress, apps name only cluster
 Services or MeshExternalServices, and the NetworkPolicies let a meshed pod reach only its
 control plane, the ZoneEgress, mesh peers and DNS: not the internet, not the global's KDS."""

@@ -1,4 +1,4 @@
-"""North-south (issue 12, item 1): a request from the load balancer to storefront, traced through
+"""North-south: a request from the load balancer to storefront, traced through
 what the program registers (plan) and what Flux applies (render), with Kuma's own naming rules
 (offline/kuma_rules.py): reserved address -> MeshGatewayInstance Service -> MeshGateway listener
 (TLS from Secret Manager through External Secrets) -> MeshHTTPRoute -> storefront's Service ->

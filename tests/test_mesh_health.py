@@ -1,4 +1,4 @@
-"""Active health checking (issue 12, item 2): every proxy of the mesh, the gateway included,
+"""Active health checking: every proxy of the mesh, the gateway included,
 probes every HTTP service's endpoints on the path the app's readiness answers, and the
 MeshHealthCheck's numbers fit the rest of the render: a probe times out no later than one try of
 a real request, a dead endpoint is out before kubelet's readiness would take it out, and the

@@ -1,4 +1,4 @@
-"""KDS reachable only from the zone control planes (issue 10, item 2): the global's zone-sync load
+"""KDS reachable only from the zone control planes: the global's zone-sync load
 balancer admits only the zone clusters' pod ranges, and inside a zone cluster only the Kuma system
 namespace may reach the KDS address: every namespace the mesh owns (apps, gateway) is isolated
 for egress by NetworkPolicies that do not allow it (GKE Dataplane V2 enforces them)."""

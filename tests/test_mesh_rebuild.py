@@ -1,4 +1,4 @@
-"""A mesh that survives its global (issue 11, item 1): the Mesh's CA is the program's (a
+"""A mesh that survives its global: the Mesh's CA is the program's (a
 `provided` backend from the state), the baseline permission exists with the Mesh, and zones
 reach a rebuilt global only once it holds everything they keep. The drill models Kuma's
 zone-side KDS sync (offline/mesh_rebuild.py, from kumahq/kuma v2.13.10 pkg/kds/v2/store/sync.go)
@@ -311,8 +311,8 @@ def _chart_service_on(plan: Plan, cluster: str) -> Plan:
 
 
 def test_with_the_charts_zone_sync_service_a_rebuilt_global_wipes_the_zones() -> None:
-    """The issue as filed: the chart's Service comes with the global release, zones connect to
-    an empty global and delete the Mesh, its CA and every permission."""
+    """The failure this guards against: the chart's Service comes with the global release,
+    zones connect to an empty global and delete the Mesh, its CA and every permission."""
     render = _global("prod-eu")
     plan = _chart_service_on(plan_of("prod-eu"), render.cluster.name)
     drill = mesh_rebuild.rebuild_drill(plan, render)

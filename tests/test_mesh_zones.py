@@ -1,4 +1,4 @@
-"""Zone-aware traffic (issue 12, item 2), computed from the rendered policies with Kuma's own
+"""Zone-aware traffic, computed from the rendered policies with Kuma's own
 priority rules (offline/kuma_rules.py endpoint_priority): every proxy keeps its calls in its own
 zone, reaches every other zone only as failover, and outlier detection can take a failing zone
 out so that failover happens."""
@@ -58,7 +58,7 @@ def test_every_proxy_prefers_its_own_zone_and_can_fail_over(stack: str) -> None:
 
 
 def test_without_a_strategy_every_zone_is_equal() -> None:
-    """The issue's finding, as Kuma computes it: no MLBS, no preference."""
+    """Without a MeshLoadBalancingStrategy, as Kuma computes it: no zone is preferred."""
     assert _priorities({}, "prod-ew1", ["prod-ew1", "prod-ew4"]) == {"prod-ew1": 0, "prod-ew4": 0}
 
 

@@ -1,6 +1,6 @@
 """`pulumi destroy` as the engine runs it (offline/teardown.py): a non-prod stack destroys
 completely, in-cluster objects go with their cluster, prod refuses, and no finalizer wedges a
-namespace (issue 11 item 4)."""
+namespace."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""In a zone cluster only the Kuma system namespace reaches the global's KDS address (issue 10,
-item 2): the platform namespaces (flux-system, external-secrets, observability) and `default`
+"""In a zone cluster only the Kuma system namespace reaches the global's KDS address: the
+platform namespaces (flux-system, external-secrets, observability) and `default`
 are isolated for egress, and every platform component still reaches what it must (the API
 server, Google APIs, git over HTTPS, the metadata server, DNS, its own namespace). Evaluated
 with Kubernetes' NetworkPolicy semantics over what the program and Flux apply

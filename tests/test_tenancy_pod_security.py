@@ -1,4 +1,4 @@
-"""Application namespaces enforce Pod Security `restricted` (issue 10, item 4): the zone control
+"""Application namespaces enforce Pod Security `restricted`: the zone control
 planes inject through the Kuma CNI, so every app pod, as the pinned injector leaves it, is
 admitted, while a pod that asks for more (a capability, privileged, a hostPath, the host's
 network, root) is refused by the API server's own admission (offline/pod_security.py, ported from

@@ -152,6 +152,29 @@ def test_make_test_checks_prerequisites_before_anything_else() -> None:
     assert "missing prerequisite" in first or "missing=()" in first, first
 
 
+# The make targets that run `kubectl kustomize` (offline/gitops/kustomize.py): the render and what
+# builds on it (checkov scans render-all's output; offline/bench.py renders every stack).
+KUBECTL_TARGETS = ["render", "render-all", "checkov", "bench"]
+
+
+@pytest.mark.parametrize("target", KUBECTL_TARGETS)
+def test_kubectl_targets_check_kubectl_before_anything_else(target: str) -> None:
+    proc = _make("-n", "-B", target)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert "missing=()" in first and "kubectl kustomize --help" in first, first
+    assert "node" not in first, first  # only what the target needs
+
+
+def test_make_render_without_kubectl_names_it_and_runs_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": _bin_without(tmp_path, "kubectl")}
+    proc = _make("render", "STACK=staging", env=env)
+    assert proc.returncode != 0
+    assert "missing prerequisite: kubectl with kustomize" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "offline.gitops" not in proc.stdout, proc.stdout
+
+
 PROVIDER_PACKAGES = {"gcp": "pulumi_gcp", "k8s": "pulumi_kubernetes"}
 
 

@@ -1,4 +1,4 @@
-"""Kuma upgrades in Kuma's order: the global control plane before any zone (issue 11 item 2).
+"""Kuma upgrades in Kuma's order: the global control plane before any zone.
 
 Kuma's upgrade guide has the global upgraded first; a zone may run up to two minors older than
 its global, never newer (kuma.io/docs/2.13.x/production/upgrades-tuning/upgrades/ and

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from offline.cli import MissingTool
 from offline.engine import REPO_ROOT
 from offline.frozen import Frozen
 from offline.gitops.documents import LOADER, Doc
@@ -35,9 +36,12 @@ class RenderError(RuntimeError):
 
 def kustomize_directory(directory: Path) -> tuple[Doc, ...]:
     """`kubectl kustomize <directory>`, parsed, uncached."""
-    proc = subprocess.run(
-        [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
-    )
+    try:
+        proc = subprocess.run(
+            [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:  # the executable itself (no cwd is given): not on PATH
+        raise MissingTool(KUBECTL, "`kubectl kustomize` renders k8s/") from None
     if proc.returncode != 0:
         raise RenderError(f"kubectl kustomize {directory}: {proc.stderr.strip()}")
     return tuple(d for d in yaml.load_all(proc.stdout, Loader=LOADER) if d)
