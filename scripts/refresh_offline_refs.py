@@ -281,7 +281,10 @@ def read_npm_file(item: NpmFile, tarball: bytes) -> bytes:
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
 
         def member(name: str) -> bytes:
-            found = archive.extractfile(name)
+            try:  # tarfile raises KeyError for a name the archive does not hold
+                found = archive.extractfile(name)
+            except KeyError:
+                raise SystemExit(f"{item.spec}: the tarball has no {name}") from None
             if found is None:
                 raise SystemExit(f"{item.spec}: {name} is not a file in the tarball")
             return found.read()
