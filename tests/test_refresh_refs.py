@@ -190,5 +190,19 @@ def test_a_tarball_without_a_member_names_it(missing: str) -> None:
     files = {"package/package.json": json.dumps(RENOVATE_PACKAGE_JSON).encode(), RS.member: b"{}"}
     tarball = tarball_of({name: data for name, data in files.items() if name != missing})
     pinned = dataclasses.replace(RS, integrity=refresh.npm_integrity(tarball))
-    with pytest.raises(SystemExit, match=rf"^renovate@.*: the tarball has no {re.escape(missing)}$"):
+    with pytest.raises(
+        SystemExit, match=rf"^renovate@.*: the tarball has no {re.escape(missing)}$"
+    ):
         refresh.read_npm_file(pinned, tarball)
+
+
+def test_the_renovate_pin_is_read_from_the_validator_lock(tmp_path: Path) -> None:
+    lock = json.loads(refresh.RENOVATE_VALIDATOR_LOCK.read_text(encoding="utf-8"))
+    entry = lock["packages"]["node_modules/renovate"]
+    assert (RS.version, RS.integrity) == (entry["version"], entry["integrity"])
+    written = tmp_path / "package-lock.json"
+    written.write_text(json.dumps({"packages": {"node_modules/renovate": {"version": "1.2.3"}}}))
+    with pytest.raises(SystemExit, match=r"no node_modules/renovate with an integrity"):
+        refresh.npm_locked(written, "renovate")
+    with pytest.raises(SystemExit, match=r"no node_modules/other with an integrity"):
+        refresh.npm_locked(written, "other")
