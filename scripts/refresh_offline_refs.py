@@ -231,14 +231,30 @@ class NpmFile:
         return f"{self.package}@{self.version}"
 
 
+def npm_locked(lock: Path, package: str) -> tuple[str, str]:
+    """(version, integrity) of `package` as the npm lock file `lock` (lockfileVersion 2/3)
+    records it."""
+    packages = json.loads(lock.read_text(encoding="utf-8"))["packages"]
+    entry = packages.get(f"node_modules/{package}")
+    if not entry or "integrity" not in entry:
+        raise SystemExit(f"{lock}: no node_modules/{package} with an integrity")
+    return str(entry["version"]), str(entry["integrity"])
+
+
+# The Renovate release CI validates renovate.json with (renovate-config-validator, job
+# renovate-config of .github/workflows/pr.yml), installed from this lock; Renovate's npm manager
+# bumps it (renovate.json) and `make refresh-refs` then reads the schema of the same release.
+RENOVATE_VALIDATOR_LOCK = REPO_ROOT / ".github" / "renovate-validator" / "package-lock.json"
+_RENOVATE_VERSION, _RENOVATE_INTEGRITY = npm_locked(RENOVATE_VALIDATOR_LOCK, "renovate")
+
 # Renovate's configuration schema as the renovate package publishes it (the file served at
 # https://docs.renovatebot.com/renovate-schema.json, which renovate.json's `$schema` names);
-# tests/test_renovate_config.py validates renovate.json against it. A new Renovate version: set
-# version and integrity from `npm view renovate version dist.integrity`, then `make refresh-refs`.
+# tests/test_renovate_config.py validates renovate.json against it. Version and integrity are the
+# validator's (above): a new Renovate version is a new lock there, then `make refresh-refs`.
 RENOVATE_SCHEMA = NpmFile(
     package="renovate",
-    version="44.121.2",
-    integrity="sha512-gNsY+POw2UN3B4e8x0B5UK3onH1qF7wMirKGaUnJcSx3+xEWH4n35RS4rvVEtTIIV/BoZoFbsIo7njTb9Mydxg==",
+    version=_RENOVATE_VERSION,
+    integrity=_RENOVATE_INTEGRITY,
     spdx="AGPL-3.0-only",
     licence=AGPL,
     repo="renovatebot/renovate",
@@ -281,7 +297,10 @@ def read_npm_file(item: NpmFile, tarball: bytes) -> bytes:
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
 
         def member(name: str) -> bytes:
-            found = archive.extractfile(name)
+            try:  # tarfile raises KeyError for a name the archive does not hold
+                found = archive.extractfile(name)
+            except KeyError:
+                raise SystemExit(f"{item.spec}: the tarball has no {name}") from None
             if found is None:
                 raise SystemExit(f"{item.spec}: {name} is not a file in the tarball")
             return found.read()

@@ -134,18 +134,22 @@ def test_the_files_are_read_at_the_recorded_commit(mirror: Path) -> None:
 RS = refresh.RENOVATE_SCHEMA
 
 
-def npm_tarball(package_json: dict[str, str], schema: bytes = b'{"x": 1}\n') -> bytes:
-    """A gzipped tarball laid out like `npm pack`'s (everything under package/)."""
+def tarball_of(files: dict[str, bytes]) -> bytes:
+    """A gzipped tarball holding `files` (name inside the archive -> content)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, data in (
-            ("package/package.json", json.dumps(package_json).encode()),
-            (RS.member, schema),
-        ):
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def npm_tarball(package_json: dict[str, str], schema: bytes = b'{"x": 1}\n') -> bytes:
+    """A tarball laid out like `npm pack`'s (everything under package/)."""
+    return tarball_of(
+        {"package/package.json": json.dumps(package_json).encode(), RS.member: schema}
+    )
 
 
 RENOVATE_PACKAGE_JSON = {"name": RS.package, "version": RS.version, "license": RS.spdx}
@@ -178,3 +182,27 @@ def test_a_tarball_declaring_another_package_is_refused(field: str) -> None:
     pinned = dataclasses.replace(RS, integrity=refresh.npm_integrity(tarball))
     with pytest.raises(SystemExit, match=r"package\.json declares name, version, licence"):
         refresh.read_npm_file(pinned, tarball)
+
+
+@pytest.mark.parametrize("missing", [RS.member, "package/package.json"])
+def test_a_tarball_without_a_member_names_it(missing: str) -> None:
+    """tarfile's extractfile raises KeyError for an absent name; the script exits naming it."""
+    files = {"package/package.json": json.dumps(RENOVATE_PACKAGE_JSON).encode(), RS.member: b"{}"}
+    tarball = tarball_of({name: data for name, data in files.items() if name != missing})
+    pinned = dataclasses.replace(RS, integrity=refresh.npm_integrity(tarball))
+    with pytest.raises(
+        SystemExit, match=rf"^renovate@.*: the tarball has no {re.escape(missing)}$"
+    ):
+        refresh.read_npm_file(pinned, tarball)
+
+
+def test_the_renovate_pin_is_read_from_the_validator_lock(tmp_path: Path) -> None:
+    lock = json.loads(refresh.RENOVATE_VALIDATOR_LOCK.read_text(encoding="utf-8"))
+    entry = lock["packages"]["node_modules/renovate"]
+    assert (RS.version, RS.integrity) == (entry["version"], entry["integrity"])
+    written = tmp_path / "package-lock.json"
+    written.write_text(json.dumps({"packages": {"node_modules/renovate": {"version": "1.2.3"}}}))
+    with pytest.raises(SystemExit, match=r"no node_modules/renovate with an integrity"):
+        refresh.npm_locked(written, "renovate")
+    with pytest.raises(SystemExit, match=r"no node_modules/other with an integrity"):
+        refresh.npm_locked(written, "other")

