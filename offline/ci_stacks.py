@@ -1,7 +1,12 @@
 """The stacks CI previews and deploys, derived from the repository (never listed by hand).
 
 A stack is a `Pulumi.<stack>.yaml` together with its GitOps folder `k8s/clusters/<stack>`
-(docs/environments.md, "Adding an environment"); one without the other is an error. Everything CI
+(docs/environments.md, "Adding an environment"); one without the other is an error. CI previews
+and deploys a stack once its project has had its day 0, which commits the bootstrap program's
+stack file `bootstrap/Pulumi.<stack>.yaml` (docs/bootstrap.md): before that the project has no
+state bucket, no CI identities and no Workload Identity provider, so a job could only fail (and a
+failing prod job would stop the stage's other stacks). Such a stack is *pending*: the offline
+checks cover it, the matrices leave it out, and the `stacks` job says so. Everything CI
 needs per stack follows from the stack file's `gcp:project`, `gcp:region` and `platform:stage`
 and from the names the bootstrap program creates (docs/bootstrap.md):
 
@@ -12,9 +17,11 @@ and from the names the bootstrap program creates (docs/bootstrap.md):
   `platform-drift@<project>.iam.gserviceaccount.com` (the scheduled drift check).
 
 `python -m offline.ci_stacks` prints the matrices as JSON; `--github-output FILE` appends them as
-step outputs (`all`, and one per stage in deploy order: `staging`, `prod`), which the workflows
-read with `fromJSON`; `--names` prints the stack names, one a line. Standard library, PyYAML and
-jsonschema only (no Pulumi import), so the job that computes the matrix stays fast.
+step outputs (`all`, and one per stage in deploy order: `staging`, `prod`; `pending`, the names
+waiting for their day 0), which the workflows read with `fromJSON`, and prints a warning
+annotation per pending stack; `--names` prints every stack name (pending ones last), one a line,
+for what runs offline (the PR's offline diff). Standard library,
+PyYAML and jsonschema only (no Pulumi import), so the job that computes the matrix stays fast.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from offline.yaml_files import YamlFileError, load
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTERS_DIR = Path("k8s") / "clusters"
+BOOTSTRAP_DIR = Path("bootstrap")
 EXIT_BAD_INPUT = 2
 
 
@@ -106,8 +114,15 @@ def _ci_stack(repo: Path, stack: str) -> CiStack:
     return entry
 
 
+def pending_stacks(repo: Path = REPO_ROOT) -> list[str]:
+    """Stacks whose project has not had its day 0: no bootstrap stack file yet."""
+    bootstrapped = set(pulumi_project.stacks(repo / BOOTSTRAP_DIR))
+    return sorted(set(pulumi_project.stacks(repo)) - bootstrapped)
+
+
 def ci_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
-    """Every stack, in deploy order (stage order of components.facts.Stage, then name)."""
+    """Every stack CI runs (pending ones left out), in deploy order (stage order of
+    components.facts.Stage, then name)."""
     files = set(pulumi_project.stacks(repo))
     folders = {p.name for p in (repo / CLUSTERS_DIR).iterdir() if p.is_dir()}
     problems = [
@@ -129,24 +144,31 @@ def ci_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
         for e in entries
         if e.stage not in stages
     )
+    pending = set(pending_stacks(repo))
+    entries = [e for e in entries if e.stack not in pending]
     problems.extend(
-        f"no stack of stage {stage!r}: the deploy workflow runs every stage in turn"
+        f"no stack of stage {stage!r} has had its day 0 ({BOOTSTRAP_DIR}/Pulumi.<stack>.yaml, "
+        "docs/bootstrap.md): the deploy workflow runs every stage in turn"
         for stage in stages
         if entries and stage not in {e.stage for e in entries}
     )
     if not entries:
-        problems.append("no stack: CI needs at least one Pulumi.<stack>.yaml")
+        problems.append(
+            "no stack has had its day 0: CI needs at least one Pulumi.<stack>.yaml with its "
+            f"{BOOTSTRAP_DIR}/Pulumi.<stack>.yaml"
+        )
     if problems:
         raise StackSetupError(problems)
     return sorted(entries, key=lambda e: (stages.index(e.stage), e.stack))
 
 
-def matrices(repo: Path = REPO_ROOT) -> dict[str, list[dict[str, Any]]]:
+def matrices(repo: Path = REPO_ROOT) -> dict[str, list[Any]]:
     """`all` (PR jobs) and one matrix per stage (deploy jobs), as GitHub `matrix.include`."""
     entries = ci_stacks(repo)
-    out: dict[str, list[dict[str, Any]]] = {"all": [asdict(e) for e in entries]}
+    out: dict[str, list[Any]] = {"all": [asdict(e) for e in entries]}
     for stage in Stage:
         out[stage.value] = [asdict(e) for e in entries if e.stage == stage.value]
+    out["pending"] = pending_stacks(repo)
     return out
 
 
@@ -163,11 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.names:
-        print("\n".join(e["stack"] for e in found["all"]))
+        # Every stack, the pending ones too: what runs offline needs no day 0.
+        print("\n".join([*(e["stack"] for e in found["all"]), *found["pending"]]))
     elif args.github_output:
         with args.github_output.open("a", encoding="utf-8") as out:
             for name, entries in found.items():
                 out.write(f"{name}={json.dumps(entries, separators=(',', ':'))}\n")
+        # A workflow command (docs.github.com/en/actions/reference/workflows-and-actions/
+        # workflow-commands, "Setting a warning message"): shown on the run's summary.
+        for stack in found["pending"]:
+            print(
+                f"::warning title=day 0 pending::{stack}: no {BOOTSTRAP_DIR}/Pulumi.{stack}.yaml "
+                "yet, so CI neither previews nor deploys it (docs/bootstrap.md)"
+            )
     else:
         print(json.dumps(found, indent=2))
     return 0

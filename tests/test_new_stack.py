@@ -178,6 +178,8 @@ def test_matrix_entry_of_the_new_stack(repo: Path) -> None:
 def test_a_stack_file_without_its_folder_is_refused(tmp_path: Path) -> None:
     for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod-eu.yaml"):
         shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "bootstrap").mkdir()
+    shutil.copy2(ROOT / "bootstrap/Pulumi.staging.yaml", tmp_path / "bootstrap")
     (tmp_path / "k8s/clusters/staging").mkdir(parents=True)
     (tmp_path / "k8s/clusters/prod-us").mkdir(parents=True)
     with pytest.raises(ci_stacks.StackSetupError) as refused:
@@ -185,8 +187,42 @@ def test_a_stack_file_without_its_folder_is_refused(tmp_path: Path) -> None:
     assert refused.value.problems == [
         "Pulumi.prod-eu.yaml has no GitOps folder k8s/clusters/prod-eu (docs/environments.md)",
         "k8s/clusters/prod-us has no stack file Pulumi.prod-us.yaml (docs/environments.md)",
-        "no stack of stage 'prod': the deploy workflow runs every stage in turn",
+        "no stack of stage 'prod' has had its day 0 (bootstrap/Pulumi.<stack>.yaml, "
+        "docs/bootstrap.md): the deploy workflow runs every stage in turn",
     ]
+
+
+def test_a_stack_before_its_day_0_is_checked_but_not_run_by_ci(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Merged before its project's day 0, the new stack must not enter the matrices: its preview
+    and deploy jobs could only fail (no state bucket, no identities), and a failing prod job
+    would stop the stage's other stacks (fail-fast, one at a time)."""
+    for name in ("Pulumi.yaml", *(f"Pulumi.{s}.yaml" for s in [*stacks(), NEW])):
+        shutil.copy2(repo / name, tmp_path / name)
+    for stack in [*stacks(), NEW]:
+        (tmp_path / "k8s/clusters" / stack).mkdir(parents=True)
+    (tmp_path / "bootstrap").mkdir()
+    for stack in stacks(ROOT / "bootstrap"):
+        shutil.copy2(repo / f"bootstrap/Pulumi.{stack}.yaml", tmp_path / "bootstrap")
+    found = ci_stacks.matrices(tmp_path)
+    assert found["pending"] == [NEW]
+    assert NEW not in [e["stack"] for name in ("all", "staging", "prod") for e in found[name]]
+    assert [e["stack"] for e in found["all"]] == [
+        e.stack for e in ci_stacks.ci_stacks(repo) if e.stack != NEW
+    ]
+    # The stacks job says so on the run's summary.
+    assert ci_stacks.main(["--repo", str(tmp_path), "--github-output", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"::warning title=day 0 pending::{NEW}: no bootstrap/Pulumi.{NEW}.yaml yet, so CI "
+        "neither previews nor deploys it (docs/bootstrap.md)"
+    ]
+    # What runs offline (the PR's offline diff loops over `--names`) covers it already.
+    assert ci_stacks.main(["--repo", str(tmp_path), "--names"]) == 0
+    assert NEW in capsys.readouterr().out.split()
+    # Its day 0 commits the bootstrap stack file: from then on CI runs it.
+    shutil.copy2(repo / f"bootstrap/Pulumi.{NEW}.yaml", tmp_path / "bootstrap")
+    assert NEW in [e["stack"] for e in ci_stacks.matrices(tmp_path)["prod"]]
 
 
 def test_a_secrets_provider_of_another_project_is_refused(repo: Path, tmp_path: Path) -> None:
