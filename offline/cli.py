@@ -18,19 +18,12 @@ from typing import NoReturn, ParamSpec
 
 from offline.certificates import StateExportError
 from offline.engine import REPO_ROOT, PlanFailed
+from offline.prerequisites import EXIT_MISSING_TOOL, MissingTool
 from offline.pulumi_project import EngineRuleError, stack_file
 from offline.yaml_files import KeyPath, YamlFileError, load
 
 EXIT_BAD_INPUT = 2
-EXIT_MISSING_TOOL = 1
 P = ParamSpec("P")
-
-
-class MissingTool(RuntimeError):
-    """A program the command runs is not on PATH (`make prereqs` names what `make test` needs)."""
-
-    def __init__(self, tool: str, needed_for: str) -> None:
-        super().__init__(f"missing prerequisite: {tool} is not on PATH ({needed_for})")
 
 
 _KEY = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+:[A-Za-z0-9_]+(?:\[\d+\]|\.[A-Za-z0-9_]+)*): ")

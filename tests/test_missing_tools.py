@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from offline import cli
+from offline import cli, prerequisites
 from offline.engine import REPO_ROOT
 from offline.gitops import kustomize
 from offline.gitops.facts import stack_facts
@@ -26,7 +26,7 @@ def test_kustomize_without_kubectl_names_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _without_kubectl(monkeypatch, tmp_path)
-    with pytest.raises(cli.MissingTool) as raised:
+    with pytest.raises(prerequisites.MissingTool) as raised:
         kustomize.kustomize_directory(REPO_ROOT / "k8s" / "clusters" / "staging" / "global")
     assert str(raised.value) == (
         "missing prerequisite: kubectl is not on PATH (`kubectl kustomize` renders k8s/)"
@@ -39,16 +39,16 @@ def test_a_render_without_kubectl_stops_with_it(
     """Not a render problem of the root Kustomization (render_cluster collects RenderErrors)."""
     cluster = stack_facts("staging").clusters[0]  # the facts need kustomize too: before
     _without_kubectl(monkeypatch, tmp_path)
-    with pytest.raises(cli.MissingTool, match="kubectl"):
+    with pytest.raises(prerequisites.MissingTool, match="kubectl"):
         render_cluster(cluster)
 
 
 def test_a_command_prints_a_missing_tool_as_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     @cli.guarded
     def main() -> int:
-        raise cli.MissingTool("kubectl", "`kubectl kustomize` renders k8s/")
+        raise prerequisites.MissingTool("kubectl", "`kubectl kustomize` renders k8s/")
 
-    assert main() == cli.EXIT_MISSING_TOOL == 1
+    assert main() == prerequisites.EXIT_MISSING_TOOL == 3
     err = capsys.readouterr().err
     assert err.splitlines() == [
         "missing prerequisite: kubectl is not on PATH (`kubectl kustomize` renders k8s/)"

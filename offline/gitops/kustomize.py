@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from offline.cli import MissingTool
 from offline.engine import REPO_ROOT
 from offline.frozen import Frozen
 from offline.gitops.documents import LOADER, Doc
+from offline.prerequisites import MissingTool
 
 KUBECTL = "kubectl"
 
