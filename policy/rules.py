@@ -679,7 +679,7 @@ def _place(value: str) -> str:
     "Manager replicas, node locations included) is an EU region listed in allowedRegions; no "
     "automatic replication.",
     facts=("residency", "allowedRegions"),
-    why="prod-eu data stays in EU member states (docs/design.md, section 6).",
+    why="A residency-eu stack's data stays in EU member states (docs/design.md, section 6).",
 )
 def eu_residency(resource: ResourceView, facts: StackFacts) -> list[str]:
     if facts.residency is not Residency.EU:
