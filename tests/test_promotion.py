@@ -41,6 +41,13 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
+def _copy_bootstrap_stack_files(repo: Path) -> None:
+    """Each stack's day 0 is done: CI (and so the promotion) runs only such stacks."""
+    (repo / "bootstrap").mkdir()
+    for path in ROOT.glob("bootstrap/Pulumi.*.yaml"):
+        shutil.copy(path, repo / "bootstrap" / path.name)
+
+
 @pytest.fixture(scope="module")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository every test's `repo` copies, built once per module (the six git processes
@@ -49,6 +56,7 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work.mkdir()
     for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
         shutil.copy(ROOT / name, work / name)
+    _copy_bootstrap_stack_files(work)
     shutil.copytree(ROOT / "k8s", work / "k8s")
     git(work, "init", "--quiet", "--initial-branch=main")
     git(work, "config", "user.email", "ci@example.invalid")
@@ -148,6 +156,7 @@ def test_the_required_statuses_follow_the_stack_files_not_a_cached_answer(tmp_pa
     repository whose staging stack names its zone cluster differently gets its own answer."""
     for name in ["Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
         shutil.copy(ROOT / name, tmp_path / name)
+    _copy_bootstrap_stack_files(tmp_path)
     for stack in STACKS:
         (tmp_path / "k8s" / "clusters" / stack).mkdir(parents=True)
     assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew1"]
@@ -157,6 +166,21 @@ def test_the_required_statuses_follow_the_stack_files_not_a_cached_answer(tmp_pa
     staging.write_text(text.replace("name: stg-zone-ew1\n", "name: stg-zone-ew9\n"))
     assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew9"]
     assert promote.staging_zone_clusters(ROOT) == ["stg-zone-ew1"]
+    # A second staging stack merged before its day 0 runs no Flux yet: its clusters cannot report,
+    # so they are not required (they would hold every promotion); after its day 0 they are.
+    second = tmp_path / "Pulumi.staging-two.yaml"
+    second.write_text(
+        staging.read_text(encoding="utf-8")
+        .replace("stg-zone-ew9", "stg2-zone-ew1")
+        .replace("platform:environment: staging", "platform:environment: staging-two"),
+        encoding="utf-8",
+    )
+    (tmp_path / "k8s" / "clusters" / "staging-two").mkdir()
+    assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew9"]
+    shutil.copy(
+        tmp_path / "bootstrap/Pulumi.staging.yaml", tmp_path / "bootstrap/Pulumi.staging-two.yaml"
+    )
+    assert promote.staging_zone_clusters(tmp_path) == ["stg-zone-ew9", "stg2-zone-ew1"]
 
 
 def test_pins_differ_between_the_stages_today() -> None:
