@@ -3,8 +3,9 @@ modules that spawn tools (offline/gitops/kustomize.py) need not import the comma
 
 from __future__ import annotations
 
-# Not 1 (problems found) nor 2 (bad input): a script can tell "install kubectl" from a finding.
-EXIT_MISSING_TOOL = 3
+# Not 1 (problems found), 2 (bad input) nor 3 (offline/promote.py: promotion refused): a script
+# can tell "install kubectl" from a finding.
+EXIT_MISSING_TOOL = 4
 
 
 class MissingTool(RuntimeError):

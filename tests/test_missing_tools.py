@@ -48,7 +48,7 @@ def test_a_command_prints_a_missing_tool_as_one_line(capsys: pytest.CaptureFixtu
     def main() -> int:
         raise prerequisites.MissingTool("kubectl", "`kubectl kustomize` renders k8s/")
 
-    assert main() == prerequisites.EXIT_MISSING_TOOL == 3
+    assert main() == prerequisites.EXIT_MISSING_TOOL == 4
     err = capsys.readouterr().err
     assert err.splitlines() == [
         "missing prerequisite: kubectl is not on PATH (`kubectl kustomize` renders k8s/)"
