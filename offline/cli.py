@@ -72,7 +72,7 @@ def describe(failed: PlanFailed, stack: str, repo: Path = REPO_ROOT) -> str:
 
 def guarded(main: Callable[P, int]) -> Callable[P, int]:
     """Turn bad input raised anywhere below `main` into one message on stderr and exit 2, and
-    a missing tool into one line naming it and exit 1."""
+    a missing tool into one line naming it and exit 4 (offline/prerequisites.py)."""
 
     @functools.wraps(main)
     def run(*args: P.args, **kwargs: P.kwargs) -> int:

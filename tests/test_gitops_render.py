@@ -5,6 +5,8 @@ program (offline/gitops/ holds the logic; each check has a negative test elsewhe
 from __future__ import annotations
 
 import copy
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -222,3 +224,18 @@ def test_cached_renders_and_facts_are_copies() -> None:
     assert again.outputs and not again.problems
     assert again.docs[0]["metadata"]["name"] != "changed"
     assert gitops_facts.stack_facts("staging").clusters[0].platform_vars["ENVIRONMENT"] == "staging"
+
+
+def test_the_render_command_reports_render_problems_as_findings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`make render` with a broken overlay: the problems on stderr and exit 1 (problems found),
+    not a traceback, and no file written for the broken stack."""
+    from offline.gitops import __main__ as gitops_cli
+
+    broken = SimpleNamespace(problems=["zone: kustomize build failed: no such file"], cluster=None)
+    monkeypatch.setattr(gitops_cli, "rendered_stack", lambda stack: [broken])
+    assert gitops_cli.main(["render", "staging", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == "staging: the render has problems:\nzone: kustomize build failed: no such file\n"
+    assert not any(tmp_path.iterdir())

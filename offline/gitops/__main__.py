@@ -4,6 +4,7 @@ checkov scans)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from offline.cli import finish, guarded
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.all) == bool(args.stack):
         parser.error("give one STACK or --all")
     for stack in stacks() if args.all else [args.stack]:
-        for path in write_stack(stack, args.out):
+        try:
+            written = write_stack(stack, args.out)
+        except RenderError as error:
+            # A broken overlay is a finding, reported like the plan's problems: exit 1.
+            print(f"{stack}: the render has problems:\n{error}", file=sys.stderr)
+            return 1
+        for path in written:
             print(path)
     return 0
 
