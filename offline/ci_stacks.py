@@ -19,7 +19,7 @@ and from the names the bootstrap program creates (docs/bootstrap.md):
 `python -m offline.ci_stacks` prints the matrices as JSON; `--github-output FILE` appends them as
 step outputs (`all`, and one per stage in deploy order: `staging`, `prod`; `pending`, the names
 waiting for their day 0), which the workflows read with `fromJSON`, and prints a warning
-annotation per pending stack; `--names` prints every stack name (pending ones last), one a line,
+annotation per pending stack; `--names` prints every stack name (pending ones too), one a line,
 for what runs offline (the PR's offline diff). Standard library,
 PyYAML and jsonschema only (no Pulumi import), so the job that computes the matrix stays fast.
 """
@@ -40,6 +40,7 @@ from offline.yaml_files import YamlFileError, load
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTERS_DIR = Path("k8s") / "clusters"
 BOOTSTRAP_DIR = Path("bootstrap")
+STAGES = [s.value for s in Stage]
 EXIT_BAD_INPUT = 2
 
 
@@ -120,9 +121,10 @@ def pending_stacks(repo: Path = REPO_ROOT) -> list[str]:
     return sorted(set(pulumi_project.stacks(repo)) - bootstrapped)
 
 
-def ci_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
-    """Every stack CI runs (pending ones left out), in deploy order (stage order of
-    components.facts.Stage, then name)."""
+def checked_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
+    """Every stack, pending ones too, in deploy order (stage order of components.facts.Stage,
+    then name): what runs offline (the PR's offline diff, the prod-approval render) covers them
+    all, since it needs no day 0."""
     files = set(pulumi_project.stacks(repo))
     folders = {p.name for p in (repo / CLUSTERS_DIR).iterdir() if p.is_dir()}
     problems = [
@@ -138,28 +140,33 @@ def ci_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
             entries.append(_ci_stack(repo, stack))
         except StackSetupError as error:
             problems.extend(error.problems)
-    stages = [s.value for s in Stage]
     problems.extend(
-        f"Pulumi.{e.stack}.yaml: platform:stage {e.stage!r} is not one of {stages}"
+        f"Pulumi.{e.stack}.yaml: platform:stage {e.stage!r} is not one of {STAGES}"
         for e in entries
-        if e.stage not in stages
-    )
-    pending = set(pending_stacks(repo))
-    entries = [e for e in entries if e.stack not in pending]
-    problems.extend(
-        f"no stack of stage {stage!r} has had its day 0 ({BOOTSTRAP_DIR}/Pulumi.<stack>.yaml, "
-        "docs/bootstrap.md): the deploy workflow runs every stage in turn"
-        for stage in stages
-        if entries and stage not in {e.stage for e in entries}
+        if e.stage not in STAGES
     )
     if not entries:
-        problems.append(
-            "no stack has had its day 0: CI needs at least one Pulumi.<stack>.yaml with its "
-            f"{BOOTSTRAP_DIR}/Pulumi.<stack>.yaml"
-        )
+        problems.append("no stack: CI needs at least one Pulumi.<stack>.yaml")
     if problems:
         raise StackSetupError(problems)
-    return sorted(entries, key=lambda e: (stages.index(e.stage), e.stack))
+    return sorted(entries, key=lambda e: (STAGES.index(e.stage), e.stack))
+
+
+def ci_stacks(repo: Path = REPO_ROOT) -> list[CiStack]:
+    """The stacks CI previews and deploys: the checked ones that have had their day 0. Every
+    stage needs one (the deploy workflow runs each stage in turn; GitHub fails a job whose
+    matrix is empty), so a stage's first stack is merged after its day 0."""
+    pending = set(pending_stacks(repo))
+    entries = [e for e in checked_stacks(repo) if e.stack not in pending]
+    problems = [
+        f"no stack of stage {stage!r} has had its day 0 ({BOOTSTRAP_DIR}/Pulumi.<stack>.yaml, "
+        "docs/bootstrap.md): the deploy workflow runs every stage in turn"
+        for stage in STAGES
+        if stage not in {e.stage for e in entries}
+    ]
+    if problems:
+        raise StackSetupError(problems)
+    return entries
 
 
 def matrices(repo: Path = REPO_ROOT) -> dict[str, list[Any]]:
@@ -180,14 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--github-output", type=Path, metavar="FILE", help="append step outputs")
     args = parser.parse_args(argv)
     try:
+        if args.names:
+            # Every stack, the pending ones too: what runs offline needs no day 0.
+            print("\n".join(e.stack for e in checked_stacks(args.repo)))
+            return 0
         found = matrices(args.repo)
     except StackSetupError as error:
         print("\n".join(f"error: {p}" for p in error.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.names:
-        # Every stack, the pending ones too: what runs offline needs no day 0.
-        print("\n".join([*(e["stack"] for e in found["all"]), *found["pending"]]))
-    elif args.github_output:
+    if args.github_output:
         with args.github_output.open("a", encoding="utf-8") as out:
             for name, entries in found.items():
                 out.write(f"{name}={json.dumps(entries, separators=(',', ':'))}\n")

@@ -45,11 +45,14 @@ ObjectKey = tuple[str, str, str, str, str]  # (cluster, apiVersion, kind, namesp
 
 
 def prod_clusters(repo: Path = REPO_ROOT) -> list[Cluster]:
-    """Every cluster of every prod-stage stack (offline/ci_stacks.py's `prod` matrix)."""
+    """Every cluster of every prod-stage stack, one before its day 0 too (offline/ci_stacks.py
+    `checked_stacks`): its Flux will sync what main holds once it runs, so a change to it needs
+    the prod approval like any prod change."""
     return [
         cluster
-        for entry in ci_stacks.matrices(repo)[Stage.PROD.value]
-        for cluster in stack_facts(str(entry["stack"])).clusters
+        for entry in ci_stacks.checked_stacks(repo)
+        if entry.stage == Stage.PROD.value
+        for cluster in stack_facts(entry.stack).clusters
     ]
 
 

@@ -188,9 +188,31 @@ def test_a_stack_file_without_its_folder_is_refused(tmp_path: Path) -> None:
     assert refused.value.problems == [
         "Pulumi.prod-eu.yaml has no GitOps folder k8s/clusters/prod-eu (docs/environments.md)",
         "k8s/clusters/prod-us has no stack file Pulumi.prod-us.yaml (docs/environments.md)",
+    ]
+
+
+def test_a_stage_without_a_bootstrapped_stack_is_refused_but_still_checked_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GitHub fails a job whose matrix is empty, and the deploy runs every stage in turn: a
+    stage's first stack is merged after its day 0. What runs offline still lists it."""
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod-eu.yaml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "bootstrap").mkdir()
+    shutil.copy2(ROOT / "bootstrap/Pulumi.staging.yaml", tmp_path / "bootstrap")
+    for stack in ("staging", "prod-eu"):
+        (tmp_path / "k8s/clusters" / stack).mkdir(parents=True)
+    with pytest.raises(ci_stacks.StackSetupError) as refused:
+        ci_stacks.ci_stacks(tmp_path)
+    assert refused.value.problems == [
         "no stack of stage 'prod' has had its day 0 (bootstrap/Pulumi.<stack>.yaml, "
         "docs/bootstrap.md): the deploy workflow runs every stage in turn",
     ]
+    assert [e.stack for e in ci_stacks.checked_stacks(tmp_path)] == ["staging", "prod-eu"]
+    assert ci_stacks.main(["--repo", str(tmp_path), "--names"]) == 0
+    assert capsys.readouterr().out.split() == ["staging", "prod-eu"]
+    shutil.copy2(ROOT / "bootstrap/Pulumi.prod-eu.yaml", tmp_path / "bootstrap")
+    assert [e.stack for e in ci_stacks.ci_stacks(tmp_path)] == ["staging", "prod-eu"]
 
 
 def test_a_stack_before_its_day_0_is_checked_but_not_run_by_ci(
@@ -212,8 +234,10 @@ def test_a_stack_before_its_day_0_is_checked_but_not_run_by_ci(
     assert [e["stack"] for e in found["all"]] == [
         e.stack for e in ci_stacks.ci_stacks(repo) if e.stack != NEW
     ]
-    # The stacks job says so on the run's summary.
+    # The stacks job says so on the run's summary, and in its `pending` output.
     assert ci_stacks.main(["--repo", str(tmp_path), "--github-output", str(tmp_path / "out")]) == 0
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "out").read_text().splitlines())
+    assert json.loads(outputs["pending"]) == found["pending"]
     assert (
         f"::warning title=day 0 pending::{NEW}: no bootstrap/Pulumi.{NEW}.yaml yet, so CI "
         "neither previews nor deploys it (docs/bootstrap.md)"

@@ -725,3 +725,19 @@ def test_the_posted_contexts_are_exactly_what_the_promotion_requires() -> None:
         }
         assert _alerted(alert, root)
     assert required and posted == required
+
+
+def test_the_prod_approval_renders_a_prod_stack_before_its_day_0_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A prod stack without its bootstrap stack file is out of CI's matrices, but its Flux will
+    sync what main holds once it runs: the prod-approval render covers it (otherwise its GitOps
+    content would reach prod unapproved, and deleting a bootstrap file would hide a live stack)."""
+    from offline import ci_stacks
+
+    everything = [c.name for c in prod_changes.prod_clusters(ROOT)]
+    monkeypatch.setattr(ci_stacks, "pending_stacks", lambda repo=ROOT: ["prod-eu"])
+    with pytest.raises(ci_stacks.StackSetupError):
+        ci_stacks.ci_stacks(ROOT)  # no prod stack CI could run
+    assert [c.name for c in prod_changes.prod_clusters(ROOT)] == everything
+    assert everything == [c.name for c in stack_facts("prod-eu").clusters]
