@@ -347,6 +347,11 @@ DERIVED = re.compile(
     r"^\$\{\{\s*fromJSON\(needs\.(?P<job>[\w-]+)\.outputs\.(?P<out>[\w-]+)\)\s*\}\}$"
 )
 STEP_OUTPUT = re.compile(r"^\$\{\{\s*steps\.(?P<step>[\w-]+)\.outputs\.(?P<out>[\w-]+)\s*\}\}$")
+# `on.workflow_call.outputs.<out>.value` of a called workflow: a job-level output of that
+# workflow (docs.github.com/en/actions/how-tos/reuse-automations/reuse-workflows, "Using outputs
+# from a reusable workflow": "The `value` must be set to the value of a job-level output within
+# the called workflow").
+CALLED_OUTPUT = re.compile(r"^\$\{\{\s*jobs\.(?P<job>[\w-]+)\.outputs\.(?P<out>[\w-]+)\s*\}\}$")
 CI_STACKS_COMMAND = '.venv/bin/python -m offline.ci_stacks --github-output "$GITHUB_OUTPUT"'
 
 
@@ -354,9 +359,9 @@ def matrix_entries(
     workflow: dict[Any, Any], job_id: str, repo: Path = ROOT
 ) -> list[dict[str, Any]]:
     """The matrix entries of a job: written in the job, or `include: ${{ fromJSON(needs.<job>.
-    outputs.<out>) }}` computed by following that output to the step that writes it, which must
-    run offline.ci_stacks; its output is then computed here from `repo`. A job without a matrix
-    runs once."""
+    outputs.<out>) }}` computed by following that output to the step that writes it
+    (`output_step`), which must run offline.ci_stacks; its output is then computed here from
+    `repo`. A job without a matrix runs once."""
     job = jobs(workflow, repo)[job_id]
     matrix = job.get("strategy", {}).get("matrix")
     if matrix is None:
@@ -369,14 +374,45 @@ def matrix_entries(
     assert derived, f"{job_id}: matrix.include is neither a list nor fromJSON(needs...)"
     needs = job.get("needs", [])
     assert derived["job"] in ([needs] if isinstance(needs, str) else needs), job_id
-    source = jobs(workflow, repo)[derived["job"]]
-    step_output = STEP_OUTPUT.match(str(source["outputs"][derived["out"]]))
-    assert step_output and step_output["out"] == derived["out"], source["outputs"]
-    [step] = [s for s in steps(source, repo) if s.get("id") == step_output["step"]]
+    step = output_step(workflow, derived["job"], derived["out"], repo)
     assert step["run"] == CI_STACKS_COMMAND, step
     entries = github_outputs(repo)[derived["out"]]
     assert isinstance(entries, list)
     return entries
+
+
+def output_step(
+    workflow: dict[Any, Any], job_id: str, out: str, repo: Path = ROOT
+) -> dict[str, Any]:
+    """The step that writes what `needs.<job_id>.outputs.<out>` reads, every link asserted and
+    named alike (`out` throughout, so a typo in any link fails):
+    - a job: its `outputs.<out>` is `${{ steps.<id>.outputs.<out> }}`, one step has that `id`;
+    - a job calling a local reusable workflow: the called workflow declares
+      `on.workflow_call.outputs.<out>` with `value: ${{ jobs.<j>.outputs.<out> }}`, and job `<j>`
+      of that workflow (as this caller runs it, `called_jobs`) is followed as above. The caller
+      reads the called workflow's outputs through `needs` like a job's (docs.github.com/en/
+      actions/how-tos/reuse-automations/reuse-workflows, "Using outputs from a reusable
+      workflow"); a called job with a matrix would give the last finishing entry's value (same
+      section), so it has none."""
+    source = raw_jobs(workflow)[job_id]
+    if is_call(source):
+        called = called_workflow(source, repo)
+        declared = triggers(called)["workflow_call"].get("outputs", {})
+        where = f"{source['uses']}: on.workflow_call.outputs.{out}"
+        assert out in declared, f"{where} is not declared"
+        link = CALLED_OUTPUT.match(str(declared[out].get("value")))
+        assert link and link["out"] == out, f"{where}.value: {declared[out].get('value')}"
+        called_job = called_jobs(source, repo).get(link["job"])
+        assert called_job is not None, f"{where}.value: no job {link['job']}"
+        assert "matrix" not in called_job.get("strategy", {}), f"{where}: a matrix job"
+        source, job_id = called_job, f"{source['uses']}/{link['job']}"
+    outputs = source.get("outputs", {})
+    assert out in outputs, f"{job_id}: no output {out}"
+    step_output = STEP_OUTPUT.match(str(outputs[out]))
+    assert step_output and step_output["out"] == out, f"{job_id}.outputs.{out}: {outputs[out]}"
+    found = [s for s in steps(source, repo) if s.get("id") == step_output["step"]]
+    assert len(found) == 1, f"{job_id}: {len(found)} steps with id {step_output['step']}"
+    return found[0]
 
 
 def github_outputs(repo: Path) -> dict[str, Any]:

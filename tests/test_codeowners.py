@@ -95,9 +95,13 @@ def test_the_gate_and_its_code_have_code_owners() -> None:
         ".github/CODEOWNERS",
         ".github/workflows/pr.yml",
         ".github/workflows/promote.yml",
-        # What every deploy runs: the called `pulumi up` workflow and the shared stack set-up.
+        # What every deploy runs: the called `pulumi up` workflow and the shared stack set-up,
+        # the called `stacks` workflow (the matrices of pr.yml's prod gate and of the deploy)
+        # and the Python set-up it and the gate's `prod-changes` job share.
         ".github/workflows/pulumi-up.yml",
+        ".github/workflows/stacks.yml",
         ".github/actions/stack-setup/action.yml",
+        ".github/actions/python-venv/action.yml",
         "offline/prod_changes.py",
         "offline/gitops/render.py",
         "k8s/apps/stages/prod/pins/HOLD",  # a hold on prod: code owners too

