@@ -112,21 +112,23 @@ def targets(repo: Path) -> dict[str, dict[str, Any]]:
     return results
 
 
+def _assert_no_problems(plan: dict[str, Any]) -> None:
+    """A `make plan` run of the script above: exit 0 and the plan's own all-clear."""
+    assert plan["code"] == 0, plan["err"] + plan["out"]
+    assert "No problems found." in plan["out"]
+
+
 def test_make_plan_of_the_new_stack_finds_no_problem(
     repo: Path, targets: dict[str, dict[str, Any]]
 ) -> None:
-    plan = targets["plan"]
-    assert plan["code"] == 0, plan["err"] + plan["out"]
-    assert "No problems found." in plan["out"]
+    _assert_no_problems(targets["plan"])
     assert (repo / "build" / NEW / "plan.json").is_file()
 
 
 def test_make_plan_bootstrap_of_the_new_project(
     repo: Path, targets: dict[str, dict[str, Any]]
 ) -> None:
-    plan = targets["plan-bootstrap"]
-    assert plan["code"] == 0, plan["err"] + plan["out"]
-    assert "No problems found." in plan["out"]
+    _assert_no_problems(targets["plan-bootstrap"])
     written = json.loads((repo / "build/bootstrap" / NEW / "plan.json").read_text(encoding="utf-8"))
     buckets = Plan.from_json(written).of_type("gcp:storage/bucket:Bucket")
     assert [b.inputs["name"] for b in buckets] == [f"{PROJECT}-pulumi-state"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import re2
 import yaml
 
 from components import versions
@@ -82,18 +83,41 @@ class Dep:
 # Renovate -> Python translation
 
 
+def re2_error(pattern: str, ignore_case: bool = False) -> str | None:
+    """Why RE2 refuses `pattern`, or None if it compiles."""
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = not ignore_case
+    try:
+        re2.compile(pattern, options)
+    except re2.error as err:
+        reason = err.args[0] if err.args else err
+        return reason.decode() if isinstance(reason, bytes) else str(reason)
+    return None
+
+
+def renovate_pattern(value: str) -> tuple[str, bool] | None:
+    """A pattern option's value as Renovate parses it (dist/util/string-match.js `isRegexMatch`,
+    `parseRegexMatch`): `/re/`, `/re/i`, `!/re/` are RE2 regexes, (body, ignore case); anything
+    else is a glob (None)."""
+    if not (re.match(r"^!?/", value) and re.search(r"/i?$", value)):
+        return None
+    return re.sub(r"/i?$", "", re.sub(r"^!?/", "", value)), value.endswith("i")
+
+
 def js_regex(pattern: str) -> re.Pattern[str]:
-    """A Renovate (RE2 / ECMAScript) pattern as a Python regex: `(?<name>` -> `(?P<name>`."""
-    for unsupported in ("(?=", "(?!", "(?<=", "(?<!"):
-        assert unsupported not in pattern, f"RE2 has no lookaround: {pattern}"
-    assert not re.search(r"\\[1-9]", pattern), f"RE2 has no backreferences: {pattern}"
+    """A Renovate pattern that RE2 compiles, as a Python regex to apply to the repository's
+    files: `(?<name>` -> `(?P<name>`."""
+    error = re2_error(pattern)
+    assert error is None, f"not an RE2 regex: {pattern} ({error})"
     return re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
 
 
 def file_pattern(pattern: str) -> re.Pattern[str]:
     """A `managerFilePatterns` entry: `/regex/` is a regex, anything else a glob (unused here)."""
-    assert pattern.startswith("/") and pattern.endswith("/"), pattern
-    return js_regex(pattern[1:-1])
+    parsed = renovate_pattern(pattern)
+    assert parsed is not None and not parsed[1], pattern
+    return js_regex(parsed[0])
 
 
 def managers_for(relative_path: str) -> list[dict[str, Any]]:

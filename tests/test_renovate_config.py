@@ -49,17 +49,15 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import re2
 
 from tests.test_refresh_refs import refresh
-from tests.test_renovate import CONFIG
+from tests.test_renovate import CONFIG, re2_error, renovate_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 REFS = ROOT / "offline" / "refs"
@@ -241,28 +239,6 @@ def manager_name_problems(config: dict[str, Any]) -> list[str]:
             and name.replace("custom.", "", 1) not in known
         ]
     return found
-
-
-def re2_error(pattern: str, ignore_case: bool = False) -> str | None:
-    """Why RE2 refuses `pattern`, or None if it compiles."""
-    options = re2.Options()
-    options.log_errors = False
-    options.case_sensitive = not ignore_case
-    try:
-        re2.compile(pattern, options)
-    except re2.error as err:
-        reason = err.args[0] if err.args else err
-        return reason.decode() if isinstance(reason, bytes) else str(reason)
-    return None
-
-
-def renovate_pattern(value: str) -> tuple[str, bool] | None:
-    """A pattern option's value as Renovate parses it (dist/util/string-match.js `isRegexMatch`,
-    `parseRegexMatch`): `/re/`, `/re/i`, `!/re/` are RE2 regexes, (body, ignore case); anything
-    else is a glob (None)."""
-    if not (re.match(r"^!?/", value) and re.search(r"/i?$", value)):
-        return None
-    return re.sub(r"/i?$", "", re.sub(r"^!?/", "", value)), value.endswith("i")
 
 
 def pattern_problems(config: dict[str, Any]) -> list[str]:

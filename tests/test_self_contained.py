@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
 import subprocess
 import tokenize
@@ -262,6 +263,20 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
     assert MARKDOWN and [hit for path in MARKDOWN for hit in broken_links(path)] == []
 
 
+def _findings(finder: object, text: str) -> list[str]:
+    """What `finder` reports on a throwaway Python file holding `text` (inside the repository,
+    so that relative paths resolve as they do for the real files)."""
+    assert callable(finder)
+    probe = REPO_ROOT / "build" / f"probe-self-contained-{os.getpid()}.py"
+    probe.parent.mkdir(exist_ok=True)
+    probe.write_text(text + "\n")
+    try:
+        found: list[str] = finder(probe)
+        return found
+    finally:
+        probe.unlink()
+
+
 @pytest.mark.parametrize(
     ("finder", "text"),
     [
@@ -282,14 +297,7 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
     ],
 )
 def test_each_finder_catches_its_case(finder: object, text: str) -> None:
-    assert callable(finder)
-    probe = REPO_ROOT / "build" / "probe-self-contained.py"
-    probe.parent.mkdir(exist_ok=True)
-    probe.write_text(text + "\n")
-    try:
-        assert finder(probe)
-    finally:
-        probe.unlink()
+    assert _findings(finder, text)
 
 
 # What the finders must let pass: what exists, upstream paths, patterns, GitHub issue features.
@@ -321,11 +329,4 @@ def test_each_finder_catches_its_case(finder: object, text: str) -> None:
     ],
 )
 def test_each_finder_passes_what_exists(finder: object, text: str) -> None:
-    assert callable(finder)
-    probe = REPO_ROOT / "build" / "probe-self-contained-ok.py"
-    probe.parent.mkdir(exist_ok=True)
-    probe.write_text(text + "\n")
-    try:
-        assert finder(probe) == []
-    finally:
-        probe.unlink()
+    assert _findings(finder, text) == []
